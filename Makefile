@@ -1,0 +1,53 @@
+# Two commands on a fresh machine with only python3: `make run` and `make test`.
+# Each first installs what is missing (uv into .tools, then the locked environment into .venv), so both are idempotent.
+
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+PYTHON ?= python3
+PYTEST_ARGS ?=
+
+.PHONY: run test sync lock clean agent web bench
+WEB := services/gateway/web
+
+run: sync
+	.venv/bin/assist dev
+
+test: sync
+	.venv/bin/pytest $(PYTEST_ARGS)
+
+# The full benchmark figures (docs/benchmarks.md); `make test` runs each in a short --quick mode.
+bench: sync
+	.venv/bin/python bench/relay.py
+	.venv/bin/python bench/revocation.py
+	.venv/bin/python bench/billing.py
+	.venv/bin/python bench/screen.py --seconds 8
+
+# Cheap when nothing changed; --frozen installs exactly uv.lock and fails instead of silently re-resolving.
+sync: $(UV) web
+	$(UV) sync --frozen --all-groups
+
+# The pages' third-party front-end libraries (package-lock.json), never committed; `npm ci` only when the lock
+# changed. Without node the API still works and the pages say their scripts are missing.
+web: $(WEB)/node_modules/.package-lock.json
+
+$(WEB)/node_modules/.package-lock.json: $(WEB)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix $(WEB) --no-audit --no-fund; \
+	else echo "npm not found: the web pages will lack their front-end libraries (install node and npm)"; fi
+
+lock: $(UV)
+	$(UV) lock
+
+# The customer-side agent as a wheel in dist/, installable alone (`pip install assist_agent-*.whl`);
+# the gateway offers the newest one at /downloads/assist-agent.whl.
+agent: $(UV)
+	$(UV) build --package assist-agent --wheel --out-dir dist
+
+# uv itself, pinned, in a venv of its own so nothing is installed outside the repository.
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# Keeps var/: that is the data of `make run`, not a build product.
+clean:
+	rm -rf .venv .tools .pytest_cache .hypothesis
+	find . -path ./var -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

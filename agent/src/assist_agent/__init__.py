@@ -1,0 +1,1 @@
+"""The customer-side agent (CONTRACT §1 `assist agent`)."""

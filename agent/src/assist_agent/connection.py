@@ -1,0 +1,215 @@
+"""The agent's connection: outbound WebSocket, heartbeats, reconnect within the grace period, ending.
+
+The gateway sends `attached` (scopes, consultant, resume_token), `peer_joined` and `peer_left` as text frames;
+binary frames are protocol v1 (channels.py). After a network drop the agent reconnects with its resume token,
+with backoff, for up to `grace_seconds`; the gateway keeps the session for as long (AGENT_GRACE_SECONDS) and
+ends it with `end_reason: "agent_lost"` past it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import websockets
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from . import scopes as scope_rules
+from .channels import Channels
+from .status import StatusLine
+
+log = logging.getLogger(__name__)
+
+PING_INTERVAL = 5.0  # heartbeats: a silent network is noticed within PING_INTERVAL + PING_TIMEOUT
+PING_TIMEOUT = 10.0
+FINAL_CLOSE_CODES = {4401, 4403, 4409, 4410, 4429}  # the gateway's answers that no reconnect can change
+
+
+def agent_url(gateway: str, *, code: str | None = None, resume: str | None = None, session_id: str | None = None) -> str:
+    """`https://host` or `wss://host` -> `wss://host/ws/v1/agent?code=...` (or `?session=...&resume=...`)."""
+    parts = urlsplit(gateway if "://" in gateway else f"https://{gateway}")
+    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
+    if scheme is None:
+        raise ValueError(f"the gateway URL must start with https:// (or http:// for a test system), not {gateway!r}")
+    if resume:
+        query = f"session={quote(session_id or '')}&resume={quote(resume)}"
+    else:
+        query = f"code={quote(code or '')}"
+    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + "/ws/v1/agent", query, ""))
+
+
+class SessionEnded(Exception):
+    def __init__(self, reason: str, *, exit_code: int = 0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.exit_code = exit_code
+
+
+class Agent:
+    def __init__(self, *, gateway: str, code: str, grace_seconds: float = 30.0, status: StatusLine | None = None) -> None:
+        self.gateway = gateway
+        self.code = code
+        self.grace_seconds = grace_seconds
+        self.status = status or StatusLine()
+        self.scopes: frozenset[str] = frozenset()
+        self.consultant: str | None = None
+        self.connected_since: float | None = None
+        self.resume_token: str | None = None
+        self.session_id: str | None = None
+        self.channels: Channels | None = None
+        self._ws = None
+        self._ending = asyncio.Event()
+        self._state = "connecting"
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # --- sending -------------------------------------------------------------------------------------------------
+    async def send(self, data: bytes) -> None:
+        ws = self._ws
+        if ws is None:
+            return  # between connections: the frame is lost, the console redraws on the next hello
+        try:
+            await ws.send(data)
+        except ConnectionClosed:
+            pass  # the receive loop notices and reconnects
+
+    # --- running -------------------------------------------------------------------------------------------------
+    async def run(self) -> int:
+        self._loop = asyncio.get_running_loop()
+        ticker = asyncio.create_task(self._tick())
+        connection = asyncio.create_task(self._connect_until_ended())
+        ending = asyncio.create_task(self._ending.wait())
+        try:
+            await asyncio.wait({connection, ending}, return_when=asyncio.FIRST_COMPLETED)
+            if ending.done():
+                await self.tell_gateway()
+                connection.cancel()
+                await asyncio.gather(connection, return_exceptions=True)
+                raise SessionEnded("you ended it")
+            return connection.result()
+        except SessionEnded as ended:
+            self.status.say(f"Session ended: {ended.reason}")
+            return ended.exit_code
+        finally:
+            for task in (ticker, connection, ending):
+                task.cancel()
+            if self.channels is not None:
+                self.channels.release()
+
+    async def _connect_until_ended(self) -> int:
+        lost_at: float | None = None
+        delay = 0.5
+        while True:
+            url = agent_url(self.gateway, code=self.code, resume=self.resume_token, session_id=self.session_id)
+            try:
+                async with websockets.connect(url, ping_interval=PING_INTERVAL, ping_timeout=PING_TIMEOUT,
+                                              max_size=None, open_timeout=10) as ws:
+                    self._ws = ws
+                    lost_at, delay = None, 0.5
+                    await self._serve(ws)
+                    code, reason = ws.close_code, ws.close_reason
+            except (OSError, InvalidHandshake, asyncio.TimeoutError, ConnectionClosed) as error:
+                if isinstance(error, InvalidStatus) and error.response.status_code < 500 and self.resume_token is None:
+                    raise SessionEnded(f"the gateway refused the connection ({error})", exit_code=1) from error
+                code, reason = None, str(error) or type(error).__name__
+            finally:
+                self._ws = None
+            if self._ending.is_set():
+                raise SessionEnded("you ended it")
+            if code in FINAL_CLOSE_CODES:
+                raise SessionEnded(reason or f"closed with {code}", exit_code=0 if code == 4410 else 1)
+            if self.resume_token is None:  # never attached: nothing to resume
+                raise SessionEnded(f"could not reach the gateway: {reason}", exit_code=1)
+            lost_at = lost_at if lost_at is not None else time.monotonic()
+            if time.monotonic() - lost_at > self.grace_seconds:
+                self._close_channels()
+                raise SessionEnded("the connection was lost for too long", exit_code=1)
+            self._set_state("reconnecting")
+            log.warning("connection lost (%s); reconnecting in %.1f s", reason, delay)
+            await self._wait_or_end(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 5.0)
+
+    async def _wait_or_end(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._ending.wait(), timeout=seconds)
+        except asyncio.TimeoutError:
+            return
+        raise SessionEnded("you ended it")
+
+    async def _serve(self, ws) -> None:
+        async for message in ws:
+            if isinstance(message, bytes):
+                if self.channels is not None:
+                    await self.channels.on_frame(message)
+                continue
+            try:
+                control = json.loads(message)
+            except ValueError:
+                continue
+            await self._on_gateway(control)
+
+    async def _on_gateway(self, control: dict) -> None:
+        kind = control.get("type")
+        if kind == "attached":
+            self.resume_token = control.get("resume_token") or self.resume_token
+            self.session_id = control.get("session_id") or self.session_id
+            if self.channels is None:
+                self.scopes = scope_rules.normalise(control.get("scopes"))
+                self.channels = Channels(send=self.send, scopes=self.scopes)
+                if self._ending.is_set():
+                    self.channels.close_local()
+            self.consultant = control.get("consultant") or self.consultant
+            self._set_state("waiting for the consultant")
+        elif kind == "peer_joined" and self.channels is not None:
+            self.consultant = control.get("consultant") or self.consultant
+            self.connected_since = self.connected_since or time.monotonic()
+            self._set_state("connected")
+            await self.channels.peer_joined()
+        elif kind == "peer_left" and self.channels is not None:
+            self.channels.peer_left()
+            self._set_state("the consultant left")
+
+    # --- the customer's controls ---------------------------------------------------------------------------------
+    def end_now(self) -> None:
+        """The kill switch, from any thread or a signal handler: close every channel locally, at once."""
+        self._close_channels()
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._ending.set)  # wakes the loop even from another thread
+
+    def _close_channels(self) -> None:
+        if self.channels is not None:
+            self.channels.close_local()
+        log.info("every channel is closed locally")
+
+    async def tell_gateway(self) -> None:
+        """After `end_now`, on the event loop: say bye and ask the gateway to end the session (ended_by customer)."""
+        ws = self._ws
+        if ws is None:
+            return  # unreachable: the grace period ends the session on the gateway's side
+        try:
+            from . import framing
+
+            await asyncio.wait_for(ws.send(framing.control("bye")), timeout=2)
+            await asyncio.wait_for(ws.send(json.dumps({"type": "end_session"})), timeout=2)
+            await asyncio.wait_for(ws.wait_closed(), timeout=5)
+        except (ConnectionClosed, asyncio.TimeoutError, OSError):
+            pass
+        finally:
+            await ws.close()
+
+    def _set_state(self, state: str) -> None:
+        self._state = state
+        self._show()
+
+    def _show(self) -> None:
+        self.status.show(consultant=self.consultant, connected_since=self.connected_since, scopes=self.scopes,
+                         state=self._state)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(1)
+            self._show()

@@ -1,0 +1,65 @@
+"""The kill-switch key, read from the agent's own terminal (never from the consultant's channels).
+
+On a POSIX terminal the agent puts stdin in cbreak mode: single keys arrive at once and Ctrl-C still raises
+SIGINT. On Windows, msvcrt reads the console's keys. When stdin is not a terminal (a pipe, as in the tests),
+lines are read instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Callable
+
+HOTKEYS = {"q", "Q", "\x11"}  # q, Q, or Ctrl-Q; Ctrl-C is SIGINT, handled by the caller
+HOTKEY_HELP = "press Q or Ctrl-C"
+
+
+class KeyWatcher:
+    def __init__(self, on_hotkey: Callable[[], None]) -> None:
+        self._on_hotkey = on_hotkey
+        self._restore: Callable[[], None] | None = None
+        self._thread = threading.Thread(target=self._run, name="kill-switch-keys", daemon=True)
+
+    def start(self) -> None:
+        self._enter_cbreak()
+        self._thread.start()
+
+    def restore(self) -> None:
+        if self._restore is not None:
+            self._restore()
+            self._restore = None
+
+    def _enter_cbreak(self) -> None:
+        if sys.platform == "win32" or not sys.stdin or not sys.stdin.isatty():
+            return
+        import termios
+        import tty
+
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd)
+        tty.setcbreak(fd)
+        self._restore = lambda: termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+    def _run(self) -> None:
+        if sys.platform == "win32":
+            import msvcrt
+
+            while True:
+                if msvcrt.getwch() in HOTKEYS:
+                    self._on_hotkey()
+                    return
+        if sys.stdin is None:
+            return
+        fd = sys.stdin.fileno()
+        while True:
+            try:
+                chunk = os.read(fd, 64).decode("utf-8", "replace")
+            except OSError:
+                return
+            if not chunk:
+                return  # stdin closed (e.g. /dev/null): Ctrl-C and SIGTERM still end the session
+            if any(char in HOTKEYS for char in chunk):
+                self._on_hotkey()
+                return

@@ -1,0 +1,46 @@
+"""The FastAPI app of a service process, the same for all: runtime in the lifespan, health, problems, telemetry."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from .observability import instrument_app
+from .problems import install_problem_handlers
+from .runtime import ServiceRuntime, health_router
+from .telemetry import configure_telemetry
+
+Hook = Callable[[], Awaitable[None]]
+
+
+def service_app(
+    *, name: str, runtime: ServiceRuntime, before_start: Sequence[Hook] = (), before_stop: Sequence[Hook] = (),
+    version: str = "1",
+) -> FastAPI:
+    """An app whose lifespan starts `runtime` (after `before_start`) and stops it (after `before_stop`).
+
+    Migrations are not run here: they are an init step (`assist migrate`, the Kubernetes Job), never every
+    replica's start.
+    """
+    configure_telemetry(service_name=f"assist-{name}")
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        for hook in before_start:
+            await hook()
+        await runtime.start()
+        try:
+            yield
+        finally:
+            for hook in before_stop:
+                await hook()
+            await runtime.stop()
+
+    app = FastAPI(title=f"assist {name}", version=version, lifespan=lifespan)
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+    app.include_router(health_router(lambda: runtime))
+    instrument_app(app, lambda: runtime)
+    return app

@@ -1,0 +1,143 @@
+"""The audit trail: an append-only, hash-chained record of who did what to which session, when, and from where.
+
+Every service keeps its own chain (table `audit_entry`) and appends to it in the same transaction as the fact it
+records. Entry n stores `hash = sha256(hash of entry n-1 + canonical JSON of entry n)`, so editing, deleting or
+reordering any committed row breaks the chain from that row on; `verify_chain` finds the first broken link.
+Appends are serialized by locking the chain head (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite transactions
+already hold the write lock from their start, see db.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic import Field as PydanticField
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from .envelope import rfc3339, utcnow
+from .runtime import Command
+
+GENESIS = "0" * 64
+
+
+class AuditEntry(SQLModel, table=True):
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(index=True)
+    action: str = Field(max_length=64)
+    actor: str = Field(max_length=200)
+    session_id: str | None = Field(default=None, index=True, max_length=64)
+    client_address: str | None = Field(default=None, max_length=100)
+    detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64, unique=True)
+
+
+AUDIT_TABLES = (AuditEntry.__table__,)
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def canonical(entry: AuditEntry) -> bytes:
+    """The entry's content as canonical JSON (sorted keys, no spaces): what its hash covers."""
+    document = {
+        "id": entry.id,
+        "at": rfc3339(_as_utc(entry.at)),
+        "action": entry.action,
+        "actor": entry.actor,
+        "session_id": entry.session_id,
+        "client_address": entry.client_address,
+        "detail": entry.detail,
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+def entry_hash(prev_hash: str, entry: AuditEntry) -> str:
+    return hashlib.sha256(prev_hash.encode() + canonical(entry)).hexdigest()
+
+
+async def append_audit(
+    db: AsyncSession, *, action: str, actor: str, session_id: str | None = None,
+    client_address: str | None = None, detail: dict[str, Any] | None = None, at: datetime | None = None,
+) -> AuditEntry:
+    """Append one entry in the caller's transaction; it is part of the chain only if that transaction commits."""
+    if db.bind is not None and db.bind.dialect.name == "postgresql":
+        # Serialize appends to this schema's chain for the rest of the transaction. Not `FOR UPDATE` on the head:
+        # a waiter would wake up holding the old head (READ COMMITTED) and append a duplicate id after it.
+        from sqlalchemy import text
+
+        await db.exec(text("SELECT pg_advisory_xact_lock(hashtext('assist_audit:' || current_schema()))"))
+    head = (await db.exec(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1))).first()
+    entry = AuditEntry(
+        id=(head.id + 1) if head is not None else 1,
+        at=_as_utc(at or utcnow()),
+        action=action,
+        actor=actor,
+        session_id=session_id,
+        client_address=client_address,
+        detail=json.loads(json.dumps(detail or {}, default=str)),
+        prev_hash=head.hash if head is not None else GENESIS,
+    )
+    entry.hash = entry_hash(entry.prev_hash, entry)
+    db.add(entry)
+    await db.flush()
+    return entry
+
+
+def verify_chain(rows: Iterable[AuditEntry]) -> AuditEntry | None:
+    """The first entry (in id order) whose link or content does not match, or None when the chain is intact."""
+    prev_hash, expected_id = GENESIS, 1
+    for row in rows:
+        if row.id != expected_id or row.prev_hash != prev_hash or row.hash != entry_hash(prev_hash, row):
+            return row
+        prev_hash, expected_id = row.hash, expected_id + 1
+    return None
+
+
+async def entries_of_session(db: AsyncSession, *, session_id: str) -> list[AuditEntry]:
+    return list((await db.exec(select(AuditEntry).where(AuditEntry.session_id == session_id)
+                               .order_by(AuditEntry.id))).all())
+
+
+def entry_view(entry: AuditEntry, *, service: str) -> dict[str, Any]:
+    return {
+        "service": service,
+        "id": entry.id,
+        "at": rfc3339(_as_utc(entry.at)),
+        "action": entry.action,
+        "actor": entry.actor,
+        "session_id": entry.session_id,
+        "client_address": entry.client_address,
+        "detail": entry.detail,
+        "hash": entry.hash,
+    }
+
+
+class AuditQuery(BaseModel):
+    session_id: str = PydanticField(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+
+def audit_command(*, service: str, database) -> Command:
+    """`cmd.<service>.audit` {session_id} → {entries: [...]}: the service's entries about one session."""
+
+    async def handler(request: AuditQuery) -> dict[str, Any]:
+        async with database.transaction() as db:
+            entries = await entries_of_session(db, session_id=request.session_id)
+        return {"entries": [entry_view(entry, service=service) for entry in entries]}
+
+    return Command(f"cmd.{service}.audit", AuditQuery, handler)
+
+
+def actor_of_reason(reason: str) -> str:
+    """Who ended access, as far as a revocation reason tells (a command may name the actor exactly)."""
+    return {"customer_terminated": "customer", "consultant_ended": "consultant", "admin": "admin"}.get(reason, "system")

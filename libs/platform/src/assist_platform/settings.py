@@ -1,0 +1,35 @@
+"""Settings every service reads from the environment (pydantic-settings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PlatformSettings(BaseSettings):
+    """Base class of each service's `Settings`; field names map to upper-case environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    # This service's own NATS user (its subject permissions: assist_platform.natsauth); unset: no credentials,
+    # or those in NATS_URL (`nats://user:password@host:port`).
+    nats_user: str | None = None
+    nats_password: str | None = None
+    database_url: str | None = None
+    assist_data_dir: Path = Path("./var")
+    # Prepended to each service's schema (PostgreSQL) or file name (SQLite), so several systems (tests) share a server.
+    database_schema_prefix: str = ""
+    # How long a command request waits for its answer before the caller gives up.
+    command_timeout_seconds: float = 5.0
+    # How many replicas each stream keeps (3 in a NATS cluster in production).
+    stream_replicas: int = 1
+    log_level: str = "INFO"
+
+    def database_location(self, service: str) -> tuple[str, str]:
+        """(sync URL, schema) of `service`'s own database."""
+        from .db import resolve_database_url
+
+        name = f"{self.database_schema_prefix}{service}"
+        return resolve_database_url(database_url=self.database_url, data_dir=self.assist_data_dir, service=name), name

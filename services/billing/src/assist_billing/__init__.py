@@ -1,0 +1,1 @@
+"""The billing service: versioned price lists, one billable record per started session, credit notes, exports."""

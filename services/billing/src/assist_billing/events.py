@@ -1,0 +1,90 @@
+"""The events billing publishes on BILLING (CONTRACT §4, docs/finance.md) and the SESSION events it reads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from assist_platform.envelope import CloudEvent, new_event, rfc3339
+
+from .models import Credit
+
+SOURCE = "assist/billing"
+
+RECORD_OPENED = "billing.record.opened"
+RECORD_CLOSED = "billing.record.closed"
+RECORD_CREDITED = "billing.record.credited"
+
+SESSION_STARTED = "session.started"
+SESSION_ENDED = "session.ended"
+
+
+def _time(moment: datetime | None) -> str | None:
+    return rfc3339(moment) if moment else None
+
+
+def record_opened_event(record: Mapping[str, Any]) -> CloudEvent:
+    return new_event(
+        source=SOURCE,
+        type=RECORD_OPENED,
+        subject=record["session_id"],
+        data={
+            "record_id": record["record_id"],
+            "session_id": record["session_id"],
+            "service_type": record["service_type"],
+            "price_list_version": record["price_list_version"],
+            "started_at": _time(record["started_at"]),
+        },
+    )
+
+
+def record_closed_event(record: Mapping[str, Any]) -> CloudEvent:
+    return new_event(
+        source=SOURCE,
+        type=RECORD_CLOSED,
+        subject=record["session_id"],
+        data={
+            "record_id": record["record_id"],
+            "session_id": record["session_id"],
+            "customer": record["customer"],
+            "consultant": record["consultant"],
+            "service_type": record["service_type"],
+            "price_list_version": record["price_list_version"],
+            "started_at": _time(record["started_at"]),
+            "ended_at": _time(record["ended_at"]),
+            "ended_by": record["ended_by"],
+            "end_reason": record["end_reason"],
+            "billable_seconds": record["billable_seconds"],
+            "units": record["units"],
+            "unit_seconds": record["unit_seconds"],
+            "unit_price": record["unit_price"],
+            "net": record["net"],
+            "vat_rate": record["vat_rate"],
+            "vat": record["vat"],
+            "gross": record["gross"],
+            "currency": record["currency"],
+        },
+    )
+
+
+def record_credited_event(credit: Credit, *, credited_total: str, remaining: str) -> CloudEvent:
+    return new_event(
+        source=SOURCE,
+        type=RECORD_CREDITED,
+        subject=credit.session_id,
+        data={
+            "credit_id": credit.credit_id,
+            "record_id": credit.record_id,
+            "session_id": credit.session_id,
+            "amount": credit.amount,
+            "net": credit.net,
+            "vat": credit.vat,
+            "currency": credit.currency,
+            "reason": credit.reason,
+            "issued_by": credit.issued_by,
+            "credited_at": _time(credit.issued_at),
+            "credited_total": credited_total,
+            "remaining": remaining,
+        },
+    )

@@ -1,0 +1,89 @@
+"""What commands return: plain JSON-ready dicts built from the rows (times RFC 3339 UTC, money as strings)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from assist_platform.envelope import rfc3339
+
+from .domain import money
+from .ledger import credited_total
+from .models import BillingRecord, Credit
+
+
+def _time(moment: datetime | None) -> str | None:
+    return rfc3339(moment) if moment else None
+
+
+def credit_view(credit: Credit) -> dict:
+    return {
+        "credit_id": credit.credit_id,
+        "record_id": credit.record_id,
+        "session_id": credit.session_id,
+        "amount": credit.amount,
+        "net": credit.net,
+        "vat": credit.vat,
+        "currency": credit.currency,
+        "reason": credit.reason,
+        "issued_by": credit.issued_by,
+        "credited_at": _time(credit.issued_at),
+    }
+
+
+def record_view(record: BillingRecord, credits: list[Credit]) -> dict:
+    credited = credited_total(credits)
+    return {
+        "record_id": record.record_id,
+        "session_id": record.session_id,
+        "status": record.status,
+        "service_type": record.service_type,
+        "customer": record.customer,
+        "consultant": record.consultant,
+        "price_list_version": record.price_list_version,
+        "started_at": _time(record.started_at),
+        "ended_at": _time(record.ended_at),
+        "ended_by": record.ended_by,
+        "end_reason": record.end_reason,
+        "billable_seconds": record.billable_seconds,
+        "units": record.units,
+        "unit_seconds": record.unit_seconds,
+        "minimum_units": record.minimum_units,
+        "unit_price": record.unit_price,
+        "net": record.net,
+        "vat_rate": record.vat_rate,
+        "vat": record.vat,
+        "gross": record.gross,
+        "currency": record.currency,
+        "credits": [credit_view(credit) for credit in credits],
+        "credited": money(credited),
+        "remaining": money(Decimal(record.gross) - credited) if record.gross is not None else None,
+        "opened_at": _time(record.opened_at),
+        "closed_at": _time(record.closed_at),
+    }
+
+
+def session_report(record: BillingRecord, credits: list[Credit], *, service_name: dict[str, str]) -> dict:
+    """The customer's account of one session: when, who, how long, and what it costs."""
+    return {
+        "session_id": record.session_id,
+        "status": record.status,
+        "service_type": record.service_type,
+        "service_name": service_name,
+        "consultant": record.consultant,
+        "started_at": _time(record.started_at),
+        "ended_at": _time(record.ended_at),
+        "ended_by": record.ended_by,
+        "duration_seconds": record.billable_seconds,
+        "units": record.units,
+        "unit_seconds": record.unit_seconds,
+        "minimum_units": record.minimum_units,
+        "unit_price": record.unit_price,
+        "net": record.net,
+        "vat_rate": record.vat_rate,
+        "vat": record.vat,
+        "gross": record.gross,
+        "credited": money(credited_total(credits)),
+        "currency": record.currency,
+        "price_list_version": record.price_list_version,
+    }

@@ -1,0 +1,48 @@
+"""Fixtures of the billing tests: a real nats-server, a real database, the service in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+from assist_billing.main import build_runtime, migrate, store_bundled_price_lists
+from assist_billing.settings import Settings
+from assist_platform.messaging import connect_nats, ensure_streams
+
+# The tests import their helpers (`billing_testkit`) from this folder.
+sys.path.insert(0, str(Path(__file__).parent))
+
+from billing_testkit import SessionBus  # noqa: E402
+
+
+@pytest.fixture
+def billing_settings(nats_url, database_location) -> Settings:
+    return Settings(
+        nats_url=nats_url,
+        database_url=database_location.database_url,
+        assist_data_dir=database_location.data_dir,
+        database_schema_prefix=database_location.schema_prefix,
+    )
+
+
+@pytest.fixture
+async def bus(nats_url):
+    nc = await connect_nats(nats_url, name="billing-test", attempts=5)
+    js = nc.jetstream()
+    await ensure_streams(js)
+    yield SessionBus(nc, js)
+    await nc.drain()
+
+
+@pytest.fixture
+async def billing(billing_settings, bus):
+    """The billing service in this process, ready to consume and to answer commands."""
+    await asyncio.to_thread(migrate, billing_settings)
+    runtime = build_runtime(billing_settings)
+    await store_bundled_price_lists(runtime.database)
+    await runtime.start()
+    await asyncio.wait_for(runtime.ready.wait(), timeout=20)
+    yield runtime
+    await runtime.stop()

@@ -1,0 +1,109 @@
+"""The consent rules, as pure functions over plain values: no FastAPI, NATS or SQL here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+SCOPES = ("view", "control")
+REVOKE_REASONS = ("customer_terminated", "consultant_ended", "expired", "agent_lost", "admin")
+ENDPOINTS = ("agent", "consultant")
+LANGUAGES = ("bg", "en")
+DEFAULT_LANGUAGE = "bg"
+
+
+def as_utc(moment: datetime) -> datetime:
+    """An aware UTC datetime; a naive one is taken to be UTC already (that is how we store them)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def normalize_scopes(scopes: Iterable[str]) -> list[str]:
+    """A non-empty subset of SCOPES, without repeats, in canonical order; ValueError otherwise."""
+    requested = list(scopes)
+    unknown = sorted({scope for scope in requested if scope not in SCOPES})
+    if unknown:
+        raise ValueError(f"unknown scope(s) {unknown}; allowed: {list(SCOPES)}")
+    if not requested:
+        raise ValueError(f"at least one scope is required; allowed: {list(SCOPES)}")
+    return [scope for scope in SCOPES if scope in requested]
+
+
+def validate_reason(reason: str) -> str:
+    if reason not in REVOKE_REASONS:
+        raise ValueError(f"unknown revocation reason {reason!r}; allowed: {list(REVOKE_REASONS)}")
+    return reason
+
+
+def validate_language(lang: str) -> str:
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r}; allowed: {list(LANGUAGES)}")
+    return lang
+
+
+def consent_expires_at(*, granted_at: datetime, max_seconds: float) -> datetime:
+    return as_utc(granted_at) + timedelta(seconds=max_seconds)
+
+
+def is_expired(*, expires_at: datetime, now: datetime) -> bool:
+    """A consent (or a lease) is over from the moment it expires: the end is exclusive."""
+    return as_utc(now) >= as_utc(expires_at)
+
+
+def is_in_force(*, revoked_at: datetime | None, expires_at: datetime, now: datetime) -> bool:
+    """In force: not revoked and not past its maximum duration (even before the expiry task revoked it)."""
+    return revoked_at is None and not is_expired(expires_at=expires_at, now=now)
+
+
+def effective_revoked_at(*, requested: datetime | None, now: datetime, granted_at: datetime) -> datetime:
+    """When the revocation took effect: the caller's time (a gateway that queued it while NATS was away),
+    but never in the future and never before the grant."""
+    if requested is None:
+        return as_utc(now)
+    return max(as_utc(granted_at), min(as_utc(requested), as_utc(now)))
+
+
+def lease_expires_at(*, now: datetime, ttl_seconds: float) -> datetime:
+    return as_utc(now) + timedelta(seconds=ttl_seconds)
+
+
+def lease_is_live(*, expires_at: datetime, released_at: datetime | None, now: datetime) -> bool:
+    """A live lease may still be used by its holder: not released and not expired."""
+    return released_at is None and not is_expired(expires_at=expires_at, now=now)
+
+
+def seconds_until(moment: datetime, *, now: datetime) -> float:
+    return max(0.0, (as_utc(moment) - as_utc(now)).total_seconds())
+
+
+def cut_wait_seconds(*, lease_expires_at: datetime, now: datetime, margin_seconds: float) -> float:
+    """How long a revoke waits for a holder: until its lease has surely expired (expiry + margin)."""
+    return seconds_until(lease_expires_at, now=now) + margin_seconds
+
+
+def consent_statement(
+    *,
+    customer_name: str,
+    scopes: Iterable[str],
+    session_id: str,
+    terms_version: str,
+    expires_at: datetime,
+    lang: str,
+) -> str:
+    """One plain sentence saying what the customer consented to, in the language of the terms."""
+    scopes = list(scopes)
+    until = as_utc(expires_at).strftime("%Y-%m-%d %H:%M UTC")
+    if lang == "bg":
+        access = "преглед и управление" if "control" in scopes else "само преглед"
+        return (
+            f"{customer_name} дава съгласие консултантът да има отдалечен достъп ({access}) до компютъра му "
+            f"за сесия {session_id} според условия версия {terms_version}, само за времето на консултацията "
+            f"и най-късно до {until}, с право да я прекрати по всяко време."
+        )
+    access = "view and control" if "control" in scopes else "view only"
+    return (
+        f"{customer_name} consents to the consultant's remote access ({access}) to the customer's computer "
+        f"for session {session_id} under terms version {terms_version}, for the consultation only and until "
+        f"{until} at the latest, and may end it at any time."
+    )

@@ -1,0 +1,45 @@
+"""The events the consent service publishes (CONTRACT §4, stream CONSENT); it consumes none."""
+
+from __future__ import annotations
+
+from assist_platform.envelope import CloudEvent, new_event, rfc3339
+
+from .models import Consent
+
+SOURCE = "assist/consent"
+CONSENT_GRANTED = "consent.granted"
+CONSENT_REVOKED = "consent.revoked"
+
+
+def consent_granted(consent: Consent) -> CloudEvent:
+    return new_event(
+        source=SOURCE,
+        type=CONSENT_GRANTED,
+        subject=consent.session_id,
+        data={
+            "consent_id": consent.consent_id,
+            "session_id": consent.session_id,
+            "customer": consent.customer,
+            "terms_version": consent.terms_version,
+            "terms_sha256": consent.terms_sha256,
+            "terms_lang": consent.terms_lang,
+            "scopes": list(consent.scopes),
+            "granted_at": rfc3339(consent.granted_at),
+            "expires_at": rfc3339(consent.expires_at),
+        },
+    )
+
+
+def consent_revoked(consent: Consent) -> CloudEvent:
+    assert consent.revoked_at is not None and consent.revoke_reason is not None
+    return new_event(
+        source=SOURCE,
+        type=CONSENT_REVOKED,
+        subject=consent.session_id,
+        data={
+            "consent_id": consent.consent_id,
+            "session_id": consent.session_id,
+            "revoked_at": rfc3339(consent.revoked_at),
+            "reason": consent.revoke_reason,
+        },
+    )

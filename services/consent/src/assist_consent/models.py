@@ -1,0 +1,57 @@
+"""The consent service's tables: consents (one per session, with their revocation) and access leases.
+
+Datetimes are SQLModel's `UTCDateTime`: aware UTC in and out on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from assist_platform.audit import AUDIT_TABLES
+from assist_platform.outbox import PLATFORM_TABLES
+from sqlalchemy import JSON, Column, ForeignKey, String, Text
+from sqlmodel import Field, SQLModel
+
+
+class Consent(SQLModel, table=True):
+    """A customer's consent to remote access for one session, and how it ended."""
+
+    __tablename__ = "consent"
+
+    consent_id: str = Field(primary_key=True, max_length=36)
+    # One consent per session: the unique index is what refuses a second grant, even under a race.
+    session_id: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    receipt_id: str = Field(sa_column=Column(String(36), nullable=False, unique=True))
+    customer: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    scopes: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    terms_version: str = Field(max_length=32)
+    terms_lang: str = Field(max_length=8)
+    terms_sha256: str = Field(max_length=64)
+    granted_at: datetime
+    expires_at: datetime = Field(index=True)
+    client_address: str | None = Field(default=None, max_length=100)
+    user_agent: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    revoked_at: datetime | None = Field(default=None, index=True)
+    revoke_reason: str | None = Field(default=None, max_length=40)
+
+
+class Lease(SQLModel, table=True):
+    """Access held by one relay endpoint; usable by its holder only while unexpired and not released."""
+
+    __tablename__ = "lease"
+
+    lease_id: str = Field(primary_key=True, max_length=36)
+    consent_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("consent.consent_id"), nullable=False, index=True)
+    )
+    session_id: str = Field(sa_column=Column(String(64), nullable=False, index=True))
+    # The NATS subject that answers cut requests for this lease (a gateway replica's `gateway.cut.<id>`).
+    holder: str = Field(max_length=200)
+    endpoint: str = Field(max_length=20)
+    acquired_at: datetime
+    expires_at: datetime = Field(index=True)
+    released_at: datetime | None = None
+
+
+TABLES = (Consent.__table__, Lease.__table__, *PLATFORM_TABLES, *AUDIT_TABLES)

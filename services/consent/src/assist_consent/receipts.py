@@ -1,0 +1,64 @@
+"""What the service says about a consent: its view for other services, and the customer's receipt."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from assist_platform.envelope import rfc3339
+
+from .domain import consent_statement, is_in_force
+from .models import Consent
+
+RECEIPT_FORMAT = "assist.consent-receipt/1"
+
+
+def _moment(value: datetime | None) -> str | None:
+    return rfc3339(value) if value is not None else None
+
+
+def consent_view(consent: Consent, *, now: datetime) -> dict[str, Any]:
+    """The result of `cmd.consent.get`."""
+    return {
+        "consent_id": consent.consent_id,
+        "session_id": consent.session_id,
+        "scopes": list(consent.scopes),
+        "in_force": is_in_force(revoked_at=consent.revoked_at, expires_at=consent.expires_at, now=now),
+        "terms_version": consent.terms_version,
+        "granted_at": rfc3339(consent.granted_at),
+        "expires_at": rfc3339(consent.expires_at),
+        "revoked_at": _moment(consent.revoked_at),
+        "reason": consent.revoke_reason,
+    }
+
+
+def consent_receipt(consent: Consent, *, issuer: str) -> dict[str, Any]:
+    """The customer's record of what was consented to, when, from where, and how it ended."""
+    return {
+        "format": RECEIPT_FORMAT,
+        "receipt_id": consent.receipt_id,
+        "consent_id": consent.consent_id,
+        "session_id": consent.session_id,
+        "issuer": issuer,
+        "customer": consent.customer,
+        "scopes": list(consent.scopes),
+        "terms": {
+            "version": consent.terms_version,
+            "sha256": consent.terms_sha256,
+            "lang": consent.terms_lang,
+        },
+        "granted_at": rfc3339(consent.granted_at),
+        "expires_at": rfc3339(consent.expires_at),
+        "client_address": consent.client_address,
+        "user_agent": consent.user_agent,
+        "revoked_at": _moment(consent.revoked_at),
+        "reason": consent.revoke_reason,
+        "statement": consent_statement(
+            customer_name=str(consent.customer.get("name", "")),
+            scopes=consent.scopes,
+            session_id=consent.session_id,
+            terms_version=consent.terms_version,
+            expires_at=consent.expires_at,
+            lang=consent.terms_lang,
+        ),
+    }

@@ -1,0 +1,248 @@
+"""The consent service's operations: each commits its change (and its events) before it answers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from assist_platform.audit import actor_of_reason, append_audit, entries_of_session
+from assist_platform.envelope import rfc3339, utcnow
+from assist_platform.outbox import add_event
+from assist_platform.problems import Problem
+from assist_platform.runtime import ServiceRuntime
+from sqlalchemy.exc import IntegrityError
+
+from . import crud, events
+from .cut import cut_leases
+from .domain import consent_expires_at, effective_revoked_at, is_in_force, lease_expires_at
+from .models import Consent
+from .receipts import consent_receipt, consent_view
+from .settings import Settings
+from .terms import TermsCatalog, terms_catalog
+
+log = logging.getLogger(__name__)
+
+
+def _no_consent(session_id: str) -> Problem:
+    return Problem(404, "Not found", f"Session {session_id} has no consent.")
+
+
+@dataclass
+class ConsentService:
+    runtime: ServiceRuntime
+    settings: Settings
+    catalog: TermsCatalog
+
+    @classmethod
+    def for_runtime(cls, runtime: ServiceRuntime) -> ConsentService:
+        return cls(runtime=runtime, settings=runtime.settings, catalog=terms_catalog())
+
+    @property
+    def database(self):
+        return self.runtime.database
+
+    # --- terms and grants ----
+
+    def terms(self, *, lang: str) -> dict[str, Any]:
+        document = self.catalog.current(lang)
+        return {"version": document.version, "sha256": document.sha256, "text": document.text, "lang": lang}
+
+    async def grant(
+        self,
+        *,
+        session_id: str,
+        customer: dict[str, Any],
+        terms_version: str,
+        lang: str,
+        scopes: list[str],
+        client_address: str | None,
+        user_agent: str | None,
+    ) -> dict[str, Any]:
+        if terms_version != self.catalog.current_version:
+            raise Problem(
+                409,
+                "Terms version not current",
+                f"Terms version {terms_version!r} is not the current one ({self.catalog.current_version}); "
+                "show the current terms and ask again.",
+                current_version=self.catalog.current_version,
+            )
+        terms = self.catalog.current(lang)
+        granted_at = utcnow()
+        try:
+            async with self.database.transaction() as db:
+                consent = await crud.create_consent(
+                    db=db,
+                    session_id=session_id,
+                    customer=customer,
+                    scopes=scopes,
+                    terms=terms,
+                    granted_at=granted_at,
+                    expires_at=consent_expires_at(
+                        granted_at=granted_at, max_seconds=self.settings.consent_max_seconds
+                    ),
+                    client_address=client_address,
+                    user_agent=user_agent,
+                )
+                add_event(db, events.consent_granted(consent))
+                await append_audit(
+                    db, action="consent.granted", actor="customer", session_id=session_id,
+                    client_address=client_address, at=granted_at,
+                    detail={"consent_id": consent.consent_id, "scopes": list(scopes),
+                            "terms_version": terms.version, "terms_sha256": terms.sha256},
+                )
+        except IntegrityError as exc:
+            raise Problem(409, "Consent exists", f"Session {session_id} already has a consent.") from exc
+        self.runtime.notify_outbox()
+        return {
+            "consent_id": consent.consent_id,
+            "session_id": consent.session_id,
+            "scopes": list(consent.scopes),
+            "terms_version": consent.terms_version,
+            "terms_sha256": consent.terms_sha256,
+            "granted_at": rfc3339(consent.granted_at),
+            "expires_at": rfc3339(consent.expires_at),
+        }
+
+    async def get(self, *, session_id: str) -> dict[str, Any]:
+        return consent_view(await self._existing(session_id), now=utcnow())
+
+    async def receipt(self, *, session_id: str) -> dict[str, Any]:
+        receipt = consent_receipt(await self._existing(session_id), issuer=self.settings.consent_issuer)
+        async with self.database.transaction() as db:
+            entry = next((e for e in await entries_of_session(db, session_id=session_id)
+                          if e.action == "consent.granted"), None)
+        receipt["audit_entry"] = {"service": "consent", "id": entry.id, "hash": entry.hash} if entry else None
+        return receipt
+
+    async def _existing(self, session_id: str) -> Consent:
+        # A transaction, not a session rolled back: a rollback would expire the loaded consent.
+        async with self.database.transaction() as db:
+            consent = await crud.get_consent(db=db, session_id=session_id)
+        if consent is None:
+            raise _no_consent(session_id)
+        return consent
+
+    # --- revocation ----
+
+    async def revoke(
+        self, *, session_id: str, reason: str, revoked_at: datetime | None = None, actor: str | None = None,
+        client_address: str | None = None,
+    ) -> dict[str, Any]:
+        """Record the revocation, then cut every live lease of the session; answer only once all are cut.
+
+        The consent row is locked while the revocation is recorded and the live leases are read, so a lease
+        acquired or renewed concurrently is either seen here (and cut) or refused there.
+        """
+        now = utcnow()
+        async with self.database.transaction() as db:
+            consent = await crud.get_consent(db=db, session_id=session_id, lock=True)
+            if consent is None:
+                raise _no_consent(session_id)
+            already_revoked = consent.revoked_at is not None
+            if not already_revoked:
+                when = effective_revoked_at(requested=revoked_at, now=now, granted_at=consent.granted_at)
+                await crud.record_revocation(db=db, consent=consent, revoked_at=when, reason=reason)
+                add_event(db, events.consent_revoked(consent))
+                await append_audit(
+                    db, action="consent.revoked", actor=actor or actor_of_reason(reason), session_id=session_id,
+                    client_address=client_address, detail={"consent_id": consent.consent_id, "reason": reason,
+                                                           "revoked_at": rfc3339(consent.revoked_at)},
+                )
+            leases = await crud.live_leases(db=db, session_id=session_id, now=now)
+        if not already_revoked:
+            self.runtime.notify_outbox()
+        await cut_leases(
+            self.runtime.nc,
+            session_id=session_id,
+            reason=consent.revoke_reason or reason,
+            leases=leases,
+            margin_seconds=self.settings.consent_cut_margin_seconds,
+        )
+        return {
+            "consent_id": consent.consent_id,
+            "session_id": session_id,
+            "revoked_at": rfc3339(consent.revoked_at),
+            "reason": consent.revoke_reason,
+            "already_revoked": already_revoked,
+        }
+
+    async def expire_due(self) -> int:
+        """Revoke (reason `expired`) every consent past its maximum duration; returns how many.
+
+        The consent ended when it expired (that is its `revoked_at`), whenever this task got round to it.
+        """
+        async with self.database.transaction() as db:
+            due = await crud.sessions_due_for_expiry(db=db, now=utcnow())
+        # In parallel: one unanswering holder must not hold up the expiry of the other sessions.
+        await asyncio.gather(
+            *(
+                self.revoke(session_id=session_id, reason="expired", revoked_at=expires_at)
+                for session_id, expires_at in due
+            )
+        )
+        return len(due)
+
+    async def forget_stale_leases(self) -> int:
+        ended_before = utcnow() - timedelta(seconds=self.settings.consent_lease_retention_seconds)
+        async with self.database.transaction() as db:
+            return await crud.delete_stale_leases(db=db, ended_before=ended_before)
+
+    # --- leases ----
+
+    async def acquire_lease(self, *, session_id: str, holder: str, endpoint: str) -> dict[str, Any]:
+        ttl = self.settings.consent_lease_seconds
+        async with self.database.transaction() as db:
+            consent = await crud.get_consent(db=db, session_id=session_id, lock=True)
+            now = utcnow()
+            if consent is None or not is_in_force(
+                revoked_at=consent.revoked_at, expires_at=consent.expires_at, now=now
+            ):
+                raise Problem(403, "Consent not in force", f"Session {session_id} has no consent in force.")
+            lease = await crud.create_lease(
+                db=db,
+                consent=consent,
+                holder=holder,
+                endpoint=endpoint,
+                acquired_at=now,
+                expires_at=lease_expires_at(now=now, ttl_seconds=ttl),
+            )
+        return {
+            "lease_id": lease.lease_id,
+            "session_id": session_id,
+            "scopes": list(consent.scopes),
+            "ttl_seconds": ttl,
+            "expires_at": rfc3339(lease.expires_at),
+        }
+
+    async def renew_leases(self, *, holder: str, lease_ids: list[str]) -> dict[str, Any]:
+        """Extend this holder's leases whose consent is in force; list every other one as revoked."""
+        ttl = self.settings.consent_lease_seconds
+        wanted = list(dict.fromkeys(lease_ids))
+        renewed: list[str] = []
+        async with self.database.transaction() as db:
+            consents = await crud.lock_consents_of_leases(db=db, lease_ids=wanted) if wanted else {}
+            now = utcnow()
+            for lease in await crud.get_leases(db=db, lease_ids=wanted) if wanted else []:
+                consent = consents.get(lease.consent_id)
+                if (
+                    consent is not None
+                    and lease.holder == holder
+                    and lease.released_at is None
+                    and is_in_force(revoked_at=consent.revoked_at, expires_at=consent.expires_at, now=now)
+                ):
+                    renewed.append(lease.lease_id)
+            await crud.extend_leases(
+                db=db, lease_ids=renewed, expires_at=lease_expires_at(now=now, ttl_seconds=ttl)
+            )
+        kept = set(renewed)
+        return {"ttl_seconds": ttl, "renewed": renewed, "revoked": [lid for lid in wanted if lid not in kept]}
+
+    async def release_leases(self, *, lease_ids: list[str]) -> dict[str, Any]:
+        async with self.database.transaction() as db:
+            released = await crud.release_leases(
+                db=db, lease_ids=list(dict.fromkeys(lease_ids)), now=utcnow()
+            )
+        return {"released": released}

@@ -1,0 +1,81 @@
+"""Fixtures of the consent service tests: the service running over a real nats-server and a real database."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import nats
+import pytest
+from assist_consent.main import build_runtime, migrate
+from assist_consent.settings import Settings
+from assist_platform.commands import call_command
+
+
+def make_settings(nats_url: str, database_location, **overrides) -> Settings:
+    values = dict(
+        nats_url=nats_url,
+        assist_data_dir=database_location.data_dir,
+        database_url=database_location.database_url,
+        database_schema_prefix=database_location.schema_prefix,
+        consent_lease_seconds=5.0,
+        consent_cut_margin_seconds=0.1,
+        consent_expiry_check_seconds=0.05,
+    )
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def consent_overrides() -> dict:
+    """Settings a test module or test changes (override this fixture, or parametrize it indirectly)."""
+    return {}
+
+
+@pytest.fixture
+async def consent_runtime(nats_url, database_location, consent_overrides):
+    settings = make_settings(nats_url, database_location, **consent_overrides)
+    await asyncio.to_thread(migrate, settings)
+    runtime = build_runtime(settings)
+    await runtime.start()
+    await asyncio.wait_for(runtime.ready.wait(), timeout=15)
+    yield runtime
+    await runtime.stop()
+
+
+@pytest.fixture
+async def nc(nats_url):
+    """A client of our own: the caller of the commands, and the lease holder of the tests."""
+    client = await nats.connect(nats_url)
+    yield client
+    await client.drain()
+
+
+@pytest.fixture
+def call(nc) -> Callable[..., Awaitable[dict]]:
+    async def _call(subject: str, payload: dict, *, timeout: float = 15.0) -> dict:
+        return await call_command(nc, subject, payload, timeout=timeout)
+
+    return _call
+
+
+@pytest.fixture
+def eventually():
+    return wait_until
+
+
+async def wait_until(
+    check: Callable[[], Awaitable[bool] | bool], *, timeout: float = 10.0, what: str = ""
+) -> None:
+    """Wait until `check` holds (polling), or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        outcome = check()
+        if asyncio.iscoroutine(outcome):
+            outcome = await outcome
+        if outcome:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or check}")
+        await asyncio.sleep(0.02)

@@ -1,0 +1,49 @@
+"""`GET /api/v1/audit?session_id=`: the audit trail of one session, from every service's chain, merged by time."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated
+
+from assist_platform.audit import entries_of_session, entry_view
+from assist_platform.problems import Problem
+from fastapi import APIRouter, Depends, Query
+
+from ..commands import call
+from ..domain import ADMIN, SUPERVISOR
+from ..staff import StaffIdentity
+from .deps import RuntimeDep, require_role
+
+router = APIRouter(tags=["audit"])
+
+AuditReader = Annotated[StaffIdentity, Depends(require_role(SUPERVISOR, ADMIN))]
+# Services whose chains hold entries about sessions, besides the gateway's own (docs/operations.md).
+AUDITED_SERVICES = ("consent", "session")
+
+
+@router.get("/audit")
+async def session_audit(
+    staff: AuditReader, runtime: RuntimeDep,
+    session_id: Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")],
+) -> dict:
+    """Who did what to the session, when and from where: consent, session and gateway entries, oldest first."""
+    async with runtime.database.transaction() as db:
+        own = [entry_view(entry, service="gateway") for entry in await entries_of_session(db, session_id=session_id)]
+    answers = await asyncio.gather(
+        *(call(runtime, f"cmd.{service}.audit", {"session_id": session_id}) for service in AUDITED_SERVICES),
+        return_exceptions=True,
+    )
+    entries, missing = list(own), []
+    for service, answer in zip(AUDITED_SERVICES, answers):
+        if isinstance(answer, Problem):
+            missing.append(service)
+        elif isinstance(answer, BaseException):
+            raise answer
+        else:
+            entries.extend(answer["entries"])
+    if not entries and missing:
+        raise Problem(503, "Service unavailable", f"The audit trail of {', '.join(missing)} is unavailable.")
+    entries.sort(key=lambda entry: (datetime.fromisoformat(entry["at"].replace("Z", "+00:00")), entry["service"],
+                                    entry["id"]))
+    return {"session_id": session_id, "entries": entries, "unavailable": missing}

@@ -1,0 +1,83 @@
+"""Staff login, logout and who-am-I."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel
+
+from assist_platform.audit import append_audit
+
+from ..staff import check_password, find_account, issue_token, revoke_token
+from .deps import (
+    TOKEN_COOKIE,
+    BearerToken,
+    CurrentStaff,
+    LoginLimiterDep,
+    RuntimeDep,
+    SettingsDep,
+    client_address,
+    not_authenticated,
+)
+
+router = APIRouter(tags=["staff auth"])
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class StaffOut(BaseModel):
+    username: str
+    role: str
+
+
+@router.post("/auth/token", response_model=TokenOut)
+async def login(
+    request: Request,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    limiter: LoginLimiterDep,
+) -> TokenOut:
+    """OAuth2 password flow. Failed attempts are counted per client address; too many answer 429."""
+    address = client_address(request)
+    if limiter.blocked(address):
+        wait = math.ceil(limiter.retry_after(address)) or 1
+        raise HTTPException(
+            429,
+            f"Too many failed logins from this address; try again in {wait}s.",
+            headers={"Retry-After": str(wait)},
+        )
+    async with runtime.database.session() as db:
+        account = await find_account(db=db, username=form.username)
+    # Verified with no transaction open: argon2 takes a while, and SQLite has one writer.
+    identity = await check_password(account, form.password)
+    if identity is None:
+        limiter.hit(address)
+        raise not_authenticated("Wrong username or password.")
+    async with runtime.database.transaction() as db:
+        issued = await issue_token(db=db, identity=identity, ttl_seconds=settings.staff_token_ttl_seconds)
+        await append_audit(db, action="staff.login", actor=identity.username, client_address=address,
+                           detail={"role": identity.role})
+    return TokenOut(access_token=issued.access_token, expires_in=issued.expires_in)
+
+
+@router.post("/auth/logout", status_code=204)
+async def logout(staff: CurrentStaff, token: BearerToken, runtime: RuntimeDep) -> Response:
+    """Revoke the token in use: it opens nothing afterwards."""
+    async with runtime.database.transaction() as db:
+        await revoke_token(db=db, token=token or "")
+    response = Response(status_code=204)
+    response.delete_cookie(TOKEN_COOKIE)
+    return response
+
+
+@router.get("/me", response_model=StaffOut)
+async def me(staff: CurrentStaff) -> StaffOut:
+    return StaffOut(username=staff.username, role=staff.role)

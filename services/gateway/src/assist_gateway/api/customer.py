@@ -1,0 +1,90 @@
+"""Customer routes: terms, price list, help requests, and the customer's own session."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from assist_platform.problems import Problem
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from ..commands import BILLING_SESSION_REPORT, CONSENT_RECEIPT, PRICE_LIST, TERMS, call, get_session
+from ..domain import CUSTOMER_ENDING, SESSION_VIEWER_ROLES, public_session_view
+from ..schemas import EndedOut, HelpRequestIn, HelpRequestOut
+from ..service import request_help
+from ..termination import end_session_everywhere
+from .deps import RelayHubDep, RuntimeDep, SessionCaller, SessionCallerDep, client_address
+
+router = APIRouter(tags=["customer"])
+
+
+def _customer_only(caller: SessionCaller) -> None:
+    if not caller.is_customer:
+        raise Problem(403, "Forbidden", "This needs the customer token of the session.")
+
+
+@router.get("/terms")
+async def terms(runtime: RuntimeDep, lang: Literal["bg", "en"] = "bg") -> dict:
+    return await call(runtime, TERMS, {"lang": lang})
+
+
+@router.get("/price-list")
+async def price_list(runtime: RuntimeDep, lang: Literal["bg", "en"] = "bg") -> dict:
+    """The price list in force now; each `name` in `lang` (Bulgarian by default), every language in `names`."""
+    document = await call(runtime, PRICE_LIST, {})
+    for service_type in document.get("service_types", []):
+        names = service_type.get("name")
+        if isinstance(names, dict):
+            service_type["names"] = names
+            service_type["name"] = names.get(lang) or next(iter(names.values()), "")
+    return document
+
+
+@router.post("/help-requests", status_code=201, response_model=HelpRequestOut)
+async def create_help_request(body: HelpRequestIn, request: Request, runtime: RuntimeDep) -> dict:
+    return await request_help(
+        runtime=runtime,
+        request=body,
+        client_address=client_address(request),
+        user_agent=request.headers.get("user-agent", ""),
+    )
+
+
+@router.get("/sessions/{session_id}")
+async def session_detail(session_id: str, caller: SessionCallerDep, runtime: RuntimeDep) -> dict:
+    """The customer sees the contract's fields and the scopes; staff also see who asked and why."""
+    if caller.staff is not None and caller.staff.role not in SESSION_VIEWER_ROLES:
+        raise Problem(403, "Forbidden", f"The role {caller.staff.role} does not look at sessions.")
+    view = await get_session(runtime, session_id=session_id)
+    return public_session_view(view) if caller.is_customer else view
+
+
+@router.get("/sessions/{session_id}/consent-receipt")
+async def consent_receipt(session_id: str, caller: SessionCallerDep, runtime: RuntimeDep) -> JSONResponse:
+    _customer_only(caller)
+    receipt = await call(runtime, CONSENT_RECEIPT, {"session_id": session_id})
+    return JSONResponse(
+        receipt,
+        headers={"Content-Disposition": f'attachment; filename="consent-receipt-{session_id}.json"'},
+    )
+
+
+@router.get("/sessions/{session_id}/report")
+async def session_report(session_id: str, caller: SessionCallerDep, runtime: RuntimeDep) -> dict:
+    """Times, consultant, duration, service type, units and amounts of a session that became active."""
+    if caller.staff is not None and caller.staff.role not in SESSION_VIEWER_ROLES:
+        raise Problem(403, "Forbidden", f"The role {caller.staff.role} does not look at sessions.")
+    return await call(runtime, BILLING_SESSION_REPORT, {"session_id": session_id})
+
+
+@router.post("/sessions/{session_id}/terminate", response_model=EndedOut)
+async def terminate(
+    session_id: str, caller: SessionCallerDep, runtime: RuntimeDep, relay_hub: RelayHubDep, request: Request
+) -> EndedOut:
+    """200 means cut: no byte passes between agent and consultant anywhere once this answers."""
+    _customer_only(caller)
+    ended_by = await end_session_everywhere(
+        runtime=runtime, relay_hub=relay_hub, session_id=session_id, ending=CUSTOMER_ENDING,
+        actor="customer", client_address=client_address(request),
+    )
+    return EndedOut(ended_by=ended_by)

@@ -1,0 +1,116 @@
+"""Finance routes: billing records, the CSV export, credit notes, and publishing a price list (admin)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from ..commands import (
+    BILLING_CREDIT,
+    BILLING_EXPORT,
+    BILLING_RECORD,
+    BILLING_RECORDS,
+    PRICE_LIST_PUBLISH,
+    call,
+    drop_none,
+)
+from ..domain import ADMIN, FINANCE
+from ..staff import StaffIdentity
+from .deps import RuntimeDep, require_role
+
+router = APIRouter(tags=["finance"])
+
+FinanceStaff = Annotated[StaffIdentity, Depends(require_role(FINANCE, ADMIN))]
+Admin = Annotated[StaffIdentity, Depends(require_role(ADMIN))]
+Moment = Annotated[datetime | None, Query(description="RFC 3339")]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+@router.get("/billing/records")
+async def billing_records(
+    staff: FinanceStaff,
+    runtime: RuntimeDep,
+    status: Literal["open", "closed"] | None = None,
+    started_from: Annotated[datetime | None, Query(alias="from")] = None,
+    started_to: Annotated[datetime | None, Query(alias="to")] = None,
+    customer: Annotated[str | None, Query(max_length=200)] = None,
+    service_type: Annotated[str | None, Query(max_length=40)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict:
+    """Records filtered by status, by when the session started (`from`, `to`), customer and service type."""
+    query = {
+        "status": status, "from": _iso(started_from), "to": _iso(started_to), "customer": customer,
+        "service_type": service_type, "limit": limit, "offset": offset,
+    }
+    return await call(runtime, BILLING_RECORDS, drop_none(query))
+
+
+@router.get("/billing/records/{record_id}")
+async def billing_record(record_id: str, staff: FinanceStaff, runtime: RuntimeDep) -> dict:
+    return await call(runtime, BILLING_RECORD, {"record_id": record_id})
+
+
+@router.get("/billing/export.csv")
+async def billing_export(
+    staff: FinanceStaff,
+    runtime: RuntimeDep,
+    ended_from: Annotated[datetime, Query(alias="from")],
+    ended_to: Annotated[datetime, Query(alias="to")],
+) -> Response:
+    """Closed records whose session ended in [from, to), one CSV row each (columns: docs/finance.md)."""
+    export = await call(runtime, BILLING_EXPORT, {"from": ended_from.isoformat(), "to": ended_to.isoformat()})
+    return Response(
+        export["csv"].encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{export["filename"]}"'},
+    )
+
+
+class CreditIn(BaseModel):
+    amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2, description="gross, VAT included")
+    reason: str = Field(min_length=3, max_length=500)
+    credit_id: str | None = Field(default=None, max_length=64, description="makes a retried request safe")
+
+
+@router.post("/billing/records/{record_id}/credits", status_code=201)
+async def issue_credit(record_id: str, body: CreditIn, staff: FinanceStaff, runtime: RuntimeDep) -> dict:
+    """A credit note against a closed record; the record itself is never edited."""
+    payload = {"record_id": record_id, "amount": f"{body.amount:.2f}", "reason": body.reason,
+               "issued_by": staff.username, "credit_id": body.credit_id}
+    return await call(runtime, BILLING_CREDIT, drop_none(payload))
+
+
+class ServiceTypePriceIn(BaseModel):
+    code: str = Field(min_length=1, max_length=40)
+    name: dict[str, str] | str
+    unit_seconds: int = Field(gt=0)
+    unit_price: Decimal = Field(ge=0, max_digits=12, decimal_places=2)
+    minimum_units: int = Field(ge=0)
+
+
+class PriceListIn(BaseModel):
+    version: str = Field(min_length=1, max_length=40)
+    effective_from: datetime
+    currency: str = Field(min_length=3, max_length=3)
+    vat_rate: Decimal = Field(ge=0, le=1)
+    service_types: list[ServiceTypePriceIn] = Field(min_length=1, max_length=50)
+
+
+@router.post("/price-lists", status_code=201)
+async def publish_price_list(body: PriceListIn, staff: Admin, runtime: RuntimeDep) -> dict:
+    """A new price list version, in force from `effective_from` (not in the past) for sessions that start then."""
+    payload = body.model_dump(mode="json")
+    payload["vat_rate"] = str(body.vat_rate)
+    for item, given in zip(payload["service_types"], body.service_types, strict=True):
+        item["unit_price"] = f"{given.unit_price:.2f}"
+    payload["published_by"] = staff.username
+    return await call(runtime, PRICE_LIST_PUBLISH, payload)

@@ -1,0 +1,68 @@
+"""Staff routes: the queue, claiming and ending sessions, session history."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Request
+
+from .. import crud
+from ..commands import (
+    SESSION_CLAIM,
+    SESSION_LIST,
+    SESSION_QUEUE,
+    call,
+)
+from ..domain import ADMIN, CONSULTANT, CONSULTANT_ENDING, SUPERVISOR
+from ..schemas import ClaimedOut, EndedOut
+from ..service import authorize_staff_end
+from ..staff import StaffIdentity
+from ..termination import end_session_everywhere
+from .deps import CurrentStaff, RelayHubDep, RuntimeDep, client_address, require_role
+
+router = APIRouter(tags=["staff"])
+
+Consultant = Annotated[StaffIdentity, Depends(require_role(CONSULTANT))]
+QueueWatcher = Annotated[StaffIdentity, Depends(require_role(CONSULTANT, SUPERVISOR))]
+SessionHistoryReader = Annotated[StaffIdentity, Depends(require_role(CONSULTANT, SUPERVISOR, ADMIN))]
+SessionStatus = Literal["waiting", "assigned", "active", "ended"]
+
+
+@router.get("/queue")
+async def queue(staff: QueueWatcher, runtime: RuntimeDep) -> dict:
+    """Waiting sessions, oldest first."""
+    return await call(runtime, SESSION_QUEUE, {})
+
+
+@router.post("/sessions/{session_id}/claim", response_model=ClaimedOut)
+async def claim(session_id: str, staff: Consultant, runtime: RuntimeDep, request: Request) -> ClaimedOut:
+    view = await call(runtime, SESSION_CLAIM, {"session_id": session_id, "consultant": staff.username,
+                                               "client_address": client_address(request)})
+    async with runtime.database.transaction() as db:
+        await crud.record_assignment(db=db, session_id=session_id, consultant=staff.username)
+    return ClaimedOut(session_id=session_id, status=view["status"], consultant=view.get("consultant"))
+
+
+@router.post("/sessions/{session_id}/end", response_model=EndedOut)
+async def end(
+    session_id: str, staff: CurrentStaff, runtime: RuntimeDep, relay_hub: RelayHubDep, request: Request
+) -> EndedOut:
+    """The assigned consultant, or a supervisor or admin, ends the session; 200 means cut, as for terminate.
+    """
+    await authorize_staff_end(runtime=runtime, session_id=session_id, staff=staff)
+    ended_by = await end_session_everywhere(
+        runtime=runtime, relay_hub=relay_hub, session_id=session_id, ending=CONSULTANT_ENDING,
+        actor=staff.username, client_address=client_address(request),
+    )
+    return EndedOut(ended_by=ended_by)
+
+
+@router.get("/sessions")
+async def sessions(
+    staff: SessionHistoryReader, runtime: RuntimeDep, status: SessionStatus | None = None
+) -> dict:
+    """Supervisors and admins see every session, a consultant their own; newest first."""
+    query: dict = {"status": status} if status else {}
+    if staff.role == CONSULTANT:
+        query["consultant"] = staff.username
+    return await call(runtime, SESSION_LIST, query)

@@ -1,0 +1,93 @@
+"""The gateway's pure rules: staff roles and credentials, who may see or end a session, and what they see."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+CONSULTANT, SUPERVISOR, FINANCE, ADMIN = "consultant", "supervisor", "finance", "admin"
+ROLES = (CONSULTANT, SUPERVISOR, FINANCE, ADMIN)
+SESSION_STATUSES = ("waiting", "assigned", "active", "ended")
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 1024
+_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+
+# Staff roles that may look at any session (a consultant's UI needs it before claiming).
+SESSION_VIEWER_ROLES = (CONSULTANT, SUPERVISOR, ADMIN)
+# Staff roles that may end a session they are not assigned to.
+SESSION_OVERSEER_ROLES = (SUPERVISOR, ADMIN)
+# The fields a customer sees of their session: the contract's, plus the scopes they granted.
+PUBLIC_SESSION_FIELDS = (
+    "session_id",
+    "status",
+    "service_type",
+    "consultant",
+    "requested_at",
+    "started_at",
+    "ended_at",
+    "ended_by",
+    "end_reason",
+    "scopes",
+)
+
+
+def username_problem(username: str) -> str | None:
+    """Why `username` is unacceptable, or None."""
+    if not _USERNAME.match(username or ""):
+        return "A username is 1-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit."
+    return None
+
+
+def password_problem(password: str, *, username: str = "") -> str | None:
+    """Why `password` is too weak, or None. Length is what matters; composition rules do not help."""
+    if not password or not password.strip():
+        return "The password is empty."
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"The password must be at least {MIN_PASSWORD_LENGTH} characters long."
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"The password must be at most {MAX_PASSWORD_LENGTH} characters long."
+    if username and password.lower() == username.lower():
+        return "The password must not be the username."
+    return None
+
+
+def role_problem(role: str) -> str | None:
+    if role not in ROLES:
+        return f"Unknown role {role!r}; a role is one of {', '.join(ROLES)}."
+    return None
+
+
+def token_digest(token: str) -> str:
+    """How a bearer token is stored: a leaked table gives nobody a usable token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Ending:
+    """Who ends a session, and the reason recorded for the consent revocation and the session end."""
+
+    ended_by: str
+    reason: str
+
+
+CUSTOMER_ENDING = Ending(ended_by="customer", reason="customer_terminated")
+CONSULTANT_ENDING = Ending(ended_by="consultant", reason="consultant_ended")
+AGENT_LOST_ENDING = Ending(ended_by="system", reason="agent_lost")
+
+
+def may_end_session(*, username: str, role: str, assigned_consultant: str | None) -> bool:
+    """The assigned consultant, or a supervisor or admin, may end a session."""
+    if role in SESSION_OVERSEER_ROLES:
+        return True
+    return role == CONSULTANT and assigned_consultant is not None and assigned_consultant == username
+
+
+def public_session_view(view: dict[str, Any]) -> dict[str, Any]:
+    return {field: view.get(field) for field in PUBLIC_SESSION_FIELDS}
+
+
+def remaining_lease_wait(*, requested_seconds_ago: float, lease_seconds: float) -> float:
+    """How much longer to wait until every relay has lapsed, given a cut requested that long ago."""
+    return max(0.0, lease_seconds - max(0.0, requested_seconds_ago))

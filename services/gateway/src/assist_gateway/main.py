@@ -1,0 +1,83 @@
+"""The gateway process: the public HTTP API at /api/v1, the relay's WebSockets, and their runtime."""
+
+from __future__ import annotations
+
+import logging
+
+from assist_platform.app import service_app
+from assist_platform.db import Database
+from assist_platform.migrations import service_metadata, upgrade
+from assist_platform.runtime import ServiceRuntime
+from fastapi import FastAPI
+
+from .api import audit, auth, customer, downloads, finance, staff_routes
+from .domain import AGENT_LOST_ENDING, CUSTOMER_ENDING
+from .metrics import open_relays_refresher
+from .middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from .models import TABLES
+from .ratelimit import SlidingWindowLimiter
+from .relay import RelayHub
+from .relay.doors import RelayDoors
+from .settings import Settings, get_settings
+from .staff import StaffIdentity, authenticate_token
+from .termination import end_session_everywhere, retry_pending_revocations
+from .web import install_web
+
+log = logging.getLogger(__name__)
+SERVICE = "gateway"
+API_PREFIX = "/api/v1"
+
+
+def migrate(settings: Settings) -> None:
+    url, schema = settings.database_location(SERVICE)
+    upgrade(url=url, schema=schema, package="assist_gateway", metadata=service_metadata(TABLES))
+
+
+def build_runtime(settings: Settings) -> ServiceRuntime:
+    url, schema = settings.database_location(SERVICE)
+    return ServiceRuntime(
+        name=SERVICE,
+        settings=settings,
+        database=Database(url=url, schema=schema),
+        background=[retry_pending_revocations],
+    )
+
+
+def build_relay_hub(settings: Settings, runtime: ServiceRuntime) -> RelayHub:
+    async def authenticate(token: str) -> StaffIdentity | None:
+        async with runtime.database.session() as db:
+            return await authenticate_token(db=db, token=token)
+
+    hub = RelayHub(settings=settings, runtime=runtime, authenticate_staff=authenticate)
+
+    async def customer_ends_from_agent(session_id: str) -> None:
+        # The agent speaks for the customer: its code proved it, so its `end_session` is the customer's terminate.
+        await end_session_everywhere(runtime=runtime, relay_hub=hub, session_id=session_id, ending=CUSTOMER_ENDING)
+
+    async def agent_lost(session_id: str) -> None:
+        await end_session_everywhere(runtime=runtime, relay_hub=hub, session_id=session_id, ending=AGENT_LOST_ENDING)
+
+    hub.end_session_from_agent = customer_ends_from_agent
+    hub.end_session_agent_lost = agent_lost
+    return hub
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    runtime = build_runtime(settings)
+    hub = build_relay_hub(settings, runtime)
+    runtime.on_connected.append(hub.on_connected)
+    runtime.metric_refreshers.append(open_relays_refresher(hub))
+    app = service_app(name=SERVICE, runtime=runtime, before_stop=[hub.close])
+    app.state.settings = settings
+    app.state.relay_hub = hub
+    app.state.login_limiter = SlidingWindowLimiter(settings.login_attempts_per_minute, 60.0)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
+    for module in (auth, customer, staff_routes, finance, audit):
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(hub.router)
+    app.include_router(downloads.router)
+    install_web(app, runtime)
+    app.add_middleware(RelayDoors, routes=hub.router.routes)  # last added: the outermost of the app's own
+    return app

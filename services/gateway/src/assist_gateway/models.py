@@ -1,0 +1,81 @@
+"""The gateway's own tables: staff accounts and their tokens, customer credentials, queued revocations.
+
+Datetimes are aware and UTC: SQLModel stores and reads them back that way on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from assist_platform.envelope import utcnow
+from assist_platform.audit import AUDIT_TABLES
+from assist_platform.outbox import PLATFORM_TABLES
+from sqlmodel import Field, SQLModel
+
+
+class StaffAccount(SQLModel, table=True):
+    __tablename__ = "staff_account"
+
+    username: str = Field(primary_key=True, max_length=64)
+    role: str = Field(max_length=20)
+    password_hash: str = Field(max_length=255)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AccessToken(SQLModel, table=True):
+    """A staff bearer token, stored as its sha256: the token itself exists only at the client."""
+
+    __tablename__ = "access_token"
+
+    token_sha256: str = Field(primary_key=True, max_length=64)
+    username: str = Field(foreign_key="staff_account.username", index=True, max_length=64)
+    issued_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(index=True)
+
+
+class CustomerCredential(SQLModel, table=True):
+    """sha256(customer_token) → its session, so the gateway checks a customer without asking another service.
+    """
+
+    __tablename__ = "customer_credential"
+
+    token_sha256: str = Field(primary_key=True, max_length=64)
+    session_id: str = Field(index=True, unique=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SessionAssignment(SQLModel, table=True):
+    """Who claimed a session through the gateway: lets that consultant end it while the session service is
+    away.
+    """
+
+    __tablename__ = "session_assignment"
+
+    session_id: str = Field(primary_key=True, max_length=64)
+    consultant: str = Field(max_length=64)
+    assigned_at: datetime = Field(default_factory=utcnow)
+
+
+class PendingRevocation(SQLModel, table=True):
+    """A terminate or end answered while messaging was away; retried until the revoke and the end both
+    succeed.
+    """
+
+    __tablename__ = "pending_revocation"
+
+    session_id: str = Field(primary_key=True, max_length=64)
+    reason: str = Field(max_length=40)
+    ended_by: str = Field(max_length=20)
+    requested_at: datetime
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=500)
+
+
+TABLES = (
+    StaffAccount.__table__,
+    AccessToken.__table__,
+    CustomerCredential.__table__,
+    SessionAssignment.__table__,
+    PendingRevocation.__table__,
+    *PLATFORM_TABLES, *AUDIT_TABLES,
+)

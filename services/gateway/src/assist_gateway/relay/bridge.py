@@ -1,0 +1,47 @@
+"""Relaying between replicas over core NATS, when the agent and the consultant reached different gateways.
+
+The replica holding the agent's socket is the session's *home*. Per session:
+- `relay.<sid>.to_home.frame` / `relay.<sid>.to_consultant`: frames, one NATS message each, first byte says the kind;
+- `relay.<sid>.to_home.join` (request, answered by the home) and `relay.<sid>.to_home.leave`: a remote consultant
+  comes and goes;
+- `relay.<sid>.home`: the home announces `up` / `down` as the agent connects and leaves.
+
+What the home receives shares one prefix, so it takes one subscription (`relay.<sid>.to_home.*`) per agent instead
+of three: each nats-py subscription costs a queue and a task, about 5 KiB, and idle relays are mostly that.
+"""
+
+from __future__ import annotations
+
+BINARY = b"\x01"
+TEXT = b"\x02"
+
+
+TO_HOME_FRAME, TO_HOME_JOIN, TO_HOME_LEAVE = "to_home.frame", "to_home.join", "to_home.leave"
+TO_HOME_ANY = "to_home.*"
+
+
+def subject(session_id: str, channel: str) -> str:
+    return f"relay.{session_id}.{channel}"
+
+
+def channel(subject_name: str) -> str:
+    """The channel of a `relay.<sid>.<channel>` subject (session ids hold no dots), e.g. `TO_HOME_FRAME`."""
+    return subject_name.split(".", 2)[2]
+
+
+def pack(message: dict) -> bytes | None:
+    """A Starlette WebSocket message as a bridge payload (None for anything that is not data)."""
+    data = message.get("bytes")
+    if data is not None:
+        return BINARY + data
+    text = message.get("text")
+    if text is not None:
+        return TEXT + text.encode()
+    return None
+
+
+def unpack(payload: bytes) -> tuple[bool, bytes | str]:
+    """(is_binary, data)."""
+    if payload[:1] == BINARY:
+        return True, payload[1:]
+    return False, payload[1:].decode()

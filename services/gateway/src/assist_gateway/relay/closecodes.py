@@ -1,0 +1,24 @@
+"""WebSocket close codes of the relay (CONTRACT §3), and the reasons we give with them."""
+
+NOT_AUTHENTICATED = 4401
+NOT_PERMITTED = 4403
+LEASE_LAPSED = 4408  # extension: the gateway could not confirm the consent within its lease (fail closed)
+SESSION_ENDED = 4410
+TOO_MANY_ATTEMPTS = 4429  # extension: too many session-code attempts from this address
+TRY_AGAIN_LATER = 1013
+INTERNAL_ERROR = 1011
+MESSAGE_TOO_BIG = 1009
+
+_ENDED_BY_REASON = {
+    "customer_terminated": "customer",
+    "consultant_ended": "consultant",
+}
+
+
+def ended_reason(reason: str | None, ended_by: str | None = None) -> str:
+    """The close reason of a 4410: who ended the session, in words a person and a program can read."""
+    who = ended_by or _ENDED_BY_REASON.get(reason or "", "system")
+    text = f"session ended by {who}"
+    if reason and who == "system":
+        text += f" ({reason})"
+    return text

@@ -1,0 +1,67 @@
+"""One side of a relay on this replica: a WebSocket, its consent lease, and whether it has been cut."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from starlette.websockets import WebSocket
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class Endpoint:
+    """Forwarding asks `may_pass()` before every frame: a flag and a monotonic comparison, nothing more."""
+
+    role: str  # "agent" or "consultant"
+    session_id: str
+    websocket: WebSocket
+    lease_id: str = ""
+    scopes: tuple[str, ...] = ()
+    who: str = ""  # the consultant's username, for the agent's "who is connected"
+    deadline: float = 0.0  # monotonic time until which the lease is known to hold
+    cut: bool = False
+    _closing: asyncio.Task | None = field(default=None, repr=False)
+
+    def may_pass(self) -> bool:
+        return not self.cut and time.monotonic() < self.deadline
+
+    def extend(self, *, sent_at: float, ttl_seconds: float) -> None:
+        """A renewal that was *sent* at `sent_at` holds for ttl from then: our deadline is never later than the
+        consent service's own, which it counts from when the request *arrived*."""
+        if not self.cut:
+            self.deadline = max(self.deadline, sent_at + ttl_seconds)
+
+    def cut_now(self, *, code: int, reason: str) -> None:
+        """Stop forwarding at once (synchronously), then close the socket in the background."""
+        if self.cut:
+            return
+        self.cut = True
+        self.deadline = 0.0
+        self._closing = asyncio.get_running_loop().create_task(self.close(code=code, reason=reason))
+
+    async def close(self, *, code: int, reason: str) -> None:
+        self.cut = True
+        try:
+            await self.websocket.close(code=code, reason=reason[:120])
+        except Exception:  # already closed by the peer or by the server
+            pass
+
+    async def send_bytes(self, data: bytes) -> None:
+        if self.may_pass():
+            await self.websocket.send_bytes(data)
+
+    async def send_text(self, text: str) -> None:
+        if self.may_pass():
+            await self.websocket.send_text(text)
+
+    async def send_control(self, text: str) -> None:
+        """Control messages from the gateway itself; they need no lease but never go to a cut endpoint."""
+        if not self.cut:
+            try:
+                await self.websocket.send_text(text)
+            except Exception:
+                pass

@@ -1,0 +1,445 @@
+"""The relay on one gateway replica: endpoints by session, pairing (local or across replicas), and cutting."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from assist_platform.commands import call_command
+from assist_platform.envelope import rfc3339, utcnow
+from assist_platform.problems import Problem
+
+from . import bridge, closecodes
+from .endpoint import Endpoint
+from .leases import LeaseKeeper
+
+log = logging.getLogger(__name__)
+
+# How many ended sessions a replica remembers, to refuse a late reconnect without asking anyone.
+_ENDED_MEMORY = 10_000
+# A consultant whose agent sits on another replica asks that home to take them at these intervals until it does.
+_JOIN_PAUSE_MIN, _JOIN_PAUSE_MAX = 0.25, 2.0
+_JOIN_TIMEOUT = 1.0  # the home answers a join at once, without I/O
+
+
+def _consultant_joined(who: str) -> str:
+    """What the agent hears when its consultant connects, on this replica or another: it names them."""
+    return json.dumps({"type": "peer_joined", "peer": "consultant", "consultant": who})
+
+
+@dataclass(eq=False)
+class SessionRelay:
+    session_id: str
+    agent: Endpoint | None = None
+    consultant: Endpoint | None = None
+    remote_consultant: str | None = None  # (home) the replica of a consultant that joined over NATS
+    remote_who: str = ""  # (home) and their username
+    remote_home: bool = False  # (consultant side) joined to a home on another replica
+    # (consultant side) Looks for the home until it answers a join: the bridge is core NATS, so a join, its reply or
+    # the home's `up` can be lost with a NATS node, and nobody else would ask again.
+    joiner: asyncio.Task | None = None
+    home_up: asyncio.Event = field(default_factory=asyncio.Event)
+    # Per endpoint, not per role: a replaced endpoint's leaving must not take its successor's subscriptions along.
+    subscriptions: dict[Endpoint, list] = field(default_factory=dict)
+    activated: bool = False  # (home) asked the session service to make the session active
+    # (home) No frame passes before the session service has the session `active`: bytes that crossed must be billed,
+    # even when the session is ended while NATS is away and the activation still on its way (CONTRACT §4).
+    started: bool = False
+    settled: asyncio.Event = field(default_factory=asyncio.Event)  # started, or it never will be on this relay
+
+    def paired(self) -> bool:
+        return (self.agent is not None and (self.consultant is not None or self.remote_consultant is not None)) or (
+            self.consultant is not None and self.remote_home
+        )
+
+
+class RelayCore:
+    """State and NATS plumbing of the relay; the WebSocket routes live in `routes.py`."""
+
+    def __init__(self, *, settings, runtime) -> None:
+        self.settings = settings
+        self.runtime = runtime
+        self.replica_id: str = settings.replica_id
+        self.holder_subject = f"gateway.cut.{self.replica_id}"
+        self.sessions: dict[str, SessionRelay] = {}
+        self.ended: OrderedDict[str, str] = OrderedDict()  # session_id -> close reason
+        self.leases = LeaseKeeper(
+            nc_getter=self.nc, holder=self.holder_subject,
+            renew_seconds=settings.lease_renew_seconds,
+            command_timeout=settings.command_timeout_seconds,
+            on_revoked=lambda endpoint: self._cut_endpoint(endpoint, reason=closecodes.ended_reason(None)),
+        )
+        self._tasks: list[asyncio.Task] = []
+        self._graces: dict[str, asyncio.Task] = {}
+        # Set by the app: ends a session whose agent stayed away past the grace period (agent_lost).
+        self.end_session_agent_lost: Callable[[str], Awaitable[None]] | None = None
+        self._subscriptions: list = []
+
+    def nc(self):
+        nc = self.runtime.nc
+        if nc is None or not nc.is_connected:
+            raise Problem(503, "Service unavailable", "Messaging is not connected.")
+        return nc
+
+    # --- lifecycle -------------------------------------------------------------------------------------------
+    async def on_connected(self, runtime) -> None:
+        self._subscriptions.append(await runtime.nc.subscribe(self.holder_subject, cb=self._on_cut_request))
+        self._tasks.append(asyncio.create_task(self.leases.run_renewals(), name="relay-lease-renewals"))
+        self._tasks.append(asyncio.create_task(self.leases.run_watchdog(), name="relay-lease-watchdog"))
+
+    async def close(self) -> None:
+        for session_id in list(self._graces):
+            self._cancel_grace(session_id)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for endpoint in self.leases.endpoints:
+            await endpoint.close(code=1001, reason="gateway shutting down")
+            await self.leases.release(endpoint)
+
+    # --- cutting ---------------------------------------------------------------------------------------------
+    async def _on_cut_request(self, msg) -> None:
+        """The consent service revoked: cut before answering, so its reply (and our 200) means cut."""
+        try:
+            request = json.loads(msg.data)
+            session_id = request["session_id"]
+            reason = closecodes.ended_reason(request.get("reason"))
+        except (ValueError, KeyError, TypeError):
+            return
+        cut = self._cut_session(session_id, reason=reason, lease_ids=request.get("lease_ids") or [])
+        await msg.respond(json.dumps({"cut": cut}).encode())
+
+    def cut_session_locally(self, session_id: str, *, ended_by: str, reason: str | None = None) -> list[str]:
+        return self._cut_session(session_id, reason=closecodes.ended_reason(reason, ended_by), lease_ids=[])
+
+    def _cut_session(self, session_id: str, *, reason: str, lease_ids: list[str]) -> list[str]:
+        self._remember_ended(session_id, reason)
+        cut: list[str] = []
+        targets = set(self.leases.find(lease_ids))
+        relay = self.sessions.get(session_id)
+        if relay is not None:
+            relay.settled.set()  # ended: it will not start on this relay, and frames held for it are dropped
+            targets.update(endpoint for endpoint in (relay.agent, relay.consultant) if endpoint is not None)
+        for endpoint in targets:
+            self._cut_endpoint(endpoint, reason=reason)
+            cut.append(endpoint.lease_id)
+        return cut
+
+    def _cut_endpoint(self, endpoint: Endpoint, *, reason: str) -> None:
+        endpoint.cut_now(code=closecodes.SESSION_ENDED, reason=reason)
+        self.leases.forget(endpoint)
+
+    def _remember_ended(self, session_id: str, reason: str) -> None:
+        self.ended[session_id] = reason
+        self.ended.move_to_end(session_id)
+        while len(self.ended) > _ENDED_MEMORY:
+            self.ended.popitem(last=False)
+
+    # --- attaching endpoints ---------------------------------------------------------------------------------
+    def relay_for(self, session_id: str) -> SessionRelay:
+        relay = self.sessions.get(session_id)
+        if relay is None:
+            relay = self.sessions[session_id] = SessionRelay(session_id=session_id)
+        return relay
+
+    async def attach_agent(self, endpoint: Endpoint) -> SessionRelay:
+        relay = self.relay_for(endpoint.session_id)
+        if relay.agent is not None and not relay.agent.cut:
+            # Only the code's holder or its resume token get here: the newer socket is the agent back after a drop
+            # whose old socket has not noticed yet.
+            relay.agent.cut_now(code=4409, reason="replaced by the agent's newer connection")
+        self._cancel_grace(endpoint.session_id)
+        relay.agent = endpoint
+        nc = self.nc()
+        relay.subscriptions[endpoint] = [
+            await nc.subscribe(bridge.subject(relay.session_id, bridge.TO_HOME_ANY), cb=self._to_home(relay)),
+        ]
+        await nc.publish(bridge.subject(relay.session_id, "home"), b"up")
+        if relay.consultant is not None:
+            await self._announce_pairing(relay)
+        elif relay.remote_consultant is not None:
+            # A newer socket of the agent, the remote consultant still joined: tell it now rather than count on
+            # the consultant's replica hearing our `up` (core NATS, at most once).
+            await endpoint.send_control(_consultant_joined(relay.remote_who))
+        return relay
+
+    async def attach_consultant(self, endpoint: Endpoint) -> SessionRelay:
+        relay = self.relay_for(endpoint.session_id)
+        if relay.consultant is not None and not relay.consultant.cut:
+            # The newest window of the consultant wins: a reload must not lock them out.
+            relay.consultant.cut_now(code=4409, reason="replaced by a newer connection")
+        relay.consultant = endpoint
+        if relay.agent is not None:
+            await self._announce_pairing(relay)
+            return relay
+        relay.remote_home = False  # this endpoint has not joined yet, whatever its predecessor had
+        nc = self.nc()
+        relay.subscriptions[endpoint] = [
+            await nc.subscribe(bridge.subject(relay.session_id, "to_consultant"), cb=self._deliver_to(relay, "consultant")),
+            await nc.subscribe(bridge.subject(relay.session_id, "home"), cb=self._on_home(relay)),
+        ]
+        self._look_for_home(relay)
+        return relay
+
+    def _look_for_home(self, relay: SessionRelay) -> None:
+        if relay.joiner is None or relay.joiner.done():
+            relay.joiner = asyncio.create_task(self._join_remote_home(relay), name=f"join-{relay.session_id}")
+
+    async def _join_remote_home(self, relay: SessionRelay) -> None:
+        """Ask the home to take this consultant, again and again until it does, the consultant leaves, or the
+        relay is ended. An `up` from the home asks at once; otherwise the pause grows to `_JOIN_PAUSE_MAX`.
+
+        Asked while already joined (a new home announced itself), frames keep flowing meanwhile: they go to the
+        session's subject, which whichever replica is the home receives."""
+        consultant, pause, told_waiting = relay.consultant, _JOIN_PAUSE_MIN, False
+        if consultant is None:
+            return
+        request = json.dumps({"replica": self.replica_id, "consultant": consultant.who}).encode()
+        while relay.consultant is consultant and not consultant.cut:
+            relay.home_up.clear()
+            try:
+                reply = await self.nc().request(bridge.subject(relay.session_id, bridge.TO_HOME_JOIN), request,
+                                                timeout=_JOIN_TIMEOUT)
+                joined = bool(json.loads(reply.data).get("ok"))
+            except Exception:  # no home yet, NATS away, or the request or its reply lost with a node
+                joined = False
+            if joined and relay.consultant is consultant and not consultant.cut:
+                if not relay.remote_home:
+                    relay.remote_home = True
+                    await consultant.send_control(json.dumps({"type": "peer_joined", "peer": "agent"}))
+                return
+            if not told_waiting:
+                told_waiting = True
+                await consultant.send_control(json.dumps({"type": "waiting_for_agent"}))
+            try:
+                async with asyncio.timeout(pause):
+                    await relay.home_up.wait()
+                pause = _JOIN_PAUSE_MIN
+            except TimeoutError:
+                pause = min(pause * 2, _JOIN_PAUSE_MAX)
+
+    def _to_home(self, relay: SessionRelay):
+        """What a remote consultant's replica sends the home, in order: join, frames, leave."""
+        handlers = {bridge.TO_HOME_FRAME: self._deliver_to(relay, "agent"), bridge.TO_HOME_JOIN: self._on_join(relay),
+                    bridge.TO_HOME_LEAVE: self._on_leave(relay)}
+
+        async def handler(msg) -> None:
+            handle = handlers.get(bridge.channel(msg.subject))
+            if handle is not None:
+                await handle(msg)
+
+        return handler
+
+    def _on_join(self, relay: SessionRelay):
+        async def handler(msg) -> None:
+            request = json.loads(msg.data)
+            if relay.agent is None or relay.agent.cut or relay.consultant is not None:
+                await msg.respond(json.dumps({"ok": False}).encode())
+                return
+            # Asked again (its reply lost, or a new window of the consultant): the agent hears it again and says
+            # hello again, which the console expects after a reload and takes in its stride otherwise.
+            relay.remote_consultant = request.get("replica") or "remote"
+            relay.remote_who = request.get("consultant") or ""
+            await msg.respond(json.dumps({"ok": True}).encode())
+            await relay.agent.send_control(_consultant_joined(relay.remote_who))
+            self._activate_soon(relay)
+
+        return handler
+
+    def _on_leave(self, relay: SessionRelay):
+        async def handler(_msg) -> None:
+            relay.remote_consultant, relay.remote_who = None, ""
+            if relay.agent is not None:
+                await relay.agent.send_control(json.dumps({"type": "peer_left", "peer": "consultant"}))
+
+        return handler
+
+    def _on_home(self, relay: SessionRelay):
+        async def handler(msg) -> None:
+            if msg.data == b"up":
+                # Join even when joined: a `down` lost with a NATS node would leave us joined to a home that is
+                # gone, and the new home would not know us. A join is idempotent at the home.
+                relay.home_up.set()
+                self._look_for_home(relay)
+            elif msg.data == b"down":
+                relay.remote_home = False
+                if relay.consultant is not None:
+                    await relay.consultant.send_control(json.dumps({"type": "peer_left", "peer": "agent"}))
+                self._look_for_home(relay)
+
+        return handler
+
+    async def _announce_pairing(self, relay: SessionRelay) -> None:
+        agent, consultant = relay.agent, relay.consultant
+        if agent is None or consultant is None:
+            return
+        await agent.send_control(_consultant_joined(consultant.who))
+        await consultant.send_control(json.dumps({"type": "peer_joined", "peer": "agent"}))
+        self._activate_soon(relay)
+
+    def _activate_soon(self, relay: SessionRelay) -> None:
+        """Both sides are there: the billing clock starts now. Retried until the session service has it."""
+        if relay.activated:
+            return
+        relay.activated = True
+        at = rfc3339(utcnow())
+        self._tasks.append(asyncio.create_task(self._activate(relay, at), name=f"activate-{relay.session_id}"))
+
+    async def _activate(self, relay: SessionRelay, at: str) -> None:
+        delay = 0.1
+        try:
+            while self.sessions.get(relay.session_id) is relay and relay.session_id not in self.ended:
+                try:
+                    await call_command(self.nc(), "cmd.session.activate", {"session_id": relay.session_id, "at": at},
+                                       timeout=self.settings.command_timeout_seconds)
+                    relay.started = True
+                    return
+                except Problem as problem:
+                    if problem.status != 503:
+                        log.warning("session %s not activated: %s", relay.session_id, problem.detail or problem.title)
+                        return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        finally:
+            relay.settled.set()
+
+    async def _until_started(self, relay: SessionRelay, source: Endpoint) -> bool:
+        """Hold a frame (and so its sender: nothing more is read from it) until the session is active.
+
+        Bounded by the sender's lease: a cut or lapsed endpoint stops waiting at its deadline at the latest.
+        """
+        while not relay.settled.is_set() and source.may_pass():
+            try:
+                async with asyncio.timeout(max(0.0, source.deadline - time.monotonic())):
+                    await relay.settled.wait()
+            except TimeoutError:
+                pass  # the lease may have been renewed meanwhile: look again
+        return relay.started
+
+    # --- an agent that went away --------------------------------------------------------------------------
+    def _start_grace(self, session_id: str) -> None:
+        if session_id not in self._graces and self.end_session_agent_lost is not None:
+            self._graces[session_id] = asyncio.create_task(self._grace(session_id), name=f"agent-grace-{session_id}")
+
+    def _cancel_grace(self, session_id: str) -> None:
+        task = self._graces.pop(session_id, None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+    async def _grace(self, session_id: str) -> None:
+        """The agent's socket dropped: it may come back (here or on another replica) within the grace period."""
+        subscription = None
+        nc = self.runtime.nc
+        try:
+            if nc is not None and nc.is_connected:
+                async def back_elsewhere(msg) -> None:
+                    if msg.data == b"up":
+                        self._cancel_grace(session_id)
+
+                subscription = await nc.subscribe(bridge.subject(session_id, "home"), cb=back_elsewhere)
+            await asyncio.sleep(self.settings.agent_grace_seconds)
+            self._graces.pop(session_id, None)
+            if session_id not in self.ended and self.end_session_agent_lost is not None:
+                log.info("the agent of session %s stayed away; ending it as agent_lost", session_id)
+                await self.end_session_agent_lost(session_id)
+        except Problem as problem:
+            log.warning("session %s not ended after its agent was lost: %s", session_id, problem.detail)
+        finally:
+            if subscription is not None:
+                try:
+                    await subscription.unsubscribe()
+                except Exception:
+                    pass  # gone with the connection
+
+    # --- forwarding ------------------------------------------------------------------------------------------
+    def _deliver_to(self, relay: SessionRelay, role: str):
+        async def handler(msg) -> None:
+            endpoint = relay.agent if role == "agent" else relay.consultant
+            if endpoint is None or not endpoint.may_pass():
+                return
+            if role == "agent" and not relay.started and not await self._until_started(relay, endpoint):
+                return  # a remote consultant's frame, held at the home like a local one
+            is_binary, data = bridge.unpack(msg.data)
+            try:
+                if is_binary:
+                    await endpoint.send_bytes(data)
+                else:
+                    await endpoint.send_text(data)
+            except Exception:
+                pass  # the endpoint's own loop notices the broken socket
+
+        return handler
+
+    async def forward(self, relay: SessionRelay, source: Endpoint, message: dict) -> None:
+        """One frame from `source` to its peer, local or remote, only while both leases hold."""
+        if not source.may_pass():
+            return
+        if source.role == "agent":
+            peer, remote, channel = relay.consultant, relay.remote_consultant is not None, "to_consultant"
+        else:
+            peer, remote, channel = relay.agent, relay.remote_home, bridge.TO_HOME_FRAME
+        if peer is None and not remote:
+            return
+        # The home (the agent's replica) holds the gate; a consultant joined to a remote home is held there.
+        gated_here = not (source.role == "consultant" and remote)
+        if gated_here and not relay.started and not await self._until_started(relay, source):
+            return
+        if peer is not None:
+            if not peer.may_pass():
+                return
+            try:
+                if message.get("bytes") is not None:
+                    await peer.send_bytes(message["bytes"])
+                elif message.get("text") is not None:
+                    await peer.send_text(message["text"])
+            except Exception:
+                pass  # the peer's socket broke: its own loop notices; the sender's socket is not at fault
+        else:
+            payload = bridge.pack(message)
+            if payload is not None:
+                await self._publish_to_bridge(bridge.subject(relay.session_id, channel), payload)
+
+    async def _publish_to_bridge(self, subject: str, payload: bytes) -> None:
+        """A frame onto the bridge, at most once: while the client reconnects to NATS nats-py buffers it; with
+        NATS gone for good it is dropped, like a frame lost in flight. Raising here would end the sender's
+        socket without a close frame (uvicorn drops the connection of a handler that raised)."""
+        nc = self.runtime.nc
+        if nc is None or nc.is_closed:
+            return
+        try:
+            await nc.publish(subject, payload)
+        except Exception as exc:  # the reconnect buffer is full, or the connection closed meanwhile
+            log.debug("a bridged frame on %s was dropped: %s", subject, exc)
+
+    # --- detaching -------------------------------------------------------------------------------------------
+    async def detach(self, relay: SessionRelay, endpoint: Endpoint) -> None:
+        await self.leases.release(endpoint)
+        if endpoint.role == "agent" and relay.agent is endpoint:
+            relay.agent = None
+            if relay.consultant is not None:
+                await relay.consultant.send_control(json.dumps({"type": "peer_left", "peer": "agent"}))
+            await self._publish_to_bridge(bridge.subject(relay.session_id, "home"), b"down")
+            if relay.session_id not in self.ended:
+                self._start_grace(relay.session_id)
+        elif endpoint.role == "consultant" and relay.consultant is endpoint:
+            relay.consultant = None
+            if relay.agent is not None:
+                await relay.agent.send_control(json.dumps({"type": "peer_left", "peer": "consultant"}))
+            elif relay.remote_home:
+                await self._publish_to_bridge(bridge.subject(relay.session_id, bridge.TO_HOME_LEAVE), b"")
+            relay.remote_home = False
+            if relay.joiner is not None:
+                relay.joiner.cancel()
+                relay.joiner = None
+        for subscription in relay.subscriptions.pop(endpoint, []):
+            try:
+                await subscription.unsubscribe()
+            except Exception:
+                pass  # gone with the connection
+        if relay.agent is None and relay.consultant is None:
+            self.sessions.pop(relay.session_id, None)

@@ -1,0 +1,259 @@
+"""The two WebSocket doors of the relay (CONTRACT §3): `/ws/v1/agent` and `/ws/v1/consultant/{session_id}`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from assist_platform.audit import append_audit
+from assist_platform.commands import call_command
+from assist_platform.problems import Problem
+from fastapi import APIRouter, WebSocket
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from starlette.websockets import WebSocketDisconnect
+
+from ..ratelimit import SlidingWindowLimiter
+from . import closecodes
+from .endpoint import Endpoint
+from .hub import RelayCore, SessionRelay
+
+log = logging.getLogger(__name__)
+
+SESSION_CODE = re.compile(r"^\d{9}$")
+_ASKS_AFTER_A_LOST_REPLY, _PAUSE_BEFORE_ASKING_AGAIN = 3, 0.25
+STAFF_COOKIE = "assist_token"
+
+_PROBLEM_TO_CLOSE = {
+    401: closecodes.NOT_AUTHENTICATED,
+    403: closecodes.NOT_PERMITTED,
+    404: closecodes.NOT_PERMITTED,
+    409: closecodes.NOT_PERMITTED,
+    410: closecodes.SESSION_ENDED,
+    503: closecodes.TRY_AGAIN_LATER,
+}
+
+
+class Refused(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def _refusal(problem: Problem) -> Refused:
+    return Refused(_PROBLEM_TO_CLOSE.get(problem.status, closecodes.NOT_PERMITTED), problem.detail or problem.title)
+
+
+def staff_token(websocket: WebSocket) -> str | None:
+    header = websocket.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return websocket.cookies.get(STAFF_COOKIE)
+
+
+def client_address(websocket: WebSocket) -> str:
+    return websocket.client.host if websocket.client else "unknown"
+
+
+class RelayHub(RelayCore):
+    """What the gateway app wires in: `on_connected`, `router`, `cut_session_locally`, `close`."""
+
+    def __init__(self, *, settings, runtime, authenticate_staff: Callable[[str], Awaitable[object | None]]) -> None:
+        super().__init__(settings=settings, runtime=runtime)
+        self._authenticate_staff = authenticate_staff
+        # Set by the app: ends the session as the customer's terminate does (the agent speaks for the customer).
+        self.end_session_from_agent: Callable[[str], Awaitable[None]] | None = None
+        self._code_attempts = SlidingWindowLimiter(settings.code_attempts_per_minute, 60.0)
+        self._max_message = settings.relay_max_message_bytes
+        self.router = APIRouter()
+        self.router.add_api_websocket_route("/ws/v1/agent", self.agent_socket)
+        self.router.add_api_websocket_route("/ws/v1/consultant/{session_id}", self.consultant_socket)
+
+    # Each door admits in a helper of its own and only then serves: the session's view (dozens of objects) goes
+    # with the helper's frame instead of staying alive, per socket, for as long as the relay is open.
+    async def agent_socket(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        async with _closing_on_failure(websocket):
+            endpoint, hello = await self._admit_agent(websocket)
+            await self._serve(endpoint, hello=hello)
+
+    async def _admit_agent(self, websocket: WebSocket) -> tuple[Endpoint, dict]:
+        params = websocket.query_params
+        # Every attempt counts, so guessing the 10^9 codes (or a resume token) is slow whatever the answers are.
+        if not self._code_attempts.hit(client_address(websocket)):
+            raise Refused(closecodes.TOO_MANY_ATTEMPTS, "too many session code attempts; wait a minute")
+        if params.get("resume"):
+            command, payload = "cmd.session.resume_agent", {
+                "session_id": params.get("session", ""), "resume_token": params["resume"]}
+        elif SESSION_CODE.match(params.get("code", "")):
+            # The resume token is ours to choose: it makes asking again after a lost reply the same attach.
+            command, payload = "cmd.session.attach_agent", {"session_code": params["code"],
+                                                            "resume_token": secrets.token_urlsafe(32)}
+        else:
+            raise Refused(closecodes.NOT_PERMITTED, "a session code is 9 digits")
+        try:
+            view = await self._call_again_if_lost(command, payload)
+        except Problem as problem:
+            raise _refusal(problem) from problem
+        endpoint = Endpoint(role="agent", session_id=view["session_id"], websocket=websocket)
+        hello = {"type": "attached", "session_id": view["session_id"], "status": view.get("status"),
+                 "consultant": view.get("consultant"), "resumed": "resume_token" not in view}
+        if "resume_token" in view:
+            hello["resume_token"] = view["resume_token"]
+        return endpoint, hello
+
+    async def _call_again_if_lost(self, command: str, payload: dict) -> dict:
+        """A command whose answer may have been lost with a NATS node, asked again (it is idempotent) a few times
+        before the agent is told to try later: its code would be spent by then."""
+        for _ in range(_ASKS_AFTER_A_LOST_REPLY - 1):
+            try:
+                return await call_command(self.nc(), command, payload, timeout=self.settings.command_timeout_seconds)
+            except Problem as problem:
+                if problem.status != 503:
+                    raise
+            await asyncio.sleep(_PAUSE_BEFORE_ASKING_AGAIN)
+        return await call_command(self.nc(), command, payload, timeout=self.settings.command_timeout_seconds)
+
+    async def consultant_socket(self, websocket: WebSocket, session_id: str) -> None:
+        await websocket.accept()
+        async with _closing_on_failure(websocket):
+            endpoint, hello = await self._admit_consultant(websocket, session_id)
+            await self._serve(endpoint, hello=hello)
+
+    async def _admit_consultant(self, websocket: WebSocket, session_id: str) -> tuple[Endpoint, dict]:
+        token = staff_token(websocket)
+        identity = await self._authenticate_staff(token) if token else None
+        if identity is None:
+            raise Refused(closecodes.NOT_AUTHENTICATED, "log in first")
+        if session_id in self.ended:
+            raise Refused(closecodes.SESSION_ENDED, self.ended[session_id])
+        try:
+            view = await call_command(self.nc(), "cmd.session.get", {"session_id": session_id},
+                                      timeout=self.settings.command_timeout_seconds)
+        except Problem as problem:
+            raise _refusal(problem) from problem
+        if view["status"] == "ended":
+            raise Refused(closecodes.SESSION_ENDED, closecodes.ended_reason(view.get("end_reason"), view.get("ended_by")))
+        if view["status"] not in ("assigned", "active") or view.get("consultant") != identity.username:
+            raise Refused(closecodes.NOT_PERMITTED, "this session is not assigned to you")
+        endpoint = Endpoint(role="consultant", session_id=session_id, websocket=websocket, who=identity.username)
+        return endpoint, {"type": "attached", "session_id": session_id, "status": view["status"]}
+
+    async def _serve(self, endpoint: Endpoint, *, hello: dict) -> None:
+        if endpoint.session_id in self.ended:
+            raise Refused(closecodes.SESSION_ENDED, self.ended[endpoint.session_id])
+        try:
+            await self.leases.acquire(endpoint)
+        except Problem as problem:
+            raise _refusal(problem) from problem
+        if endpoint.session_id in self.ended:  # cut while the lease was on its way
+            self._cut_endpoint(endpoint, reason=self.ended[endpoint.session_id])
+            return
+        relay: SessionRelay | None = None
+        try:
+            # `attached` first: attaching may announce the pairing (`peer_joined`) at once when the other side is
+            # already there, and a peer must know it is attached before it hears who joined.
+            await endpoint.send_control(json.dumps({**hello, "scopes": list(endpoint.scopes)}))
+            attach = self.attach_agent if endpoint.role == "agent" else self.attach_consultant
+            try:
+                relay = await attach(endpoint)
+            except Problem as problem:
+                raise _refusal(problem) from problem
+            await self._audit(endpoint, "relay.connected")
+            await self._pump(relay, endpoint)
+        finally:
+            if relay is not None:
+                await self.detach(relay, endpoint)
+                await self._audit(endpoint, "relay.disconnected")
+            else:
+                await self.leases.release(endpoint)
+
+    async def _audit(self, endpoint: Endpoint, action: str) -> None:
+        """The audit trail's connect and disconnect, each in a short transaction of its own."""
+        try:
+            async with self.runtime.database.transaction() as db:
+                await append_audit(
+                    db, action=action, actor=endpoint.who or endpoint.role, session_id=endpoint.session_id,
+                    client_address=client_address(endpoint.websocket),
+                    detail={"role": endpoint.role, "replica": self.replica_id, "scopes": list(endpoint.scopes)},
+                )
+        except Exception:
+            if action == "relay.connected":
+                raise  # fail closed: nobody is relayed without a record of it
+            log.exception("could not audit %s of session %s", action, endpoint.session_id)
+
+    async def _pump(self, relay: SessionRelay, endpoint: Endpoint) -> None:
+        websocket = endpoint.websocket
+        while True:
+            try:
+                message = await websocket.receive()
+            except (WebSocketDisconnect, RuntimeError):
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            size = len(message.get("bytes") or b"") + len(message.get("text") or "")
+            if size > self._max_message:
+                await _close(websocket, closecodes.MESSAGE_TOO_BIG, f"messages are limited to {self._max_message} bytes")
+                return
+            if endpoint.cut:
+                continue  # drain until the close handshake completes; nothing passes
+            if endpoint.role == "agent" and _is_end_session(message):
+                await self._end_from_agent(endpoint)
+                continue
+            await self.forward(relay, endpoint, message)
+
+    async def _end_from_agent(self, endpoint: Endpoint) -> None:
+        # Stop this side at once, whatever happens next; the terminate path then cuts every replica.
+        self.cut_session_locally(endpoint.session_id, ended_by="customer", reason="customer_terminated")
+        if self.end_session_from_agent is not None:
+            try:
+                await self.end_session_from_agent(endpoint.session_id)
+            except Problem as problem:
+                log.warning("ending session %s from its agent: %s", endpoint.session_id, problem.detail)
+
+
+def _is_end_session(message: dict) -> bool:
+    """The one text frame the gateway reads from an agent (docs/protocol.md): `{"type": "end_session"}`."""
+    text = message.get("text")
+    if not text or len(text) > 200:
+        return False
+    try:
+        return json.loads(text).get("type") == "end_session"
+    except (ValueError, AttributeError):
+        return False
+
+
+@asynccontextmanager
+async def _closing_on_failure(websocket: WebSocket):
+    """A refusal closes with its code, the database being away with 1013, anything else with 1011 and a log line.
+    A handler that raised would have its connection dropped by uvicorn without a close frame, which a client
+    cannot tell from a network failure."""
+    try:
+        yield
+    except Refused as refused:
+        await _close(websocket, refused.code, refused.reason)
+    except Exception as error:
+        if _database_unavailable(error):
+            # The gateway's database is away (a restart): nobody is relayed without an audit record; try later.
+            log.warning("relay socket %s refused: the database is unavailable", websocket.url.path)
+            await _close(websocket, closecodes.TRY_AGAIN_LATER, "the gateway cannot record connections right now")
+        else:
+            log.exception("relay socket %s failed", websocket.url.path)
+            await _close(websocket, closecodes.INTERNAL_ERROR, "internal error")
+
+
+def _database_unavailable(error: Exception) -> bool:
+    return isinstance(error, (OperationalError, InterfaceError)) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated)
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    try:
+        await websocket.close(code=code, reason=reason[:120])
+    except Exception:
+        pass

@@ -1,0 +1,84 @@
+"""What the routes do beyond translating: the help request, and who may see or end a session."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from assist_platform.problems import Problem
+from assist_platform.runtime import ServiceRuntime
+
+from . import crud
+from .commands import CONSENT_GRANT, SESSION_REQUEST, call, drop_none, get_session
+from .domain import may_end_session
+from .schemas import HelpRequestIn
+from .staff import StaffIdentity
+
+
+async def request_help(
+    *, runtime: ServiceRuntime, request: HelpRequestIn, client_address: str, user_agent: str
+) -> dict[str, Any]:
+    """Grant the consent, then open the session; the customer token is remembered here, hashed."""
+    if not request.consent.accepted:
+        raise Problem(
+            422, "Consent required", "consent.accepted must be true: we help only with your consent."
+        )
+    session_id = str(uuid.uuid4())
+    customer = drop_none(request.customer.model_dump())
+    consent = await call(
+        runtime,
+        CONSENT_GRANT,
+        {
+            "session_id": session_id,
+            "customer": customer,
+            "terms_version": request.consent.terms_version,
+            "scopes": request.consent.scopes,
+            "client_address": client_address,
+            "user_agent": user_agent[:500],
+        },
+    )
+    # If this fails, the consent stays behind without a session: it opens nothing and expires by itself.
+    session = await call(
+        runtime,
+        SESSION_REQUEST,
+        {
+            "session_id": session_id,
+            "customer": customer,
+            "service_type": request.service_type,
+            "description": request.description,
+            "consent_id": consent["consent_id"],
+            "scopes": consent["scopes"],
+        },
+    )
+    async with runtime.database.transaction() as db:
+        await crud.store_customer_credential(
+            db=db, session_id=session_id, customer_token=session["customer_token"]
+        )
+    return {
+        "session_id": session_id,
+        "session_code": session["session_code"],
+        "customer_token": session["customer_token"],
+        "status": session.get("status", "waiting"),
+        "expires_at": session["expires_at"],
+    }
+
+
+async def authorize_staff_end(*, runtime: ServiceRuntime, session_id: str, staff: StaffIdentity) -> None:
+    """404 for an unknown session, 403 unless `staff` may end it.
+
+    While the session service is unreachable, the assignment the gateway recorded at claim time decides,
+    so an assigned consultant can still end (and cut) the session.
+    """
+    try:
+        assigned = (await get_session(runtime, session_id=session_id)).get("consultant")
+    except Problem as problem:
+        if problem.status != 503:
+            raise
+        async with runtime.database.session() as db:
+            assigned = await crud.assigned_consultant(db=db, session_id=session_id)
+        if assigned is None and not may_end_session(
+            username=staff.username, role=staff.role, assigned_consultant=None
+        ):
+            raise
+    if not may_end_session(username=staff.username, role=staff.role, assigned_consultant=assigned):
+        raise Problem(403, "Forbidden", "Only the assigned consultant or a supervisor may end this session.")

@@ -1,0 +1,64 @@
+"""The gateway's settings, read from the environment (upper-case field names)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from functools import lru_cache
+
+from assist_platform.settings import PlatformSettings
+from pydantic import Field, model_validator
+
+ENVIRONMENTS = ("development", "test", "production")
+# The replica id becomes a NATS subject token (`gateway.cut.<replica_id>`).
+_SUBJECT_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class Settings(PlatformSettings):
+    assist_port: int = 8000
+    # Each process is its own replica unless told otherwise; the id names its lease holder subject.
+    replica_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    staff_token_ttl_seconds: int = 28800
+    # Largest HTTP request body accepted (bytes); larger ones get 413. The API only takes small JSON and
+    # forms.
+    max_body_bytes: int = 65536
+    # Failed staff logins allowed per client address per minute, then 429.
+    login_attempts_per_minute: int = 10
+    # Session-code attempts (agent connections) allowed per client address per minute (used by the relay).
+    code_attempts_per_minute: int = 10
+    relay_max_message_bytes: int = 1048576
+    # The relay renews its consent leases this often ...
+    lease_renew_seconds: float = 1.0
+    # How long an agent may be away (network drop) before its session ends with end_reason agent_lost.
+    agent_grace_seconds: float = 30.0
+    # ... and they last this long: with NATS away, every relay everywhere has stopped after this time.
+    lease_seconds: float = 5.0
+    environment: str = "development"
+
+    @model_validator(mode="after")
+    def _refuse_bad_values(self) -> Settings:
+        problems = []
+        if not 0 <= self.assist_port <= 65535:
+            problems.append(f"ASSIST_PORT must be a TCP port, not {self.assist_port}")
+        if not _SUBJECT_TOKEN.match(self.replica_id):
+            problems.append("REPLICA_ID must be 1-64 letters, digits, '_' or '-'")
+        if self.staff_token_ttl_seconds < 1:
+            problems.append("STAFF_TOKEN_TTL_SECONDS must be positive")
+        if self.max_body_bytes < 1024:
+            problems.append("MAX_BODY_BYTES must be at least 1024")
+        if self.login_attempts_per_minute < 1 or self.code_attempts_per_minute < 1:
+            problems.append("LOGIN_ATTEMPTS_PER_MINUTE and CODE_ATTEMPTS_PER_MINUTE must be at least 1")
+        if self.relay_max_message_bytes < 1024:
+            problems.append("RELAY_MAX_MESSAGE_BYTES must be at least 1024")
+        if not 0 < self.lease_renew_seconds < self.lease_seconds:
+            problems.append("LEASE_RENEW_SECONDS must be positive and shorter than LEASE_SECONDS")
+        if self.environment not in ENVIRONMENTS:
+            problems.append(f"ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

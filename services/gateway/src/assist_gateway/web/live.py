@@ -1,0 +1,92 @@
+"""Live pages: the gateway listens to `session.*` events on core NATS and pushes fresh snapshots as SSE.
+
+A snapshot (the whole queue, the whole list of running sessions) rather than the events themselves: a browser
+that missed events while reconnecting is right again with the next message, and the pages need no merging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+
+from assist_platform.problems import Problem
+from assist_platform.runtime import ServiceRuntime
+
+from ..commands import SESSION_LIST, SESSION_QUEUE, call
+from ..domain import CONSULTANT
+
+log = logging.getLogger(__name__)
+SESSION_EVENTS = "session.>"
+# Also refresh this often without events: a safety net for events lost while NATS reconnects, and it keeps
+# proxies from closing an idle stream.
+REFRESH_SECONDS = 15.0
+
+
+class SessionChanges:
+    """Wakes every open event stream when any session event passes."""
+
+    def __init__(self) -> None:
+        self._waiters: set[asyncio.Event] = set()
+
+    async def on_connected(self, runtime: ServiceRuntime) -> None:
+        await runtime.nc.subscribe(SESSION_EVENTS, cb=self._on_event)
+
+    async def _on_event(self, _msg) -> None:
+        for waiter in self._waiters:
+            waiter.set()
+
+    async def stream(self, snapshot, *, is_disconnected) -> AsyncIterator[str]:
+        """SSE messages: a snapshot at once, then one after each change (several changes coalesce)."""
+        changed = asyncio.Event()
+        self._waiters.add(changed)
+        try:
+            while not await is_disconnected():
+                changed.clear()
+                yield await snapshot()
+                try:
+                    await asyncio.wait_for(changed.wait(), REFRESH_SECONDS)
+                except TimeoutError:
+                    pass
+        finally:
+            self._waiters.discard(changed)
+
+
+def sse(event: str, data: dict) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def _card(view: dict) -> dict:
+    """What the pages show of a session: never the consent id or the customer token."""
+    customer = view.get("customer") or {}
+    return {
+        "session_id": view.get("session_id"),
+        "status": view.get("status"),
+        "service_type": view.get("service_type"),
+        "description": view.get("description"),
+        "customer": {key: customer.get(key) for key in ("name", "company")}
+        if isinstance(customer, dict)
+        else {},
+        "consultant": view.get("consultant"),
+        "requested_at": view.get("requested_at"),
+        "started_at": view.get("started_at"),
+        "assigned_at": view.get("assigned_at"),
+    }
+
+
+async def snapshot_for(runtime: ServiceRuntime, role: str) -> str:
+    """The queue for consultants; every running session for supervisors and admins."""
+    try:
+        if role == CONSULTANT:
+            found = await call(runtime, SESSION_QUEUE, {})
+            return sse("queue", {"sessions": [_card(v) for v in found.get("sessions", [])]})
+        running = []
+        for status in ("active", "assigned"):
+            found = await call(runtime, SESSION_LIST, {"status": status})
+            running.extend(_card(v) for v in found.get("sessions", []))
+        return sse("sessions", {"sessions": running})
+    except Problem as problem:
+        # Shown as "offline" by the page; the stream stays open and the next change tries again.
+        log.warning("live snapshot failed: %s", problem.detail or problem.title)
+        return sse("unavailable", {"detail": problem.detail or problem.title})

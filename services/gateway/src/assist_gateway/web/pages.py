@@ -1,0 +1,179 @@
+"""The pages: the customer's request page, staff login and logout, the consultant's console, the supervisor's
+view and finance. They call the same commands as the API; the live parts are in their static scripts.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from assist_platform.problems import Problem
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+
+from ..api.deps import TOKEN_COOKIE, LoginLimiterDep, RuntimeDep, SettingsDep, client_address
+from ..commands import PRICE_LIST, SESSION_LIST, TERMS, call, get_session
+from ..domain import ADMIN, CONSULTANT, FINANCE, SUPERVISOR
+from ..staff import StaffIdentity, authenticate_token, check_password, find_account, issue_token, revoke_token
+from .i18n import MESSAGES, language
+from .live import snapshot_for
+from .rendering import render
+from .security import (
+    csrf_matches,
+    login_csrf_matches,
+    new_login_csrf_value,
+    set_login_csrf,
+    set_staff_cookie,
+)
+
+router = APIRouter(include_in_schema=False)
+HOME_OF_ROLE = {CONSULTANT: "/console", SUPERVISOR: "/supervisor", ADMIN: "/supervisor", FINANCE: "/finance"}
+
+
+async def page_staff(request: Request, runtime) -> tuple[StaffIdentity | None, str | None]:
+    token = request.cookies.get(TOKEN_COOKIE)
+    if not token:
+        return None, None
+    async with runtime.database.session() as db:
+        return await authenticate_token(db=db, token=token), token
+
+
+class _NeedsLogin(Exception):
+    pass
+
+
+async def staff_page(request: Request, runtime, *roles: str) -> tuple[StaffIdentity, str]:
+    staff, token = await page_staff(request, runtime)
+    if staff is None or token is None:
+        raise _NeedsLogin()
+    if staff.role not in roles:
+        raise Problem(403, "Forbidden", MESSAGES[language(request)]["forbidden"])
+    return staff, token
+
+
+def to_login(request: Request) -> RedirectResponse:
+    return RedirectResponse(f"/console/login?next={quote(request.url.path)}", status_code=303)
+
+
+@router.get("/")
+async def customer_page(request: Request, runtime: RuntimeDep) -> Response:
+    lang = language(request)
+    terms = await call(runtime, TERMS, {"lang": lang})
+    prices = await call(runtime, PRICE_LIST, {})
+    for service in prices.get("service_types", []):
+        names = service.get("name")
+        service["label"] = (
+            names.get(lang) or next(iter(names.values()), "") if isinstance(names, dict) else names
+        )
+    return render(request, "customer.html", terms=terms, prices=prices)
+
+
+@router.get("/console/login")
+async def login_page(request: Request, next: str = "", error: str = "") -> Response:
+    # The cookie and the hidden field carry the same random value (double submit).
+    login_csrf = new_login_csrf_value()
+    known_error = error if error in MESSAGES["bg"] else ""
+    response = render(request, "login.html", next=_safe_next(next), error=known_error, login_csrf=login_csrf)
+    set_login_csrf(response, request, login_csrf)
+    return response
+
+
+@router.post("/console/login")
+async def login_submit(
+    request: Request,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    limiter: LoginLimiterDep,
+    username: Annotated[str, Form(max_length=200)],
+    password: Annotated[str, Form(max_length=500)],
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    lang_query = f"&lang={language(request)}"
+    if not login_csrf_matches(request, csrf_token):
+        return RedirectResponse(f"/console/login?error=csrf_failed{lang_query}", status_code=303)
+    address = client_address(request)
+    if limiter.blocked(address):
+        return RedirectResponse(f"/console/login?error=login_throttled{lang_query}", status_code=303)
+    async with runtime.database.session() as db:
+        account = await find_account(db=db, username=username)
+    identity = await check_password(account, password)
+    if identity is None:
+        limiter.hit(address)
+        return RedirectResponse(f"/console/login?error=login_failed{lang_query}", status_code=303)
+    async with runtime.database.transaction() as db:
+        issued = await issue_token(db=db, identity=identity, ttl_seconds=settings.staff_token_ttl_seconds)
+    response = RedirectResponse(
+        _safe_next(next) or HOME_OF_ROLE.get(identity.role, "/console"), status_code=303
+    )
+    set_staff_cookie(response, request, issued.access_token, issued.expires_in)
+    return response
+
+
+def _safe_next(target: str) -> str:
+    # Only a path of this site: never an open redirect to another host (`//evil`, `https://…`).
+    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else ""
+
+
+@router.post("/console/logout")
+async def logout(
+    request: Request, runtime: RuntimeDep, csrf_token: Annotated[str, Form(max_length=200)] = ""
+) -> Response:
+    token = request.cookies.get(TOKEN_COOKIE)
+    if token and csrf_matches(token, csrf_token):
+        async with runtime.database.transaction() as db:
+            await revoke_token(db=db, token=token)
+    response = RedirectResponse("/console/login", status_code=303)
+    response.delete_cookie(TOKEN_COOKIE, path="/")
+    return response
+
+
+@router.get("/console")
+async def console_page(request: Request, runtime: RuntimeDep) -> Response:
+    try:
+        staff, token = await staff_page(request, runtime, CONSULTANT)
+    except _NeedsLogin:
+        return to_login(request)
+    history = await call(runtime, SESSION_LIST, {"consultant": staff.username})
+    return render(request, "console.html", staff=staff, token=token, history=history.get("sessions", [])[:50])
+
+
+@router.get("/console/session/{session_id}")
+async def console_session_page(session_id: str, request: Request, runtime: RuntimeDep) -> Response:
+    try:
+        staff, token = await staff_page(request, runtime, CONSULTANT)
+    except _NeedsLogin:
+        return to_login(request)
+    view = await get_session(runtime, session_id=session_id)
+    if view.get("consultant") != staff.username:
+        raise Problem(403, "Forbidden", "This session is assigned to another consultant.")
+    return render(request, "session.html", staff=staff, token=token, session=view)
+
+
+@router.get("/console/events")
+async def console_events(request: Request, runtime: RuntimeDep) -> Response:
+    """Server-sent events: the queue (consultants) or the running sessions (supervisors, admins)."""
+    staff, _token = await page_staff(request, runtime)
+    if staff is None:
+        raise Problem(401, "Not authenticated", "Log in first.")
+    if staff.role not in (CONSULTANT, SUPERVISOR, ADMIN):
+        raise Problem(403, "Forbidden", f"The role {staff.role} has no live view.")
+    changes = request.app.state.session_changes
+    stream = changes.stream(
+        lambda: snapshot_for(runtime, staff.role), is_disconnected=request.is_disconnected
+    )
+    response = StreamingResponse(
+        stream,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+    return response
+
+
+@router.get("/supervisor")
+async def supervisor_page(request: Request, runtime: RuntimeDep) -> Response:
+    try:
+        staff, token = await staff_page(request, runtime, SUPERVISOR, ADMIN)
+    except _NeedsLogin:
+        return to_login(request)
+    return render(request, "supervisor.html", staff=staff, token=token)

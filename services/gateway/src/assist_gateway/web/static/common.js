@@ -1,0 +1,74 @@
+// Shared by every page: the words of the page's language, calls to the API, and time formatting.
+"use strict";
+
+window.Assist = (() => {
+  const messages = JSON.parse(document.getElementById("messages").textContent);
+  const lang = document.documentElement.lang || "bg";
+
+  function t(key, vars = {}) {
+    let text = messages[key] || key;
+    for (const [name, value] of Object.entries(vars)) text = text.replace(`{${name}}`, value);
+    return text;
+  }
+
+  function csrfToken() {
+    const meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.content : "";
+  }
+
+  // A bearer token (the customer's) travels in the header; without one the staff cookie authenticates, and
+  // then the gateway wants the CSRF header on anything that changes state.
+  async function api(method, path, { token, body } = {}) {
+    const headers = { Accept: "application/json" };
+    if (token) headers.Authorization = `Bearer ${token}`;
+    else headers["X-CSRF-Token"] = csrfToken();
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const response = await fetch(path, {
+      method, headers, credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let data = null;
+    try { data = await response.json(); } catch (_) { /* a body that is not JSON, e.g. an empty 204 */ }
+    return { ok: response.ok, status: response.status, data };
+  }
+
+  function problemText(result) {
+    const d = result.data || {};
+    return d.detail || d.title || `${t("error")} ${result.status}`;
+  }
+
+  function secondsSince(iso) {
+    return iso ? Math.max(0, Math.floor((Date.now() - Date.parse(iso)) / 1000)) : 0;
+  }
+
+  function duration(seconds) {
+    const s = Math.max(0, Math.floor(seconds));
+    const pad = (n) => String(n).padStart(2, "0");
+    return `${Math.floor(s / 3600)}:${pad(Math.floor((s % 3600) / 60))}:${pad(s % 60)}`;
+  }
+
+  function localTime(iso) {
+    return iso ? new Date(iso).toLocaleString(lang === "bg" ? "bg-BG" : "en-GB") : "—";
+  }
+
+  function showLocalTimes(root = document) {
+    for (const el of root.querySelectorAll("time.local[datetime]")) {
+      if (el.getAttribute("datetime")) el.textContent = localTime(el.getAttribute("datetime"));
+    }
+  }
+
+  // Builds elements from text only (never innerHTML with data), so names typed by customers stay text.
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs)) {
+      if (name === "text") node.textContent = value;
+      else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+      else node.setAttribute(name, value);
+    }
+    for (const child of children) node.append(child);
+    return node;
+  }
+
+  document.addEventListener("DOMContentLoaded", () => showLocalTimes());
+  return { t, api, problemText, secondsSince, duration, localTime, showLocalTimes, el, lang, csrfToken };
+})();

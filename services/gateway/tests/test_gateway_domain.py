@@ -1,0 +1,103 @@
+"""The gateway's pure rules: staff credentials, roles, who may end a session, what a customer sees."""
+
+from __future__ import annotations
+
+import pytest
+from assist_gateway.domain import (
+    ROLES,
+    may_end_session,
+    password_problem,
+    public_session_view,
+    remaining_lease_wait,
+    role_problem,
+    token_digest,
+    username_problem,
+)
+
+
+@pytest.mark.parametrize("password", ["", "   ", "short", "1234567"])
+def test_empty_and_short_passwords_are_refused(password: str) -> None:
+    assert password_problem(password) is not None
+
+
+def test_a_password_equal_to_the_username_is_refused() -> None:
+    assert password_problem("Alice-the-Great", username="alice-the-great") is not None
+
+
+def test_a_long_enough_password_is_accepted() -> None:
+    assert password_problem("a long secret", username="alice") is None
+
+
+@pytest.mark.parametrize("username", ["", " alice", "al ice", "-alice", "a" * 65, "alice/../x"])
+def test_odd_usernames_are_refused(username: str) -> None:
+    assert username_problem(username) is not None
+
+
+@pytest.mark.parametrize("username", ["alice", "a.b-c_d", "alice@example.com", "a" * 64])
+def test_plain_usernames_are_accepted(username: str) -> None:
+    assert username_problem(username) is None
+
+
+def test_only_the_four_roles_exist() -> None:
+    assert ROLES == ("consultant", "supervisor", "finance", "admin")
+    assert all(role_problem(role) is None for role in ROLES)
+    assert role_problem("root") is not None
+
+
+def test_tokens_are_stored_as_their_sha256() -> None:
+    digest = token_digest("abc")
+    assert digest == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+@pytest.mark.parametrize(
+    ("username", "role", "assigned", "allowed"),
+    [
+        ("alice", "consultant", "alice", True),
+        ("bob", "consultant", "alice", False),
+        ("bob", "consultant", None, False),
+        ("sue", "supervisor", "alice", True),
+        ("sue", "supervisor", None, True),
+        ("ada", "admin", "alice", True),
+        ("fin", "finance", "fin", False),
+    ],
+)
+def test_who_may_end_a_session(username: str, role: str, assigned: str | None, allowed: bool) -> None:
+    assert may_end_session(username=username, role=role, assigned_consultant=assigned) is allowed
+
+
+def test_a_customer_sees_the_contract_fields_and_scopes_only() -> None:
+    view = {
+        "session_id": "s",
+        "status": "waiting",
+        "service_type": "consultation",
+        "consultant": None,
+        "requested_at": "t",
+        "started_at": None,
+        "ended_at": None,
+        "ended_by": None,
+        "end_reason": None,
+        "scopes": ["view"],
+        "customer": {"name": "x"},
+        "consent_id": "c",
+        "description": "d",
+    }
+    shown = public_session_view(view)
+    assert set(shown) == {
+        "session_id",
+        "status",
+        "service_type",
+        "consultant",
+        "requested_at",
+        "started_at",
+        "ended_at",
+        "ended_by",
+        "end_reason",
+        "scopes",
+    }
+
+
+@pytest.mark.parametrize(
+    ("ago", "lease", "wait"), [(0.0, 5.0, 5.0), (2.0, 5.0, 3.0), (7.0, 5.0, 0.0), (-3.0, 5.0, 5.0)]
+)
+def test_the_lease_wait_counts_from_the_first_request(ago: float, lease: float, wait: float) -> None:
+    assert remaining_lease_wait(requested_seconds_ago=ago, lease_seconds=lease) == pytest.approx(wait)

@@ -1,0 +1,44 @@
+"""The gateway refuses to start with settings that cannot work."""
+
+from __future__ import annotations
+
+import pytest
+from assist_gateway.settings import Settings
+from pydantic import ValidationError
+
+
+def test_defaults_are_sane_and_each_process_has_its_own_replica_id() -> None:
+    settings = Settings()
+    assert settings.assist_port == 8000
+    assert settings.max_body_bytes == 65536
+    assert settings.lease_renew_seconds < settings.lease_seconds
+    assert len(settings.replica_id) == 32
+    assert Settings().replica_id != settings.replica_id
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"assist_port": 70000},
+        {"replica_id": "a.b"},
+        {"replica_id": ""},
+        {"staff_token_ttl_seconds": 0},
+        {"max_body_bytes": 10},
+        {"login_attempts_per_minute": 0},
+        {"code_attempts_per_minute": 0},
+        {"relay_max_message_bytes": 0},
+        {"lease_renew_seconds": 5.0, "lease_seconds": 5.0},
+        {"lease_renew_seconds": 0},
+        {"environment": "staging-ish"},
+    ],
+)
+def test_obviously_bad_values_are_refused(bad: dict) -> None:
+    with pytest.raises(ValidationError):
+        Settings(**bad)
+
+
+def test_values_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSIST_PORT", "8123")
+    monkeypatch.setenv("REPLICA_ID", "gw-2")
+    settings = Settings()
+    assert (settings.assist_port, settings.replica_id) == (8123, "gw-2")

@@ -1,0 +1,67 @@
+"""The consent events the session service consumes (durable consumer `session` on stream CONSENT).
+
+Each handler runs inside the consumer's transaction, beside the processed-event row, so one event has one effect
+however often it is delivered.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC
+
+from assist_platform.envelope import CloudEvent
+from assist_platform.messaging import Subscription
+from pydantic import AwareDatetime, BaseModel, ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from . import service
+from .events import CONSENT_GRANTED, CONSENT_REVOKED
+
+log = logging.getLogger(__name__)
+
+DURABLE = "session"
+
+
+class ConsentRevoked(BaseModel):
+    session_id: str
+    revoked_at: AwareDatetime
+    reason: str
+
+
+class ConsentGranted(BaseModel):
+    session_id: str
+    consent_id: str
+
+
+async def on_consent_revoked(db: AsyncSession, event: CloudEvent) -> None:
+    revoked = ConsentRevoked.model_validate(event.data)
+    session = await service.apply_consent_revoked(
+        db=db, session_id=revoked.session_id, reason=revoked.reason, revoked_at=revoked.revoked_at.astimezone(UTC)
+    )
+    if session is None:
+        log.info("consent.revoked %s names unknown session %s; nothing to end", event.id, revoked.session_id)
+
+
+async def on_consent_granted(db: AsyncSession, event: CloudEvent) -> None:
+    granted = ConsentGranted.model_validate(event.data)
+    await service.record_consent_granted(db=db, session_id=granted.session_id, consent_id=granted.consent_id)
+
+
+_HANDLERS = {CONSENT_REVOKED: on_consent_revoked, CONSENT_GRANTED: on_consent_granted}
+
+
+async def on_consent_event(db: AsyncSession, event: CloudEvent) -> None:
+    handler = _HANDLERS.get(event.type)
+    if handler is None:
+        return
+    try:
+        await handler(db, event)
+    except ValidationError as exc:
+        # Redelivering a malformed event would fail the same way forever: record it as processed and say so.
+        log.error("dropping malformed %s event %s: %s", event.type, event.id, exc)
+
+
+def consent_subscription() -> Subscription:
+    return Subscription(
+        stream="CONSENT", durable=DURABLE, subjects=(CONSENT_REVOKED, CONSENT_GRANTED), handler=on_consent_event
+    )

@@ -1,0 +1,275 @@
+"""The rules of a help session, as pure functions over plain data: no FastAPI, NATS or SQL here.
+
+waiting → assigned → active → ended; ending is allowed from every state that has not ended, and an ended session
+never changes again. A transition that changes nothing returns the very same state, so callers know whether to
+publish an event by comparing identity (`new is not old`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    WAITING = "waiting"
+    ASSIGNED = "assigned"
+    ACTIVE = "active"
+    ENDED = "ended"
+
+
+class EndedBy(StrEnum):
+    CUSTOMER = "customer"
+    CONSULTANT = "consultant"
+    SYSTEM = "system"
+
+
+# The reasons the platform itself uses; `end` accepts any well-formed reason so that new callers need no change here.
+CUSTOMER_TERMINATED = "customer_terminated"
+CONSULTANT_ENDED = "consultant_ended"
+EXPIRED = "expired"
+AGENT_LOST = "agent_lost"
+ADMIN = "admin"
+CONSENT_EXPIRED = "consent_expired"
+
+NOT_STARTED = frozenset({Status.WAITING, Status.ASSIGNED})
+
+
+class SessionRuleError(Exception):
+    """A request the rules refuse; `detail` says why in words a caller can show."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InvalidInput(SessionRuleError):
+    """The input itself is malformed (maps to 422)."""
+
+
+class TransitionRefused(SessionRuleError):
+    """The session is not in a state that allows this (maps to 409)."""
+
+
+class CodeGone(SessionRuleError):
+    """The session code existed but can no longer be used (maps to 410)."""
+
+
+# ---------------------------------------------------------------- the state machine
+
+
+@dataclass(frozen=True)
+class SessionState:
+    status: Status = Status.WAITING
+    consultant: str | None = None
+    assigned_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    ended_by: EndedBy | None = None
+    end_reason: str | None = None
+
+
+def claim(state: SessionState, *, consultant: str, at: datetime) -> SessionState:
+    """A consultant takes a waiting session; claiming it again by the same consultant changes nothing."""
+    if state.status is Status.WAITING:
+        return replace(state, status=Status.ASSIGNED, consultant=consultant, assigned_at=at)
+    if state.status is Status.ASSIGNED and state.consultant == consultant:
+        return state
+    if state.status is Status.ASSIGNED:
+        raise TransitionRefused("Another consultant has already claimed this session.")
+    raise TransitionRefused(f"The session is {state.status}, not waiting.")
+
+
+def activate(state: SessionState, *, at: datetime) -> SessionState:
+    """Consultant and agent are both connected: the session starts (and the billing clock with it)."""
+    if state.status is Status.ASSIGNED:
+        return replace(state, status=Status.ACTIVE, started_at=at)
+    if state.status is Status.ACTIVE:
+        return state
+    raise TransitionRefused(f"The session is {state.status}; only an assigned session can become active.")
+
+
+def end(state: SessionState, *, ended_by: EndedBy, end_reason: str, at: datetime) -> SessionState:
+    """End the session; an ended session keeps its first ended_by, end_reason and ended_at."""
+    if state.status is Status.ENDED:
+        return state
+    # A late-recorded end (a revocation queued while NATS was away) must not end before the session started.
+    ended_at = max(at, state.started_at) if state.started_at else at
+    return replace(state, status=Status.ENDED, ended_at=ended_at, ended_by=ended_by, end_reason=end_reason)
+
+
+def ended_by_for_revocation(reason: str) -> EndedBy:
+    if reason == CUSTOMER_TERMINATED:
+        return EndedBy.CUSTOMER
+    if reason == CONSULTANT_ENDED:
+        return EndedBy.CONSULTANT
+    return EndedBy.SYSTEM
+
+
+def end_for_revocation(state: SessionState, *, reason: str, revoked_at: datetime) -> SessionState:
+    """The consent was revoked: the session ends with who and why taken from the revocation."""
+    end_reason = CONSENT_EXPIRED if reason == EXPIRED and state.status is Status.ACTIVE else reason
+    return end(state, ended_by=ended_by_for_revocation(reason), end_reason=end_reason, at=revoked_at)
+
+
+# ---------------------------------------------------------------- request expiry
+
+
+def request_expires_at(requested_at: datetime, *, ttl_seconds: float) -> datetime:
+    return requested_at + timedelta(seconds=ttl_seconds)
+
+
+def request_has_expired(state: SessionState, *, expires_at: datetime, now: datetime) -> bool:
+    """Only a request nobody started expires; an active session runs until someone ends it."""
+    return state.status in NOT_STARTED and now >= expires_at
+
+
+def expire(state: SessionState, *, at: datetime) -> SessionState:
+    if state.status not in NOT_STARTED:
+        raise TransitionRefused(f"The session is {state.status}; only a request nobody started can expire.")
+    return end(state, ended_by=EndedBy.SYSTEM, end_reason=EXPIRED, at=at)
+
+
+# ---------------------------------------------------------------- session codes
+
+
+CODE_DIGITS = 9
+_CODE_PATTERN = re.compile(rf"[0-9]{{{CODE_DIGITS}}}")
+
+
+def new_session_code() -> str:
+    """Nine digits, every one equally likely: short enough to read out over the phone."""
+    return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+
+
+def is_session_code(text: str) -> bool:
+    return bool(_CODE_PATTERN.fullmatch(text))
+
+
+def code_expires_at(issued_at: datetime, *, ttl_seconds: float) -> datetime:
+    return issued_at + timedelta(seconds=ttl_seconds)
+
+
+@dataclass(frozen=True)
+class CodeState:
+    expires_at: datetime
+    used_at: datetime | None
+    session_status: Status
+
+
+def code_refusal(code: CodeState, *, now: datetime) -> str | None:
+    """Why the code can no longer be used, or None when it can."""
+    if code.used_at is not None:
+        return "This session code has already been used."
+    if code.session_status is Status.ENDED:
+        return "The session of this code has ended."
+    if now >= code.expires_at:
+        return "This session code has expired."
+    return None
+
+
+def use_code(code: CodeState, *, now: datetime) -> CodeState:
+    """The agent attaches with the code: it is consumed, and nobody can use it again."""
+    refusal = code_refusal(code, now=now)
+    if refusal:
+        raise CodeGone(refusal)
+    return replace(code, used_at=now)
+
+
+# ---------------------------------------------------------------- customer token
+
+
+def new_customer_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_customer_token(token: str) -> str:
+    """Only this hash is stored: a leaked database does not hand out customers' credentials."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- what a request must look like
+
+
+MAX_NAME_LENGTH = 200
+MAX_EMAIL_LENGTH = 254
+MAX_COMPANY_LENGTH = 200
+MAX_PHONE_LENGTH = 40
+MAX_DESCRIPTION_LENGTH = 4000
+MAX_CONSULTANT_LENGTH = 200
+SCOPES = ("view", "control")
+# One @, something on either side, a dot in the domain, no spaces: the shape, not deliverability.
+_EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_PHONE_PATTERN = re.compile(r"\+?[0-9 ()./-]{3,}")
+_REASON_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+@dataclass(frozen=True)
+class Customer:
+    name: str
+    email: str
+    company: str | None = None
+    phone: str | None = None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"name": self.name, "email": self.email, "company": self.company, "phone": self.phone}
+
+
+def _text(value: str | None, *, field: str, max_length: int, required: bool) -> str | None:
+    cleaned = (value or "").strip()
+    if not cleaned:
+        if required:
+            raise InvalidInput(f"{field} must not be empty.")
+        return None
+    if len(cleaned) > max_length:
+        raise InvalidInput(f"{field} must be at most {max_length} characters.")
+    return cleaned
+
+
+def validate_customer(*, name: str, email: str, company: str | None = None, phone: str | None = None) -> Customer:
+    customer = Customer(
+        name=_text(name, field="customer.name", max_length=MAX_NAME_LENGTH, required=True),
+        email=_text(email, field="customer.email", max_length=MAX_EMAIL_LENGTH, required=True),
+        company=_text(company, field="customer.company", max_length=MAX_COMPANY_LENGTH, required=False),
+        phone=_text(phone, field="customer.phone", max_length=MAX_PHONE_LENGTH, required=False),
+    )
+    if not _EMAIL_PATTERN.fullmatch(customer.email):
+        raise InvalidInput("customer.email is not an email address.")
+    if customer.phone is not None and not _PHONE_PATTERN.fullmatch(customer.phone):
+        raise InvalidInput("customer.phone may hold only digits, spaces, +, (, ), ., / and -.")
+    return customer
+
+
+def validate_description(description: str) -> str:
+    cleaned = description.strip()
+    if len(cleaned) > MAX_DESCRIPTION_LENGTH:
+        raise InvalidInput(f"description must be at most {MAX_DESCRIPTION_LENGTH} characters.")
+    return cleaned
+
+
+def validate_service_type(service_type: str, *, allowed: tuple[str, ...]) -> str:
+    if service_type not in allowed:
+        raise InvalidInput(f"Unknown service type {service_type!r}; allowed: {', '.join(allowed)}.")
+    return service_type
+
+
+def validate_scopes(scopes: list[str]) -> list[str]:
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown:
+        raise InvalidInput(f"Unknown scopes {', '.join(unknown)}; allowed: {', '.join(SCOPES)}.")
+    # Keep the canonical order and drop repeats, so equal grants look equal.
+    return [scope for scope in SCOPES if scope in scopes]
+
+
+def validate_consultant(consultant: str) -> str:
+    return _text(consultant, field="consultant", max_length=MAX_CONSULTANT_LENGTH, required=True)
+
+
+def validate_end_reason(end_reason: str) -> str:
+    if not _REASON_PATTERN.fullmatch(end_reason):
+        raise InvalidInput("end_reason must be a lower-case word such as customer_terminated (a-z, 0-9, _).")
+    return end_reason

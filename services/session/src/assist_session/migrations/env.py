@@ -1,0 +1,4 @@
+from alembic import context
+from assist_platform.migrations import run_env
+
+run_env(context)

@@ -1,0 +1,67 @@
+"""What commands answer about a session (docs/commands.md, "Session view")."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from .domain import NOT_STARTED, Status
+from .models import HelpSession
+
+
+class SessionView(BaseModel):
+    session_id: str
+    status: Status
+    service_type: str
+    description: str
+    customer: dict
+    consultant: str | None
+    scopes: list[str]
+    consent_id: str | None
+    requested_at: datetime
+    assigned_at: datetime | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    ended_by: str | None
+    end_reason: str | None
+    # When the request ends by itself if nobody starts it; None once it started or ended.
+    expires_at: datetime | None
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionView]
+
+
+class RequestedSession(BaseModel):
+    session_id: str
+    session_code: str
+    customer_token: str
+    status: Status
+    expires_at: datetime
+    code_expires_at: datetime
+
+
+def session_view(session: HelpSession) -> SessionView:
+    status = Status(session.status)
+    return SessionView(
+        session_id=session.session_id,
+        status=status,
+        service_type=session.service_type,
+        description=session.description,
+        customer=session.customer,
+        consultant=session.consultant,
+        scopes=session.scopes,
+        consent_id=session.consent_id,
+        requested_at=session.requested_at,
+        assigned_at=session.assigned_at,
+        started_at=session.started_at,
+        ended_at=session.ended_at,
+        ended_by=session.ended_by,
+        end_reason=session.end_reason,
+        expires_at=session.request_expires_at if status in NOT_STARTED else None,
+    )
+
+
+def session_list(sessions: list[HelpSession]) -> SessionList:
+    return SessionList(sessions=[session_view(session) for session in sessions])

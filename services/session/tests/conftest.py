@@ -1,0 +1,146 @@
+"""Fixtures of the session service tests: the service over a real nats-server and a real database."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import nats
+import pytest
+from assist_platform.commands import call_command
+from assist_platform.envelope import CloudEvent
+from assist_platform.problems import Problem
+from assist_session.main import build_runtime, migrate
+from assist_session.settings import Settings
+
+CUSTOMER = {"name": "Ana Ivanova", "email": "ana@example.bg", "company": "Ivanovi OOD", "phone": "+359 2 123 4567"}
+
+
+@pytest.fixture
+def session_overrides() -> dict:
+    """Settings a test changes (override this fixture in a module, or parametrize it indirectly)."""
+    return {}
+
+
+@pytest.fixture
+def session_settings(nats_url, database_location, session_overrides) -> Settings:
+    values = dict(
+        nats_url=nats_url,
+        assist_data_dir=database_location.data_dir,
+        database_url=database_location.database_url,
+        database_schema_prefix=database_location.schema_prefix,
+        session_expiry_interval_seconds=0.05,
+        session_consent_revoke_timeout_seconds=0.5,
+    )
+    values.update(session_overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+async def session_runtime(session_settings):
+    await asyncio.to_thread(migrate, session_settings)
+    runtime = build_runtime(session_settings)
+    await runtime.start()
+    await asyncio.wait_for(runtime.ready.wait(), timeout=15)
+    yield runtime
+    await runtime.stop()
+
+
+@pytest.fixture
+async def client(nats_url):
+    """A NATS client of our own: the caller of commands, as the gateway is."""
+    connection = await nats.connect(nats_url)
+    yield connection
+    await connection.drain()
+
+
+@pytest.fixture
+def call(client, session_runtime) -> Callable[..., Awaitable[dict]]:
+    async def _call(subject: str, payload: dict) -> dict:
+        return await call_command(client, subject, payload, timeout=10.0)
+
+    return _call
+
+
+@pytest.fixture
+def refused(call) -> Callable[..., Awaitable[Problem]]:
+    """The problem a command answers with; fails the test if the command succeeds."""
+
+    async def _refused(subject: str, payload: dict) -> Problem:
+        with pytest.raises(Problem) as caught:
+            await call(subject, payload)
+        return caught.value
+
+    return _refused
+
+
+@pytest.fixture
+def request_help(call) -> Callable[..., Awaitable[dict]]:
+    async def _request(**overrides) -> dict:
+        payload = {
+            "session_id": str(uuid.uuid4()),
+            "customer": CUSTOMER,
+            "service_type": "consultation",
+            "description": "The printer prints nothing.",
+            "consent_id": str(uuid.uuid4()),
+            "scopes": ["view", "control"],
+        }
+        payload.update(overrides)
+        return await call("cmd.session.request", payload)
+
+    return _request
+
+
+async def wait_for(condition: Callable[[], Awaitable[object]], *, timeout: float = 10.0, what: str = "condition"):
+    """Poll `condition` until it returns something truthy, and return that."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def wait_until():
+    return wait_for
+
+
+@pytest.fixture
+def session_events(client, session_runtime) -> Callable[..., Awaitable[list]]:
+    """The SESSION stream's messages about one session, once the outbox has sent everything it holds."""
+    js = client.jetstream()
+
+    async def _events(session_id: str) -> list:
+        await wait_for(lambda: _outbox_empty(session_runtime), what="the outbox to be sent")
+        info = await js.stream_info("SESSION")
+        messages = []
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            message = await js.get_msg("SESSION", seq)
+            if CloudEvent.from_bytes(message.data).subject == session_id:
+                messages.append(message)
+        return messages
+
+    return _events
+
+
+async def _outbox_empty(runtime) -> bool:
+    return await runtime.outbox.backlog() == 0
+
+
+@pytest.fixture
+def publish_consent_event(client) -> Callable[..., Awaitable[CloudEvent]]:
+    """Publish a consent event to JetStream as the consent service would."""
+    js = client.jetstream()
+
+    async def _publish(type: str, session_id: str, data: dict, *, event: CloudEvent | None = None,
+                       msg_id: str | None = None) -> CloudEvent:
+        event = event or CloudEvent(source="assist/consent", type=type, subject=session_id, data=data)
+        await js.publish(type, event.to_bytes(), headers={"Nats-Msg-Id": msg_id or event.id})
+        return event
+
+    return _publish

@@ -1,0 +1,158 @@
+"""One gateway cut off from NATS (a TCP proxy between them is cut): its relays fail closed within one lease, the
+other gateway's relays carry on, a terminate through the healthy gateway answers, and the cut gateway recovers
+by itself once the network is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import nats
+import pytest
+from assist_platform.natsserver import free_port
+from proxy import ProxyThread
+from public_api import bearer, close_code, connect_agent, connect_consultant, login, next_control, request_help
+from public_api import wait_for_status
+from relay_flow import PASSWORD, bytes_cross_both_ways, next_binary, open_relay
+from stream import Outcome, assert_invariants
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+LEASE_SECONDS = 5.0
+
+
+@pytest.fixture
+def partitioned(stack_factory):
+    nats_port = free_port()
+    proxy = ProxyThread(nats_port).start()
+    try:
+        yield stack_factory(gateways=2, nats_port=nats_port, gateway_nats_urls={2: proxy.url}), proxy
+    finally:
+        proxy.stop()
+
+
+async def _terminate(gateway: str, request) -> float:
+    async with httpx.AsyncClient(base_url=gateway, timeout=30) as customer:
+        started = time.monotonic()
+        response = await customer.post(f"/api/v1/sessions/{request.session_id}/terminate",
+                                        headers=bearer(request.customer_token))
+        assert response.status_code == 200, response.text
+        return time.monotonic() - started
+
+
+async def _ready(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=2) as client:
+        while True:
+            try:
+                if (await client.get(f"{url}/readyz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"{url} did not recover"
+            await asyncio.sleep(0.2)  # polling until the gateway reconnects to NATS
+
+
+async def test_a_gateway_cut_off_from_nats_fails_closed_and_recovers_by_itself(partitioned):
+    stack, proxy = partitioned
+    healthy, isolated = stack.gateway_urls
+    cut_req, cut_agent, cut_consultant, _ = await open_relay(stack, agent_gateway=isolated, consultant_gateway=isolated)
+    ok_req, ok_agent, ok_consultant, _ = await open_relay(stack, agent_gateway=healthy, consultant_gateway=healthy)
+
+    await asyncio.to_thread(proxy.cut)
+    cut_at = time.monotonic()
+    codes = await asyncio.gather(close_code(cut_agent, timeout=LEASE_SECONDS + 3),
+                                 close_code(cut_consultant, timeout=LEASE_SECONDS + 3))
+    assert [code for code, _ in codes] == [4408, 4408], codes
+    assert time.monotonic() - cut_at <= LEASE_SECONDS + 0.5, "the cut-off relay outlived its lease"
+
+    # The healthy gateway's relay never noticed, and a terminate of either session answers there.
+    await bytes_cross_both_ways(ok_agent, ok_consultant)
+    assert await _terminate(healthy, cut_req) <= LEASE_SECONDS + 1
+    await _terminate(healthy, ok_req)
+    assert [(await close_code(ws, timeout=1))[0] for ws in (ok_agent, ok_consultant)] == [4410, 4410]
+
+    # The network comes back: no manual step, the cut-off gateway serves relays again (across replicas, too).
+    await asyncio.to_thread(proxy.start)
+    await _ready(isolated)
+    back_req, back_agent, back_consultant, _ = await open_relay(stack, agent_gateway=isolated,
+                                                                consultant_gateway=healthy)
+    await _terminate(isolated, back_req)
+    assert [(await close_code(ws, timeout=1))[0] for ws in (back_agent, back_consultant)] == [4410, 4410]
+
+    outcomes = [Outcome(cut_req.session_id, relayed=True), Outcome(ok_req.session_id, relayed=True),
+                Outcome(back_req.session_id, relayed=True)]
+    await assert_invariants(stack.nats.url, outcomes)
+    stack.all_alive()
+
+
+async def test_a_consultant_whose_replica_missed_the_agents_arrival_still_joins_it(partitioned):
+    """The bridge is core NATS: the home's `up` (and a join or its reply) can be lost while a replica is away from
+    NATS. The consultant's replica keeps asking the home until it answers, so the pair meets anyway."""
+    stack, proxy = partitioned
+    home, isolated = stack.gateway_urls
+    async with httpx.AsyncClient(base_url=home, timeout=10) as customer:
+        request = await request_help(customer)
+        token = await login(customer, "maria", PASSWORD)
+        claimed = await customer.post(f"/api/v1/sessions/{request.session_id}/claim", headers=bearer(token))
+        assert claimed.status_code == 200, claimed.text
+    consultant = await connect_consultant(isolated, request.session_id, token)
+    await next_control(consultant, "waiting_for_agent")
+
+    observer = await nats.connect(stack.nats.url)
+    try:
+        announced = asyncio.get_running_loop().create_future()
+
+        async def on_home(msg) -> None:
+            if not announced.done():
+                announced.set_result(msg.data)
+
+        await observer.subscribe(f"relay.{request.session_id}.home", cb=on_home)
+        await observer.flush()
+        await asyncio.to_thread(proxy.cut)
+        agent = await connect_agent(home, request.session_code)
+        await next_control(agent, "attached")
+        assert await asyncio.wait_for(announced, 10) == b"up"  # published while the consultant's replica was away
+    finally:
+        await observer.close()
+    await asyncio.to_thread(proxy.start)
+
+    await next_control(consultant, "peer_joined", timeout=15)
+    await next_control(agent, "peer_joined", timeout=5)
+    async with httpx.AsyncClient(base_url=home, timeout=10) as customer:
+        await wait_for_status(customer, request.session_id, bearer(request.customer_token), "active")
+    await bytes_cross_both_ways(agent, consultant)
+    await _terminate(home, request)
+    assert [(await close_code(ws, timeout=5))[0] for ws in (agent, consultant)] == [4410, 4410]
+    await assert_invariants(stack.nats.url, [Outcome(request.session_id, relayed=True)])
+
+
+async def _not_ready(url: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=2) as client:
+        while (await client.get(f"{url}/readyz")).status_code == 200:
+            assert time.monotonic() < deadline, f"{url} never noticed that NATS went away"
+            await asyncio.sleep(0.05)  # polling until the gateway notices
+
+
+async def test_a_frame_sent_while_the_gateway_reconnects_to_nats_neither_drops_the_socket_nor_is_lost(partitioned):
+    """A consultant typing while their gateway's NATS connection blinks: the frame waits in the client's reconnect
+    buffer and crosses once NATS is back; the socket stays open (it used to be dropped without a close frame)."""
+    stack, proxy = partitioned
+    home, isolated = stack.gateway_urls
+    request, agent, consultant, _ = await open_relay(stack, agent_gateway=home, consultant_gateway=isolated)
+
+    await asyncio.to_thread(proxy.cut)
+    await _not_ready(isolated)
+    typed = b"typed while NATS was away"
+    await consultant.send(typed)
+    await asyncio.to_thread(proxy.start)
+    await _ready(isolated)
+
+    assert await next_binary(agent, timeout=5) == typed
+    await bytes_cross_both_ways(agent, consultant)
+    await _terminate(home, request)
+    assert [(await close_code(ws, timeout=5))[0] for ws in (agent, consultant)] == [4410, 4410]
+    await assert_invariants(stack.nats.url, [Outcome(request.session_id, relayed=True)])

@@ -1,0 +1,47 @@
+"""Who attacks: the anonymous caller, customers (of the session under attack and of another one) and every staff
+role, each with the credential the platform gave it; and the sessions they are let loose on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import httpx
+from public_api import HelpRequest, bearer, login, request_help
+
+PASSWORD = "a long enough password"
+# Staff accounts, one per role, plus a second consultant who is never assigned the session under attack.
+STAFF = {"consultant": "maria", "other_consultant": "olga", "supervisor": "sam", "finance": "fiona", "admin": "ada"}
+ANONYMOUS, CUSTOMER, OTHER_CUSTOMER = "anonymous", "customer", "other_customer"
+IDENTITIES = (ANONYMOUS, CUSTOMER, OTHER_CUSTOMER, *STAFF)
+STAFF_IDENTITIES = frozenset(STAFF)
+
+
+@dataclass
+class Cast:
+    """Credentials of every identity for one target session (`customer` is that session's customer)."""
+
+    target: HelpRequest
+    other: HelpRequest
+    staff_tokens: dict[str, str] = field(default_factory=dict)
+
+    def headers(self, identity: str) -> dict[str, str]:
+        if identity == ANONYMOUS:
+            return {}
+        if identity == CUSTOMER:
+            return bearer(self.target.customer_token)
+        if identity == OTHER_CUSTOMER:
+            return bearer(self.other.customer_token)
+        return bearer(self.staff_tokens[identity])
+
+
+async def staff_tokens(client: httpx.AsyncClient) -> dict[str, str]:
+    return {key: await login(client, username, PASSWORD) for key, username in STAFF.items()}
+
+
+async def claimed_session(client: httpx.AsyncClient, tokens: dict[str, str]) -> HelpRequest:
+    """A session assigned to the consultant `maria` (never to `olga`)."""
+    request = await request_help(client)
+    claimed = await client.post(f"/api/v1/sessions/{request.session_id}/claim", headers=bearer(tokens["consultant"]))
+    assert claimed.status_code == 200, claimed.text
+    return request

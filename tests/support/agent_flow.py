@@ -1,0 +1,244 @@
+"""The real agent process against the real system, and a consultant speaking protocol v1 (assist_agent.console)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from public_api import bearer, connect_consultant, login, next_control, request_help, wait_for_status
+
+from assist_agent import console, framing
+
+ASSIST = str(Path(sys.executable).parent / "assist")
+PASSWORD = "a long enough password"
+
+
+def missing_x_tools() -> str | None:
+    missing = [tool for tool in ("Xvfb", "xdotool") if shutil.which(tool) is None]
+    return f"needs {' and '.join(missing)} (apt-get install -y xvfb xdotool; .ci/run installs them)" if missing else None
+
+
+class Xvfb:
+    """A virtual X display of its own: Xvfb picks a free display number and tells it on -displayfd."""
+
+    def __init__(self, width: int = 640, height: int = 480) -> None:
+        read_fd, write_fd = os.pipe()
+        self.process = subprocess.Popen(
+            ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp"],
+            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        os.close(write_fd)
+        with os.fdopen(read_fd) as announced:
+            self.display = ":" + announced.readline().strip()
+        self.width, self.height = width, height
+        self.painter = None  # the Xlib connection that owns painted windows (see `paint`)
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "DISPLAY": self.display}
+
+    def pointer(self) -> tuple[int, int]:
+        out = subprocess.run(["xdotool", "getmouselocation", "--shell"], env=self.env(), capture_output=True,
+                             text=True, check=True).stdout
+        values = dict(line.split("=", 1) for line in out.split())
+        return int(values["X"]), int(values["Y"])
+
+    def stop(self) -> None:
+        if self.painter is not None:
+            self.painter.close()
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+class AgentProcess:
+    def __init__(self, *, gateway: str, code: str, log_dir: Path, env: dict[str, str] | None = None,
+                 grace: float | None = None) -> None:
+        self.log_path = log_dir / f"agent-{code}.log"
+        self._log = open(self.log_path, "wb")
+        args = [ASSIST, "agent", "--gateway", gateway, "--code", code]
+        if grace is not None:
+            args += ["--grace", str(grace)]
+        # A plain /bin/sh: the machine's own ~/.bashrc may be slow or print anything.
+        env = {**(env or os.environ), "SHELL": "/bin/sh"}
+        self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=self._log, stderr=subprocess.STDOUT,
+                                        env=env)
+
+    def press(self, keys: bytes) -> None:
+        self.process.stdin.write(keys)
+        self.process.stdin.flush()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    async def wait_for_log(self, text: str, timeout: float = 10.0) -> None:
+        async with asyncio.timeout(timeout):
+            while text not in self.log():
+                await asyncio.sleep(0.05)
+
+    async def wait_exit(self, timeout: float = 20.0) -> int:
+        async with asyncio.timeout(timeout):
+            while self.process.poll() is None:
+                await asyncio.sleep(0.05)
+        return self.process.returncode
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self._log.close()
+
+
+@dataclass
+class Consultant:
+    ws: object
+    session_id: str
+    customer_token: str
+    agent_hello: dict
+    pending: dict = field(default_factory=dict)
+
+    async def send(self, frame: bytes) -> None:
+        await self.ws.send(frame)
+
+    async def next_frame(self, channel: int, timeout: float = 10.0) -> framing.Frame:
+        """The next frame of `channel`; frames of other channels wait in `pending` for their own reader."""
+        if self.pending.get(channel):
+            return self.pending[channel].pop(0)
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await self.ws.recv()
+                if isinstance(message, bytes):
+                    frame = framing.decode(message)
+                    if frame.channel == channel:
+                        return frame
+                    if frame.channel != framing.SCREEN:  # screen frames are only ever read live
+                        self.pending.setdefault(frame.channel, []).append(frame)
+
+    async def next_control(self, wanted: str, timeout: float = 10.0) -> dict:
+        async with asyncio.timeout(timeout):
+            while True:
+                message = (await self.next_frame(framing.CONTROL, timeout)).json()
+                if message["type"] == wanted:
+                    return message
+
+    async def terminal_until(self, text: str, timeout: float = 10.0) -> str:
+        seen = b""
+        async with asyncio.timeout(timeout):
+            while text.encode() not in seen:
+                seen += (await self.next_frame(framing.TERMINAL, timeout)).payload
+        return seen.decode(errors="replace")
+
+
+async def start_session(system, tmp_path: Path, *, scopes=("view", "control"), env=None, gateway=None,
+                        grace=None) -> tuple[AgentProcess, Consultant]:
+    """A help request, the real agent process with its code, a claiming consultant, and the agent's hello."""
+    url = system.gateway_url
+    system.add_user("consultant", "maria", PASSWORD, check=False)
+    async with httpx.AsyncClient(base_url=url, timeout=10) as customer:
+        request = await request_help(customer, scopes=scopes)
+    agent = AgentProcess(gateway=gateway or url, code=request.session_code, log_dir=tmp_path, env=env, grace=grace)
+    await agent.wait_for_log("waiting for the consultant", timeout=20)
+    async with httpx.AsyncClient(base_url=url, timeout=10) as staff:
+        token = await login(staff, "maria", PASSWORD)
+        claimed = await staff.post(f"/api/v1/sessions/{request.session_id}/claim", headers=bearer(token))
+        assert claimed.status_code == 200, claimed.text
+    ws = await connect_consultant(url, request.session_id, token)
+    await next_control(ws, "peer_joined")
+    consultant = Consultant(ws=ws, session_id=request.session_id, customer_token=request.customer_token,
+                            agent_hello={})
+    consultant.agent_hello = await consultant.next_control("hello", timeout=15)
+    await consultant.send(console.hello())
+    async with httpx.AsyncClient(base_url=url, timeout=10) as customer:
+        await wait_for_status(customer, request.session_id, bearer(request.customer_token), "active")
+    return agent, consultant
+
+
+async def session_view(system, consultant: Consultant) -> dict:
+    async with httpx.AsyncClient(base_url=system.gateway_url, timeout=10) as customer:
+        response = await customer.get(f"/api/v1/sessions/{consultant.session_id}",
+                                      headers=bearer(consultant.customer_token))
+        return response.json()
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def paint(display: Xvfb, rectangles: list[tuple[int, int, int, int, int]]) -> None:
+    """Show (x, y, w, h, 0xRRGGBB) rectangles as borderless X windows, with Xlib, independently of the agent.
+
+    Xvfb keeps no drawing on the root window, so each rectangle is a mapped window, alive as long as the display.
+    """
+    import time
+
+    from Xlib import display as xdisplay
+
+    if display.painter is None:
+        display.painter = xdisplay.Display(display.display)
+    screen = display.painter.screen()
+    for x, y, w, h, colour in rectangles:
+        window = screen.root.create_window(x, y, w, h, 0, screen.root_depth, background_pixel=colour,
+                                           override_redirect=1)
+        window.map()
+    display.painter.sync()
+    x, y, w, h, colour = rectangles[-1]
+    expected = bytes(((colour >> 16) & 255, (colour >> 8) & 255, colour & 255))
+    deadline = time.monotonic() + 5
+    while screen_rgb(display)[((y + h // 2) * display.width + x + w // 2) * 3:][:3] != expected:
+        assert time.monotonic() < deadline, "the painted window never showed"
+        time.sleep(0.02)
+
+
+def screen_rgb(display: Xvfb) -> bytes:
+    """The X server's own picture of the screen, packed RGB rows (what the console must end up showing)."""
+    from Xlib import X, display as xdisplay
+
+    connection = xdisplay.Display(display.display)
+    root = connection.screen().root
+    image = root.get_image(0, 0, display.width, display.height, X.ZPixmap, 0xFFFFFFFF)
+    connection.close()
+    bgrx = image.data
+    rgb = bytearray(display.width * display.height * 3)
+    rgb[0::3], rgb[1::3], rgb[2::3] = bgrx[2::4], bgrx[1::4], bgrx[0::4]
+    return bytes(rgb)
+
+
+class Forwarder:
+    """A TCP hop between the agent and the gateway that the test can freeze: the network goes silent, no close."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.frozen = asyncio.Event()
+        self.server = None
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def _handle(self, reader, writer) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        await asyncio.gather(self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer),
+                             return_exceptions=True)
+
+    async def _pipe(self, reader, writer) -> None:
+        while not self.frozen.is_set():
+            data = await reader.read(65536)
+            if not data:
+                break
+            if self.frozen.is_set():
+                break
+            writer.write(data)
+            await writer.drain()
+        await self.frozen.wait()  # hold the connection open and silent
+
+    async def stop(self) -> None:
+        self.frozen.set()
+        self.server.close()

@@ -1,0 +1,62 @@
+"""Playwright with Debian's chromium (Playwright cannot download its own browser here), for the UI tests."""
+
+from __future__ import annotations
+
+import shutil
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def require_chromium() -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium; .ci/run installs it)")
+    if not (Path(__file__).resolve().parents[2] / "services/gateway/web/node_modules/@xterm/xterm").is_dir():
+        pytest.skip("the pages' npm libraries are missing (run `make sync`, which runs npm ci)")
+
+
+@asynccontextmanager
+async def chromium():
+    require_chromium()
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def new_page(browser, *, errors: list[str]):
+    """A page in a context of its own (its own cookies), collecting script errors and CSP violations."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    page = await context.new_page()
+    page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
+    page.on("console", lambda message: errors.append(f"{page.url}: {message.text}")
+            if message.type == "error" and "favicon" not in message.text and "404" not in message.text else None)
+    return page
+
+
+async def staff_login(page, base_url: str, path: str, username: str, password: str) -> None:
+    await page.goto(f"{base_url}{path}")
+    await page.fill("#username", username)
+    await page.fill("#password", password)
+    await page.click("#login-button")
+    await page.wait_for_url(f"{base_url}{path}*")
+
+
+async def fill_request(page, *, name: str = "Мария Иванова", email: str = "maria@example.com") -> None:
+    await page.fill("#name", name)
+    await page.fill("#email", email)
+    await page.fill("#company", "Иванови ЕООД")
+    await page.fill("#phone", "+359 88 123 4567")
+    await page.fill("#description", "Програмата за фактури не тръгва")

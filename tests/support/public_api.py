@@ -1,0 +1,138 @@
+"""A client of the platform's public interfaces only (CONTRACT §2–§4), for the end-to-end tests and benchmarks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import struct
+import time
+from dataclasses import dataclass
+
+import httpx
+import nats
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+CUSTOMER = {"name": "Иван Петров", "email": "ivan@example.com", "company": "Петров ООД", "phone": "+359888123456"}
+
+
+@dataclass
+class HelpRequest:
+    session_id: str
+    session_code: str
+    customer_token: str
+
+
+def ws_url(http_url: str) -> str:
+    return http_url.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+
+
+async def request_help(client: httpx.AsyncClient, *, service_type: str = "consultation",
+                       scopes: tuple[str, ...] = ("view", "control")) -> HelpRequest:
+    terms_response = await client.get("/api/v1/terms")
+    assert terms_response.status_code == 200, f"{terms_response.status_code} {terms_response.text}"
+    terms = terms_response.json()
+    response = await client.post("/api/v1/help-requests", json={
+        "customer": CUSTOMER,
+        "service_type": service_type,
+        "description": "Принтерът не печата",
+        "consent": {"accepted": True, "terms_version": terms["version"], "scopes": list(scopes)},
+    })
+    assert response.status_code == 201, f"{response.status_code} {response.text}"
+    body = response.json()
+    assert body["status"] == "waiting"
+    return HelpRequest(body["session_id"], body["session_code"], body["customer_token"])
+
+
+async def login(client: httpx.AsyncClient, username: str, password: str) -> str:
+    response = await client.post("/api/v1/auth/token", data={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def connect_agent(gateway_url: str, code: str) -> ClientConnection:
+    return await websockets.connect(f"{ws_url(gateway_url)}/ws/v1/agent?code={code}", max_size=None)
+
+
+async def connect_consultant(gateway_url: str, session_id: str, token: str) -> ClientConnection:
+    return await websockets.connect(
+        f"{ws_url(gateway_url)}/ws/v1/consultant/{session_id}", additional_headers=bearer(token), max_size=None
+    )
+
+
+async def next_control(ws: ClientConnection, wanted_type: str, timeout: float = 10.0) -> dict:
+    """The next JSON control message of `wanted_type`, skipping others."""
+    async with asyncio.timeout(timeout):
+        while True:
+            message = await ws.recv()
+            if isinstance(message, str):
+                control = json.loads(message)
+                if control.get("type") == wanted_type:
+                    return control
+
+
+async def close_code(ws: ClientConnection, timeout: float = 10.0) -> tuple[int | None, str]:
+    """Drain until the server closes; (code, reason)."""
+    async with asyncio.timeout(timeout):
+        try:
+            while True:
+                await ws.recv()
+        except websockets.ConnectionClosed as closed:
+            if closed.rcvd is None:
+                return None, ""
+            return closed.rcvd.code, closed.rcvd.reason
+
+
+async def refused_with(url_factory, timeout: float = 10.0) -> int | None:
+    """Open a socket that the gateway is expected to refuse; the close code it gave."""
+    ws = await url_factory()
+    code, _reason = await close_code(ws, timeout)
+    return code
+
+
+async def wait_for_status(client: httpx.AsyncClient, session_id: str, headers: dict, status: str,
+                          timeout: float = 10.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        body = (await client.get(f"/api/v1/sessions/{session_id}", headers=headers)).json()
+        if body.get("status") == status:
+            return body
+        if time.monotonic() > deadline:
+            raise AssertionError(f"session {session_id} is {body.get('status')}, not {status}: {body}")
+        await asyncio.sleep(0.05)
+
+
+def stamped_frame(seq: int, size: int = 1024) -> bytes:
+    """A frame that carries its own send time (ns since the epoch) and sequence number."""
+    header = struct.pack("!QQ", time.time_ns(), seq)
+    return header + os.urandom(max(0, size - len(header)))
+
+
+def frame_stamp(frame: bytes) -> tuple[int, int]:
+    sent_ns, seq = struct.unpack("!QQ", frame[:16])
+    return sent_ns, seq
+
+
+async def events_for(nats_url: str, stream: str, session_id: str) -> list[tuple[dict, dict]]:
+    """Every (CloudEvent, headers) stored in `stream` whose subject is `session_id`."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info(stream)
+        found = []
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            try:
+                msg = await js.get_msg(stream, seq)
+            except Exception:
+                continue
+            event = json.loads(msg.data)
+            if event.get("subject") == session_id:
+                found.append((event, dict(msg.headers or {})))
+        return found
+    finally:
+        await nc.close()

@@ -1,0 +1,56 @@
+"""Opening a live relay through the public interfaces: request with consent, agent, claim, consultant, bytes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import httpx
+from public_api import bearer, connect_agent, connect_consultant, login, next_control, request_help, wait_for_status
+
+PASSWORD = "a long enough password"
+
+
+async def bytes_cross_both_ways(agent, consultant) -> None:
+    for _ in range(20):
+        blob = os.urandom(int.from_bytes(os.urandom(2), "big") % 8192 + 1)
+        await agent.send(blob)
+        assert await next_binary(consultant) == blob
+        reply = os.urandom(int.from_bytes(os.urandom(2), "big") % 8192 + 1)
+        await consultant.send(reply)
+        assert await next_binary(agent) == reply
+
+
+async def next_binary(ws, timeout: float = 5.0) -> bytes:
+    async with asyncio.timeout(timeout):
+        while True:
+            message = await ws.recv()
+            if isinstance(message, bytes):
+                return message
+
+
+async def open_relay(system, *, agent_gateway: str, consultant_gateway: str):
+    """A waiting request, its agent, a claiming consultant and their relay, active and carrying bytes."""
+    system.add_user("consultant", "maria", PASSWORD, check=False)  # the first relay of a test creates her
+    async with httpx.AsyncClient(base_url=agent_gateway, timeout=10) as customer:
+        request = await request_help(customer)
+    agent = await connect_agent(agent_gateway, request.session_code)
+    attached = await next_control(agent, "attached")
+    agent.attached = attached  # its resume_token lets a test reconnect the same agent
+    assert attached["session_id"] == request.session_id
+    async with httpx.AsyncClient(base_url=consultant_gateway, timeout=10) as staff:
+        token = await login(staff, "maria", PASSWORD)
+        queue = (await staff.get("/api/v1/queue", headers=bearer(token))).json()
+        assert request.session_id in [s["session_id"] for s in (queue if isinstance(queue, list) else queue["sessions"])]
+        claimed = await staff.post(f"/api/v1/sessions/{request.session_id}/claim", headers=bearer(token))
+        assert claimed.status_code == 200, claimed.text
+        assert claimed.json()["status"] == "assigned" and claimed.json()["consultant"] == "maria"
+    consultant = await connect_consultant(consultant_gateway, request.session_id, token)
+    await next_control(consultant, "peer_joined")
+    await next_control(agent, "peer_joined")
+    async with httpx.AsyncClient(base_url=agent_gateway, timeout=10) as customer:
+        await wait_for_status(customer, request.session_id, bearer(request.customer_token), "active")
+    await bytes_cross_both_ways(agent, consultant)
+    return request, agent, consultant, token
+
+

@@ -1,0 +1,156 @@
+"""The whole system started as `make run` starts it (`.venv/bin/assist dev`), for tests and benchmarks."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from assist_platform.natsserver import free_port
+
+# The console script next to the interpreter running the tests: `.venv/bin/assist` under `make test`.
+ASSIST = str(Path(sys.executable).parent / "assist")
+START_TIMEOUT = 90.0
+STOP_TIMEOUT = 45.0
+
+
+def port_block(count: int) -> int:
+    """The first of `count` consecutive ports that are free right now."""
+    for _ in range(200):
+        first = free_port()
+        if first + count - 1 > 65535:
+            continue
+        if all(_bindable(first + i) for i in range(1, count)):
+            return first
+    raise RuntimeError(f"found no {count} consecutive free ports")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+class System:
+    """One `assist dev` process and what it wrote to `dev.json`."""
+
+    def __init__(self, *, env: dict[str, str], data_dir: Path) -> None:
+        self.env = env
+        self.data_dir = data_dir
+        self.output_path = data_dir / "assist-dev.out"
+        self.process: subprocess.Popen | None = None
+        self.state: dict = {}
+
+    # --- what tests use -------------------------------------------------------------------------------------------
+
+    @property
+    def gateway_urls(self) -> list[str]:
+        return self.state["gateway_urls"]
+
+    @property
+    def gateway_url(self) -> str:
+        return self.gateway_urls[0]
+
+    @property
+    def nats_url(self) -> str:
+        return self.state["nats_url"]
+
+    @property
+    def services(self) -> dict[str, dict]:
+        return self.state["services"]
+
+    def pids(self) -> list[int]:
+        """Every process `assist dev` started: the services and the bundled nats-server."""
+        pids = [service["pid"] for service in self.services.values()]
+        return pids + ([self.state["nats_pid"]] if self.state.get("nats_pid") else [])
+
+    def start(self) -> System:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with self.output_path.open("ab") as out:
+            self.process = subprocess.Popen(
+                [ASSIST, "dev"], env=self.env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+            )
+        self._wait_until_ready()
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        """Signal `assist dev` (SIGTERM by default) and wait for it; its exit status."""
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(f"assist dev did not stop within {STOP_TIMEOUT} s:\n{self.log_tail('dev')}")
+
+    def restart(self) -> System:
+        self.stop()
+        return self.start()
+
+    def add_user(self, role: str, username: str, password: str, *, check: bool = True) -> subprocess.CompletedProcess:
+        """`assist user add` with this system's environment; fails the test unless it succeeds (or `check=False`)."""
+        result = self.assist("user", "add", "--role", role, "--username", username, "--password", password)
+        if check and result.returncode != 0:
+            raise AssertionError(f"assist user add failed ({result.returncode}): {result.stderr.strip()}")
+        return result
+
+    def assist(self, *args: str) -> subprocess.CompletedProcess:
+        """Any `assist` command with this system's environment."""
+        return subprocess.run(
+            [ASSIST, *args], env=self.env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60
+        )
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        """The end of a service's log (`consent`, `gateway-1`, `nats-server`, `migrate`), or of `dev`'s output."""
+        path = self.output_path if name == "dev" else self.data_dir / "logs" / f"{name}.log"
+        if not path.exists():
+            return f"({path} does not exist)"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def log_names(self) -> list[str]:
+        return ["dev"] + sorted(path.stem for path in (self.data_dir / "logs").glob("*.log"))
+
+    # --- waiting --------------------------------------------------------------------------------------------------
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        state_file = self.data_dir / "dev.json"
+        with httpx.Client(timeout=2.0) as client:
+            while True:
+                if self.process.poll() is not None:
+                    raise AssertionError(f"assist dev exited with {self.process.returncode}:\n{self.log_tail('dev')}")
+                if self._read_state(state_file) and all(self._ready(client, s["url"]) for s in self.services.values()):
+                    return
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise AssertionError(f"assist dev not ready after {START_TIMEOUT} s:\n{self.log_tail('dev')}")
+                time.sleep(0.1)  # polling interval while waiting for the condition above
+
+    def _read_state(self, state_file: Path) -> bool:
+        try:
+            state = json.loads(state_file.read_text())
+        except (OSError, ValueError):
+            return False
+        # A dev.json left by an earlier run belongs to another process.
+        if state.get("pid") != self.process.pid:
+            return False
+        self.state = state
+        return True
+
+    @staticmethod
+    def _ready(client: httpx.Client, url: str) -> bool:
+        try:
+            return client.get(f"{url}/readyz").status_code == 200
+        except httpx.HTTPError:
+            return False

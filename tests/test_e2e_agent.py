@@ -1,0 +1,181 @@
+"""The real agent process (`assist agent`) against the whole system: terminal, screen, input, the kill switch."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+
+import httpx
+import pytest
+from agent_flow import ASSIST, Forwarder, Xvfb, missing_x_tools, paint, screen_rgb, session_view, start_session
+from public_api import close_code
+
+from assist_agent import console, framing
+from assist_agent.tiles import ScreenDecoder
+
+pytestmark = pytest.mark.e2e
+needs_x = pytest.mark.skipif(missing_x_tools() is not None, reason=missing_x_tools() or "")
+
+
+@pytest.fixture
+def xvfb():
+    display = Xvfb(640, 480)
+    yield display
+    display.stop()
+
+
+@pytest.fixture
+def agents():
+    started = []
+    yield started
+    for agent in started:
+        agent.stop()
+
+
+async def test_a_command_typed_by_the_consultant_runs_in_the_agents_terminal(start_system, tmp_path, agents):
+    system = start_system()
+    agent, consultant = await start_session(system, tmp_path, scopes=("view", "control"))
+    agents.append(agent)
+    assert consultant.agent_hello["protocol"] == framing.PROTOCOL
+    assert "terminal" in consultant.agent_hello["channels"]
+    await consultant.next_frame(framing.TERMINAL)  # the prompt: the shell reads from here on
+    await consultant.send(console.resize(100, 30))
+    await consultant.send(console.keystrokes("echo $((6 * 7))-from-the-pty; stty size\n"))
+    output = await consultant.terminal_until("30 100")
+    assert "42-from-the-pty" in output
+
+
+async def test_with_view_only_keystrokes_are_refused_and_logged(start_system, tmp_path, agents):
+    system = start_system()
+    agent, consultant = await start_session(system, tmp_path, scopes=("view",))
+    agents.append(agent)
+    assert "input" not in consultant.agent_hello["channels"]
+    witness = tmp_path / "should-not-exist"
+    await consultant.send(console.keystrokes(f"touch {witness}\n"))
+    refused = await consultant.next_control("refused")
+    assert refused["what"] == "terminal" and "view" in refused["reason"]
+    await agent.wait_for_log("refused terminal from the consultant")
+    assert not witness.exists(), "a keystroke reached the customer's shell"
+
+
+async def test_the_customers_hotkey_ends_the_session_for_the_customer(start_system, tmp_path, agents):
+    system = start_system()
+    agent, consultant = await start_session(system, tmp_path)
+    agents.append(agent)
+    agent.press(b"q")
+    code, reason = await close_code(consultant.ws)
+    assert code == 4410 and "customer" in reason
+    assert await agent.wait_exit() == 0
+    view = await session_view(system, consultant)
+    assert view["status"] == "ended" and view["ended_by"] == "customer"
+    assert "every channel is closed locally" in agent.log()
+
+
+async def _frames_until(consultant, decoder: ScreenDecoder, expected: bytes, timeout: float = 15.0) -> None:
+    """Apply screen messages until the decoded picture equals `expected` (after a whole frame)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            frame = await consultant.next_frame(framing.SCREEN)
+            if decoder.apply(frame.payload) and bytes(decoder.rgb) == expected:
+                return
+
+
+@needs_x
+async def test_the_screen_decoded_by_the_consultant_matches_the_display_pixel_for_pixel(
+        start_system, tmp_path, agents, xvfb):
+    system = start_system()
+    paint(xvfb, [(0, 0, 640, 480, 0x204060), (10, 20, 200, 100, 0xFF0000), (300, 200, 123, 77, 0x00FF7F)])
+    agent, consultant = await start_session(system, tmp_path, scopes=("view",), env=xvfb.env())
+    agents.append(agent)
+    assert consultant.agent_hello["screen"] == {"width": 640, "height": 480}
+    await consultant.send(console.screen_start(max_fps=10))
+    decoder = ScreenDecoder()
+    await _frames_until(consultant, decoder, screen_rgb(xvfb))
+    assert (decoder.width, decoder.height) == (640, 480) and decoder.pixel(15, 25) == (255, 0, 0)
+    # Later frames carry only what changed, and the picture still matches.
+    paint(xvfb, [(500, 400, 30, 30, 0xFFFFFF)])
+    await _frames_until(consultant, decoder, screen_rgb(xvfb))
+    assert decoder.pixel(510, 410) == (255, 255, 255)
+
+
+@needs_x
+async def test_with_control_a_pointer_move_from_the_consultant_moves_the_pointer(start_system, tmp_path, agents, xvfb):
+    system = start_system()
+    agent, consultant = await start_session(system, tmp_path, scopes=("view", "control"), env=xvfb.env())
+    agents.append(agent)
+    await consultant.send(console.pointer_move(123, 77))
+    async with asyncio.timeout(10):
+        while xvfb.pointer() != (123, 77):
+            await asyncio.sleep(0.05)
+
+
+@needs_x
+async def test_with_view_only_a_pointer_move_changes_nothing_and_is_logged(start_system, tmp_path, agents, xvfb):
+    system = start_system()
+    agent, consultant = await start_session(system, tmp_path, scopes=("view",), env=xvfb.env())
+    agents.append(agent)
+    before = xvfb.pointer()
+    await consultant.send(console.pointer_move(before[0] + 50, before[1] + 40))
+    refused = await consultant.next_control("refused")
+    assert refused["what"] == "input"
+    await agent.wait_for_log("refused input from the consultant")
+    assert xvfb.pointer() == before
+
+
+async def test_with_the_gateway_unreachable_the_hotkey_still_closes_the_channels_at_once(
+        start_system, tmp_path, agents):
+    system = start_system()
+    hop = Forwarder(int(system.gateway_url.rsplit(":", 1)[1]))
+    agent, consultant = await start_session(system, tmp_path, gateway=await hop.start())
+    agents.append(agent)
+    await consultant.next_frame(framing.TERMINAL)  # the prompt: the shell reads from here on
+    await consultant.send(console.keystrokes("echo SHELL-PID=$$.\n"))
+    shell_pid = int(re.search(rb"SHELL-PID=(\d+)\.", await _terminal_matching(consultant, rb"SHELL-PID=\d+\.")).group(1))
+    hop.frozen.set()  # the network goes silent: nothing reaches the gateway any more
+    agent.press(b"q")
+    await agent.wait_for_log("every channel is closed locally", timeout=2)
+    async with asyncio.timeout(2):
+        while _alive(shell_pid):
+            await asyncio.sleep(0.02)
+    assert await agent.wait_exit(timeout=30) == 0
+    await hop.stop()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie has ended; only its parent has not reaped it yet.
+    state = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True).stdout.strip()
+    return bool(state) and not state.startswith("Z")
+
+
+async def _terminal_matching(consultant, pattern: bytes, timeout: float = 10.0) -> bytes:
+    seen = b""
+    try:
+        async with asyncio.timeout(timeout):
+            while not re.search(pattern, seen):
+                seen += (await consultant.next_frame(framing.TERMINAL)).payload
+    except TimeoutError:
+        raise AssertionError(f"the terminal showed {seen!r}, not {pattern!r}") from None
+    return seen
+
+
+async def test_the_gateway_offers_the_agent_wheel_and_the_check_passes_its_network_steps(start_system, tmp_path):
+    wheels = tmp_path / "dist"
+    wheels.mkdir()
+    system = start_system(extra_env={"ASSIST_AGENT_DIST_DIR": str(wheels)})
+    async with httpx.AsyncClient(base_url=system.gateway_url, timeout=10) as client:
+        missing = await client.get("/downloads/assist-agent.whl")
+        assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
+        (wheels / "assist_agent-0.1.0-py3-none-any.whl").write_bytes(b"PK wheel")
+        found = await client.get("/downloads/assist-agent.whl")
+        assert found.status_code == 200 and found.content == b"PK wheel"
+        assert "assist_agent-0.1.0-py3-none-any.whl" in found.headers["content-disposition"]
+    check = subprocess.run([ASSIST, "agent", "--check", "--gateway", system.gateway_url], capture_output=True,
+                           text=True, timeout=60, env={**os.environ, "DISPLAY": ""})
+    passed = [line.split()[1] for line in check.stdout.splitlines() if line.startswith("passed")]
+    assert passed == ["dns", "tcp", "tls", "websocket", "latency"], check.stdout

@@ -1,0 +1,131 @@
+"""The core flow end to end, through public interfaces only: consent, claim, relay, and a terminate that cuts."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import pytest
+from public_api import (
+    bearer,
+    close_code,
+    connect_agent,
+    connect_consultant,
+    events_for,
+    frame_stamp,
+    refused_with,
+    stamped_frame,
+    wait_for_status,
+)
+from relay_flow import open_relay
+
+pytestmark = pytest.mark.e2e
+
+EXPECTED_EVENTS = {
+    "CONSENT": {"consent.granted", "consent.revoked"},
+    "SESSION": {"session.requested", "session.assigned", "session.started", "session.ended"},
+}
+
+
+async def _terminate_while_agent_streams(request, agent, consultant, terminate_gateway: str) -> None:
+    """The agent keeps sending stamped frames; none stamped after the 200 may reach the consultant."""
+    received: list[tuple[int, int]] = []
+    stop = asyncio.Event()
+
+    async def agent_streams() -> None:
+        seq = 0
+        while not stop.is_set():
+            try:
+                await agent.send(stamped_frame(seq))
+            except Exception:
+                return
+            seq += 1
+            await asyncio.sleep(0.001)
+
+    async def consultant_collects() -> tuple[int | None, str]:
+        try:
+            while True:
+                message = await consultant.recv()
+                if isinstance(message, bytes):
+                    received.append(frame_stamp(message))
+        except Exception as closed:
+            rcvd = getattr(closed, "rcvd", None)
+            return (rcvd.code, rcvd.reason) if rcvd else (None, "")
+
+    streaming = asyncio.create_task(agent_streams())
+    collecting = asyncio.create_task(consultant_collects())
+    await asyncio.sleep(0.3)  # let real traffic flow before the terminate
+    frames_before = len(received)
+    async with httpx.AsyncClient(base_url=terminate_gateway, timeout=15) as customer:
+        response = await customer.post(f"/api/v1/sessions/{request.session_id}/terminate",
+                                       headers=bearer(request.customer_token))
+        answered_ns = time.time_ns()
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "ended" and response.json()["ended_by"] == "customer"
+    consultant_code, consultant_reason = await asyncio.wait_for(collecting, 10)
+    agent_code, _ = await close_code(agent)
+    stop.set()
+    await streaming
+    assert frames_before > 10, "the agent's stream did not reach the consultant before the terminate"
+    late = [seq for sent_ns, seq in received if sent_ns > answered_ns]
+    assert late == [], f"frames sent after the 200 reached the consultant: {late[:10]}"
+    assert consultant_code == 4410 and "customer" in consultant_reason
+    assert agent_code == 4410
+
+
+async def _reconnects_are_refused(system, request, token, agent_gateway, consultant_gateway) -> None:
+    assert await refused_with(lambda: connect_agent(agent_gateway, request.session_code)) in (4410, 4403)
+    assert await refused_with(lambda: connect_consultant(consultant_gateway, request.session_id, token)) == 4410
+
+
+async def _events_arrived_once(system, session_id: str) -> None:
+    for stream, expected in EXPECTED_EVENTS.items():
+        deadline = time.monotonic() + 10
+        while True:
+            events = await events_for(system.nats_url, stream, session_id)
+            types = [event["type"] for event, _ in events]
+            if set(types) >= expected or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        assert sorted(types) == sorted(expected), f"{stream}: {types}"
+        for event, headers in events:
+            assert headers.get("Nats-Msg-Id") == event["id"]
+            assert event["specversion"] == "1.0" and event["subject"] == session_id
+
+
+async def test_customer_terminate_cuts_the_relay_and_every_event_is_published(start_system):
+    system = start_system(gateways=1)
+    gateway = system.gateway_urls[0]
+    request, agent, consultant, token = await open_relay(system, agent_gateway=gateway, consultant_gateway=gateway)
+    await _terminate_while_agent_streams(request, agent, consultant, gateway)
+    await _reconnects_are_refused(system, request, token, gateway, gateway)
+    async with httpx.AsyncClient(base_url=gateway, timeout=10) as customer:
+        ended = await wait_for_status(customer, request.session_id, bearer(request.customer_token), "ended")
+        assert ended["ended_by"] == "customer" and ended["started_at"] and ended["ended_at"]
+        again = await customer.post(f"/api/v1/sessions/{request.session_id}/terminate",
+                                    headers=bearer(request.customer_token))
+        assert again.status_code == 200 and again.json()["ended_by"] == "customer"
+    await _events_arrived_once(system, request.session_id)
+
+
+@pytest.mark.parametrize("terminate_on", [0, 1], ids=["terminate-on-agent-replica", "terminate-on-consultant-replica"])
+async def test_terminate_cuts_a_relay_that_spans_two_gateway_replicas(start_system, terminate_on):
+    system = start_system(gateways=2)
+    agent_gw, consultant_gw = system.gateway_urls
+    request, agent, consultant, token = await open_relay(system, agent_gateway=agent_gw, consultant_gateway=consultant_gw)
+    await _terminate_while_agent_streams(request, agent, consultant, system.gateway_urls[terminate_on])
+    await _reconnects_are_refused(system, request, token, agent_gw, consultant_gw)
+    await _events_arrived_once(system, request.session_id)
+
+
+async def test_the_agent_ends_the_session_for_the_customer(start_system):
+    system = start_system(gateways=1)
+    gateway = system.gateway_urls[0]
+    request, agent, consultant, _token = await open_relay(system, agent_gateway=gateway, consultant_gateway=gateway)
+    await agent.send('{"type": "end_session"}')
+    (consultant_code, reason), (agent_code, _) = await asyncio.gather(close_code(consultant), close_code(agent))
+    assert (consultant_code, agent_code) == (4410, 4410) and "customer" in reason
+    async with httpx.AsyncClient(base_url=gateway, timeout=10) as customer:
+        ended = await wait_for_status(customer, request.session_id, bearer(request.customer_token), "ended")
+    assert ended["ended_by"] == "customer" and ended["end_reason"] == "customer_terminated"

@@ -1,0 +1,110 @@
+"""Each service's NATS user may publish only its own events and the subjects it needs; the matrix is one.
+
+A real nats-server runs with the generated authorization block (what `assist dev` does), and the checked-in copy
+that compose and Kubernetes include is kept equal to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import nats
+import pytest
+from assist_platform import natsauth
+from assist_platform.natsserver import NatsServerProcess
+
+from assist.devnats import BundledNatsAuth
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECKED_IN = ROOT / "deploy" / "k8s" / "base" / "nats" / "auth.conf"
+
+
+@pytest.fixture
+def secured_nats(tmp_path):
+    auth = BundledNatsAuth.generate(tmp_path)
+    server = NatsServerProcess(tmp_path / "js", extra_args=["-c", str(auth.config_file)], env=auth.server_env())
+    server.start()
+    yield server, auth
+    server.stop()
+
+
+async def _connect(server, auth, user: str, errors: list[str]):
+    async def on_error(exc: Exception) -> None:
+        errors.append(str(exc))
+
+    return await nats.connect(server.url, user=user, password=auth.passwords[user], error_cb=on_error,
+                              allow_reconnect=False)
+
+
+async def _received(sub, timeout: float = 0.5) -> list[bytes]:
+    found = []
+    try:
+        while True:
+            found.append((await sub.next_msg(timeout=timeout)).data)
+    except nats.errors.TimeoutError:
+        return found
+
+
+def test_the_checked_in_nats_authorization_is_the_generated_one():
+    assert CHECKED_IN.read_text() == natsauth.render_authorization(), (
+        "regenerate: .venv/bin/python -c 'from assist_platform.natsauth import render_authorization as r; "
+        "print(r(), end=\"\")' > deploy/k8s/base/nats/auth.conf"
+    )
+
+
+@pytest.mark.parametrize(("service", "foreign"), [
+    ("session", "consent.revoked"), ("billing", "session.ended"), ("consent", "billing.record.closed"),
+    ("gateway", "session.ended"), ("gateway", "consent.revoked"),
+])
+async def test_a_service_user_cannot_publish_another_services_events(secured_nats, service, foreign):
+    server, auth = secured_nats
+    errors: list[str] = []
+    watcher = await _connect(server, auth, natsauth.OPERATOR, errors)
+    sub = await watcher.subscribe(">")
+    intruder = await _connect(server, auth, service, errors)
+    try:
+        await intruder.publish(foreign, b"forged")
+        await intruder.flush()
+        assert await _received(sub) == []
+        assert any("permissions violation" in e.lower() and foreign in e for e in errors), errors
+    finally:
+        await intruder.close()
+        await watcher.close()
+
+
+@pytest.mark.parametrize("service", ["consent", "session", "billing"])
+async def test_a_service_user_publishes_its_own_events(secured_nats, service):
+    server, auth = secured_nats
+    errors: list[str] = []
+    watcher = await _connect(server, auth, natsauth.OPERATOR, errors)
+    sub = await watcher.subscribe(f"{service}.>")
+    owner = await _connect(server, auth, service, errors)
+    try:
+        await owner.publish(f"{service}.something", b"fact")
+        await owner.flush()
+        assert await _received(sub) == [b"fact"]
+        assert errors == []
+    finally:
+        await owner.close()
+        await watcher.close()
+
+
+async def test_a_service_cannot_listen_to_another_services_commands(secured_nats):
+    server, auth = secured_nats
+    errors: list[str] = []
+    snoop = await _connect(server, auth, "session", errors)
+    try:
+        await snoop.subscribe("cmd.billing.>")
+        await snoop.flush()
+        await asyncio.sleep(0.2)  # the violation comes back asynchronously, after the flush's PONG
+        assert any("permissions violation" in e.lower() and "cmd.billing" in e for e in errors), errors
+    finally:
+        await snoop.close()
+
+
+async def test_a_wrong_password_is_refused(secured_nats):
+    server, _auth = secured_nats
+    with pytest.raises((nats.errors.Error, OSError)):
+        await nats.connect(server.url, user="billing", password="guessed", allow_reconnect=False,
+                           max_reconnect_attempts=0, connect_timeout=2)
