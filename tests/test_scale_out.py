@@ -21,7 +21,7 @@ import httpx
 import nats
 import pytest
 import websockets
-from assist_platform.natsserver import NatsServerProcess, free_port
+from assist_platform.natsserver import NatsServerProcess, free_ports
 from public_api import (
     bearer,
     close_code,
@@ -48,12 +48,14 @@ class Cluster:
 
     def __init__(self, root: Path) -> None:
         self.auth = BundledNatsAuth.generate(root)
-        cluster_ports = [free_port() for _ in range(3)]
+        # Route ports and client ports picked together: none is bound until the nodes start.
+        ports = free_ports(6)
+        cluster_ports, client_ports = ports[:3], ports[3:]
         self.nodes = []
-        for i, cluster_port in enumerate(cluster_ports):
+        for i, (cluster_port, client_port) in enumerate(zip(cluster_ports, client_ports, strict=True)):
             routes = ",".join(f"nats://127.0.0.1:{p}" for p in cluster_ports if p != cluster_port)
             self.nodes.append(NatsServerProcess(
-                root / f"n{i}", log_file=root / f"nats-{i}.log", env=self.auth.server_env(),
+                root / f"n{i}", port=client_port, log_file=root / f"nats-{i}.log", env=self.auth.server_env(),
                 extra_args=["-c", str(self.auth.config_file), "--server_name", f"n{i}", "--cluster_name", "assist",
                             "--cluster", f"nats://127.0.0.1:{cluster_port}", "--routes", routes],
             ))
@@ -91,6 +93,7 @@ class Processes:
     def __init__(self, root: Path, env: dict[str, str]) -> None:
         self.root, self.env = root, env
         self.children: dict[str, tuple[subprocess.Popen, str]] = {}
+        self.ports: set[int] = set()  # picked for a child that may not have bound it yet
 
     def run(self, *args: str) -> None:
         result = subprocess.run([sys.executable, "-m", "assist", *args], env=self.env, check=False,
@@ -98,7 +101,8 @@ class Processes:
         assert result.returncode == 0, result.stdout + result.stderr
 
     def start(self, name: str, service: str, **env: str) -> str:
-        port = free_port()
+        port = free_ports(1, avoid=self.ports)[0]
+        self.ports.add(port)
         log = (self.root / f"{name}.log").open("ab")
         process = subprocess.Popen(
             [sys.executable, "-m", "assist", "service", service, "--port", str(port)],

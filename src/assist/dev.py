@@ -9,7 +9,7 @@ import socket
 import sys
 import threading
 
-from assist_platform.natsserver import NatsServerProcess, free_port
+from assist_platform.natsserver import NatsServerProcess, free_ports
 
 from . import services
 from .devconfig import ConfigError, DevConfig
@@ -67,7 +67,10 @@ class DevSystem:
             self._start_nats()
         if not self._migrate():
             return False
-        self.backends = [self._service(name, free_port()) for name in services.backend_services()]
+        # The gateways' ports are not bound until they start: a port picked for a backend must not be one of them.
+        names = services.backend_services()
+        ports = free_ports(len(names), avoid=config.gateway_ports)
+        self.backends = [self._service(name, port) for name, port in zip(names, ports, strict=True)]
         self.gateways = [self._gateway(i, port) for i, port in enumerate(config.gateway_ports, start=1)]
         say(f"starting {', '.join(c.name for c in self.backends + self.gateways)} (logs in {config.logs_dir})")
         for child in self.backends + self.gateways:
@@ -78,7 +81,8 @@ class DevSystem:
         log_file = self.config.logs_dir / "nats-server.log"
         self.nats_auth = BundledNatsAuth.generate(self.config.data_dir)
         self.nats = NatsServerProcess(
-            self.config.data_dir / "nats", log_file=log_file, own_session=True,
+            self.config.data_dir / "nats", port=free_ports(1, avoid=self.config.gateway_ports)[0],
+            log_file=log_file, own_session=True,
             extra_args=["-c", str(self.nats_auth.config_file)], env=self.nats_auth.server_env(),
         )
         try:

@@ -6,13 +6,13 @@ import asyncio
 import contextlib
 import threading
 
-from assist_platform.natsserver import free_port
+from assist_platform.natsserver import free_ports
 
 
 class CuttableProxy:
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
-        self.port = free_port()
+        self.port = free_ports(1, avoid=[target_port])[0]  # the target may not listen yet
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 

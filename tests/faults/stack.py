@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
-from assist_platform.natsserver import NatsServerProcess, free_port
+from assist_platform.natsserver import NatsServerProcess, free_ports
 
 PASSWORD = "a long enough password"
 SERVICES = ("consent", "session", "billing")
@@ -27,8 +27,9 @@ class Stack:
                     "LOGIN_ATTEMPTS_PER_MINUTE": "100000", "LOG_LEVEL": "warning", "PYTHONUNBUFFERED": "1"}
         # A gateway may reach NATS another way (through a proxy a test can cut): index → NATS URL.
         self.gateway_nats_urls = gateway_nats_urls or {}
-        self.ports = {name: free_port() for name in SERVICES}
-        self.ports.update({f"gateway-{i}": free_port() for i in range(1, gateways + 1)})
+        names = [*SERVICES, *(f"gateway-{i}" for i in range(1, gateways + 1))]
+        avoid = [port for port in (nats_port, self.nats.port) if port]
+        self.ports = dict(zip(names, free_ports(len(names), avoid=avoid), strict=True))
         self.processes: dict[str, subprocess.Popen] = {}
 
     @property
