@@ -15,6 +15,7 @@ class CuttableProxy:
         self.port = free_ports(1, avoid=[target_port])[0]  # the target may not listen yet
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._cut_after: bytes | None = None  # cut once a message containing this has reached the client
 
     @property
     def url(self) -> str:
@@ -22,6 +23,14 @@ class CuttableProxy:
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port, reuse_address=True)
+
+    async def _cut_in_order(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for writer in list(self._writers):
+            writer.close()  # FIN after what was written, where `cut` would reset and lose it
+        self._writers.clear()
 
     async def cut(self) -> None:
         """Refuse new connections and drop every open one: the gateway sees NATS vanish."""
@@ -33,6 +42,15 @@ class CuttableProxy:
             writer.transport.abort()
         self._writers.clear()
 
+    @property
+    def is_cut(self) -> bool:
+        return self._server is None
+
+    def cut_after(self, marker: bytes) -> None:
+        """Arm a cut for the moment right after NATS has delivered a message containing `marker` to the client:
+        the client has it, then NATS goes away (closed in order, so the message is not lost with the cut)."""
+        self._cut_after = marker
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
@@ -40,13 +58,16 @@ class CuttableProxy:
             writer.transport.abort()
             return
         self._writers.update({writer, upstream_writer})
-        await asyncio.gather(self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer))
+        await asyncio.gather(self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer, to_client=True))
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, to_client: bool = False) -> None:
         try:
             while data := await reader.read(65536):
                 writer.write(data)
                 await writer.drain()
+                if to_client and self._cut_after is not None and self._cut_after in data:
+                    self._cut_after = None
+                    await self._cut_in_order()
         except (ConnectionError, OSError):
             pass
         finally:
@@ -75,6 +96,12 @@ class ProxyThread:
 
     def cut(self) -> None:
         asyncio.run_coroutine_threadsafe(self.proxy.cut(), self.loop).result(10)
+
+    def cut_after(self, marker: bytes) -> None:
+        self.loop.call_soon_threadsafe(self.proxy.cut_after, marker)
+
+    def is_cut(self) -> bool:
+        return self.proxy.is_cut
 
     def stop(self) -> None:
         self.cut()

@@ -156,3 +156,40 @@ async def test_a_frame_sent_while_the_gateway_reconnects_to_nats_neither_drops_t
     await _terminate(home, request)
     assert [(await close_code(ws, timeout=5))[0] for ws in (agent, consultant)] == [4410, 4410]
     await assert_invariants(stack.nats.url, [Outcome(request.session_id, relayed=True)])
+
+
+async def test_an_agent_told_attached_as_its_gateway_loses_nats_stays_attached_and_is_joined(partitioned):
+    """The gateway tells the agent `attached`, then subscribes the relay on the bridge. NATS going away in between
+    used to close the agent's socket with 1013 right after `attached` and leave the relay holding it, so the
+    consultant waited for it forever (a CI failure of the scale-out test). Now the subscription waits out the
+    blink in the NATS client, as a frame does."""
+    stack, proxy = partitioned
+    healthy, isolated = stack.gateway_urls
+    async with httpx.AsyncClient(base_url=healthy, timeout=10) as customer:
+        request = await request_help(customer)
+        token = await login(customer, "maria", PASSWORD)
+        claimed = await customer.post(f"/api/v1/sessions/{request.session_id}/claim", headers=bearer(token))
+        assert claimed.status_code == 200, claimed.text
+
+    proxy.cut_after(b'"ttl_seconds"')  # the consent lease's answer: the agent's last NATS reply before attaching
+    agent = await connect_agent(isolated, request.session_code)
+    await next_control(agent, "attached")
+    await _until(proxy.is_cut, "the proxy never saw the lease's answer")
+    await asyncio.to_thread(proxy.start)
+
+    consultant = await connect_consultant(healthy, request.session_id, token)
+    await next_control(consultant, "peer_joined", timeout=15)
+    await next_control(agent, "peer_joined", timeout=5)
+    async with httpx.AsyncClient(base_url=healthy, timeout=10) as customer:
+        await wait_for_status(customer, request.session_id, bearer(request.customer_token), "active")
+    await bytes_cross_both_ways(agent, consultant)
+    await _terminate(healthy, request)
+    assert [(await close_code(ws, timeout=5))[0] for ws in (agent, consultant)] == [4410, 4410]
+    await assert_invariants(stack.nats.url, [Outcome(request.session_id, relayed=True)])
+
+
+async def _until(condition, message: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, message
+        await asyncio.sleep(0.02)  # polling a flag of the proxy's thread

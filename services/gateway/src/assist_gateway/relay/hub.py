@@ -86,6 +86,15 @@ class RelayCore:
             raise Problem(503, "Service unavailable", "Messaging is not connected.")
         return nc
 
+    def _bridge_nc(self):
+        """The connection to subscribe and publish on the bridge with. While it reconnects, nats-py keeps both
+        (subscriptions are made again, publishes wait in its buffer), so an endpoint attaches through a blink of
+        NATS instead of being refused after it was told `attached`; only a connection that is gone refuses."""
+        nc = self.runtime.nc
+        if nc is None or nc.is_closed or nc.is_draining:
+            raise Problem(503, "Service unavailable", "Messaging is not connected.")
+        return nc
+
     # --- lifecycle -------------------------------------------------------------------------------------------
     async def on_connected(self, runtime) -> None:
         self._subscriptions.append(await runtime.nc.subscribe(self.holder_subject, cb=self._on_cut_request))
@@ -147,7 +156,12 @@ class RelayCore:
             relay = self.sessions[session_id] = SessionRelay(session_id=session_id)
         return relay
 
+    def relay_holding(self, endpoint: Endpoint) -> SessionRelay | None:
+        relay = self.sessions.get(endpoint.session_id)
+        return relay if relay is not None and endpoint in (relay.agent, relay.consultant) else None
+
     async def attach_agent(self, endpoint: Endpoint) -> SessionRelay:
+        nc = self._bridge_nc()
         relay = self.relay_for(endpoint.session_id)
         if relay.agent is not None and not relay.agent.cut:
             # Only the code's holder or its resume token get here: the newer socket is the agent back after a drop
@@ -155,7 +169,6 @@ class RelayCore:
             relay.agent.cut_now(code=4409, reason="replaced by the agent's newer connection")
         self._cancel_grace(endpoint.session_id)
         relay.agent = endpoint
-        nc = self.nc()
         relay.subscriptions[endpoint] = [
             await nc.subscribe(bridge.subject(relay.session_id, bridge.TO_HOME_ANY), cb=self._to_home(relay)),
         ]
@@ -169,6 +182,7 @@ class RelayCore:
         return relay
 
     async def attach_consultant(self, endpoint: Endpoint) -> SessionRelay:
+        nc = self._bridge_nc()
         relay = self.relay_for(endpoint.session_id)
         if relay.consultant is not None and not relay.consultant.cut:
             # The newest window of the consultant wins: a reload must not lock them out.
@@ -178,7 +192,9 @@ class RelayCore:
             await self._announce_pairing(relay)
             return relay
         relay.remote_home = False  # this endpoint has not joined yet, whatever its predecessor had
-        nc = self.nc()
+        if relay.joiner is not None:
+            relay.joiner.cancel()  # it asks for the endpoint this one replaced, and would stop without asking for us
+            relay.joiner = None
         relay.subscriptions[endpoint] = [
             await nc.subscribe(bridge.subject(relay.session_id, "to_consultant"), cb=self._deliver_to(relay, "consultant")),
             await nc.subscribe(bridge.subject(relay.session_id, "home"), cb=self._on_home(relay)),

@@ -155,6 +155,7 @@ class RelayHub(RelayCore):
             self._cut_endpoint(endpoint, reason=self.ended[endpoint.session_id])
             return
         relay: SessionRelay | None = None
+        audited = False
         try:
             # `attached` first: attaching may announce the pairing (`peer_joined`) at once when the other side is
             # already there, and a peer must know it is attached before it hears who joined.
@@ -165,13 +166,17 @@ class RelayHub(RelayCore):
             except Problem as problem:
                 raise _refusal(problem) from problem
             await self._audit(endpoint, "relay.connected")
+            audited = True
             await self._pump(relay, endpoint)
         finally:
+            # An attach that failed half-way may have left the endpoint in its relay: a peer must not wait on it.
+            relay = relay or self.relay_holding(endpoint)
             if relay is not None:
                 await self.detach(relay, endpoint)
-                await self._audit(endpoint, "relay.disconnected")
             else:
                 await self.leases.release(endpoint)
+            if audited:
+                await self._audit(endpoint, "relay.disconnected")
 
     async def _audit(self, endpoint: Endpoint, action: str) -> None:
         """The audit trail's connect and disconnect, each in a short transaction of its own."""
