@@ -14,11 +14,14 @@ from public_api import (
     connect_consultant,
     events_for,
     frame_stamp,
+    login,
+    next_control,
     refused_with,
+    request_help,
     stamped_frame,
     wait_for_status,
 )
-from relay_flow import open_relay
+from relay_flow import PASSWORD, bytes_cross_both_ways, open_relay
 
 pytestmark = pytest.mark.e2e
 
@@ -117,6 +120,32 @@ async def test_terminate_cuts_a_relay_that_spans_two_gateway_replicas(start_syst
     await _terminate_while_agent_streams(request, agent, consultant, system.gateway_urls[terminate_on])
     await _reconnects_are_refused(system, request, token, agent_gw, consultant_gw)
     await _events_arrived_once(system, request.session_id)
+
+
+async def test_a_console_reloaded_while_waiting_meets_the_agent_on_another_replica(start_system):
+    """The consultant's console reloads before the agent is there: the new window looks for the agent's replica
+    itself. (Its predecessor's search used to stop with it, and the new window heard nothing until an `up`.)"""
+    system = start_system(gateways=2)
+    agent_gw, consultant_gw = system.gateway_urls
+    system.add_user("consultant", "maria", PASSWORD, check=False)
+    async with httpx.AsyncClient(base_url=consultant_gw, timeout=10) as staff:
+        request = await request_help(staff)
+        token = await login(staff, "maria", PASSWORD)
+        claimed = await staff.post(f"/api/v1/sessions/{request.session_id}/claim", headers=bearer(token))
+        assert claimed.status_code == 200, claimed.text
+    first_window = await connect_consultant(consultant_gw, request.session_id, token)
+    await next_control(first_window, "waiting_for_agent")
+    second_window = await connect_consultant(consultant_gw, request.session_id, token)
+    assert (await close_code(first_window))[0] == 4409
+    await next_control(second_window, "waiting_for_agent")
+
+    agent = await connect_agent(agent_gw, request.session_code)
+    await next_control(agent, "attached")
+    await next_control(second_window, "peer_joined")
+    await next_control(agent, "peer_joined")
+    async with httpx.AsyncClient(base_url=agent_gw, timeout=10) as customer:
+        await wait_for_status(customer, request.session_id, bearer(request.customer_token), "active")
+    await bytes_cross_both_ways(agent, second_window)
 
 
 async def test_the_agent_ends_the_session_for_the_customer(start_system):
