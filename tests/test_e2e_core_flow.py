@@ -14,14 +14,12 @@ from public_api import (
     connect_consultant,
     events_for,
     frame_stamp,
-    login,
     next_control,
     refused_with,
-    request_help,
     stamped_frame,
     wait_for_status,
 )
-from relay_flow import PASSWORD, bytes_cross_both_ways, open_relay
+from relay_flow import PASSWORD, bytes_cross_both_ways, claimed_request, open_relay
 
 pytestmark = pytest.mark.e2e
 
@@ -128,11 +126,7 @@ async def test_a_console_reloaded_while_waiting_meets_the_agent_on_another_repli
     system = start_system(gateways=2)
     agent_gw, consultant_gw = system.gateway_urls
     system.add_user("consultant", "maria", PASSWORD, check=False)
-    async with httpx.AsyncClient(base_url=consultant_gw, timeout=10) as staff:
-        request = await request_help(staff)
-        token = await login(staff, "maria", PASSWORD)
-        claimed = await staff.post(f"/api/v1/sessions/{request.session_id}/claim", headers=bearer(token))
-        assert claimed.status_code == 200, claimed.text
+    request, token = await claimed_request(consultant_gw)
     first_window = await connect_consultant(consultant_gw, request.session_id, token)
     await next_control(first_window, "waiting_for_agent")
     second_window = await connect_consultant(consultant_gw, request.session_id, token)

@@ -13,9 +13,9 @@ import nats
 import pytest
 from assist_platform.natsserver import free_port
 from proxy import ProxyThread
-from public_api import bearer, close_code, connect_agent, connect_consultant, login, next_control, request_help
+from public_api import bearer, close_code, connect_agent, connect_consultant, next_control
 from public_api import wait_for_status
-from relay_flow import PASSWORD, bytes_cross_both_ways, next_binary, open_relay
+from relay_flow import bytes_cross_both_ways, claimed_request, next_binary, open_relay
 from stream import Outcome, assert_invariants
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -93,11 +93,7 @@ async def test_a_consultant_whose_replica_missed_the_agents_arrival_still_joins_
     NATS. The consultant's replica keeps asking the home until it answers, so the pair meets anyway."""
     stack, proxy = partitioned
     home, isolated = stack.gateway_urls
-    async with httpx.AsyncClient(base_url=home, timeout=10) as customer:
-        request = await request_help(customer)
-        token = await login(customer, "maria", PASSWORD)
-        claimed = await customer.post(f"/api/v1/sessions/{request.session_id}/claim", headers=bearer(token))
-        assert claimed.status_code == 200, claimed.text
+    request, token = await claimed_request(home)
     consultant = await connect_consultant(isolated, request.session_id, token)
     await next_control(consultant, "waiting_for_agent")
 
@@ -165,11 +161,7 @@ async def test_an_agent_told_attached_as_its_gateway_loses_nats_stays_attached_a
     blink in the NATS client, as a frame does."""
     stack, proxy = partitioned
     healthy, isolated = stack.gateway_urls
-    async with httpx.AsyncClient(base_url=healthy, timeout=10) as customer:
-        request = await request_help(customer)
-        token = await login(customer, "maria", PASSWORD)
-        claimed = await customer.post(f"/api/v1/sessions/{request.session_id}/claim", headers=bearer(token))
-        assert claimed.status_code == 200, claimed.text
+    request, token = await claimed_request(healthy)
 
     proxy.cut_after(b'"ttl_seconds"')  # the consent lease's answer: the agent's last NATS reply before attaching
     agent = await connect_agent(isolated, request.session_code)

@@ -29,6 +29,17 @@ async def next_binary(ws, timeout: float = 5.0) -> bytes:
                 return message
 
 
+async def claimed_request(gateway: str, consultant: str = "maria"):
+    """A help request that `consultant` (an existing staff user) has claimed, its agent not there yet:
+    (request, their token)."""
+    async with httpx.AsyncClient(base_url=gateway, timeout=10) as client:
+        request = await request_help(client)
+        token = await login(client, consultant, PASSWORD)
+        claimed = await client.post(f"/api/v1/sessions/{request.session_id}/claim", headers=bearer(token))
+        assert claimed.status_code == 200, claimed.text
+    return request, token
+
+
 async def open_relay(system, *, agent_gateway: str, consultant_gateway: str):
     """A waiting request, its agent, a claiming consultant and their relay, active and carrying bytes."""
     system.add_user("consultant", "maria", PASSWORD, check=False)  # the first relay of a test creates her
