@@ -115,12 +115,17 @@ async def test_a_consultant_whose_replica_missed_the_agents_arrival_still_joins_
         await observer.close()
     await asyncio.to_thread(proxy.start)
 
+    await _meet_then_end(stack, home, request, agent, consultant)
+
+
+async def _meet_then_end(stack, gateway: str, request, agent, consultant) -> None:
+    """The two sides meet (each hears `peer_joined`), the session goes active, bytes cross, the end cuts both."""
     await next_control(consultant, "peer_joined", timeout=15)
     await next_control(agent, "peer_joined", timeout=5)
-    async with httpx.AsyncClient(base_url=home, timeout=10) as customer:
+    async with httpx.AsyncClient(base_url=gateway, timeout=10) as customer:
         await wait_for_status(customer, request.session_id, bearer(request.customer_token), "active")
     await bytes_cross_both_ways(agent, consultant)
-    await _terminate(home, request)
+    await _terminate(gateway, request)
     assert [(await close_code(ws, timeout=5))[0] for ws in (agent, consultant)] == [4410, 4410]
     await assert_invariants(stack.nats.url, [Outcome(request.session_id, relayed=True)])
 
@@ -170,14 +175,7 @@ async def test_an_agent_told_attached_as_its_gateway_loses_nats_stays_attached_a
     await asyncio.to_thread(proxy.start)
 
     consultant = await connect_consultant(healthy, request.session_id, token)
-    await next_control(consultant, "peer_joined", timeout=15)
-    await next_control(agent, "peer_joined", timeout=5)
-    async with httpx.AsyncClient(base_url=healthy, timeout=10) as customer:
-        await wait_for_status(customer, request.session_id, bearer(request.customer_token), "active")
-    await bytes_cross_both_ways(agent, consultant)
-    await _terminate(healthy, request)
-    assert [(await close_code(ws, timeout=5))[0] for ws in (agent, consultant)] == [4410, 4410]
-    await assert_invariants(stack.nats.url, [Outcome(request.session_id, relayed=True)])
+    await _meet_then_end(stack, healthy, request, agent, consultant)
 
 
 async def _until(condition, message: str, timeout: float = 10.0) -> None:
