@@ -84,15 +84,15 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
 
 
-async def measure(system: System, n: int, interval: float) -> dict[str, list[float]]:
+async def measure(system: System, n: int, interval: float, consultants: int) -> dict[str, list[float]]:
     gateway = system.gateway_urls[0]
     async with httpx.AsyncClient(base_url=gateway, timeout=30) as client:
         tokens = []
-        for i in range(CONSULTANTS):
+        for i in range(consultants):
             tokens.append((await login(client, f"bench{i}", PASSWORD), f"bench{i}"))
         relays = []
         for i in range(2 * n):
-            token, username = tokens[i % CONSULTANTS]
+            token, username = tokens[i % consultants]
             relays.append(await open_relay(gateway, client, token, username))
         for relay in relays:
             relay.start_traffic(interval)
@@ -127,6 +127,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="a smoke run with 5 relays")
     args = parser.parse_args()
     n = 5 if args.quick else args.relays
+    # Each account is an `assist user add` process (a few seconds): the smoke run makes do with two.
+    consultants = 2 if args.quick else CONSULTANTS
     with tempfile.TemporaryDirectory(prefix="assist-bench-") as tmp:
         data_dir = Path(tmp)
         env = {**os.environ, "ASSIST_DATA_DIR": str(data_dir), "ASSIST_PORT": str(port_block(1)),
@@ -137,9 +139,9 @@ def main() -> int:
         env.pop("DATABASE_URL", None)
         system = System(env=env, data_dir=data_dir).start()
         try:
-            for i in range(CONSULTANTS):
+            for i in range(consultants):
                 system.add_user("consultant", f"bench{i}", PASSWORD)
-            figures = asyncio.run(measure(system, n, args.interval))
+            figures = asyncio.run(measure(system, n, args.interval, consultants))
         finally:
             system.stop()
     print(f"revocation with {2 * n} relays open (≥ {n} active at every terminate), "
