@@ -192,9 +192,7 @@ class RelayCore:
             await self._announce_pairing(relay)
             return relay
         relay.remote_home = False  # this endpoint has not joined yet, whatever its predecessor had
-        if relay.joiner is not None:
-            relay.joiner.cancel()  # it asks for the endpoint this one replaced, and would stop without asking for us
-            relay.joiner = None
+        self._stop_looking_for_home(relay)  # it asks for the endpoint this one replaced, and would stop without us
         relay.subscriptions[endpoint] = [
             await nc.subscribe(bridge.subject(relay.session_id, "to_consultant"), cb=self._deliver_to(relay, "consultant")),
             await nc.subscribe(bridge.subject(relay.session_id, "home"), cb=self._on_home(relay)),
@@ -205,6 +203,12 @@ class RelayCore:
     def _look_for_home(self, relay: SessionRelay) -> None:
         if relay.joiner is None or relay.joiner.done():
             relay.joiner = asyncio.create_task(self._join_remote_home(relay), name=f"join-{relay.session_id}")
+
+    @staticmethod
+    def _stop_looking_for_home(relay: SessionRelay) -> None:
+        if relay.joiner is not None:
+            relay.joiner.cancel()
+            relay.joiner = None
 
     async def _join_remote_home(self, relay: SessionRelay) -> None:
         """Ask the home to take this consultant, again and again until it does, the consultant leaves, or the
@@ -424,12 +428,9 @@ class RelayCore:
         """A frame onto the bridge, at most once: while the client reconnects to NATS nats-py buffers it; with
         NATS gone for good it is dropped, like a frame lost in flight. Raising here would end the sender's
         socket without a close frame (uvicorn drops the connection of a handler that raised)."""
-        nc = self.runtime.nc
-        if nc is None or nc.is_closed:
-            return
         try:
-            await nc.publish(subject, payload)
-        except Exception as exc:  # the reconnect buffer is full, or the connection closed meanwhile
+            await self._bridge_nc().publish(subject, payload)
+        except Exception as exc:  # NATS gone, the reconnect buffer full, or the connection closed meanwhile
             log.debug("a bridged frame on %s was dropped: %s", subject, exc)
 
     # --- detaching -------------------------------------------------------------------------------------------
@@ -449,9 +450,7 @@ class RelayCore:
             elif relay.remote_home:
                 await self._publish_to_bridge(bridge.subject(relay.session_id, bridge.TO_HOME_LEAVE), b"")
             relay.remote_home = False
-            if relay.joiner is not None:
-                relay.joiner.cancel()
-                relay.joiner = None
+            self._stop_looking_for_home(relay)
         for subscription in relay.subscriptions.pop(endpoint, []):
             try:
                 await subscription.unsubscribe()
