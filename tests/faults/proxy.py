@@ -24,22 +24,18 @@ class CuttableProxy:
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port, reuse_address=True)
 
-    async def _cut_in_order(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        for writer in list(self._writers):
-            writer.close()  # FIN after what was written, where `cut` would reset and lose it
-        self._writers.clear()
-
-    async def cut(self) -> None:
-        """Refuse new connections and drop every open one: the gateway sees NATS vanish."""
+    async def cut(self, *, in_order: bool = False) -> None:
+        """Refuse new connections and drop every open one: the gateway sees NATS vanish. `in_order` closes each
+        connection after what was written to it (FIN), where a plain cut resets it and may lose what was in flight."""
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
         for writer in list(self._writers):
-            writer.transport.abort()
+            if in_order:
+                writer.close()
+            else:
+                writer.transport.abort()
         self._writers.clear()
 
     @property
@@ -67,7 +63,7 @@ class CuttableProxy:
                 await writer.drain()
                 if to_client and self._cut_after is not None and self._cut_after in data:
                     self._cut_after = None
-                    await self._cut_in_order()
+                    await self.cut(in_order=True)
         except (ConnectionError, OSError):
             pass
         finally:

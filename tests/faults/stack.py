@@ -28,8 +28,8 @@ class Stack:
         # A gateway may reach NATS another way (through a proxy a test can cut): index → NATS URL.
         self.gateway_nats_urls = gateway_nats_urls or {}
         names = [*SERVICES, *(f"gateway-{i}" for i in range(1, gateways + 1))]
-        avoid = [port for port in (nats_port, self.nats.port) if port]
-        self.ports = dict(zip(names, free_ports(len(names), avoid=avoid), strict=True))
+        # NATS may not listen yet (a test can pick its port and start it later).
+        self.ports = dict(zip(names, free_ports(len(names), avoid=[self.nats.port]), strict=True))
         self.processes: dict[str, subprocess.Popen] = {}
 
     @property
