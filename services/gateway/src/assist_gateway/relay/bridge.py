@@ -1,7 +1,9 @@
 """Relaying between replicas over core NATS, when the agent and the consultant reached different gateways.
 
 The replica holding the agent's socket is the session's *home*. Per session:
-- `relay.<sid>.to_home.frame` / `relay.<sid>.to_consultant`: frames, one NATS message each, first byte says the kind;
+- `relay.<sid>.to_home.frame` / `relay.<sid>.to_consultant`: binary frames, one NATS message each, after a first
+  byte 0x01 (the kind). Only binary frames cross: a peer's text frame is never forwarded (CONTRACT §3), so a replica
+  drops any other kind (0x02 was text, before that rule) instead of delivering it;
 - `relay.<sid>.to_home.join` (request, answered by the home) and `relay.<sid>.to_home.leave`: a remote consultant
   comes and goes;
 - `relay.<sid>.home`: the home announces `up` / `down` as the agent connects and leaves.
@@ -13,7 +15,6 @@ of three: each nats-py subscription costs a queue and a task, about 5 KiB, and i
 from __future__ import annotations
 
 BINARY = b"\x01"
-TEXT = b"\x02"
 
 
 TO_HOME_FRAME, TO_HOME_JOIN, TO_HOME_LEAVE = "to_home.frame", "to_home.join", "to_home.leave"
@@ -29,19 +30,13 @@ def channel(subject_name: str) -> str:
     return subject_name.split(".", 2)[2]
 
 
-def pack(message: dict) -> bytes | None:
-    """A Starlette WebSocket message as a bridge payload (None for anything that is not data)."""
-    data = message.get("bytes")
-    if data is not None:
-        return BINARY + data
-    text = message.get("text")
-    if text is not None:
-        return TEXT + text.encode()
-    return None
+def pack(data: bytes) -> bytes:
+    """A binary frame as a bridge payload."""
+    return BINARY + data
 
 
-def unpack(payload: bytes) -> tuple[bool, bytes | str]:
-    """(is_binary, data)."""
+def unpack(payload: bytes) -> bytes | None:
+    """The binary frame of a bridge payload, or None for anything else (never delivered)."""
     if payload[:1] == BINARY:
-        return True, payload[1:]
-    return False, payload[1:].decode()
+        return payload[1:]
+    return None

@@ -24,7 +24,13 @@ class Endpoint:
     who: str = ""  # the consultant's username, for the agent's "who is connected"
     deadline: float = 0.0  # monotonic time until which the lease is known to hold
     cut: bool = False
+    refusals: int = 0  # frames of this endpoint the relay refused to forward (CONTRACT §3)
+    refusal_told_at: float = 0.0  # monotonic time the sender was last told of a refusal
     _closing: asyncio.Task | None = field(default=None, repr=False)
+
+    def may_act(self) -> bool:
+        """Whether the consent lets this endpoint's peer be driven: `control` (view alone is watching)."""
+        return "control" in self.scopes
 
     def may_pass(self) -> bool:
         return not self.cut and time.monotonic() < self.deadline
@@ -53,10 +59,6 @@ class Endpoint:
     async def send_bytes(self, data: bytes) -> None:
         if self.may_pass():
             await self.websocket.send_bytes(data)
-
-    async def send_text(self, text: str) -> None:
-        if self.may_pass():
-            await self.websocket.send_text(text)
 
     async def send_control(self, text: str) -> None:
         """Control messages from the gateway itself; they need no lease but never go to a cut endpoint."""

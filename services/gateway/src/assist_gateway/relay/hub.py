@@ -25,6 +25,14 @@ _ENDED_MEMORY = 10_000
 # A consultant whose agent sits on another replica asks that home to take them at these intervals until it does.
 _JOIN_PAUSE_MIN, _JOIN_PAUSE_MAX = 0.25, 2.0
 _JOIN_TIMEOUT = 1.0  # the home answers a join at once, without I/O
+# The first byte of a binary frame is its channel (docs/protocol.md): 1 terminal keystrokes, 3 input events drive
+# the customer's computer, so they need the consent's `control` scope. Bytes index as ints: no allocation per frame.
+CHANNELS_NEEDING_CONTROL = frozenset({1, 3})
+CHANNEL_NAMES = {0: "control", 1: "terminal", 2: "screen", 3: "input"}
+VIEW_ONLY_REASON = "the customer's consent allows viewing only"
+TEXT_REASON = "text frames are the gateway's alone: they are never forwarded"
+# A sender is told of its refused frames (and the refusal logged) at most this often; all are counted.
+_REFUSAL_NOTICE_SECONDS = 1.0
 
 
 def _consultant_joined(who: str) -> str:
@@ -384,19 +392,34 @@ class RelayCore:
                 return
             if role == "agent" and not relay.started and not await self._until_started(relay, endpoint):
                 return  # a remote consultant's frame, held at the home like a local one
-            is_binary, data = bridge.unpack(msg.data)
+            data = bridge.unpack(msg.data)
+            if data is None:
+                return  # not a binary frame (a replica from before text frames stopped crossing): never delivered
+            if role == "agent" and not endpoint.may_act() and data and data[0] in CHANNELS_NEEDING_CONTROL:
+                return  # the consultant's replica refuses these already; the home does not count on it
             try:
-                if is_binary:
-                    await endpoint.send_bytes(data)
-                else:
-                    await endpoint.send_text(data)
+                await endpoint.send_bytes(data)
             except Exception:
                 pass  # the endpoint's own loop notices the broken socket
 
         return handler
 
-    async def forward(self, relay: SessionRelay, source: Endpoint, message: dict) -> None:
-        """One frame from `source` to its peer, local or remote, only while both leases hold."""
+    async def refuse(self, endpoint: Endpoint, what: str, reason: str) -> None:
+        """A frame of `endpoint` that is not forwarded: counted, and its sender told (with a gateway text frame
+        `{"type": "refused", "what", "reason"}`) and the refusal logged at most once every
+        `_REFUSAL_NOTICE_SECONDS`, so a flood of refused frames floods neither the log nor the sender's socket."""
+        endpoint.refusals += 1
+        now = time.monotonic()
+        if now - endpoint.refusal_told_at < _REFUSAL_NOTICE_SECONDS:
+            return
+        endpoint.refusal_told_at = now
+        log.warning("refused a %s frame from the %s of session %s (%d refused so far): %s", what, endpoint.role,
+                    endpoint.session_id, endpoint.refusals, reason)
+        await endpoint.send_control(json.dumps({"type": "refused", "what": what, "reason": reason}))
+
+    async def forward(self, relay: SessionRelay, source: Endpoint, data: bytes) -> None:
+        """One binary frame from `source` to its peer, local or remote, only while both leases hold. Text frames
+        never come here: they are the gateway's alone (CONTRACT §3)."""
         if not source.may_pass():
             return
         if source.role == "agent":
@@ -413,16 +436,11 @@ class RelayCore:
             if not peer.may_pass():
                 return
             try:
-                if message.get("bytes") is not None:
-                    await peer.send_bytes(message["bytes"])
-                elif message.get("text") is not None:
-                    await peer.send_text(message["text"])
+                await peer.send_bytes(data)
             except Exception:
                 pass  # the peer's socket broke: its own loop notices; the sender's socket is not at fault
         else:
-            payload = bridge.pack(message)
-            if payload is not None:
-                await self._publish_to_bridge(bridge.subject(relay.session_id, channel), payload)
+            await self._publish_to_bridge(bridge.subject(relay.session_id, channel), bridge.pack(data))
 
     async def _publish_to_bridge(self, subject: str, payload: bytes) -> None:
         """A frame onto the bridge, at most once: while the client reconnects to NATS nats-py buffers it; with

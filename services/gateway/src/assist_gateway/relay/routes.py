@@ -20,7 +20,9 @@ from starlette.websockets import WebSocketDisconnect
 from ..ratelimit import SlidingWindowLimiter
 from . import closecodes
 from .endpoint import Endpoint
-from .hub import RelayCore, SessionRelay
+from .hub import (
+    CHANNEL_NAMES, CHANNELS_NEEDING_CONTROL, TEXT_REASON, VIEW_ONLY_REASON, RelayCore, SessionRelay,
+)
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +195,13 @@ class RelayHub(RelayCore):
             log.exception("could not audit %s of session %s", action, endpoint.session_id)
 
     async def _pump(self, relay: SessionRelay, endpoint: Endpoint) -> None:
+        """Frames of one endpoint to its peer. Only binary frames pass: a text frame is the gateway's alone (CONTRACT
+        §3), so an endpoint's text is read (the agent's `end_session`) or refused, never forwarded; and a consultant
+        whose consent lacks `control` has its keystrokes and input events refused here, on its own replica, whose
+        lease carries the scopes, before they could reach any home (defence in depth: the agent refuses them too)."""
         websocket = endpoint.websocket
+        # The scopes are the lease's, fixed for the endpoint's life: decided once, not per frame.
+        view_only = endpoint.role == "consultant" and not endpoint.may_act()
         while True:
             try:
                 message = await websocket.receive()
@@ -201,16 +209,24 @@ class RelayHub(RelayCore):
                 return
             if message["type"] == "websocket.disconnect":
                 return
-            size = len(message.get("bytes") or b"") + len(message.get("text") or "")
+            data = message.get("bytes")
+            text = message.get("text") if data is None else None
+            size = len(data) if data is not None else len(text or "")
             if size > self._max_message:
                 await _close(websocket, closecodes.MESSAGE_TOO_BIG, f"messages are limited to {self._max_message} bytes")
                 return
             if endpoint.cut:
                 continue  # drain until the close handshake completes; nothing passes
-            if endpoint.role == "agent" and _is_end_session(message):
-                await self._end_from_agent(endpoint)
+            if data is None:
+                if endpoint.role == "agent" and _is_end_session(text):
+                    await self._end_from_agent(endpoint)
+                else:
+                    await self.refuse(endpoint, "text", TEXT_REASON)
                 continue
-            await self.forward(relay, endpoint, message)
+            if view_only and data and data[0] in CHANNELS_NEEDING_CONTROL:
+                await self.refuse(endpoint, CHANNEL_NAMES[data[0]], VIEW_ONLY_REASON)
+                continue
+            await self.forward(relay, endpoint, data)
 
     async def _end_from_agent(self, endpoint: Endpoint) -> None:
         # Stop this side at once, whatever happens next; the terminate path then cuts every replica.
@@ -222,9 +238,8 @@ class RelayHub(RelayCore):
                 log.warning("ending session %s from its agent: %s", endpoint.session_id, problem.detail)
 
 
-def _is_end_session(message: dict) -> bool:
+def _is_end_session(text: str | None) -> bool:
     """The one text frame the gateway reads from an agent (docs/protocol.md): `{"type": "end_session"}`."""
-    text = message.get("text")
     if not text or len(text) > 200:
         return False
     try:

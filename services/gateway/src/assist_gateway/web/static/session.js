@@ -74,6 +74,9 @@
       setState(t("agent_connected"));
       if (!startedAt) startedAt = Date.now();
     } else if (message.type === "peer_left") setState(t("agent_left"));
+    // The gateway refuses keystrokes and input under a view-only consent before they reach the agent, and says so
+    // (at most once a second) as the agent would.
+    else if (message.type === "refused") onControl(message);
   }
 
   function onClose(event) {
