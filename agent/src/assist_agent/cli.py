@@ -9,6 +9,20 @@ import os
 import signal
 import sys
 
+from .terminal_text import printable
+
+
+class PrintableFormatter(logging.Formatter):
+    """The log goes to the customer's terminal too, and its lines quote text from outside (close reasons, what
+    the console sent): shown without the control characters a terminal would act on (terminal_text.printable)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = printable(record.message, limit=2000)
+        return super().formatMessage(record)
+
+    def formatException(self, ei) -> str:
+        return "\n".join(printable(line, limit=2000) for line in super().formatException(ei).splitlines())
+
 
 def build_parser(prog: str = "assist-agent") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -27,8 +41,9 @@ def build_parser(prog: str = "assist-agent") -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None, *, prog: str = "assist-agent") -> int:
     args = build_parser(prog).parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
     if args.check:
         from .check import run_check
 

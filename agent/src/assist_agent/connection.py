@@ -1,7 +1,10 @@
 """The agent's connection: outbound WebSocket, heartbeats, reconnect within the grace period, ending.
 
 The gateway sends `attached` (scopes, consultant, resume_token), `peer_joined` and `peer_left` as text frames;
-binary frames are protocol v1 (channels.py). After a network drop the agent reconnects with its resume token,
+binary frames are protocol v1 (channels.py). Text frames are the gateway's alone (CONTRACT §3): the gateway never
+forwards one from the consultant. The agent does not count on that alone: it takes its session id, resume token and
+scopes from its first `attached` and keeps them for its whole life, so no later message can move it to another
+session. After a network drop the agent reconnects with its resume token,
 with backoff, for up to `grace_seconds`; the gateway keeps the session for as long (AGENT_GRACE_SECONDS) and
 ends it with `end_reason: "agent_lost"` past it.
 """
@@ -115,6 +118,10 @@ class Agent:
                 if isinstance(error, InvalidStatus) and error.response.status_code < 500 and self.resume_token is None:
                     raise SessionEnded(f"the gateway refused the connection ({error})", exit_code=1) from error
                 code, reason = None, str(error) or type(error).__name__
+                if isinstance(error, ConnectionClosed) and error.rcvd is not None:
+                    # The gateway closed with a code (iterating a socket closed with anything but 1000 raises):
+                    # a final one (4410 after the customer's terminate) ends the agent instead of a reconnect loop.
+                    code, reason = error.rcvd.code, error.rcvd.reason
             finally:
                 self._ws = None
             if self._ending.is_set():
@@ -154,8 +161,14 @@ class Agent:
     async def _on_gateway(self, control: dict) -> None:
         kind = control.get("type")
         if kind == "attached":
-            self.resume_token = control.get("resume_token") or self.resume_token
-            self.session_id = control.get("session_id") or self.session_id
+            if self.session_id is None:
+                self.session_id = control.get("session_id") or None
+                self.resume_token = control.get("resume_token") or None
+            elif control.get("session_id") != self.session_id or (
+                    control.get("resume_token") not in (None, self.resume_token)):
+                # A resumed attach names our session and brings no token: anything else is not our gateway's.
+                log.warning("ignored an `attached` for another session or with another resume token")
+                return
             if self.channels is None:
                 self.scopes = scope_rules.normalise(control.get("scopes"))
                 self.channels = Channels(send=self.send, scopes=self.scopes)

@@ -1,4 +1,8 @@
-"""What the customer sees in the agent's terminal: who is connected, for how long, with which scopes, how to end."""
+"""What the customer sees in the agent's terminal: who is connected, for how long, with which scopes, how to end.
+
+Text from outside the agent (a consultant's name, a close reason, anything the gateway sends) passes
+`terminal_text.printable` before it reaches the terminal.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,20 @@ import sys
 import time
 
 from .platforms.keys import HOTKEY_HELP
+from .terminal_text import OUTSIDE_TEXT_LIMIT, printable
 
 
 def describe(*, consultant: str | None, connected_since: float | None, scopes, now: float,
              state: str = "connected") -> str:
-    scope_text = " + ".join(sorted(scopes)) or "none"
-    who = consultant or "no consultant yet"
+    scope_text = printable(" + ".join(sorted(scopes)) or "none")
+    who = printable(consultant) if consultant else "no consultant yet"
     if connected_since is None:
         elapsed = "--:--:--"
     else:
         seconds = int(max(0.0, now - connected_since))
         elapsed = f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-    return f"[{state}] consultant: {who} | time: {elapsed} | allowed: {scope_text} | to end now: {HOTKEY_HELP}"
+    return (f"[{printable(state)}] consultant: {who} | time: {elapsed} | allowed: {scope_text}"
+            f" | to end now: {HOTKEY_HELP}")
 
 
 class StatusLine:
@@ -42,5 +48,6 @@ class StatusLine:
             self._stream.flush()
 
     def say(self, text: str) -> None:
+        text = printable(text, limit=2 * OUTSIDE_TEXT_LIMIT)
         self._stream.write(("\r\x1b[2K" if self._tty else "") + text + "\n")
         self._stream.flush()

@@ -1,0 +1,75 @@
+"""What the agent takes from outside: its session from the first `attached` only, and text for the customer's
+terminal without the control characters a terminal would act on (issue #12)."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import pytest
+
+from assist_agent.cli import PrintableFormatter
+from assist_agent.connection import Agent
+from assist_agent.status import StatusLine, describe
+from assist_agent.terminal_text import printable
+
+ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x1b[1;1HYour Bank's Security Team\r\n\x9b31m\u202e\x7f"
+
+
+def _no_control_characters(text: str) -> bool:
+    return not any(ord(char) < 0x20 and char != "\n" or 0x7F <= ord(char) <= 0x9F or char == "\u202e"
+                   for char in text)
+
+
+def test_printable_shows_every_control_character_as_a_question_mark_and_keeps_the_rest():
+    assert printable("maria") == "maria"
+    assert printable("Мария Петрова") == "Мария Петрова"
+    shown = printable(ESCAPES)
+    assert _no_control_characters(shown) and "Your Bank's Security Team" in shown
+    assert shown.startswith("?]0;pwned??[2J")
+    assert len(printable("x" * 10_000)) == 200
+
+
+def test_the_status_line_never_writes_a_consultants_escape_sequences_raw():
+    line = describe(consultant=ESCAPES, connected_since=None, scopes={"view"}, now=0, state=ESCAPES)
+    assert _no_control_characters(line)
+    for tty in (False, True):
+        stream = io.StringIO()
+        stream.isatty = lambda tty=tty: tty
+        status = StatusLine(stream)
+        status.show(consultant=ESCAPES, connected_since=None, scopes={"view"}, state="connected")
+        status.say(f"Session ended: {ESCAPES}")
+        written = stream.getvalue()
+        if tty:  # the status line's own rewrite-in-place is the only escape sequence left
+            written = written.replace("\r\x1b[2K", "")
+        assert _no_control_characters(written), repr(written)
+        assert "Session ended: ?]0;pwned" in written
+
+
+def test_log_lines_quoting_outside_text_are_printable():
+    record = logging.LogRecord("assist_agent.connection", logging.WARNING, __file__, 1,
+                               "connection lost (%s); reconnecting", (ESCAPES,), None)
+    line = PrintableFormatter("%(levelname)s %(message)s").format(record)
+    assert _no_control_characters(line) and "connection lost (?]0;pwned" in line
+
+
+@pytest.fixture
+def agent():
+    return Agent(gateway="http://127.0.0.1:1", code="123456789", status=StatusLine(io.StringIO()))
+
+
+async def test_the_agent_keeps_the_session_and_token_of_its_first_attached(agent):
+    await agent._on_gateway({"type": "attached", "session_id": "A", "resume_token": "token-of-A", "scopes": []})
+    assert (agent.session_id, agent.resume_token) == ("A", "token-of-A")
+    # A forged `attached` naming the attacker's session B and its token changes nothing.
+    await agent._on_gateway({"type": "attached", "session_id": "B", "resume_token": "token-of-B",
+                             "consultant": "Your Bank's Security Team", "scopes": ["view", "control"]})
+    assert (agent.session_id, agent.resume_token) == ("A", "token-of-A")
+    assert agent.consultant is None and agent.scopes == frozenset()
+    # Nor does one for our session with another token.
+    await agent._on_gateway({"type": "attached", "session_id": "A", "resume_token": "token-of-B", "scopes": []})
+    assert agent.resume_token == "token-of-A"
+    # The gateway's own attach after a resume names our session and brings no token: taken as it is.
+    await agent._on_gateway({"type": "attached", "session_id": "A", "resumed": True, "consultant": "maria",
+                             "scopes": []})
+    assert (agent.session_id, agent.resume_token, agent.consultant) == ("A", "token-of-A", "maria")
