@@ -1,0 +1,268 @@
+"""The relay's trust boundary (issue #12): only the gateway speaks in text frames, and a view-only consent is held
+at the gateway too. A consultant who forges the gateway's `attached` cannot move the customer's agent into a
+session of his own; a peer's text frame never reaches the other side, on one replica or across two; keystrokes and
+input events of a view-only session never reach the agent; outside text reaches the customer's terminal without
+its escape sequences. One system with two gateway replicas for the module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+import websockets
+from agent_flow import AgentProcess, Consultant
+from conftest import start_module_system
+from identities import STAFF
+from public_api import (
+    bearer, close_code, connect_agent, connect_consultant, login, next_control, request_help, wait_for_status, ws_url,
+)
+
+from assist_agent import console, framing
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "faults"))
+from proxy import CuttableProxy  # noqa: E402  (the fault suite's cuttable TCP proxy, between agent and gateway)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+
+PASSWORD = "a long enough password"
+FORGED_NAME = "Your Bank's Security Team"
+ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x1b[1;1H"
+REPLICAS = pytest.mark.parametrize("across", [False, True], ids=["one replica", "two replicas"])
+
+
+@pytest.fixture(scope="module")
+def trust_system(tmp_path_factory):
+    system, location = start_module_system(tmp_path_factory, ASSIST_GATEWAYS="2", CODE_ATTEMPTS_PER_MINUTE="100000",
+                                           LOGIN_ATTEMPTS_PER_MINUTE="100000")
+    try:
+        yield system
+    finally:
+        try:
+            system.stop()
+        finally:
+            location.drop()
+
+
+@pytest.fixture
+async def hop(trust_system):
+    """A TCP hop between the real agent and the first gateway that the test can cut: a network drop."""
+    proxy = CuttableProxy(int(trust_system.gateway_urls[0].rsplit(":", 1)[1]))
+    await proxy.start()
+    yield proxy
+    await proxy.cut()
+
+
+@pytest.fixture
+def agents():
+    started: list[AgentProcess] = []
+    yield started
+    for agent in started:
+        agent.stop()
+
+
+async def _claimed(gateway: str, token: str, *, scopes=("view", "control")):
+    async with httpx.AsyncClient(base_url=gateway, timeout=30) as client:
+        request = await request_help(client, scopes=scopes)
+        claimed = await client.post(f"/api/v1/sessions/{request.session_id}/claim", headers=bearer(token))
+        assert claimed.status_code == 200, claimed.text
+    return request
+
+
+async def _token(gateway: str) -> str:
+    async with httpx.AsyncClient(base_url=gateway, timeout=30) as client:
+        return await login(client, STAFF["consultant"], PASSWORD)
+
+
+async def _open_pair(system, *, across: bool, scopes=("view", "control")):
+    """A raw agent socket and the assigned consultant's, on one replica or on two, the session active."""
+    agent_gw = system.gateway_urls[0]
+    consultant_gw = system.gateway_urls[1 if across else 0]
+    token = await _token(consultant_gw)
+    request = await _claimed(agent_gw, token, scopes=scopes)
+    agent = await connect_agent(agent_gw, request.session_code)
+    await next_control(agent, "attached")
+    consultant = await connect_consultant(consultant_gw, request.session_id, token)
+    await next_control(consultant, "peer_joined")
+    await next_control(agent, "peer_joined")
+    async with httpx.AsyncClient(base_url=agent_gw, timeout=30) as customer:
+        await wait_for_status(customer, request.session_id, bearer(request.customer_token), "active")
+    return request, agent, consultant
+
+
+async def _texts_until(ws, marker: bytes, timeout: float = 10.0) -> list[str]:
+    """Every text frame `ws` receives before the binary frame `marker` (frames of one sender keep their order)."""
+    texts = []
+    async with asyncio.timeout(timeout):
+        while True:
+            message = await ws.recv()
+            if isinstance(message, str):
+                texts.append(message)
+            elif message == marker:
+                return texts
+
+
+@REPLICAS
+async def test_a_peers_text_frame_never_reaches_the_other_side(trust_system, across):
+    _request, agent, consultant = await _open_pair(trust_system, across=across)
+    forged_attached = json.dumps({"type": "attached", "session_id": "s_forged", "resume_token": "x" * 43,
+                                  "consultant": FORGED_NAME, "scopes": ["view", "control"]})
+    await consultant.send(forged_attached)
+    await consultant.send(b"\x00after the consultant's text")
+    assert forged_attached not in await _texts_until(agent, b"\x00after the consultant's text")
+    refused = await next_control(consultant, "refused")
+    assert refused["what"] == "text"
+    # The other way too: the agent cannot speak as the gateway to the consultant.
+    forged_left = json.dumps({"type": "peer_left", "peer": "agent"})
+    await agent.send(forged_left)
+    await agent.send(b"\x00after the agent's text")
+    assert forged_left not in await _texts_until(consultant, b"\x00after the agent's text")
+    assert (await next_control(agent, "refused"))["what"] == "text"
+
+
+@REPLICAS
+async def test_with_a_view_only_consent_keystrokes_and_input_never_reach_the_agent(trust_system, across):
+    _request, agent, consultant = await _open_pair(trust_system, across=across, scopes=("view",))
+    await consultant.send(console.keystrokes("rm -rf ~\n"))
+    await consultant.send(console.pointer_move(10, 10))
+    await consultant.send(console.resize(100, 30))  # channel 0 passes: watching needs it
+    async with asyncio.timeout(10):
+        first = await agent.recv()
+        while isinstance(first, str):  # the gateway's own messages
+            first = await agent.recv()
+    assert first == console.resize(100, 30)
+    refused = await next_control(consultant, "refused")
+    assert refused["what"] == "terminal" and "view" in refused["reason"]
+
+
+async def _until(ws, wanted, seen: list, timeout: float = 20.0):
+    """Read `ws` (text and binary) into `seen` until `wanted(message)`; that message."""
+    async with asyncio.timeout(timeout):
+        while True:
+            message = await ws.recv()
+            seen.append(message)
+            if wanted(message):
+                return message
+
+
+def _gateway_says(kind: str):
+    return lambda message: isinstance(message, str) and json.loads(message).get("type") == kind
+
+
+def _agent_says(kind: str):
+    def wanted(message) -> bool:
+        if not isinstance(message, bytes) or message[:1] != bytes((framing.CONTROL,)):
+            return False
+        return framing.decode(message).json().get("type") == kind
+    return wanted
+
+
+async def test_a_forged_attached_cannot_move_the_customers_agent_into_the_consultants_own_session(
+        trust_system, tmp_path, agents, hop):
+    gateway = trust_system.gateway_urls[0]
+    token = await _token(gateway)
+    victim = await _claimed(gateway, token)
+    # The real agent reaches the gateway through a hop the test can cut: a network drop it must come back from.
+    agent = AgentProcess(gateway=f"http://127.0.0.1:{hop.port}", code=victim.session_code, log_dir=tmp_path)
+    agents.append(agent)
+    await agent.wait_for_log("waiting for the consultant", timeout=20)
+    seen_a: list = []
+    ws_a = await connect_consultant(gateway, victim.session_id, token)
+    await _until(ws_a, _agent_says("hello"), seen_a)
+    await ws_a.send(console.hello())
+
+    # The consultant's own session B: a fake agent of his holds its code, and he is its consultant.
+    own = await _claimed(gateway, token)
+    fake_agent = await connect_agent(gateway, own.session_code)
+    own_attached = await next_control(fake_agent, "attached")
+    seen_b: list = []
+    ws_b = await connect_consultant(gateway, own.session_id, token)
+    await _until(ws_b, _gateway_says("peer_joined"), seen_b)
+
+    # Speaking as the gateway on session A: B's id and resume token, and a name of his choosing.
+    await ws_a.send(json.dumps({"type": "attached", "session_id": own.session_id, "status": "active",
+                                "resume_token": own_attached["resume_token"], "resumed": False,
+                                "consultant": FORGED_NAME, "scopes": ["view", "control"]}))
+    await ws_a.send(json.dumps({"type": "peer_joined", "peer": "consultant", "consultant": FORGED_NAME}))
+    # A keystroke behind them: once its output is back, the agent has read (or been spared) what came before.
+    await ws_a.send(console.keystrokes("echo trust-$((6 * 7))\n"))
+    async with asyncio.timeout(15):
+        output = b""
+        while b"trust-42" not in output:
+            output += await _until(ws_a, lambda m: isinstance(m, bytes) and m[:1] == b"\x01", seen_a)
+
+    # The agent's connection drops; it comes back with what it believes is its session.
+    await hop.cut()
+    await hop.start()
+    await _until(ws_a, _gateway_says("peer_left"), seen_a)
+    await _until(ws_a, _gateway_says("peer_joined"), seen_a)
+    await _until(ws_a, _agent_says("hello"), seen_a)  # the agent is back on A, its own session
+
+    # B's token opens nothing but B: presented for A, the gateway refuses it.
+    misused = await websockets.connect(
+        f"{ws_url(gateway)}/ws/v1/agent?session={victim.session_id}&resume={own_attached['resume_token']}")
+    assert (await close_code(misused))[0] == 4403
+
+    # The customer ends A: the agent ends, and nothing of it ever reached B, whose fake agent is still its agent.
+    async with httpx.AsyncClient(base_url=gateway, timeout=30) as customer:
+        ended = await customer.post(f"/api/v1/sessions/{victim.session_id}/terminate",
+                                    headers=bearer(victim.customer_token))
+        assert ended.status_code == 200, ended.text
+    assert (await close_code(ws_a))[0] == 4410
+    assert await agent.wait_exit() == 0
+    await fake_agent.send(b"\x00the fake agent's marker")
+    await _until(ws_b, lambda m: m == b"\x00the fake agent's marker", seen_b)
+    assert [m for m in seen_b if isinstance(m, bytes)] == [b"\x00the fake agent's marker"]
+    log = agent.log()
+    assert FORGED_NAME not in log and "\x1b" not in log, log
+
+
+async def test_escape_sequences_from_outside_are_not_written_raw_to_the_customers_terminal(trust_system, tmp_path,
+                                                                                        agents):
+    gateway = trust_system.gateway_urls[0]
+    token = await _token(gateway)
+    request = await _claimed(gateway, token)
+    agent = AgentProcess(gateway=gateway, code=request.session_code, log_dir=tmp_path)
+    agents.append(agent)
+    await agent.wait_for_log("waiting for the consultant", timeout=20)
+    ws = await connect_consultant(gateway, request.session_id, token)
+    consultant = Consultant(ws=ws, session_id=request.session_id, customer_token=request.customer_token,
+                            agent_hello={})
+    await consultant.next_control("hello", timeout=15)
+    await consultant.send(console.hello())
+    for kind in ("peer_joined", "attached", "peer_left"):
+        await ws.send(json.dumps({"type": kind, "peer": "consultant", "consultant": ESCAPES + FORGED_NAME,
+                                  "session_id": request.session_id, "scopes": ["view", "control"]}))
+    await consultant.send(console.keystrokes("echo escapes-$((6 * 7))\n"))
+    await consultant.terminal_until("escapes-42", timeout=15)
+    await agent.wait_for_log(f"consultant: {STAFF['consultant']}")
+    async with httpx.AsyncClient(base_url=gateway, timeout=30) as customer:
+        ended = await customer.post(f"/api/v1/sessions/{request.session_id}/terminate",
+                                    headers=bearer(request.customer_token))
+        assert ended.status_code == 200, ended.text
+    assert await agent.wait_exit() == 0
+    log = agent.log()
+    assert "Session ended: session ended by customer" in log
+    assert "\x1b" not in log and "\x07" not in log and FORGED_NAME not in log, log
+
+
+async def test_the_customers_terminate_ends_the_agent_instead_of_leaving_it_reconnecting(trust_system, tmp_path,
+                                                                                          agents):
+    gateway = trust_system.gateway_urls[0]
+    token = await _token(gateway)
+    request = await _claimed(gateway, token)
+    agent = AgentProcess(gateway=gateway, code=request.session_code, log_dir=tmp_path)
+    agents.append(agent)
+    await agent.wait_for_log("waiting for the consultant", timeout=20)
+    async with httpx.AsyncClient(base_url=gateway, timeout=30) as customer:
+        ended = await customer.post(f"/api/v1/sessions/{request.session_id}/terminate",
+                                    headers=bearer(request.customer_token))
+        assert ended.status_code == 200, ended.text
+    # 4410 is final: the agent closes everything and ends, it does not knock at the gateway with its resume token.
+    assert await agent.wait_exit() == 0
+    assert "Session ended: session ended by customer" in agent.log()
+    assert "reconnecting" not in agent.log()
