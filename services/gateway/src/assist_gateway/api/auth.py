@@ -69,10 +69,13 @@ async def login(
 
 
 @router.post("/auth/logout", status_code=204)
-async def logout(staff: CurrentStaff, token: BearerToken, runtime: RuntimeDep) -> Response:
-    """Revoke the token in use: it opens nothing afterwards."""
+async def logout(staff: CurrentStaff, token: BearerToken, runtime: RuntimeDep, request: Request) -> Response:
+    """Revoke the token in use and the cookie's token, which the answer clears: neither opens anything afterwards.
+    """
+    cleared = request.cookies.get(TOKEN_COOKIE)
     async with runtime.database.transaction() as db:
-        await revoke_token(db=db, token=token or "")
+        for revoked in {token, cleared} - {None, ""}:
+            await revoke_token(db=db, token=revoked)
     response = Response(status_code=204)
     response.delete_cookie(TOKEN_COOKIE)
     return response
