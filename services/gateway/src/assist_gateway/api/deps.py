@@ -11,7 +11,11 @@ from assist_platform.runtime import ServiceRuntime
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordBearer
 
+from assist_platform.audit import append_audit
+
 from .. import crud
+from ..commands import get_session
+from ..domain import SESSION_VIEWER_ROLES, may_read_session, read_is_audited
 from ..ratelimit import SlidingWindowLimiter
 from ..settings import Settings
 from ..staff import StaffIdentity, authenticate_token
@@ -37,8 +41,19 @@ def _login_limiter(request: Request) -> SlidingWindowLimiter:
 
 
 def _token(request: Request, header_token: Annotated[str | None, Depends(_bearer)]) -> str | None:
-    """The bearer token of the Authorization header, else the web UI's cookie."""
-    return header_token or request.cookies.get(TOKEN_COOKIE) or None
+    """The bearer token of the Authorization header, else the web UI's cookie, which must come with the CSRF
+    header on anything that changes state (403): whatever else the request carries, if the cookie is what
+    authenticates, CSRF is checked. A bearer token, valid or not, is the only credential looked at.
+    """
+    if header_token:
+        return header_token
+    # Imported here: web.security reads TOKEN_COOKIE from this module.
+    from ..web.security import cookie_csrf_problem
+
+    problem = cookie_csrf_problem(request.method, request.cookies, request.headers)
+    if problem is not None:
+        raise problem
+    return request.cookies.get(TOKEN_COOKIE) or None
 
 
 RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
@@ -114,6 +129,38 @@ async def _session_caller(session_id: str, runtime: RuntimeDep, token: BearerTok
 
 
 SessionCallerDep = Annotated[SessionCaller, Depends(_session_caller)]
+
+
+@dataclass(frozen=True)
+class SessionReader:
+    """Who may read a session's full record, and the record when staff read it (already fetched to decide)."""
+
+    caller: SessionCaller
+    view: dict | None = None
+
+
+async def _session_reader(caller: SessionCallerDep, runtime: RuntimeDep, request: Request) -> SessionReader:
+    """The session's customer; its assigned consultant; a supervisor or admin, whose read is audited first (a
+    read that cannot be recorded is refused). 403 for any other staff, a colleague's session included.
+    """
+    staff = caller.staff
+    if staff is None:
+        return SessionReader(caller=caller)
+    if staff.role not in SESSION_VIEWER_ROLES:
+        raise Problem(403, "Forbidden", f"The role {staff.role} does not look at sessions.")
+    view = await get_session(runtime, session_id=caller.session_id)
+    assigned = view.get("consultant")
+    if not may_read_session(username=staff.username, role=staff.role, assigned_consultant=assigned):
+        raise Problem(403, "Forbidden", "Only the consultant assigned to this session reads its details.")
+    if read_is_audited(username=staff.username, role=staff.role, assigned_consultant=assigned):
+        async with runtime.database.transaction() as db:
+            await append_audit(db, action="session.read", actor=staff.username, session_id=caller.session_id,
+                               client_address=client_address(request),
+                               detail={"role": staff.role, "path": request.url.path})
+    return SessionReader(caller=caller, view=view)
+
+
+SessionReaderDep = Annotated[SessionReader, Depends(_session_reader)]
 
 
 def client_address(request: Request) -> str:
