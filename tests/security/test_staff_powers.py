@@ -130,6 +130,26 @@ async def test_a_supervisors_read_of_anothers_session_is_audited(system):
                      (STAFF["admin"], f"/api/v1/sessions/{request.session_id}/report")], trail["entries"]
 
 
+async def test_an_admins_read_of_billing_records_is_audited_and_finances_is_not(system):
+    async with httpx.AsyncClient(base_url=system.gateway_url, timeout=30) as client:
+        maria = await login(client, STAFF["consultant"], PASSWORD)
+        fiona = await login(client, STAFF["finance"], PASSWORD)
+        ada = await login(client, STAFF["admin"], PASSWORD)
+        request = await _ended_billed_session(system, client, maria)
+        await _report_when_ready(client, request.session_id, bearer(request.customer_token))
+        records = (await client.get("/api/v1/billing/records", params={"limit": 500}, headers=bearer(fiona))).json()
+        record = next(r for r in records["records"] if r["session_id"] == request.session_id)
+        assert (await client.get(f"/api/v1/billing/records/{record['record_id']}", headers=bearer(fiona))).status_code \
+            == 200
+        read = await client.get(f"/api/v1/billing/records/{record['record_id']}", headers=bearer(ada))
+        assert read.status_code == 200 and read.json()["gross"]
+        trail = (await client.get("/api/v1/audit", params={"session_id": request.session_id},
+                                  headers=bearer(ada))).json()
+    reads = [(entry["actor"], entry["detail"]["path"]) for entry in trail["entries"]
+             if entry["service"] == "gateway" and entry["action"] == "session.read"]
+    assert reads == [(STAFF["admin"], f"/api/v1/billing/records/{record['record_id']}")], trail["entries"]
+
+
 @pytest.mark.parametrize("authorization", ["Basic bWFyaWE6eA==", "Token 1234", "Bearer"])
 async def test_a_cookie_authenticated_post_with_a_bogus_authorization_header_needs_the_csrf_token(system,
                                                                                                   authorization):

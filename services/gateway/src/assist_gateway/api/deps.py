@@ -153,11 +153,19 @@ async def _session_reader(caller: SessionCallerDep, runtime: RuntimeDep, request
     if not may_read_session(username=staff.username, role=staff.role, assigned_consultant=assigned):
         raise Problem(403, "Forbidden", "Only the consultant assigned to this session reads its details.")
     if read_is_audited(username=staff.username, role=staff.role, assigned_consultant=assigned):
-        async with runtime.database.transaction() as db:
-            await append_audit(db, action="session.read", actor=staff.username, session_id=caller.session_id,
-                               client_address=client_address(request),
-                               detail={"role": staff.role, "path": request.url.path})
+        await audit_read(runtime, staff, request, session_id=caller.session_id)
     return SessionReader(caller=caller, view=view)
+
+
+async def audit_read(runtime: ServiceRuntime, staff: StaffIdentity, request: Request, *,
+                     session_id: str | None = None) -> None:
+    """`session.read` in the gateway's audit trail: an overseer read customers' data. Called before the data is
+    answered, in a transaction of its own: a read that cannot be recorded fails instead."""
+    async with runtime.database.transaction() as db:
+        await append_audit(db, action="session.read", actor=staff.username, session_id=session_id,
+                           client_address=client_address(request),
+                           detail={"role": staff.role, "path": request.url.path,
+                                   **({"query": str(request.url.query)} if request.url.query else {})})
 
 
 SessionReaderDep = Annotated[SessionReader, Depends(_session_reader)]
