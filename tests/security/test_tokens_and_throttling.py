@@ -92,6 +92,18 @@ async def test_password_guessing_is_throttled_even_for_the_right_password(strict
         assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) >= 1
 
 
+async def test_parallel_password_guesses_cannot_all_pass_before_the_first_failure_is_counted(strict_system):
+    # A burst from an address of its own: the check of each password (argon2) is slow, so a throttle that counts a
+    # failure only once it is known lets a whole burst through.
+    async with httpx.AsyncClient(base_url=strict_system.gateway_url, timeout=60,
+                                 transport=httpx.AsyncHTTPTransport(local_address="127.0.0.8")) as client:
+        answers = await asyncio.gather(*(
+            client.post("/api/v1/auth/token", data={"username": STAFF["finance"], "password": f"burst {i}"})
+            for i in range(ATTEMPTS * 4)))
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [401] * ATTEMPTS + [429] * (ATTEMPTS * 3), statuses
+
+
 async def _agent_from(gateway_url: str, query: str, address: str):
     """A raw agent socket opened from a loopback address of its own (one client address per test)."""
     return await websockets.connect(f"{ws_url(gateway_url)}/ws/v1/agent?{query}", max_size=None,

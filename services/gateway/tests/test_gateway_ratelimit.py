@@ -161,3 +161,13 @@ async def test_an_honest_burst_waits_instead_of_being_refused() -> None:
         return "ok"
 
     assert await asyncio.gather(*(valid_attempt() for _ in range(12))) == ["ok"] * 12
+
+
+async def test_a_budget_over_an_existing_limiter_counts_its_failures_there() -> None:
+    clock = FakeClock()
+    logins = SlidingWindowLimiter(2, 60.0, clock=clock)
+    budget = FailureBudget(failures=logins, total=None)
+    assert await _attempts(budget, "a", [False, True, True, False]) == ["ok", "failed", "failed", "refused"]
+    assert logins.blocked("a") and budget.retry_after("a") == 60.0
+    with pytest.raises(ValueError):
+        FailureBudget(total=None)

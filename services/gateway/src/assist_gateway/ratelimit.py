@@ -115,27 +115,43 @@ class FailureBudget:
     def __init__(
         self,
         *,
-        per_key: int,
-        total: int,
+        per_key: int | None = None,
+        total: int | None,
         window_seconds: float = 60.0,
         max_keys: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
+        failures: SlidingWindowLimiter | None = None,
     ) -> None:
-        self._failures = SlidingWindowLimiter(per_key, window_seconds, max_keys=max_keys, clock=clock)
-        self._all_failures = SlidingWindowLimiter(total, window_seconds, max_keys=1, clock=clock)
+        """`total=None`: no cap over all keys. `failures`: keep the per-key failures in this limiter (its limit,
+        window and clock) rather than in a new one of `per_key`."""
+        if (per_key is None) == (failures is None):
+            raise ValueError("give per_key or failures")
+        self._failures = (  # not `failures or …`: an empty limiter is falsy (it has a length)
+            failures if failures is not None
+            else SlidingWindowLimiter(per_key, window_seconds, max_keys=max_keys, clock=clock)
+        )
+        self._all_failures = (
+            SlidingWindowLimiter(total, self._failures.window_seconds, max_keys=1, clock=self._failures._clock)
+            if total is not None else None
+        )
         self._in_flight: Counter[str] = Counter()
         self._in_flight_total = 0
         self._settled = asyncio.Condition()
 
+    def retry_after(self, key: str) -> float:
+        """Seconds until `key` has failures to spend again (0 when it has now)."""
+        total = self._all_failures.retry_after(self.TOTAL) if self._all_failures else 0.0
+        return max(self._failures.retry_after(key), total)
+
     def exhausted(self, key: str) -> bool:
         """Whether `key`, or everyone together, has used up the failures of the window."""
-        return self._failures.blocked(key) or self._all_failures.blocked(self.TOTAL)
+        return self._failures.blocked(key) or bool(self._all_failures and self._all_failures.blocked(self.TOTAL))
 
     def _has_room(self, key: str) -> bool:
         # Failures so far plus attempts that may still fail stay within both budgets.
-        return (
-            self._failures.count(key) + self._in_flight[key] < self._failures.limit
-            and self._all_failures.count(self.TOTAL) + self._in_flight_total < self._all_failures.limit
+        return self._failures.count(key) + self._in_flight[key] < self._failures.limit and (
+            self._all_failures is None
+            or self._all_failures.count(self.TOTAL) + self._in_flight_total < self._all_failures.limit
         )
 
     @asynccontextmanager
@@ -159,7 +175,8 @@ class FailureBudget:
         finally:
             if attempt.failed:
                 self._failures.hit(key)
-                self._all_failures.hit(self.TOTAL)
+                if self._all_failures is not None:
+                    self._all_failures.hit(self.TOTAL)
             self._in_flight[key] -= 1
             if self._in_flight[key] <= 0:
                 del self._in_flight[key]

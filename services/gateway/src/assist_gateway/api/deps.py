@@ -16,7 +16,7 @@ from assist_platform.audit import append_audit
 from .. import crud
 from ..commands import get_session
 from ..domain import SESSION_VIEWER_ROLES, may_read_session, read_is_audited
-from ..ratelimit import SlidingWindowLimiter
+from ..ratelimit import FailureBudget
 from ..settings import Settings
 from ..staff import StaffIdentity, authenticate_token
 
@@ -36,8 +36,15 @@ def _relay_hub(request: Request) -> Any:
     return request.app.state.relay_hub
 
 
-def _login_limiter(request: Request) -> SlidingWindowLimiter:
-    return request.app.state.login_limiter
+def _login_limiter(request: Request) -> FailureBudget:
+    """Failed logins per address, kept in the app's login limiter; made once per app. A login in flight counts
+    until its (slow, argon2) check settles, so parallel guesses cannot all pass before the first failure is known.
+    """
+    state = request.app.state
+    budget = getattr(state, "login_failures", None)
+    if budget is None:
+        budget = state.login_failures = FailureBudget(failures=state.login_limiter, total=None)
+    return budget
 
 
 def _token(request: Request, header_token: Annotated[str | None, Depends(_bearer)]) -> str | None:
@@ -59,7 +66,7 @@ def _token(request: Request, header_token: Annotated[str | None, Depends(_bearer
 RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 RelayHubDep = Annotated[Any, Depends(_relay_hub)]
-LoginLimiterDep = Annotated[SlidingWindowLimiter, Depends(_login_limiter)]
+LoginLimiterDep = Annotated[FailureBudget, Depends(_login_limiter)]
 BearerToken = Annotated[str | None, Depends(_token)]
 
 
