@@ -41,7 +41,7 @@ def system(tmp_path_factory):
     """One system for the matrix, the fuzzer and the header checks: none of them needs a fresh one."""
     # The fuzzer's random logins would otherwise lock the later tests out: throttling has a system of its own.
     system, location = start_module_system(tmp_path_factory, LOGIN_ATTEMPTS_PER_MINUTE="100000",
-                                           CODE_ATTEMPTS_PER_MINUTE="100000")
+                                           CODE_FAILURES_PER_MINUTE="100000", CODE_FAILURES_PER_MINUTE_TOTAL="100000")
     try:
         yield system
     finally:

@@ -20,6 +20,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 EVERYONE = frozenset(IDENTITIES)
 CONSULTANTS = frozenset({"consultant", "other_consultant"})
 SESSION_VIEWERS = CONSULTANTS | {"supervisor", "admin"}
+# The full record and billing report of a session: its assigned consultant (`consultant`: the target session is
+# hers), supervisors and admins (their reads audited); never a colleague (`other_consultant`), ongoing or ended.
+SESSION_READERS = frozenset({"consultant", "supervisor", "admin"})
 FINANCE = frozenset({"finance", "admin"})
 
 # Who may call each operation; everyone else gets 401 (no or no valid credential) or 403 (wrong role or session).
@@ -32,14 +35,14 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/terms"): EVERYONE,
     ("GET", "/api/v1/price-list"): EVERYONE,
     ("POST", "/api/v1/help-requests"): EVERYONE,
-    ("GET", "/api/v1/sessions/{session_id}"): SESSION_VIEWERS | {CUSTOMER},
+    ("GET", "/api/v1/sessions/{session_id}"): SESSION_READERS | {CUSTOMER},
     ("GET", "/api/v1/sessions/{session_id}/consent-receipt"): frozenset({CUSTOMER}),
-    ("GET", "/api/v1/sessions/{session_id}/report"): SESSION_VIEWERS | {CUSTOMER},
+    ("GET", "/api/v1/sessions/{session_id}/report"): SESSION_READERS | {CUSTOMER},
     ("POST", "/api/v1/sessions/{session_id}/terminate"): frozenset({CUSTOMER}),
-    ("GET", "/api/v1/queue"): CONSULTANTS | {"supervisor"},
+    ("GET", "/api/v1/queue"): CONSULTANTS | {"supervisor"},  # cards: no email, phone or description
     ("POST", "/api/v1/sessions/{session_id}/claim"): CONSULTANTS,
     ("POST", "/api/v1/sessions/{session_id}/end"): frozenset({"consultant", "supervisor", "admin"}),
-    ("GET", "/api/v1/sessions"): SESSION_VIEWERS,
+    ("GET", "/api/v1/sessions"): SESSION_VIEWERS,  # a consultant's own in full; overseers' as cards
     ("GET", "/api/v1/billing/records"): FINANCE,
     ("GET", "/api/v1/billing/records/{record_id}"): FINANCE,
     ("GET", "/api/v1/billing/export.csv"): FINANCE,

@@ -104,7 +104,11 @@ async def test_a_customer_token_opens_only_its_own_session(system) -> None:
 async def test_staff_see_sessions_and_unknown_ones_are_404(system) -> None:
     created = await ask_for_help(system)
     consultant = await system.staff_headers("carl", "consultant")
-    view = (await system.client.get(f"/api/v1/sessions/{created['session_id']}", headers=consultant)).json()
+    detail = f"/api/v1/sessions/{created['session_id']}"
+    # Need-to-know: the full record only once the session is the consultant's own.
+    assert (await system.client.get(detail, headers=consultant)).status_code == 403
+    await system.client.post(f"{detail}/claim", headers=consultant)
+    view = (await system.client.get(detail, headers=consultant)).json()
     assert view["customer"]["name"] == "Ива Петрова"
     missing = await system.client.get(
         "/api/v1/sessions/00000000-0000-4000-8000-000000000000", headers=consultant

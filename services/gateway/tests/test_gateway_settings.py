@@ -26,6 +26,8 @@ def test_defaults_are_sane_and_each_process_has_its_own_replica_id() -> None:
         {"max_body_bytes": 10},
         {"login_attempts_per_minute": 0},
         {"code_attempts_per_minute": 0},
+        {"code_failures_per_minute": 0},
+        {"code_failures_per_minute_total": 0},
         {"relay_max_message_bytes": 0},
         {"lease_renew_seconds": 5.0, "lease_seconds": 5.0},
         {"lease_renew_seconds": 0},
@@ -42,3 +44,12 @@ def test_values_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("REPLICA_ID", "gw-2")
     settings = Settings()
     assert (settings.assist_port, settings.replica_id) == (8123, "gw-2")
+
+
+def test_the_code_failure_budget_falls_back_to_its_older_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CODE_ATTEMPTS_PER_MINUTE", "7")
+    assert Settings().code_failures_per_address == 7
+    monkeypatch.setenv("CODE_FAILURES_PER_MINUTE", "4")
+    monkeypatch.setenv("CODE_FAILURES_PER_MINUTE_TOTAL", "40")
+    settings = Settings()
+    assert (settings.code_failures_per_address, settings.code_failures_per_minute_total) == (4, 40)

@@ -14,7 +14,8 @@ MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
-# Staff roles that may look at any session (a consultant's UI needs it before claiming).
+# Staff roles that look at sessions at all: a consultant the queue's cards and the full record of their own
+# sessions, supervisors and admins every session (`may_read_session`).
 SESSION_VIEWER_ROLES = (CONSULTANT, SUPERVISOR, ADMIN)
 # Staff roles that may end a session they are not assigned to.
 SESSION_OVERSEER_ROLES = (SUPERVISOR, ADMIN)
@@ -91,3 +92,38 @@ def public_session_view(view: dict[str, Any]) -> dict[str, Any]:
 def remaining_lease_wait(*, requested_seconds_ago: float, lease_seconds: float) -> float:
     """How much longer to wait until every relay has lapsed, given a cut requested that long ago."""
     return max(0.0, lease_seconds - max(0.0, requested_seconds_ago))
+
+
+# What the queue and the live lists show of a session (issue #12, need-to-know): who asks (name, company), for
+# what and since when. Never how to reach the customer (email, phone), what the problem is (description), the
+# consent id or a token: the full record is for the assigned consultant, and for overseers on the record.
+SESSION_CARD_FIELDS = (
+    "session_id",
+    "status",
+    "service_type",
+    "consultant",
+    "requested_at",
+    "assigned_at",
+    "started_at",
+    "ended_at",
+    "expires_at",
+)
+CARD_CUSTOMER_FIELDS = ("name", "company")
+
+
+def session_card(view: dict[str, Any]) -> dict[str, Any]:
+    customer = view.get("customer")
+    card = {field: view.get(field) for field in SESSION_CARD_FIELDS}
+    card["customer"] = {key: customer.get(key) for key in CARD_CUSTOMER_FIELDS} if isinstance(customer, dict) else {}
+    return card
+
+
+def may_read_session(*, username: str, role: str, assigned_consultant: str | None) -> bool:
+    """The full record (personal data, billing report) of a session: its assigned consultant, supervisors and
+    admins; a consultant never reads a colleague's session, ongoing or ended, nor one nobody has claimed."""
+    return may_end_session(username=username, role=role, assigned_consultant=assigned_consultant)
+
+
+def read_is_audited(*, username: str, role: str, assigned_consultant: str | None) -> bool:
+    """An overseer reading a session that is not their own leaves a record in the audit trail."""
+    return role in SESSION_OVERSEER_ROLES and assigned_consultant != username

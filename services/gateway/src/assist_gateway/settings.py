@@ -24,7 +24,7 @@ class Settings(PlatformSettings):
     max_body_bytes: int = 65536
     # Failed staff logins allowed per client address per minute, then 429.
     login_attempts_per_minute: int = 10
-    # Session-code attempts (agent connections) allowed per client address per minute (used by the relay).
+    # The older name of CODE_FAILURES_PER_MINUTE (below), read when that is unset.
     code_attempts_per_minute: int = 10
     relay_max_message_bytes: int = 1048576
     # The relay renews its consent leases this often ...
@@ -56,6 +56,27 @@ class Settings(PlatformSettings):
             problems.append(f"ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}")
         if problems:
             raise ValueError("; ".join(problems))
+        return self
+
+    # --- The session-code throttle (issue #12): only FAILED agent attempts (a wrong, spent or malformed session
+    # code, a wrong resume token) count; valid codes and resumes cost nothing. Past either budget every attempt
+    # is refused (4429) before its code is looked at.
+    # Failed attempts allowed per client address per minute. Unset: CODE_ATTEMPTS_PER_MINUTE, its older name.
+    code_failures_per_minute: int | None = None
+    # Failed attempts allowed per minute from all addresses together: a guesser spread over many addresses is
+    # slowed too (and, while it lasts, everyone waits: guessing is stopped before codes are found).
+    code_failures_per_minute_total: int = 100
+
+    @property
+    def code_failures_per_address(self) -> int:
+        return self.code_failures_per_minute or self.code_attempts_per_minute
+
+    @model_validator(mode="after")
+    def _refuse_bad_code_throttle(self) -> Settings:
+        if self.code_failures_per_minute is not None and self.code_failures_per_minute < 1:
+            raise ValueError("CODE_FAILURES_PER_MINUTE must be at least 1")
+        if self.code_failures_per_minute_total < 1:
+            raise ValueError("CODE_FAILURES_PER_MINUTE_TOTAL must be at least 1")
         return self
 
 

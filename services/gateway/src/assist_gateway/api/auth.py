@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from assist_platform.audit import append_audit
 
+from ..ratelimit import OverBudget
 from ..staff import check_password, find_account, issue_token, revoke_token
 from .deps import (
     TOKEN_COOKIE,
@@ -24,6 +25,8 @@ from .deps import (
 )
 
 router = APIRouter(tags=["staff auth"])
+# How long a login waits for others from its address still being checked before it is refused with 429.
+LOGIN_WAIT_SECONDS = 10.0
 
 
 class TokenOut(BaseModel):
@@ -47,19 +50,21 @@ async def login(
 ) -> TokenOut:
     """OAuth2 password flow. Failed attempts are counted per client address; too many answer 429."""
     address = client_address(request)
-    if limiter.blocked(address):
+    try:
+        async with limiter.attempt(address, wait_seconds=LOGIN_WAIT_SECONDS) as attempt:
+            async with runtime.database.session() as db:
+                account = await find_account(db=db, username=form.username)
+            # Verified with no transaction open: argon2 takes a while, and SQLite has one writer.
+            identity = await check_password(account, form.password)
+            attempt.failed = identity is None
+    except OverBudget:
         wait = math.ceil(limiter.retry_after(address)) or 1
         raise HTTPException(
             429,
             f"Too many failed logins from this address; try again in {wait}s.",
             headers={"Retry-After": str(wait)},
-        )
-    async with runtime.database.session() as db:
-        account = await find_account(db=db, username=form.username)
-    # Verified with no transaction open: argon2 takes a while, and SQLite has one writer.
-    identity = await check_password(account, form.password)
+        ) from None
     if identity is None:
-        limiter.hit(address)
         raise not_authenticated("Wrong username or password.")
     async with runtime.database.transaction() as db:
         issued = await issue_token(db=db, identity=identity, ttl_seconds=settings.staff_token_ttl_seconds)
@@ -69,10 +74,13 @@ async def login(
 
 
 @router.post("/auth/logout", status_code=204)
-async def logout(staff: CurrentStaff, token: BearerToken, runtime: RuntimeDep) -> Response:
-    """Revoke the token in use: it opens nothing afterwards."""
+async def logout(staff: CurrentStaff, token: BearerToken, runtime: RuntimeDep, request: Request) -> Response:
+    """Revoke the token in use and the cookie's token, which the answer clears: neither opens anything afterwards.
+    """
+    cleared = request.cookies.get(TOKEN_COOKIE)
     async with runtime.database.transaction() as db:
-        await revoke_token(db=db, token=token or "")
+        for revoked in {token, cleared} - {None, ""}:
+            await revoke_token(db=db, token=revoked)
     response = Response(status_code=204)
     response.delete_cookie(TOKEN_COOKIE)
     return response

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from ..commands import BILLING_SESSION_REPORT, CONSENT_RECEIPT, PRICE_LIST, TERMS, call, get_session
-from ..domain import CUSTOMER_ENDING, SESSION_VIEWER_ROLES, public_session_view
+from ..domain import CUSTOMER_ENDING, public_session_view
 from ..schemas import EndedOut, HelpRequestIn, HelpRequestOut
 from ..service import request_help
 from ..termination import end_session_everywhere
-from .deps import RelayHubDep, RuntimeDep, SessionCaller, SessionCallerDep, client_address
+from .deps import RelayHubDep, RuntimeDep, SessionCaller, SessionCallerDep, SessionReaderDep, client_address
 
 router = APIRouter(tags=["customer"])
 
@@ -51,12 +51,12 @@ async def create_help_request(body: HelpRequestIn, request: Request, runtime: Ru
 
 
 @router.get("/sessions/{session_id}")
-async def session_detail(session_id: str, caller: SessionCallerDep, runtime: RuntimeDep) -> dict:
-    """The customer sees the contract's fields and the scopes; staff also see who asked and why."""
-    if caller.staff is not None and caller.staff.role not in SESSION_VIEWER_ROLES:
-        raise Problem(403, "Forbidden", f"The role {caller.staff.role} does not look at sessions.")
-    view = await get_session(runtime, session_id=session_id)
-    return public_session_view(view) if caller.is_customer else view
+async def session_detail(session_id: str, reader: SessionReaderDep, runtime: RuntimeDep) -> dict:
+    """The customer sees the contract's fields and the scopes; the assigned consultant, supervisors and admins
+    (audited) also see who asked and why."""
+    if reader.view is not None:
+        return reader.view
+    return public_session_view(await get_session(runtime, session_id=session_id))
 
 
 @router.get("/sessions/{session_id}/consent-receipt")
@@ -70,10 +70,9 @@ async def consent_receipt(session_id: str, caller: SessionCallerDep, runtime: Ru
 
 
 @router.get("/sessions/{session_id}/report")
-async def session_report(session_id: str, caller: SessionCallerDep, runtime: RuntimeDep) -> dict:
-    """Times, consultant, duration, service type, units and amounts of a session that became active."""
-    if caller.staff is not None and caller.staff.role not in SESSION_VIEWER_ROLES:
-        raise Problem(403, "Forbidden", f"The role {caller.staff.role} does not look at sessions.")
+async def session_report(session_id: str, reader: SessionReaderDep, runtime: RuntimeDep) -> dict:
+    """Times, consultant, duration, service type, units and amounts of a session that became active: for its
+    customer, its assigned consultant, supervisors and admins (audited)."""
     return await call(runtime, BILLING_SESSION_REPORT, {"session_id": session_id})
 
 

@@ -11,8 +11,12 @@ from assist_platform.runtime import ServiceRuntime
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordBearer
 
+from assist_platform.audit import append_audit
+
 from .. import crud
-from ..ratelimit import SlidingWindowLimiter
+from ..commands import get_session
+from ..domain import SESSION_VIEWER_ROLES, may_read_session, read_is_audited
+from ..ratelimit import FailureBudget
 from ..settings import Settings
 from ..staff import StaffIdentity, authenticate_token
 
@@ -32,19 +36,37 @@ def _relay_hub(request: Request) -> Any:
     return request.app.state.relay_hub
 
 
-def _login_limiter(request: Request) -> SlidingWindowLimiter:
-    return request.app.state.login_limiter
+def _login_limiter(request: Request) -> FailureBudget:
+    """Failed logins per address, kept in the app's login limiter; made once per app. A login in flight counts
+    until its (slow, argon2) check settles, so parallel guesses cannot all pass before the first failure is known.
+    """
+    state = request.app.state
+    budget = getattr(state, "login_failures", None)
+    if budget is None:
+        budget = state.login_failures = FailureBudget(failures=state.login_limiter, total=None)
+    return budget
 
 
 def _token(request: Request, header_token: Annotated[str | None, Depends(_bearer)]) -> str | None:
-    """The bearer token of the Authorization header, else the web UI's cookie."""
-    return header_token or request.cookies.get(TOKEN_COOKIE) or None
+    """The bearer token of the Authorization header, else the web UI's cookie, which must come with the CSRF
+    header on anything that changes state (403): whatever else the request carries, if the cookie is what
+    authenticates, CSRF is checked. A bearer token, valid or not, is the only credential looked at.
+    """
+    if header_token:
+        return header_token
+    # Imported here: web.security reads TOKEN_COOKIE from this module.
+    from ..web.security import cookie_csrf_problem
+
+    problem = cookie_csrf_problem(request.method, request.cookies, request.headers)
+    if problem is not None:
+        raise problem
+    return request.cookies.get(TOKEN_COOKIE) or None
 
 
 RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 RelayHubDep = Annotated[Any, Depends(_relay_hub)]
-LoginLimiterDep = Annotated[SlidingWindowLimiter, Depends(_login_limiter)]
+LoginLimiterDep = Annotated[FailureBudget, Depends(_login_limiter)]
 BearerToken = Annotated[str | None, Depends(_token)]
 
 
@@ -114,6 +136,46 @@ async def _session_caller(session_id: str, runtime: RuntimeDep, token: BearerTok
 
 
 SessionCallerDep = Annotated[SessionCaller, Depends(_session_caller)]
+
+
+@dataclass(frozen=True)
+class SessionReader:
+    """Who may read a session's full record, and the record when staff read it (already fetched to decide)."""
+
+    caller: SessionCaller
+    view: dict | None = None
+
+
+async def _session_reader(caller: SessionCallerDep, runtime: RuntimeDep, request: Request) -> SessionReader:
+    """The session's customer; its assigned consultant; a supervisor or admin, whose read is audited first (a
+    read that cannot be recorded is refused). 403 for any other staff, a colleague's session included.
+    """
+    staff = caller.staff
+    if staff is None:
+        return SessionReader(caller=caller)
+    if staff.role not in SESSION_VIEWER_ROLES:
+        raise Problem(403, "Forbidden", f"The role {staff.role} does not look at sessions.")
+    view = await get_session(runtime, session_id=caller.session_id)
+    assigned = view.get("consultant")
+    if not may_read_session(username=staff.username, role=staff.role, assigned_consultant=assigned):
+        raise Problem(403, "Forbidden", "Only the consultant assigned to this session reads its details.")
+    if read_is_audited(username=staff.username, role=staff.role, assigned_consultant=assigned):
+        await audit_read(runtime, staff, request, session_id=caller.session_id)
+    return SessionReader(caller=caller, view=view)
+
+
+async def audit_read(runtime: ServiceRuntime, staff: StaffIdentity, request: Request, *,
+                     session_id: str | None = None) -> None:
+    """`session.read` in the gateway's audit trail: an overseer read customers' data. Called before the data is
+    answered, in a transaction of its own: a read that cannot be recorded fails instead."""
+    async with runtime.database.transaction() as db:
+        await append_audit(db, action="session.read", actor=staff.username, session_id=session_id,
+                           client_address=client_address(request),
+                           detail={"role": staff.role, "path": request.url.path,
+                                   **({"query": str(request.url.query)} if request.url.query else {})})
+
+
+SessionReaderDep = Annotated[SessionReader, Depends(_session_reader)]
 
 
 def client_address(request: Request) -> str:

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -21,7 +21,7 @@ from ..commands import (
 )
 from ..domain import ADMIN, FINANCE
 from ..staff import StaffIdentity
-from .deps import RuntimeDep, require_role
+from .deps import RuntimeDep, audit_read, require_role
 
 router = APIRouter(tags=["finance"])
 
@@ -38,6 +38,7 @@ def _iso(moment: datetime | None) -> str | None:
 async def billing_records(
     staff: FinanceStaff,
     runtime: RuntimeDep,
+    request: Request,
     status: Literal["open", "closed"] | None = None,
     started_from: Annotated[datetime | None, Query(alias="from")] = None,
     started_to: Annotated[datetime | None, Query(alias="to")] = None,
@@ -51,23 +52,36 @@ async def billing_records(
         "status": status, "from": _iso(started_from), "to": _iso(started_to), "customer": customer,
         "service_type": service_type, "limit": limit, "offset": offset,
     }
-    return await call(runtime, BILLING_RECORDS, drop_none(query))
+    found = await call(runtime, BILLING_RECORDS, drop_none(query))
+    await _audit_if_overseer(runtime, staff, request)
+    return found
 
 
 @router.get("/billing/records/{record_id}")
-async def billing_record(record_id: str, staff: FinanceStaff, runtime: RuntimeDep) -> dict:
-    return await call(runtime, BILLING_RECORD, {"record_id": record_id})
+async def billing_record(record_id: str, staff: FinanceStaff, runtime: RuntimeDep, request: Request) -> dict:
+    record = await call(runtime, BILLING_RECORD, {"record_id": record_id})
+    await _audit_if_overseer(runtime, staff, request, session_id=record.get("session_id"))
+    return record
+
+
+async def _audit_if_overseer(runtime, staff: StaffIdentity, request: Request, *, session_id: str | None = None) -> None:
+    # Billing records are finance's work; an admin reading customers' records and amounts is on the record
+    # (issue #12: overseers' reads of sessions are audited).
+    if staff.role == ADMIN:
+        await audit_read(runtime, staff, request, session_id=session_id)
 
 
 @router.get("/billing/export.csv")
 async def billing_export(
     staff: FinanceStaff,
     runtime: RuntimeDep,
+    request: Request,
     ended_from: Annotated[datetime, Query(alias="from")],
     ended_to: Annotated[datetime, Query(alias="to")],
 ) -> Response:
     """Closed records whose session ended in [from, to), one CSV row each (columns: docs/finance.md)."""
     export = await call(runtime, BILLING_EXPORT, {"from": ended_from.isoformat(), "to": ended_to.isoformat()})
+    await _audit_if_overseer(runtime, staff, request)
     return Response(
         export["csv"].encode("utf-8"),
         media_type="text/csv; charset=utf-8",

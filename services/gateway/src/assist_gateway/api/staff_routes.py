@@ -13,7 +13,7 @@ from ..commands import (
     SESSION_QUEUE,
     call,
 )
-from ..domain import ADMIN, CONSULTANT, CONSULTANT_ENDING, SUPERVISOR
+from ..domain import ADMIN, CONSULTANT, CONSULTANT_ENDING, SUPERVISOR, session_card
 from ..schemas import ClaimedOut, EndedOut
 from ..service import authorize_staff_end
 from ..staff import StaffIdentity
@@ -30,8 +30,10 @@ SessionStatus = Literal["waiting", "assigned", "active", "ended"]
 
 @router.get("/queue")
 async def queue(staff: QueueWatcher, runtime: RuntimeDep) -> dict:
-    """Waiting sessions, oldest first."""
-    return await call(runtime, SESSION_QUEUE, {})
+    """Waiting sessions, oldest first, as cards: who asks (name, company), for what, since when. The email,
+    phone and description are for the consultant who claims the session (`GET /sessions/{id}`)."""
+    found = await call(runtime, SESSION_QUEUE, {})
+    return {"sessions": [session_card(view) for view in found.get("sessions", [])]}
 
 
 @router.post("/sessions/{session_id}/claim", response_model=ClaimedOut)
@@ -61,8 +63,11 @@ async def end(
 async def sessions(
     staff: SessionHistoryReader, runtime: RuntimeDep, status: SessionStatus | None = None
 ) -> dict:
-    """Supervisors and admins see every session, a consultant their own; newest first."""
+    """Newest first: a consultant their own sessions in full; supervisors and admins every session as a card
+    (no email, phone or description: the full record is one audited `GET /sessions/{id}` away)."""
     query: dict = {"status": status} if status else {}
     if staff.role == CONSULTANT:
         query["consultant"] = staff.username
-    return await call(runtime, SESSION_LIST, query)
+        return await call(runtime, SESSION_LIST, query)
+    found = await call(runtime, SESSION_LIST, query)
+    return {"sessions": [session_card(view) for view in found.get("sessions", [])]}

@@ -17,7 +17,7 @@ from fastapi import APIRouter, WebSocket
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.websockets import WebSocketDisconnect
 
-from ..ratelimit import SlidingWindowLimiter
+from ..ratelimit import FailureBudget, OverBudget
 from . import closecodes
 from .endpoint import Endpoint
 from .hub import (
@@ -70,7 +70,8 @@ class RelayHub(RelayCore):
         self._authenticate_staff = authenticate_staff
         # Set by the app: ends the session as the customer's terminate does (the agent speaks for the customer).
         self.end_session_from_agent: Callable[[str], Awaitable[None]] | None = None
-        self._code_attempts = SlidingWindowLimiter(settings.code_attempts_per_minute, 60.0)
+        self._code_failures = FailureBudget(per_key=settings.code_failures_per_address,
+                                            total=settings.code_failures_per_minute_total, window_seconds=60.0)
         self._max_message = settings.relay_max_message_bytes
         self.router = APIRouter()
         self.router.add_api_websocket_route("/ws/v1/agent", self.agent_socket)
@@ -86,22 +87,31 @@ class RelayHub(RelayCore):
 
     async def _admit_agent(self, websocket: WebSocket) -> tuple[Endpoint, dict]:
         params = websocket.query_params
-        # Every attempt counts, so guessing the 10^9 codes (or a resume token) is slow whatever the answers are.
-        if not self._code_attempts.hit(client_address(websocket)):
-            raise Refused(closecodes.TOO_MANY_ATTEMPTS, "too many session code attempts; wait a minute")
-        if params.get("resume"):
-            command, payload = "cmd.session.resume_agent", {
-                "session_id": params.get("session", ""), "resume_token": params["resume"]}
-        elif SESSION_CODE.match(params.get("code", "")):
-            # The resume token is ours to choose: it makes asking again after a lost reply the same attach.
-            command, payload = "cmd.session.attach_agent", {"session_code": params["code"],
-                                                            "resume_token": secrets.token_urlsafe(32)}
-        else:
-            raise Refused(closecodes.NOT_PERMITTED, "a session code is 9 digits")
+        # Only failed attempts count (per address and in total), so guessing the 10^9 codes or a resume token is
+        # slow, while customers behind one NAT, or an agent whose network flaps, attach and resume freely. Past
+        # the budget even the right code is refused before it is looked at: a guesser learns nothing.
         try:
-            view = await self._call_again_if_lost(command, payload)
-        except Problem as problem:
-            raise _refusal(problem) from problem
+            async with self._code_failures.attempt(
+                    client_address(websocket), wait_seconds=self.settings.command_timeout_seconds) as attempt:
+                if params.get("resume"):
+                    command, payload = "cmd.session.resume_agent", {
+                        "session_id": params.get("session", ""), "resume_token": params["resume"]}
+                elif SESSION_CODE.match(params.get("code", "")):
+                    # The resume token is ours to choose: it makes asking again after a lost reply the same attach.
+                    command, payload = "cmd.session.attach_agent", {"session_code": params["code"],
+                                                                    "resume_token": secrets.token_urlsafe(32)}
+                else:
+                    attempt.failed = True
+                    raise Refused(closecodes.NOT_PERMITTED, "a session code is 9 digits")
+                try:
+                    view = await self._call_again_if_lost(command, payload)
+                except Problem as problem:
+                    # A 503 says nothing about the code (the session service is away): no failure of the caller's.
+                    attempt.failed = problem.status != 503
+                    raise _refusal(problem) from problem
+        except OverBudget:
+            raise Refused(closecodes.TOO_MANY_ATTEMPTS, "too many failed session code attempts; wait a minute") \
+                from None
         endpoint = Endpoint(role="agent", session_id=view["session_id"], websocket=websocket)
         hello = {"type": "attached", "session_id": view["session_id"], "status": view.get("status"),
                  "consultant": view.get("consultant"), "resumed": "resume_token" not in view}

@@ -12,7 +12,7 @@ from assist_platform.problems import Problem
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from ..api.deps import RuntimeDep
+from ..api.deps import RuntimeDep, audit_read
 from ..commands import BILLING_CREDIT, BILLING_RECORDS, call, drop_none
 from ..domain import ADMIN, FINANCE
 from .pages import _NeedsLogin, staff_page, to_login
@@ -78,6 +78,8 @@ async def finance(request: Request, runtime: RuntimeDep, notice: str = "", error
         found = await call(runtime, BILLING_RECORDS, record_query(params))
     except Problem as problem:
         found, failure = {"records": [], "total": 0}, problem.detail or problem.title
+    if staff.role == ADMIN and found["records"]:
+        await audit_read(runtime, staff, request)  # as for the API: an admin reading billing is on the record
     records = found.get("records", [])
     return render(
         request,

@@ -15,7 +15,7 @@ from assist_platform.problems import Problem
 from assist_platform.runtime import ServiceRuntime
 
 from ..commands import SESSION_LIST, SESSION_QUEUE, call
-from ..domain import CONSULTANT
+from ..domain import CONSULTANT, session_card
 
 log = logging.getLogger(__name__)
 SESSION_EVENTS = "session.>"
@@ -57,34 +57,17 @@ def sse(event: str, data: dict) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def _card(view: dict) -> dict:
-    """What the pages show of a session: never the consent id or the customer token."""
-    customer = view.get("customer") or {}
-    return {
-        "session_id": view.get("session_id"),
-        "status": view.get("status"),
-        "service_type": view.get("service_type"),
-        "description": view.get("description"),
-        "customer": {key: customer.get(key) for key in ("name", "company")}
-        if isinstance(customer, dict)
-        else {},
-        "consultant": view.get("consultant"),
-        "requested_at": view.get("requested_at"),
-        "started_at": view.get("started_at"),
-        "assigned_at": view.get("assigned_at"),
-    }
-
-
 async def snapshot_for(runtime: ServiceRuntime, role: str) -> str:
-    """The queue for consultants; every running session for supervisors and admins."""
+    """The queue for consultants; every running session for supervisors and admins. Cards only (the queue's
+    need-to-know: name, company, service type, times), never email, phone, description, consent id or token."""
     try:
         if role == CONSULTANT:
             found = await call(runtime, SESSION_QUEUE, {})
-            return sse("queue", {"sessions": [_card(v) for v in found.get("sessions", [])]})
+            return sse("queue", {"sessions": [session_card(v) for v in found.get("sessions", [])]})
         running = []
         for status in ("active", "assigned"):
             found = await call(runtime, SESSION_LIST, {"status": status})
-            running.extend(_card(v) for v in found.get("sessions", []))
+            running.extend(session_card(v) for v in found.get("sessions", []))
         return sse("sessions", {"sessions": running})
     except Problem as problem:
         # Shown as "offline" by the page; the stream stays open and the next change tries again.

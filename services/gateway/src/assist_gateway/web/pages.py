@@ -11,15 +11,16 @@ from assist_platform.problems import Problem
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
+from ..api.auth import LOGIN_WAIT_SECONDS
 from ..api.deps import TOKEN_COOKIE, LoginLimiterDep, RuntimeDep, SettingsDep, client_address
 from ..commands import PRICE_LIST, SESSION_LIST, TERMS, call, get_session
 from ..domain import ADMIN, CONSULTANT, FINANCE, SUPERVISOR
+from ..ratelimit import OverBudget
 from ..staff import StaffIdentity, authenticate_token, check_password, find_account, issue_token, revoke_token
 from .i18n import MESSAGES, language
 from .live import snapshot_for
 from .rendering import render
 from .security import (
-    csrf_matches,
     login_csrf_matches,
     new_login_csrf_value,
     set_login_csrf,
@@ -93,13 +94,15 @@ async def login_submit(
     if not login_csrf_matches(request, csrf_token):
         return RedirectResponse(f"/console/login?error=csrf_failed{lang_query}", status_code=303)
     address = client_address(request)
-    if limiter.blocked(address):
+    try:
+        async with limiter.attempt(address, wait_seconds=LOGIN_WAIT_SECONDS) as attempt:
+            async with runtime.database.session() as db:
+                account = await find_account(db=db, username=username)
+            identity = await check_password(account, password)
+            attempt.failed = identity is None
+    except OverBudget:
         return RedirectResponse(f"/console/login?error=login_throttled{lang_query}", status_code=303)
-    async with runtime.database.session() as db:
-        account = await find_account(db=db, username=username)
-    identity = await check_password(account, password)
     if identity is None:
-        limiter.hit(address)
         return RedirectResponse(f"/console/login?error=login_failed{lang_query}", status_code=303)
     async with runtime.database.transaction() as db:
         issued = await issue_token(db=db, identity=identity, ttl_seconds=settings.staff_token_ttl_seconds)
@@ -116,11 +119,11 @@ def _safe_next(target: str) -> str:
 
 
 @router.post("/console/logout")
-async def logout(
-    request: Request, runtime: RuntimeDep, csrf_token: Annotated[str, Form(max_length=200)] = ""
-) -> Response:
+async def logout(request: Request, runtime: RuntimeDep) -> Response:
+    # The token is revoked whenever the cookie is cleared, CSRF token or not: a stale page's logout must not
+    # leave a live token behind. Forging a logout gains a foreign site nothing (and SameSite=Strict stops it).
     token = request.cookies.get(TOKEN_COOKIE)
-    if token and csrf_matches(token, csrf_token):
+    if token:
         async with runtime.database.transaction() as db:
             await revoke_token(db=db, token=token)
     response = RedirectResponse("/console/login", status_code=303)

@@ -80,28 +80,44 @@ def _checked(path: str) -> bool:
     return path.startswith("/api/") and path != "/api/v1/auth/token"
 
 
-class CookieCsrfMiddleware:
-    """Refuses (403) a state-changing API call authenticated by the staff cookie alone without the CSRF header.
+def bearer_in_header(authorization: str | None) -> bool:
+    """Whether an Authorization header carries a bearer token: then that token is the request's only credential
+    (api/deps.py `_token`) and the cookie is ignored. Any other Authorization header leaves the cookie in charge.
+    """
+    scheme, _, credential = (authorization or "").strip().partition(" ")
+    return scheme.lower() == "bearer" and bool(credential.strip())
 
-    Calls with an Authorization header carry their credential explicitly, so a foreign site cannot forge them.
-    Page forms (outside /api) check their `csrf_token` field in their own routes.
+
+def cookie_csrf_problem(method: str, cookies: dict, headers) -> Problem | None:
+    """403 for a state-changing request that the staff cookie would authenticate without the CSRF header."""
+    token = cookies.get(TOKEN_COOKIE)
+    if (
+        method not in SAFE_METHODS
+        and token
+        and not bearer_in_header(headers.get("authorization"))
+        and not csrf_matches(token, headers.get(CSRF_HEADER))
+    ):
+        return Problem(403, "Forbidden", "A cookie-authenticated call needs the X-CSRF-Token header.")
+    return None
+
+
+class CookieCsrfMiddleware:
+    """Refuses (403) a state-changing API call that the staff cookie authenticates, without the CSRF header.
+
+    The cookie authenticates whenever the Authorization header carries no bearer token, whatever else it says
+    (`Authorization: Basic …` does not switch the check off). A bearer token is sent explicitly, so a foreign site
+    cannot forge it, and with one the cookie is not looked at. `_token` in api/deps.py applies the same rule where
+    the cookie is read; page forms (outside /api) check their `csrf_token` field in their own routes.
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS and _checked(scope["path"]):
+        if scope["type"] == "http" and _checked(scope["path"]):
             request = Request(scope)
-            token = request.cookies.get(TOKEN_COOKIE)
-            if (
-                token
-                and "authorization" not in request.headers
-                and not csrf_matches(token, request.headers.get(CSRF_HEADER))
-            ):
-                problem = Problem(
-                    403, "Forbidden", "A cookie-authenticated call needs the X-CSRF-Token header."
-                )
+            problem = cookie_csrf_problem(scope["method"], request.cookies, request.headers)
+            if problem is not None:
                 await problem_response(problem)(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -1,4 +1,5 @@
-// The consultant's console: the live queue (server-sent events) and claiming a request.
+// The consultant's console: the live queue (server-sent events) and claiming a request. The queue shows who asks
+// and for what, not how to reach them or their problem: the session page shows those once the request is claimed.
 "use strict";
 
 (() => {
@@ -25,7 +26,7 @@
       const who = [s.customer.name, s.customer.company].filter(Boolean).join(", ");
       return el("tr", { "data-session-id": s.session_id },
         el("td", { text: who }), el("td", { text: s.service_type || "" }),
-        el("td", { text: s.description || "" }), el("td", { text: localTime(s.requested_at) }), el("td", {}, button));
+        el("td", { text: localTime(s.requested_at) }), el("td", {}, button));
     }));
     document.getElementById("queue-empty").hidden = sessions.length > 0;
   }
