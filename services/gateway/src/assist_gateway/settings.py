@@ -58,6 +58,14 @@ class Settings(PlatformSettings):
             raise ValueError("; ".join(problems))
         return self
 
+    # Anonymous help requests (POST /api/v1/help-requests) allowed per client address in any sliding window of
+    # HELP_REQUESTS_WINDOW_SECONDS; the next answers 429 with Retry-After. Each request holds a live session
+    # code and a line in the consultants' queue. 20 in 10 minutes is more than an honest office behind one NAT
+    # asks, and far less than a script. The cap on all waiting requests is the session service's
+    # (SESSION_MAX_WAITING_REQUESTS).
+    help_requests_per_address: int = Field(default=20, ge=1)
+    help_requests_window_seconds: float = Field(default=600.0, gt=0)
+
 
 @lru_cache
 def get_settings() -> Settings:
