@@ -17,7 +17,8 @@ import httpx
 import nats
 import pytest
 from conftest import start_module_system
-from public_api import CUSTOMER, bearer
+from identities import PASSWORD, STAFF
+from public_api import CUSTOMER, bearer, login
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -120,6 +121,21 @@ async def test_a_422_at_the_gateway_lists_every_wrong_field_by_its_path(system):
         response = await client.post("/api/v1/help-requests", json=body)
     problem = assert_readable_problem(response, 422, "customer.email")
     assert {"customer.email", "consent.scopes.1"} <= {error["field"] for error in problem["errors"]}, problem
+
+
+@pytest.mark.parametrize(("field", "value"), [("unit_seconds", True), ("unit_seconds", "60"), ("unit_seconds", 60.0),
+                                            ("minimum_units", True), ("minimum_units", "1")])
+async def test_a_price_takes_no_boolean_or_text_for_a_whole_number(system, field, value):
+    # Lax validation would publish `true` as 1 second per unit. The effective time is in the past, so even a
+    # price list that got through would be refused by billing: nothing is published either way.
+    item = {"code": "consultation", "name": "Консултация", "unit_seconds": 60, "unit_price": "1.00",
+            "minimum_units": 1, field: value}
+    price_list = {"version": f"coerce-{uuid.uuid4().hex[:6]}", "effective_from": "2020-01-01T00:00:00Z",
+                  "currency": "EUR", "vat_rate": "0.20", "service_types": [item]}
+    async with httpx.AsyncClient(base_url=system.gateway_url, timeout=30) as client:
+        admin = bearer(await login(client, STAFF["admin"], PASSWORD))
+        response = await client.post("/api/v1/price-lists", json=price_list, headers=admin)
+    assert_readable_problem(response, 422, f"service_types.0.{field}")
 
 
 @pytest.fixture(scope="module")
