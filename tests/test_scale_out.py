@@ -33,6 +33,7 @@ from public_api import (
     wait_for_status,
 )
 from relay_flow import next_binary
+from system import UNTHROTTLED_HELP_REQUESTS
 
 from assist.devnats import BundledNatsAuth
 
@@ -146,7 +147,8 @@ def scaled_out(tmp_path, database_location):
     cluster = Cluster(tmp_path / "nats")
     cluster.start()
     env = {**os.environ, **database_location.env(), "NATS_URL": cluster.url, "STREAM_REPLICAS": "3",
-           "CODE_ATTEMPTS_PER_MINUTE": "100000", "LOG_LEVEL": "warning", "PYTHONUNBUFFERED": "1"}
+           "CODE_ATTEMPTS_PER_MINUTE": "100000", **UNTHROTTLED_HELP_REQUESTS, "LOG_LEVEL": "warning",
+           "PYTHONUNBUFFERED": "1"}
     processes = Processes(tmp_path, env)
     try:
         asyncio.run(cluster.wait_for_jetstream())

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 from assist_platform.natsserver import NatsServerProcess, free_ports
+from system import UNTHROTTLED_HELP_REQUESTS
 
 PASSWORD = "a long enough password"
 SERVICES = ("consent", "session", "billing")
@@ -24,7 +25,8 @@ class Stack:
         root.mkdir(parents=True, exist_ok=True)
         self.nats = NatsServerProcess(root / "jetstream", log_file=root / "nats-server.log", port=nats_port)
         self.env = {**env, "NATS_URL": self.nats.url, "CODE_ATTEMPTS_PER_MINUTE": "100000",
-                    "LOGIN_ATTEMPTS_PER_MINUTE": "100000", "LOG_LEVEL": "warning", "PYTHONUNBUFFERED": "1"}
+                    "LOGIN_ATTEMPTS_PER_MINUTE": "100000", **UNTHROTTLED_HELP_REQUESTS, "LOG_LEVEL": "warning",
+                    "PYTHONUNBUFFERED": "1"}
         # A gateway may reach NATS another way (through a proxy a test can cut): index → NATS URL.
         self.gateway_nats_urls = gateway_nats_urls or {}
         names = [*SERVICES, *(f"gateway-{i}" for i in range(1, gateways + 1))]

@@ -41,3 +41,17 @@ async def test_a_command_nobody_serves_is_a_503_at_once(nats_url):
     with pytest.raises(Problem) as closed:
         await call_command(nc, "cmd.test.greet", {"name": "x"}, timeout=2)
     assert closed.value.status == 503
+
+
+async def test_an_invalid_command_names_the_wrong_field_and_never_the_input_model(nats_url):
+    nc = await nats.connect(nats_url)
+    await serve_command(nc, subject="cmd.test.greet2", input_model=Greeting, handler=greet, queue="test")
+    with pytest.raises(Problem) as invalid:
+        await call_command(nc, "cmd.test.greet2", {"name": 5}, timeout=2)
+    await nc.close()
+    problem = invalid.value
+    assert (problem.status, problem.title) == (422, "Invalid command")
+    assert problem.detail == "name: must be a string"
+    assert [error["field"] for error in problem.extra["errors"]] == ["name"]
+    text = str(problem.to_dict())
+    assert "Greeting" not in text and "validation error for" not in text

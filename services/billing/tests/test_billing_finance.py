@@ -167,3 +167,11 @@ async def test_the_session_report_tells_the_customer_what_the_session_cost(billi
         1860, 4, "144.00", "maria")
     assert report["started_at"] == "2026-11-20T10:00:00Z" and report["ended_at"] == "2026-11-20T10:31:00Z"
     assert (await refused(bus, "cmd.billing.session_report", {"session_id": "unknown"})).status == 404
+
+
+@pytest.mark.parametrize("amount", [True, 1, 1.5, None])
+async def test_a_credit_amount_is_a_decimal_string_only_and_the_problem_names_it(billing, bus, amount):
+    # Money travels as a decimal string: a number has lost its exact value, a boolean is no amount at all.
+    problem = await refused(bus, "cmd.billing.credit", {"record_id": "r-1", "amount": amount, "reason": "x"})
+    assert problem.status == 422 and problem.detail.startswith("amount: ")
+    assert "CreditInput" not in str(problem.to_dict()) and "validation error for" not in problem.detail

@@ -142,3 +142,24 @@ async def test_receipt_statement_is_in_bulgarian_for_bulgarian_terms(consent_run
     receipt = await call(commands.RECEIPT, {"session_id": "s-1"})
     assert receipt["terms"]["lang"] == "bg"
     assert "само преглед" in receipt["statement"] and "съгласие" in receipt["statement"]
+
+
+@pytest.mark.parametrize(("changes", "field"), [
+    ({"terms_version": 20261101}, "terms_version"),
+    ({"scopes": "view"}, "scopes"),
+    ({"scopes": [True]}, "scopes.0"),
+    ({"session_id": 1}, "session_id"),
+    ({"customer": {**CUSTOMER, "name": True}}, "customer.name"),
+    ({"customer": {**CUSTOMER, "email": 1.5}}, "customer.email"),
+])
+async def test_a_grant_takes_identity_scopes_and_terms_only_as_strings_and_names_the_wrong_field(
+    consent_runtime, call, changes, field
+):
+    with pytest.raises(Problem) as refused:
+        await call(commands.GRANT, {**grant_request(session_id="s-strict"), **changes})
+    problem = refused.value
+    assert problem.status == 422 and problem.detail.startswith(f"{field}: ")
+    assert field in [error["field"] for error in problem.extra["errors"]]
+    assert "GrantInput" not in str(problem.to_dict()) and "validation error for" not in problem.detail
+    # Nothing was granted: the session may still be given its consent.
+    assert (await call(commands.GRANT, grant_request(session_id="s-strict")))["session_id"] == "s-strict"

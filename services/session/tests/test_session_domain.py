@@ -298,3 +298,19 @@ def test_an_end_reason_is_a_lower_case_word(reason, valid):
     else:
         with pytest.raises(InvalidInput):
             domain.validate_end_reason(reason)
+
+
+# ---------------------------------------------------------------- admission
+
+
+@pytest.mark.parametrize("waiting", [0, 1, 4])
+def test_a_request_is_admitted_while_fewer_than_the_cap_wait(waiting):
+    domain.admit_request(waiting=waiting, max_waiting=5)
+
+
+@pytest.mark.parametrize("waiting", [5, 6, 1000])
+def test_a_request_is_refused_once_the_cap_of_waiting_requests_is_reached(waiting):
+    with pytest.raises(domain.QueueFull) as refused:
+        domain.admit_request(waiting=waiting, max_waiting=5)
+    assert refused.value.retry_after > 0
+    assert str(waiting) not in refused.value.detail  # the queue's length is nobody's business outside

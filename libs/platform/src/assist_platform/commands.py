@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DataError
 
 from .observability import COMMAND_SECONDS
-from .problems import Problem
+from .problems import Problem, invalid_input_problem
 from .telemetry import context_from_headers, current_trace_headers, tracer
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,9 @@ async def serve_command(
                     request = input_model.model_validate_json(msg.data)
                     body = {"ok": True, "result": _encode_result(await handler(request))}
                 except ValidationError as exc:
-                    body = {"ok": False, "problem": Problem(422, "Invalid command", str(exc)).to_dict()}
+                    # Caller-readable: which field and why; never `str(exc)`, which names the input model.
+                    problem = invalid_input_problem(exc.errors(include_url=False), title="Invalid command")
+                    body = {"ok": False, "problem": problem.to_dict()}
                 except Problem as problem:
                     body = {"ok": False, "problem": problem.to_dict()}
                 except DataError:
@@ -90,7 +92,8 @@ RuleStatuses = Sequence[tuple[type[Exception], int, str]]
 
 def refusals_as_problems(statuses: RuleStatuses) -> Callable[[CommandHandler], CommandHandler]:
     """Wrap a command handler so a domain rule's refusal (`statuses`: exception type, status, title; first match
-    wins) leaves as the problem a caller can act on, never as a 500. The exception's `detail` becomes the detail."""
+    wins) leaves as the problem a caller can act on, never as a 500. The exception's `detail` becomes the detail,
+    and its `retry_after` (seconds), if it has one, the problem's `retry_after` (the gateway's Retry-After)."""
     kinds = tuple(kind for kind, _status, _title in statuses)
 
     def wrap(handler: CommandHandler) -> CommandHandler:
@@ -100,7 +103,9 @@ def refusals_as_problems(statuses: RuleStatuses) -> Callable[[CommandHandler], C
                 return await handler(request)
             except kinds as error:
                 status, title = next((s, t) for kind, s, t in statuses if isinstance(error, kind))
-                raise Problem(status, title, getattr(error, "detail", "") or str(error)) from error
+                retry_after = getattr(error, "retry_after", None)
+                extra = {"retry_after": retry_after} if retry_after else {}
+                raise Problem(status, title, getattr(error, "detail", "") or str(error), **extra) from error
 
         return _handle
 

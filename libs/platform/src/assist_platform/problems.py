@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -37,7 +38,68 @@ class Problem(Exception):
 
 
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
+    # A problem that says when to come back (`retry_after`, seconds: a 429 or 503 of any service, carried
+    # through command replies as a member of the body) also says it in the standard header.
+    retry_after = problem.extra.get("retry_after")
+    if isinstance(retry_after, int) and not isinstance(retry_after, bool) and retry_after > 0:
+        headers = {"Retry-After": str(retry_after), **(headers or {})}
     return JSONResponse(problem.to_dict(), status_code=problem.status, media_type=PROBLEM_JSON, headers=headers)
+
+
+# Pydantic's own wording where it would name a model class or say little to a customer; the others read well.
+_PLAIN_MESSAGES = {
+    "missing": "is required",
+    "bool_type": "must be a JSON boolean (true or false)",
+    "bool_parsing": "must be a JSON boolean (true or false)",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "string_type": "must be a string",
+    "list_type": "must be a list",
+    "dict_type": "must be a JSON object",
+    "model_type": "must be a JSON object",
+    "model_attributes_type": "must be a JSON object",
+    "dataclass_type": "must be a JSON object",
+    "extra_forbidden": "is not a field of this request",
+    "json_invalid": "is not valid JSON",
+    "json_type": "must be JSON",
+}
+# Where the error sits in FastAPI's locations: the body is the usual place and goes unnamed.
+_PLACES = {"query": "query parameter", "path": "path parameter", "header": "header", "cookie": "cookie"}
+
+
+def _field_path(loc: Iterable[Any]) -> str:
+    parts = [str(part) for part in loc]
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    elif parts and parts[0] in _PLACES:
+        return f"{_PLACES[parts[0]]} {'.'.join(parts[1:])}".strip()
+    return ".".join(parts) or "the request body"
+
+
+def _plain_message(error: Mapping[str, Any]) -> str:
+    kind = str(error.get("type", ""))
+    if kind in _PLAIN_MESSAGES:
+        return _PLAIN_MESSAGES[kind]
+    message = str(error.get("msg", "is not valid")).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    return message[:1].lower() + message[1:]
+
+
+def invalid_input_problem(errors: Iterable[Mapping[str, Any]], *, title: str = "Invalid request") -> Problem:
+    """A 422 naming each wrong field in words a customer can read: never a model class, never the input echoed.
+
+    `errors` are pydantic's (or FastAPI's, whose locations start with `body`, `query`, ...). The detail lists
+    the first few as `field: problem`; `errors` lists them all with their `field` path.
+    """
+    listed = [
+        {"field": _field_path(error.get("loc", ())), "problem": _plain_message(error),
+         "loc": [str(part) for part in error.get("loc", ())], "type": str(error.get("type", ""))}
+        for error in errors
+    ]
+    shown = [f"{item['field']}: {item['problem']}" for item in listed[:5]]
+    more = f" (and {len(listed) - 5} more)" if len(listed) > 5 else ""
+    detail = "; ".join(shown) + more if shown else "The request is not valid."
+    return Problem(422, title, detail, errors=listed)
 
 
 _TITLES = {
@@ -76,8 +138,4 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"loc": [str(part) for part in err.get("loc", ())], "msg": err.get("msg", ""), "type": err.get("type", "")}
-            for err in exc.errors()
-        ]
-        return problem_response(Problem(422, "Invalid request", "The request does not match the schema.", errors=errors))
+        return problem_response(invalid_input_problem(exc.errors()))

@@ -72,6 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.relay_hub = hub
     app.state.login_limiter = SlidingWindowLimiter(settings.login_attempts_per_minute, 60.0)
+    app.state.help_request_limiter = SlidingWindowLimiter(
+        settings.help_requests_per_address, settings.help_requests_window_seconds
+    )
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     for module in (auth, customer, staff_routes, finance, audit):

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 Scope = Literal["view", "control"]
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+def _consent_given(value: Any) -> bool:
+    # Consent is the JSON boolean true and nothing else: pydantic's lax bool would read "yes", "on", "1", 1
+    # or 1.0 as a consent the customer never gave.
+    if value is not True:
+        raise PydanticCustomError(
+            "consent_not_given", "must be true (the JSON boolean): we help only with your consent"
+        )
+    return value
+
+
+ConsentGiven = Annotated[bool, BeforeValidator(_consent_given)]
 
 
 class CustomerIn(BaseModel):
@@ -20,7 +34,7 @@ class CustomerIn(BaseModel):
 
 
 class ConsentIn(BaseModel):
-    accepted: bool
+    accepted: ConsentGiven
     terms_version: str = Field(min_length=1, max_length=100)
     scopes: list[Scope] = Field(max_length=2)
 

@@ -78,6 +78,13 @@ class Settings(PlatformSettings):
         if self.code_failures_per_minute_total < 1:
             raise ValueError("CODE_FAILURES_PER_MINUTE_TOTAL must be at least 1")
         return self
+    # Anonymous help requests (POST /api/v1/help-requests) allowed per client address in any sliding window of
+    # HELP_REQUESTS_WINDOW_SECONDS; the next answers 429 with Retry-After. Each request holds a live session
+    # code and a line in the consultants' queue. 20 in 10 minutes is more than an honest office behind one NAT
+    # asks, and far less than a script. The cap on all waiting requests is the session service's
+    # (SESSION_MAX_WAITING_REQUESTS).
+    help_requests_per_address: int = Field(default=20, ge=1)
+    help_requests_window_seconds: float = Field(default=600.0, gt=0)
 
 
 @lru_cache

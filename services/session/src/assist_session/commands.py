@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
 from . import domain, service
-from .domain import CodeGone, EndedBy, InvalidInput, Status, TransitionRefused
+from .domain import CodeGone, EndedBy, InvalidInput, QueueFull, Status, TransitionRefused
 from .settings import Settings
 from .views import RequestedSession, SessionList, SessionView, session_list, session_view
 
@@ -88,11 +88,12 @@ class EndInput(BaseModel):
     client_address: str | None = Field(default=None, max_length=100)
 
 
-# A refusal of the rules leaves as the problem a caller can act on (422, 409, 410), never as a 500.
+# A refusal of the rules leaves as the problem a caller can act on (422, 409, 410, 429), never as a 500.
 _rules_as_problems = refusals_as_problems([
     (InvalidInput, 422, "Invalid request"),
     (TransitionRefused, 409, "Conflict"),
     (CodeGone, 410, "Gone"),
+    (QueueFull, 429, "Too many requests"),
 ])
 
 
@@ -130,6 +131,7 @@ class SessionCommands:
             scopes=domain.validate_scopes(request.scopes),
             code_ttl_seconds=self._settings.session_code_ttl_seconds,
             request_ttl_seconds=self._settings.session_request_ttl_seconds,
+            max_waiting=self._settings.session_max_waiting_requests,
         )
         # Two requests may draw the same free code at once; the unique index refuses one, which draws again.
         for attempt in range(3):

@@ -59,6 +59,26 @@ class CodeGone(SessionRuleError):
     """The session code existed but can no longer be used (maps to 410)."""
 
 
+class QueueFull(SessionRuleError):
+    """Too many requests already wait for a consultant (maps to 429; `retry_after` becomes Retry-After)."""
+
+    retry_after = 60  # seconds: long enough not to invite hammering, short enough for a customer to wait
+
+
+# ---------------------------------------------------------------- admission
+
+
+def admit_request(*, waiting: int, max_waiting: int) -> None:
+    """A new request joins the queue only while fewer than `max_waiting` wait unclaimed.
+
+    Each waiting request holds a live session code and a line in every consultant's queue, so a flood of
+    anonymous requests (from many addresses, past the gateway's per-address limit) stops here instead of
+    burying the real customers and filling the code space. The count says nothing to the caller.
+    """
+    if waiting >= max_waiting:
+        raise QueueFull("Too many help requests are waiting for a consultant right now; please try again later.")
+
+
 # ---------------------------------------------------------------- the state machine
 
 

@@ -12,6 +12,7 @@ from assist_platform.audit import append_audit
 from assist_platform.envelope import rfc3339
 from assist_platform.outbox import add_event
 from assist_platform.problems import Problem
+from sqlalchemy import func
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -98,10 +99,16 @@ async def request_session(
     now: datetime,
     code_ttl_seconds: float,
     request_ttl_seconds: float,
+    max_waiting: int,
 ) -> tuple[HelpSession, str]:
-    """Open a waiting session; returns it with the customer token, which is never stored or shown again."""
+    """Open a waiting session; returns it with the customer token, which is never stored or shown again.
+
+    The cap on waiting requests is counted in this transaction without a lock: requests that arrive at the
+    same instant may pass it by a few, which a cap against floods can afford.
+    """
     if await find_session(db=db, session_id=session_id) is not None:
         raise Problem(409, "Conflict", f"Session {session_id} already exists.")
+    domain.admit_request(waiting=await count_waiting(db=db), max_waiting=max_waiting)
     code = await _draw_live_code(db)
     token = domain.new_customer_token()
     session = HelpSession(
@@ -122,6 +129,11 @@ async def request_session(
     db.add(session)
     add_event(db, lifecycle_event(session, type=SESSION_REQUESTED, at=now))
     return session, token
+
+
+async def count_waiting(*, db: AsyncSession) -> int:
+    query = select(func.count()).select_from(HelpSession).where(HelpSession.status == Status.WAITING.value)
+    return int((await db.exec(query)).one())
 
 
 async def claim_session(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from assist_platform.settings import PlatformSettings
+from pydantic import Field
 
 
 class Settings(PlatformSettings):
@@ -18,6 +19,9 @@ class Settings(PlatformSettings):
     session_expiry_interval_seconds: float = 5.0
     # A revoke waits for every lease holder to cut (up to one lease), so it gets more time than other commands.
     session_consent_revoke_timeout_seconds: float = 15.0
+    # At most this many requests wait unclaimed at once; the next one is refused with 429 and Retry-After
+    # until a consultant takes one or one expires (a cap on floods of anonymous requests, see domain.admit_request).
+    session_max_waiting_requests: int = Field(default=200, ge=1)
 
     @property
     def service_types(self) -> tuple[str, ...]:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import math
+from typing import Annotated, Literal
 
 from assist_platform.problems import Problem
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from ..commands import BILLING_SESSION_REPORT, CONSENT_RECEIPT, PRICE_LIST, TERMS, call, get_session
 from ..domain import CUSTOMER_ENDING, public_session_view
+from ..ratelimit import SlidingWindowLimiter
 from ..schemas import EndedOut, HelpRequestIn, HelpRequestOut
 from ..service import request_help
 from ..termination import end_session_everywhere
@@ -40,12 +42,36 @@ async def price_list(runtime: RuntimeDep, lang: Literal["bg", "en"] = "bg") -> d
     return document
 
 
+def _help_request_limiter(request: Request) -> SlidingWindowLimiter:
+    return request.app.state.help_request_limiter
+
+
+HelpRequestLimiterDep = Annotated[SlidingWindowLimiter, Depends(_help_request_limiter)]
+
+
+def _count_help_request(limiter: SlidingWindowLimiter, address: str) -> None:
+    """Count one help request of `address`; 429 with Retry-After once it has made too many in the window."""
+    if not limiter.hit(address):
+        wait = math.ceil(limiter.retry_after(address)) or 1
+        raise Problem(
+            429, "Too many requests",
+            f"Too many help requests from your network address; please try again in {wait} seconds.",
+            retry_after=wait,
+        )
+
+
 @router.post("/help-requests", status_code=201, response_model=HelpRequestOut)
-async def create_help_request(body: HelpRequestIn, request: Request, runtime: RuntimeDep) -> dict:
+async def create_help_request(
+    body: HelpRequestIn, request: Request, runtime: RuntimeDep, limiter: HelpRequestLimiterDep
+) -> dict:
+    """A help request that passed the schema counts against its address (a 422 does not: a customer who fixes a
+    typo is no flood); the session service also caps the requests waiting for a consultant."""
+    address = client_address(request)
+    _count_help_request(limiter, address)
     return await request_help(
         runtime=runtime,
         request=body,
-        client_address=client_address(request),
+        client_address=address,
         user_agent=request.headers.get("user-agent", ""),
     )
 

@@ -106,9 +106,11 @@ async def issue_credit(record_id: str, body: CreditIn, staff: FinanceStaff, runt
 class ServiceTypePriceIn(BaseModel):
     code: str = Field(min_length=1, max_length=40)
     name: dict[str, str] | str
-    unit_seconds: int = Field(gt=0)
+    # Strict: a price is never read from a boolean (lax ints take true as 1) nor from "60" or 60.0. Decimals
+    # take JSON numbers and decimal strings but refuse booleans by themselves.
+    unit_seconds: int = Field(gt=0, strict=True)
     unit_price: Decimal = Field(ge=0, max_digits=12, decimal_places=2)
-    minimum_units: int = Field(ge=0)
+    minimum_units: int = Field(ge=0, strict=True)
 
 
 class PriceListIn(BaseModel):
