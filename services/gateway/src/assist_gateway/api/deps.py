@@ -12,6 +12,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from .. import crud
+from ..edge import client_address  # noqa: F401 - the routes' one way to name the client (TRUSTED_PROXIES)
 from ..ratelimit import SlidingWindowLimiter
 from ..settings import Settings
 from ..staff import StaffIdentity, authenticate_token
@@ -115,6 +116,3 @@ async def _session_caller(session_id: str, runtime: RuntimeDep, token: BearerTok
 
 SessionCallerDep = Annotated[SessionCaller, Depends(_session_caller)]
 
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
