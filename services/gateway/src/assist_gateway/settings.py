@@ -85,7 +85,8 @@ class Settings(PlatformSettings):
 
     @model_validator(mode="after")
     def _refuse_bad_edge_values(self) -> Settings:
-        self.trusted_proxy_networks, self.public_origin_list  # noqa: B018 - each raises ValueError naming the bad item
+        parse_networks(self.trusted_proxies)  # each raises ValueError naming the bad item
+        parse_origins(self.public_origins)
         if not 1024 <= self.max_header_bytes <= 1048576:
             raise ValueError("MAX_HEADER_BYTES must be between 1024 and 1048576")
         return self
