@@ -274,6 +274,7 @@ async def test_headers_beyond_the_limit_get_431_problem_json(edge_system):
     assert response.status_code == 431
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["status"] == 431
+    assert response.headers["x-content-type-options"] == "nosniff"  # a refusal is an answer like any other
 
 
 def test_the_server_refuses_oversized_headers_before_they_end(edge_system):

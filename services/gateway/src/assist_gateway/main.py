@@ -76,14 +76,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.relay_hub = hub
     app.state.login_limiter = SlidingWindowLimiter(settings.login_attempts_per_minute, 60.0)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(HeaderLimitMiddleware, max_header_bytes=settings.max_header_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)  # outside the limits: their 413 and 431 carry the headers too
     for module in (auth, customer, staff_routes, finance, audit):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(hub.router)
     app.include_router(downloads.router)
     install_web(app, runtime)
     app.add_middleware(RelayDoors, routes=hub.router.routes)
-    app.add_middleware(HeaderLimitMiddleware, max_header_bytes=settings.max_header_bytes)
     # Last added, so the outermost: every layer and route after it sees the client TRUSTED_PROXIES make of it.
     app.add_middleware(TrustedProxyMiddleware, trusted=settings.trusted_proxy_networks)
     return app

@@ -90,7 +90,7 @@ class HeaderLimitMiddleware:
 
     The server bounds what it reads before a request is complete (src/assist/httpserver.py: h11 answers 431 once
     its buffer passes the limit); a request that arrives whole in one read gets there in one piece, and is
-    measured here. A WebSocket upgrade that is too large is closed before it is accepted (the server says 403).
+    measured here. (The relay's sockets pass RelayDoors before this: for them the server's bound is the limit.)
     """
 
     def __init__(self, app: ASGIApp, *, max_header_bytes: int) -> None:
@@ -98,10 +98,7 @@ class HeaderLimitMiddleware:
         self.max_header_bytes = max_header_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket") and header_bytes(scope) > self.max_header_bytes:
-            if scope["type"] == "websocket":
-                await send({"type": "websocket.close", "code": 1008})
-                return
+        if scope["type"] == "http" and header_bytes(scope) > self.max_header_bytes:
             problem = Problem(431, "Request header fields too large",
                               f"The request line and headers may hold at most {self.max_header_bytes} bytes.")
             await problem_response(problem)(scope, receive, send)
