@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from starlette.requests import HTTPConnection
 
-from assist_gateway.edge import forwarded_client, origin_allowed, parse_networks, parse_origins
+from assist_gateway.edge import TrustedProxyMiddleware, forwarded_client, origin_allowed, parse_networks, parse_origins
 from assist_gateway.settings import Settings
 
 PROXIES = parse_networks("127.0.0.1, 10.0.0.0/8, fd00::/8")
@@ -54,3 +54,24 @@ def _socket(headers: dict[str, str], scheme: str = "ws") -> HTTPConnection:
 ])
 def test_only_the_gateways_own_origins_may_use_the_cookie(headers, scheme, public, allowed):
     assert origin_allowed(_socket(headers, scheme), public) is allowed
+
+
+async def _seen_by_the_app(scope: dict, trusted: str) -> dict:
+    seen = {}
+
+    async def app(inner_scope, _receive, _send):
+        seen.update(inner_scope)
+
+    await TrustedProxyMiddleware(app, trusted=parse_networks(trusted))(scope, None, None)
+    return seen
+
+
+async def test_behind_a_trusted_proxy_every_layer_sees_the_forwarded_client_and_scheme():
+    headers = [(b"x-forwarded-for", b"6.6.6.6, 198.51.100.1"), (b"x-forwarded-proto", b"https")]
+    for kind, secure in (("http", "https"), ("websocket", "wss")):
+        scope = {"type": kind, "scheme": "http" if kind == "http" else "ws", "client": ("10.1.2.3", 5000),
+                 "headers": headers}
+        proxied = await _seen_by_the_app(scope, "10.0.0.0/8")
+        assert proxied["client"] == ("198.51.100.1", 5000) and proxied["scheme"] == secure
+        direct = await _seen_by_the_app(scope, "")
+        assert direct["client"] == ("10.1.2.3", 5000) and direct["scheme"] == scope["scheme"]
