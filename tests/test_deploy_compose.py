@@ -58,6 +58,14 @@ def test_compose_gives_each_service_its_own_nats_user_and_nats_the_generated_use
         assert natsauth.password_variable(name) in env["NATS_PASSWORD"]
 
 
+def test_the_gateway_in_compose_trusts_no_proxy_and_keeps_metrics_and_docs_private_by_default():
+    env = compose()["services"]["gateway"]["environment"]
+    # No proxy stands in front of the published port: by default nobody's X-Forwarded-For is believed.
+    assert env["TRUSTED_PROXIES"] == "${TRUSTED_PROXIES:-}"
+    assert env["METRICS_TOKEN"] == "${METRICS_TOKEN:-}"  # empty: the gateway serves no /metrics
+    assert "API_DOCS" not in env
+
+
 def test_the_image_runs_as_non_root_and_installs_exactly_the_lock_with_the_makefiles_uv():
     dockerfile = (ROOT / "Dockerfile").read_text()
     final_stage = dockerfile.rsplit("\nFROM ", 1)[1]

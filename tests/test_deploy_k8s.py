@@ -138,10 +138,36 @@ def test_only_the_gateway_takes_traffic_and_only_from_the_ingress_controller(ove
     for name, deployment in objects(overlay, "Deployment").items():
         rules = [rule for p in policies.values() if selects(p["spec"]["podSelector"], pod_labels(deployment))
                  for rule in p["spec"].get("ingress", [])]
+        # Prometheus (namespace `monitoring`) may scrape port 8000 of every service; nothing else reaches them.
+        scraping = [rule for rule in rules if _from_namespace(rule, "monitoring")]
+        assert all(port["port"] == 8000 for rule in scraping for port in rule["ports"]), name
+        others = [rule for rule in rules if rule not in scraping]
         if name == "gateway":
-            assert rules and all(set(peer) == {"namespaceSelector"} for rule in rules for peer in rule["from"])
+            assert others and all(_from_namespace(rule, "ingress-nginx") for rule in others)
         else:
-            assert rules == [], f"{name} takes ingress traffic"
+            assert others == [], f"{name} takes ingress traffic"
+
+
+def _from_namespace(rule: dict, namespace: str) -> bool:
+    return all(set(peer) == {"namespaceSelector"} and peer["namespaceSelector"]["matchLabels"]
+               == {"kubernetes.io/metadata.name": namespace} for peer in rule["from"])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_gateway_trusts_the_ingress_pod_range_and_keeps_its_metrics_behind_a_token(overlay):
+    from assist_gateway.edge import parse_networks, parse_origins
+
+    config = next(c for n, c in objects(overlay, "ConfigMap").items() if n.startswith("assist-config"))["data"]
+    assert parse_networks(config["TRUSTED_PROXIES"]), "the overlay names the ingress controller's pod range"
+    ingress_host = objects(overlay, "Ingress")["gateway"]["spec"]["rules"][0]["host"]
+    assert parse_origins(config["PUBLIC_ORIGINS"]) == [f"https://{ingress_host}"]
+    assert "API_DOCS" not in config
+    gateway = containers(objects(overlay, "Deployment")["gateway"])[0]
+    token = {e["name"]: e for e in gateway["env"]}["METRICS_TOKEN"]["valueFrom"]["secretKeyRef"]
+    assert token["name"].startswith("metrics-token") and token["key"] == "token"
+    for name in SERVICES:
+        annotations = objects(overlay, "Deployment")[name]["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true" and annotations["prometheus.io/port"] == "8000", name
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -19,6 +19,8 @@ from sqlalchemy import create_engine, text
 pytestmark = pytest.mark.e2e
 
 SUPERVISOR_PASSWORD = "supervisor password 1"
+# The gateway serves /metrics only to a scraper with this token (METRICS_TOKEN); the internal services to anyone.
+METRICS_TOKEN = "metrics token of the observability test"
 TRACE_STEPS = {
     "terminate request": ("assist-gateway", lambda span: span["kind"] == "SERVER"
                           and span["name"].startswith("POST") and "terminate" in span["name"]),
@@ -56,8 +58,8 @@ async def wait_for_one_trace(system, session_id: str, timeout: float = 20.0) -> 
 
 
 def scrape(url: str) -> dict[str, float]:
-    """`/metrics` as {sample name with labels: value}."""
-    response = httpx.get(f"{url}/metrics", timeout=5)
+    """`/metrics` as {sample name with labels: value}, read as Prometheus would with its bearer token."""
+    response = httpx.get(f"{url}/metrics", headers=bearer(METRICS_TOKEN), timeout=5)
     assert response.status_code == 200, response.text
     samples = {}
     for line in response.text.splitlines():
@@ -93,8 +95,9 @@ def assert_no_secret_in_logs(system, secrets: list[str]) -> None:
 
 
 async def test_a_customer_terminate_is_one_trace_and_moves_the_metrics(start_system):
-    system = start_system(gateways=1, extra_env={"ASSIST_TRACE_SPANS": "1"})
+    system = start_system(gateways=1, extra_env={"ASSIST_TRACE_SPANS": "1", "METRICS_TOKEN": METRICS_TOKEN})
     gateway = system.gateway_url
+    assert httpx.get(f"{gateway}/metrics", timeout=5).status_code == 401  # not without the token
     before = {name: scrape(service["url"]) for name, service in system.services.items()}
     request, agent, consultant, staff_token = await open_relay(system, agent_gateway=gateway,
                                                                consultant_gateway=gateway)
@@ -135,7 +138,7 @@ async def test_a_customer_terminate_is_one_trace_and_moves_the_metrics(start_sys
     passwords = nats_passwords(system)
     system.stop()
     assert_no_secret_in_logs(system, [request.customer_token, staff_token, PASSWORD, request.session_code,
-                                      agent.attached["resume_token"], *passwords])
+                                      METRICS_TOKEN, agent.attached["resume_token"], *passwords])
 
 
 async def test_the_audit_trail_tells_the_session_and_detects_an_edited_row(start_system, monkeypatch):

@@ -16,6 +16,7 @@ ENVIRONMENT_HELP = """environment:
   DATABASE_URL      postgresql+psycopg://... : PostgreSQL (a schema per service) instead of SQLite files
   DATABASE_SCHEMA_PREFIX  prepended to each service's schema or SQLite file name
   ASSIST_HOST       the address the gateways listen on (default 127.0.0.1)
+  TRUSTED_PROXIES   proxies (IPs, CIDRs) whose X-Forwarded-For the gateway believes (default: none)
 """
 
 
@@ -113,13 +114,13 @@ def _run_service(name: str, *, host: str, port: int) -> int:
         return 2
     import uvicorn
 
+    from .httpserver import server_options
+
     # uvicorn turns SIGTERM into a graceful shutdown: stop accepting, finish requests, run the app's lifespan end.
     uvicorn.run(
         services.app_factory(name), factory=True, host=host, port=port, access_log=False,
         timeout_graceful_shutdown=10, log_level=os.environ.get("LOG_LEVEL", "info").lower(),
-        # The relay carries screen tiles that are compressed already and terminal bytes: per-message deflate
-        # would cost the gateway a compression and a decompression per frame (measured: the whole throughput).
-        ws_per_message_deflate=False,
+        **server_options(services.settings_for(name)),
     )
     return 0
 

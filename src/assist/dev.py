@@ -9,6 +9,7 @@ import socket
 import sys
 import threading
 
+from assist_platform.files import create_owner_only_dir
 from assist_platform.natsserver import NatsServerProcess, free_ports
 
 from . import services
@@ -60,6 +61,8 @@ class DevSystem:
 
     def _start(self) -> bool:
         config = self.config
+        # The data dir holds the SQLite files, the JetStream store and logs with personal data: the owner's only.
+        create_owner_only_dir(config.data_dir)
         config.logs_dir.mkdir(parents=True, exist_ok=True)
         config.state_file.unlink(missing_ok=True)  # a stale file from a run that was killed
         _check_ports_free(config.host, config.gateway_ports)

@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.orm import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from .files import create_owner_only_file
+
 T = TypeVar("T")
 
 
@@ -21,8 +23,9 @@ def resolve_database_url(*, database_url: str | None, data_dir: Path, service: s
     """The sync URL for this service: the shared PostgreSQL server, or `<data_dir>/<service>.sqlite3`."""
     if database_url:
         return database_url
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(data_dir / f'{service}.sqlite3').resolve()}"
+    path = data_dir / f"{service}.sqlite3"
+    create_owner_only_file(path)
+    return f"sqlite:///{path.resolve()}"
 
 
 def is_postgres(url: str) -> bool:

@@ -10,6 +10,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from .files import create_owner_only_dir
+
 
 def free_port() -> int:
     return free_ports(1)[0]
@@ -89,6 +91,8 @@ class NatsServerProcess:
         return f"nats://127.0.0.1:{self.port}"
 
     def start(self) -> NatsServerProcess:
+        # The JetStream store keeps every event (names, e-mail addresses): the owner's only.
+        create_owner_only_dir(self.store_dir)
         log_args = ["-l", str(self.log_file)] if self.log_file else []
         self.process = subprocess.Popen(
             [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir),

@@ -12,13 +12,14 @@ Label values are bounded sets (service types, states, subjects, consumer names):
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import time
 from datetime import UTC
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, Histogram, generate_latest
@@ -26,6 +27,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from .outbox import OutboxEvent
+from .problems import Problem
 
 if TYPE_CHECKING:
     from .runtime import ServiceRuntime
@@ -57,12 +59,21 @@ COMMAND_SECONDS = Histogram(
 MetricsRefresher = Callable[["ServiceRuntime"], Awaitable[None]]
 
 
-def instrument_app(app: FastAPI, runtime_getter: Callable[[], ServiceRuntime | None]) -> None:
-    """Trace every HTTP request (not the relay's WebSockets), and serve `/metrics`."""
+def instrument_app(
+    app: FastAPI, runtime_getter: Callable[[], ServiceRuntime | None], *, public: bool = True, token: str | None = None,
+) -> None:
+    """Trace every HTTP request (not the relay's WebSockets), and serve `/metrics`: to anyone when `public`, else
+    to a scraper that sends `token` as a bearer token, else not at all (what a public process has by default)."""
     FastAPIInstrumentor.instrument_app(app, excluded_urls=NOT_TRACED, exclude_spans=["receive", "send"])
+    if not public and not token:
+        return
+    expected = f"Bearer {token}".encode() if token else None
 
     @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        offered = request.headers.get("authorization", "").encode()
+        if expected is not None and not hmac.compare_digest(offered, expected):
+            raise Problem(401, "Not authenticated", "Send the metrics token as `Authorization: Bearer <token>`.")
         runtime = runtime_getter()
         if runtime is not None:
             await refresh_metrics(runtime)

@@ -12,8 +12,9 @@ from fastapi import FastAPI
 
 from .api import audit, auth, customer, downloads, finance, staff_routes
 from .domain import AGENT_LOST_ENDING, CUSTOMER_ENDING
+from .edge import TrustedProxyMiddleware
 from .metrics import open_relays_refresher
-from .middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from .middleware import BodyLimitMiddleware, HeaderLimitMiddleware, SecurityHeadersMiddleware
 from .models import TABLES
 from .ratelimit import SlidingWindowLimiter
 from .relay import RelayHub
@@ -68,7 +69,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     hub = build_relay_hub(settings, runtime)
     runtime.on_connected.append(hub.on_connected)
     runtime.metric_refreshers.append(open_relays_refresher(hub))
-    app = service_app(name=SERVICE, runtime=runtime, before_stop=[hub.close])
+    # The gateway is public: its API map and metrics are not (settings API_DOCS and METRICS_TOKEN).
+    app = service_app(name=SERVICE, runtime=runtime, before_stop=[hub.close], api_docs=settings.api_docs,
+                      metrics_public=False, metrics_token=settings.metrics_token)
     app.state.settings = settings
     app.state.relay_hub = hub
     app.state.login_limiter = SlidingWindowLimiter(settings.login_attempts_per_minute, 60.0)
@@ -76,11 +79,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.help_requests_per_address, settings.help_requests_window_seconds
     )
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(HeaderLimitMiddleware, max_header_bytes=settings.max_header_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)  # outside the limits: their 413 and 431 carry the headers too
     for module in (auth, customer, staff_routes, finance, audit):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(hub.router)
     app.include_router(downloads.router)
     install_web(app, runtime)
-    app.add_middleware(RelayDoors, routes=hub.router.routes)  # last added: the outermost of the app's own
+    app.add_middleware(RelayDoors, routes=hub.router.routes)
+    # Last added, so the outermost: every layer and route after it sees the client TRUSTED_PROXIES make of it.
+    app.add_middleware(TrustedProxyMiddleware, trusted=settings.trusted_proxy_networks)
     return app

@@ -1,5 +1,5 @@
-"""ASGI middleware of the gateway: a request body limit and security headers (plain ASGI: no WebSocket
-overhead).
+"""ASGI middleware of the gateway: limits on the request's headers and body, and security headers (plain ASGI:
+no WebSocket overhead).
 """
 
 from __future__ import annotations
@@ -77,6 +77,33 @@ class BodyLimitMiddleware:
             if started:
                 raise
             await problem_response(_too_large(self.max_body_bytes))(scope, receive, send)
+
+
+def header_bytes(scope: Scope) -> int:
+    """About what the request line and headers took on the wire (the separators counted as HTTP/1.1 has them)."""
+    line = len(scope.get("method", "GET")) + len(scope.get("raw_path") or b"") + len(scope.get("query_string", b""))
+    return line + 12 + sum(len(name) + len(value) + 4 for name, value in scope.get("headers", ()))
+
+
+class HeaderLimitMiddleware:
+    """431 problem+json for a request line and headers over `max_header_bytes`.
+
+    The server bounds what it reads before a request is complete (src/assist/httpserver.py: h11 answers 431 once
+    its buffer passes the limit); a request that arrives whole in one read gets there in one piece, and is
+    measured here. (The relay's sockets pass RelayDoors before this: for them the server's bound is the limit.)
+    """
+
+    def __init__(self, app: ASGIApp, *, max_header_bytes: int) -> None:
+        self.app = app
+        self.max_header_bytes = max_header_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and header_bytes(scope) > self.max_header_bytes:
+            problem = Problem(431, "Request header fields too large",
+                              f"The request line and headers may hold at most {self.max_header_bytes} bytes.")
+            await problem_response(problem)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 class SecurityHeadersMiddleware:

@@ -9,6 +9,8 @@ from functools import lru_cache
 from assist_platform.settings import PlatformSettings
 from pydantic import Field, model_validator
 
+from .edge import Network, parse_networks, parse_origins
+
 ENVIRONMENTS = ("development", "test", "production")
 # The replica id becomes a NATS subject token (`gateway.cut.<replica_id>`).
 _SUBJECT_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -85,6 +87,37 @@ class Settings(PlatformSettings):
     # (SESSION_MAX_WAITING_REQUESTS).
     help_requests_per_address: int = Field(default=20, ge=1)
     help_requests_window_seconds: float = Field(default=600.0, gt=0)
+
+    # --- the edge: who the client is, which pages may use the cookie, limits, what operators see ---------------
+    # Proxies (IPs or CIDR ranges, comma-separated) whose X-Forwarded-For and X-Forwarded-Proto are believed; from
+    # anyone else those headers are ignored. Empty: the client is the TCP peer (`assist dev`, no proxy).
+    trusted_proxies: str = ""
+    # Origins (scheme://host[:port], comma-separated) whose pages may open the consultant socket with the staff
+    # cookie, besides the gateway's own (the request's scheme and Host). Behind a proxy that rewrites Host, name
+    # the public origin here.
+    public_origins: str = ""
+    # Largest request line plus headers (bytes); larger ones get 431 from the server (src/assist/httpserver.py).
+    max_header_bytes: int = 16384
+    # GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; unset, the gateway serves no /metrics.
+    metrics_token: str | None = None
+    # Serve /docs, /redoc and /openapi.json (off: the API's map is no business of the public).
+    api_docs: bool = False
+
+    @property
+    def trusted_proxy_networks(self) -> list[Network]:
+        return parse_networks(self.trusted_proxies)
+
+    @property
+    def public_origin_list(self) -> list[str]:
+        return parse_origins(self.public_origins)
+
+    @model_validator(mode="after")
+    def _refuse_bad_edge_values(self) -> Settings:
+        parse_networks(self.trusted_proxies)  # each raises ValueError naming the bad item
+        parse_origins(self.public_origins)
+        if not 1024 <= self.max_header_bytes <= 1048576:
+            raise ValueError("MAX_HEADER_BYTES must be between 1024 and 1048576")
+        return self
 
 
 @lru_cache

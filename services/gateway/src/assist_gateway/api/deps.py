@@ -16,6 +16,7 @@ from assist_platform.audit import append_audit
 from .. import crud
 from ..commands import get_session
 from ..domain import SESSION_VIEWER_ROLES, may_read_session, read_is_audited
+from ..edge import client_address  # noqa: F401 - the routes' one way to name the client (TRUSTED_PROXIES)
 from ..ratelimit import FailureBudget
 from ..settings import Settings
 from ..staff import StaffIdentity, authenticate_token
@@ -177,6 +178,3 @@ async def audit_read(runtime: ServiceRuntime, staff: StaffIdentity, request: Req
 
 SessionReaderDep = Annotated[SessionReader, Depends(_session_reader)]
 
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"

@@ -17,6 +17,7 @@ from fastapi import APIRouter, WebSocket
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.websockets import WebSocketDisconnect
 
+from ..edge import client_address, origin_allowed
 from ..ratelimit import FailureBudget, OverBudget
 from . import closecodes
 from .endpoint import Endpoint
@@ -56,10 +57,6 @@ def staff_token(websocket: WebSocket) -> str | None:
     if header.lower().startswith("bearer "):
         return header[7:].strip() or None
     return websocket.cookies.get(STAFF_COOKIE)
-
-
-def client_address(websocket: WebSocket) -> str:
-    return websocket.client.host if websocket.client else "unknown"
 
 
 class RelayHub(RelayCore):
@@ -138,6 +135,13 @@ class RelayHub(RelayCore):
             await self._serve(endpoint, hello=hello)
 
     async def _admit_consultant(self, websocket: WebSocket, session_id: str) -> tuple[Endpoint, dict]:
+        # A browser sends the SameSite cookie with a socket any page of the same site opens (another port, another
+        # subdomain): the cookie alone is no proof that the gateway's own page opened it, its Origin is. A program
+        # sends the token in a header that no page can make a browser send, so it needs no Origin.
+        bearer = websocket.headers.get("authorization", "").lower().startswith("bearer ")
+        if not bearer and STAFF_COOKIE in websocket.cookies and not origin_allowed(
+                websocket, self.settings.public_origin_list):
+            raise Refused(closecodes.NOT_PERMITTED, "this page's origin may not open the consultant socket")
         token = staff_token(websocket)
         identity = await self._authenticate_staff(token) if token else None
         if identity is None:
