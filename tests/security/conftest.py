@@ -30,9 +30,18 @@ def start_module_system(tmp_path_factory, **extra_env: str):
     env = {**os.environ, **location.env(), "ASSIST_PORT": str(port_block(1)), "ASSIST_GATEWAYS": "1", **extra_env}
     env.pop("NATS_URL", None)  # the bundled nats-server: the suite must not share a broker with other tests
     system = System(env=env, data_dir=location.data_dir).start()
-    # Each `assist user add` is a process of its own (seconds of start-up and argon2): added side by side.
-    with ThreadPoolExecutor(len(STAFF)) as pool:
-        list(pool.map(lambda item: system.add_user(item[0].removeprefix("other_"), item[1], PASSWORD), STAFF.items()))
+    try:
+        # Each `assist user add` is a process of its own (seconds of start-up and argon2): added side by side.
+        with ThreadPoolExecutor(len(STAFF)) as pool:
+            list(pool.map(lambda item: system.add_user(item[0].removeprefix("other_"), item[1], PASSWORD),
+                          STAFF.items()))
+    except BaseException:
+        # The fixture never yields this system, so nobody else would stop it or drop its schemas.
+        try:
+            system.stop()
+        finally:
+            location.drop()
+        raise
     return system, location
 
 

@@ -113,8 +113,10 @@ class System:
 
     def assist(self, *args: str) -> subprocess.CompletedProcess:
         """Any `assist` command with this system's environment."""
+        # The bound only stops a hung command: on a loaded 2-core machine several argon2 `user add`s side by side
+        # have taken more than a minute.
         return subprocess.run(
-            [ASSIST, *args], env=self.env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60
+            [ASSIST, *args], env=self.env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300
         )
 
     def log_tail(self, name: str, lines: int = 40) -> str:
