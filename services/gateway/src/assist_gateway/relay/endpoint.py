@@ -5,11 +5,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from starlette.websockets import WebSocket
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class ReadAhead:
+    """What the relay read from an endpoint's socket while a frame of it was held (docs/relay.md, "Held frames"):
+    binary frames and anything it did not act on at once, in order, then read by the endpoint's loop before its
+    socket again; and the task that reads them."""
+
+    messages: deque = field(default_factory=deque)
+    task: asyncio.Task | None = None
+    hung_up: bool = False  # the socket closed: whatever was held goes nowhere
+
+    def full(self, max_bytes: int, max_frames: int) -> bool:
+        return len(self.messages) >= max_frames or sum(len(m.get("bytes") or b"") for m in self.messages) >= max_bytes
 
 
 @dataclass(eq=False)
@@ -26,6 +41,11 @@ class Endpoint:
     cut: bool = False
     refusals: int = 0  # frames of this endpoint the relay refused to forward (CONTRACT §3)
     refusal_told_at: float = 0.0  # monotonic time the sender was last told of a refusal
+    # Paired with the other side once: from then on a frame with nobody to take it (the peer left) is dropped, as
+    # the peer that comes back is greeted anew; before, it is held (CONTRACT §3: never dropped before the join).
+    met_peer: bool = False
+    wake: asyncio.Event | None = None  # while a frame of this endpoint is held: set by whatever may end the hold
+    read_ahead: ReadAhead | None = None  # only after a hold: the hot path reads the socket itself
     _closing: asyncio.Task | None = field(default=None, repr=False)
 
     def may_act(self) -> bool:
@@ -41,12 +61,21 @@ class Endpoint:
         if not self.cut:
             self.deadline = max(self.deadline, sent_at + ttl_seconds)
 
+    def nudge(self) -> None:
+        """Something that may end a hold of this endpoint's frame happened: the hold looks again."""
+        if self.wake is not None:
+            self.wake.set()
+
+    def hung_up(self) -> bool:
+        return self.read_ahead is not None and self.read_ahead.hung_up
+
     def cut_now(self, *, code: int, reason: str) -> None:
         """Stop forwarding at once (synchronously), then close the socket in the background."""
         if self.cut:
             return
         self.cut = True
         self.deadline = 0.0
+        self.nudge()  # a held frame of a cut endpoint is dropped now, not at its lease's end
         self._closing = asyncio.get_running_loop().create_task(self.close(code=code, reason=reason))
 
     async def close(self, *, code: int, reason: str) -> None:

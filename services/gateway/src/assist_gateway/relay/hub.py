@@ -15,7 +15,7 @@ from assist_platform.envelope import rfc3339, utcnow
 from assist_platform.problems import Problem
 
 from . import bridge, closecodes
-from .endpoint import Endpoint
+from .endpoint import Endpoint, ReadAhead
 from .leases import LeaseKeeper
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,10 @@ VIEW_ONLY_REASON = "the customer's consent allows viewing only"
 TEXT_REASON = "text frames are the gateway's alone: they are never forwarded"
 # A sender is told of its refused frames (and the refusal logged) at most this often; all are counted.
 _REFUSAL_NOTICE_SECONDS = 1.0
+# While a frame is held, its sender's socket is read on only to hear it close or act on a text frame (the agent's
+# `end_session`); binary frames read meanwhile queue behind the held one up to this many (or RELAY_MAX_MESSAGE_BYTES
+# of them), and past that the sender is not read further until the hold ends (docs/relay.md, "Held frames").
+HELD_FRAMES_MAX = 32
 
 
 def _consultant_joined(who: str) -> str:
@@ -59,6 +63,12 @@ class SessionRelay:
     # even when the session is ended while NATS is away and the activation still on its way (CONTRACT §4).
     started: bool = False
     settled: asyncio.Event = field(default_factory=asyncio.Event)  # started, or it never will be on this relay
+
+    def nudge(self) -> None:
+        """Pairing or activation changed: a held frame of either side looks again whether it may pass."""
+        for endpoint in (self.agent, self.consultant):
+            if endpoint is not None:
+                endpoint.nudge()
 
     def paired(self) -> bool:
         return (self.agent is not None and (self.consultant is not None or self.remote_consultant is not None)) or (
@@ -186,6 +196,7 @@ class RelayCore:
         elif relay.remote_consultant is not None:
             # A newer socket of the agent, the remote consultant still joined: tell it now rather than count on
             # the consultant's replica hearing our `up` (core NATS, at most once).
+            endpoint.met_peer = True
             await endpoint.send_control(_consultant_joined(relay.remote_who))
         return relay
 
@@ -237,8 +248,10 @@ class RelayCore:
             except Exception:  # no home yet, NATS away, or the request or its reply lost with a node
                 joined = False
             if joined and relay.consultant is consultant and not consultant.cut:
+                consultant.met_peer = True
                 if not relay.remote_home:
                     relay.remote_home = True
+                    consultant.nudge()  # frames it sent before the join go to the home now, in order
                     await consultant.send_control(json.dumps({"type": "peer_joined", "peer": "agent"}))
                 return
             if not told_waiting:
@@ -273,6 +286,7 @@ class RelayCore:
             # hello again, which the console expects after a reload and takes in its stride otherwise.
             relay.remote_consultant = request.get("replica") or "remote"
             relay.remote_who = request.get("consultant") or ""
+            relay.agent.met_peer = True
             await msg.respond(json.dumps({"ok": True}).encode())
             await relay.agent.send_control(_consultant_joined(relay.remote_who))
             self._activate_soon(relay)
@@ -282,6 +296,7 @@ class RelayCore:
     def _on_leave(self, relay: SessionRelay):
         async def handler(_msg) -> None:
             relay.remote_consultant, relay.remote_who = None, ""
+            relay.nudge()  # a frame of the agent held for the activation has nobody to go to now: dropped
             if relay.agent is not None:
                 await relay.agent.send_control(json.dumps({"type": "peer_left", "peer": "consultant"}))
 
@@ -306,6 +321,7 @@ class RelayCore:
         agent, consultant = relay.agent, relay.consultant
         if agent is None or consultant is None:
             return
+        agent.met_peer = consultant.met_peer = True
         await agent.send_control(_consultant_joined(consultant.who))
         await consultant.send_control(json.dumps({"type": "peer_joined", "peer": "agent"}))
         self._activate_soon(relay)
@@ -335,6 +351,7 @@ class RelayCore:
                 delay = min(delay * 2, 2.0)
         finally:
             relay.settled.set()
+            relay.nudge()
 
     async def _until_started(self, relay: SessionRelay, source: Endpoint) -> bool:
         """Hold a frame (and so its sender: nothing more is read from it) until the session is active.
@@ -419,28 +436,98 @@ class RelayCore:
 
     async def forward(self, relay: SessionRelay, source: Endpoint, data: bytes) -> None:
         """One binary frame from `source` to its peer, local or remote, only while both leases hold. Text frames
-        never come here: they are the gateway's alone (CONTRACT §3)."""
+        never come here: they are the gateway's alone (CONTRACT §3). A frame that cannot pass yet is held, and its
+        sender with it (`_hold`)."""
         if not source.may_pass():
             return
-        if source.role == "agent":
-            peer, remote, channel = relay.consultant, relay.remote_consultant is not None, "to_consultant"
-        else:
-            peer, remote, channel = relay.agent, relay.remote_home, bridge.TO_HOME_FRAME
-        if peer is None and not remote:
+        target = _route(relay, source)
+        if target is None:
+            if not await self._hold(relay, source):
+                return  # ended, cut, lapsed, hung up, or the peer left: a held frame is dropped, never delivered
+            target = _route(relay, source)
+        if isinstance(target, str):
+            await self._publish_to_bridge(bridge.subject(relay.session_id, target), bridge.pack(data))
             return
-        # The home (the agent's replica) holds the gate; a consultant joined to a remote home is held there.
-        gated_here = not (source.role == "consultant" and remote)
-        if gated_here and not relay.started and not await self._until_started(relay, source):
+        if not target.may_pass():
             return
-        if peer is not None:
-            if not peer.may_pass():
+        try:
+            await target.send_bytes(data)
+        except Exception:
+            pass  # the peer's socket broke: its own loop notices; the sender's socket is not at fault
+
+    async def _hold(self, relay: SessionRelay, source: Endpoint) -> bool:
+        """Hold a frame of `source` until it may pass (the other side joined, the session active): True then.
+
+        Nothing more of the sender is forwarded meanwhile; its socket is read ahead only to hear it close and to
+        act on its text frames (`_read_ahead`). False, and the frame dropped, as soon as it never will pass: the
+        session is ended or the endpoint cut (a cut nudges at once), its lease lapsed, its socket closed, the
+        session cannot start on this relay, or the peer it had met left (dropped then as ever: the peer that
+        comes back is greeted anew)."""
+        source.wake = wake = asyncio.Event()
+        self._read_ahead(source)
+        try:
+            while source.may_pass() and not source.hung_up():
+                if _route(relay, source) is not None:
+                    return True
+                if relay.settled.is_set() and not relay.started:
+                    return False
+                if source.met_peer and not _peer_there(relay, source):
+                    return False
+                wake.clear()
+                try:
+                    async with asyncio.timeout(max(0.0, source.deadline - time.monotonic())):
+                        await wake.wait()
+                except TimeoutError:
+                    pass  # the lease may have been renewed meanwhile: look again
+            return False
+        finally:
+            source.wake = None
+
+    def _read_ahead(self, endpoint: Endpoint) -> None:
+        ahead = endpoint.read_ahead
+        if ahead is None:
+            ahead = endpoint.read_ahead = ReadAhead()
+        if not ahead.hung_up and (ahead.task is None or ahead.task.done()):
+            ahead.task = asyncio.create_task(self._reading_ahead(endpoint, ahead), name=f"read-ahead-{endpoint.role}")
+
+    async def _reading_ahead(self, endpoint: Endpoint, ahead: ReadAhead) -> None:
+        """While a frame of `endpoint` is held: its socket's close ends the hold, a text frame is acted on at once
+        (the agent's `end_session` ends the session, and so the hold), and anything else queues, in order, for the
+        endpoint's loop, up to HELD_FRAMES_MAX frames or RELAY_MAX_MESSAGE_BYTES. Stops after the message it
+        is waiting for once the hold is over."""
+        max_bytes = self.settings.relay_max_message_bytes
+        try:
+            while endpoint.wake is not None and not ahead.full(max_bytes, HELD_FRAMES_MAX):
+                message = await endpoint.websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                text = message.get("text") if message.get("bytes") is None else None
+                if text is not None and len(text) <= max_bytes and not endpoint.cut:
+                    await self.take_text(endpoint, text)
+                else:
+                    ahead.messages.append(message)
+            else:
                 return
-            try:
-                await peer.send_bytes(data)
-            except Exception:
-                pass  # the peer's socket broke: its own loop notices; the sender's socket is not at fault
-        else:
-            await self._publish_to_bridge(bridge.subject(relay.session_id, channel), bridge.pack(data))
+        except Exception:  # the socket broke under the read (Starlette raises once it is gone)
+            message = {"type": "websocket.disconnect", "code": 1006}
+        ahead.hung_up = True
+        ahead.messages.append(message)
+        endpoint.nudge()
+
+    @staticmethod
+    async def next_message(endpoint: Endpoint) -> dict:
+        """The endpoint's next message after a hold: what was read ahead first, then its socket again."""
+        ahead = endpoint.read_ahead
+        while not ahead.messages and ahead.task is not None and not ahead.task.done():
+            await asyncio.wait({ahead.task})  # it stops after the message it is waiting for
+        if ahead.messages:
+            return ahead.messages.popleft()
+        endpoint.read_ahead = None  # back to the hot path
+        return await endpoint.websocket.receive()
+
+    async def take_text(self, endpoint: Endpoint, text: str) -> None:
+        """A text frame of an endpoint: never forwarded (CONTRACT §3). The routes read the agent's `end_session`."""
+        await self.refuse(endpoint, "text", TEXT_REASON)
 
     async def _publish_to_bridge(self, subject: str, payload: bytes) -> None:
         """A frame onto the bridge, at most once: while the client reconnects to NATS nats-py buffers it; with
@@ -476,3 +563,22 @@ class RelayCore:
                 pass  # gone with the connection
         if relay.agent is None and relay.consultant is None:
             self.sessions.pop(relay.session_id, None)
+
+
+def _route(relay: SessionRelay, source: Endpoint) -> Endpoint | str | None:
+    """Where a frame of `source` goes now: its peer on this replica, a bridge channel (the peer is on another
+    replica), or None: nowhere yet. The home (the agent's replica) lets nothing pass before the session is active;
+    a consultant joined to a remote home is held there."""
+    if source.role == "agent":
+        if relay.consultant is not None:
+            return relay.consultant if relay.started else None
+        return "to_consultant" if relay.remote_consultant is not None and relay.started else None
+    if relay.agent is not None:
+        return relay.agent if relay.started else None
+    return bridge.TO_HOME_FRAME if relay.remote_home else None
+
+
+def _peer_there(relay: SessionRelay, source: Endpoint) -> bool:
+    if source.role == "agent":
+        return relay.consultant is not None or relay.remote_consultant is not None
+    return relay.agent is not None or relay.remote_home

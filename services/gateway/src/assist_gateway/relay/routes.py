@@ -185,6 +185,8 @@ class RelayHub(RelayCore):
             audited = True
             await self._pump(relay, endpoint)
         finally:
+            if endpoint.read_ahead is not None and endpoint.read_ahead.task is not None:
+                endpoint.read_ahead.task.cancel()  # reading ahead for a hold that ended with the socket
             # An attach that failed half-way may have left the endpoint in its relay: a peer must not wait on it.
             relay = relay or self.relay_holding(endpoint)
             if relay is not None:
@@ -212,13 +214,17 @@ class RelayHub(RelayCore):
         """Frames of one endpoint to its peer. Only binary frames pass: a text frame is the gateway's alone (CONTRACT
         §3), so an endpoint's text is read (the agent's `end_session`) or refused, never forwarded; and a consultant
         whose consent lacks `control` has its keystrokes and input events refused here, on its own replica, whose
-        lease carries the scopes, before they could reach any home (defence in depth: the agent refuses them too)."""
+        lease carries the scopes, before they could reach any home (defence in depth: the agent refuses them too).
+        A frame that cannot pass yet holds this loop in `forward`; what was read ahead meanwhile comes next."""
         websocket = endpoint.websocket
         # The scopes are the lease's, fixed for the endpoint's life: decided once, not per frame.
         view_only = endpoint.role == "consultant" and not endpoint.may_act()
         while True:
             try:
-                message = await websocket.receive()
+                if endpoint.read_ahead is None:
+                    message = await websocket.receive()
+                else:
+                    message = await self.next_message(endpoint)
             except (WebSocketDisconnect, RuntimeError):
                 return
             if message["type"] == "websocket.disconnect":
@@ -232,15 +238,19 @@ class RelayHub(RelayCore):
             if endpoint.cut:
                 continue  # drain until the close handshake completes; nothing passes
             if data is None:
-                if endpoint.role == "agent" and _is_end_session(text):
-                    await self._end_from_agent(endpoint)
-                else:
-                    await self.refuse(endpoint, "text", TEXT_REASON)
+                await self.take_text(endpoint, text or "")
                 continue
             if view_only and data and data[0] in CHANNELS_NEEDING_CONTROL:
                 await self.refuse(endpoint, CHANNEL_NAMES[data[0]], VIEW_ONLY_REASON)
                 continue
             await self.forward(relay, endpoint, data)
+
+    async def take_text(self, endpoint: Endpoint, text: str) -> None:
+        """The agent's `end_session` ends the session; any other text frame is refused, never forwarded."""
+        if endpoint.role == "agent" and _is_end_session(text):
+            await self._end_from_agent(endpoint)
+        else:
+            await self.refuse(endpoint, "text", TEXT_REASON)
 
     async def _end_from_agent(self, endpoint: Endpoint) -> None:
         # Stop this side at once, whatever happens next; the terminate path then cuts every replica.
