@@ -84,6 +84,8 @@ def _serve(args) -> int:
     from .platforms.keys import KeyWatcher
     from .status import StatusLine
 
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="replace")  # a locale without UTF-8 shows "?" for a letter, never a traceback
     messages = Messages(pick_language(args.lang))
     status = StatusLine(messages=messages)
     if args.verbose:

@@ -23,6 +23,7 @@ from .messages import Messages
 from .terminal_text import OUTSIDE_TEXT_LIMIT, printable
 
 ESC = "\x1b"
+SCOPE_ORDER = ("view", "control", "files")
 SAVE_CURSOR, RESTORE_CURSOR = ESC + "7", ESC + "8"
 
 
@@ -55,19 +56,22 @@ def describe(*, consultant: str | None, connected_since: float | None, scopes, n
              state: str = "state.connected", messages: Messages | None = None, width: int | None = None) -> str:
     """The status line, at most `width` columns wide: the end is cut, never the way to end the session."""
     say = messages or Messages("en")
-    scope_text = " + ".join(say.get(f"scope.{scope}", printable(scope)) for scope in sorted(scopes)) \
-        or say("status.none")
+    ordered = sorted(scopes, key=lambda scope: (SCOPE_ORDER.index(scope) if scope in SCOPE_ORDER else 99, scope))
+    scope_text = " + ".join(say.get(f"scope.{scope}", printable(scope)) for scope in ordered) or say("status.none")
     who = say("status.consultant", who=printable(consultant)) if consultant else say("status.nobody")
     state_text = say.get(state, printable(state))
-    # Most important first: whatever the width cuts is the clock, never who is connected or what they may do.
-    facts = f"[{state_text}] {who} | {say('status.allowed', scopes=scope_text)} | {elapsed_text(connected_since, now)}"
+    # Most important first: a narrow window loses the clock, then the end of the rest, never the way to end.
+    facts = [f"[{state_text}] {who}", say("status.allowed", scopes=scope_text), elapsed_text(connected_since, now)]
     hotkey = say("status.hotkey")
     if width is None:
-        return f"{facts} | {hotkey}"
+        return " | ".join([*facts, hotkey])
     room = width - display_width(hotkey) - 3
     if room < 8:  # a very narrow window: the way out first
         return cut_to_width(hotkey, width)
-    return f"{cut_to_width(facts, room)} | {hotkey}"
+    for kept in (facts, facts[:2]):
+        if display_width(" | ".join(kept)) <= room:
+            return " | ".join([*kept, hotkey])
+    return f"{cut_to_width(' | '.join(facts[:2]), room)} | {hotkey}"
 
 
 class ShellOutputFilter:
