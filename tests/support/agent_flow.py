@@ -287,5 +287,10 @@ class TmuxAgent:
             raise AssertionError(f"{text!r} never showed; the screen:\n" + "\n".join(self.screen())) from None
         return lines
 
+    def title(self) -> str:
+        """The pane's title: what an OSC 0/2 sequence written to the window would have set."""
+        return subprocess.run(["tmux", "-u", "-L", self.socket, "display-message", "-p", "#{pane_title}"],
+                              capture_output=True, check=True).stdout.decode("utf-8", "replace").strip()
+
     def stop(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
