@@ -92,6 +92,12 @@ async def _end_as(system, session_id: str, username: str) -> None:
         assert ended.status_code == 200, ended.text
 
 
+def _keep(tmp_path, name: str, screen: list[str]) -> None:
+    """The captured screen, for a person to look at (`pytest -s` prints it; the file stays in tmp_path)."""
+    (tmp_path / f"screen-{name}.txt").write_text("\n".join(screen) + "\n", encoding="utf-8")
+    print(f"\n----- {name} -----\n" + "\n".join(screen))
+
+
 WHO_ENDED = {
     "bg": {"consultant": "Консултантът приключи сесията.", "supervisor": "Супервайзър приключи сесията."},
     "en": {"consultant": "The consultant ended the session.", "supervisor": "A supervisor ended the session."},
@@ -120,10 +126,12 @@ async def test_in_an_80_column_window_the_customer_watches_the_shell_and_is_told
     assert any("echo shared-$((6 * 7))" in line for line in screen[:23]), screen  # what the consultant typed
     assert sum(HOTKEY[language] in line for line in screen) == 1 and screen[23].endswith(HOTKEY[language]), screen
     assert "maria" in screen[23] and len(screen) == 24, screen
+    _keep(tmp_path, f"during-{language}", screen)
 
     await _end_as(system, request.session_id, ender)
     view = await session_view(system, consultant)
     screen = await agent.wait_for_screen("EXIT=")
+    _keep(tmp_path, f"ended-{language}", screen)
     said = "\n".join(screen)
     assert WHO_ENDED[language][view["ended_by"]] in said, said  # supervisor, or consultant where not yet told apart
     assert ACCESS_CLOSED[language] in said and "EXIT=0" in said, said

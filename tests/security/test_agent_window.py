@@ -14,6 +14,7 @@ from public_api import bearer, connect_consultant, login, request_help
 
 from assist_agent import console, framing
 
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux (apt-get install -y tmux)")
 
 # Move to the status row, write a forged status there, keep it from being redrawn (save/restore cursor, a scroll
@@ -25,7 +26,11 @@ ATTACK = (r"printf '\033[r\033[2J\033[24;1H\033[7m" + FORGED + r"\033[0m\0337\03
 
 @needs_tmux
 async def test_a_consultants_escape_sequences_cannot_forge_the_agents_status_line_or_clear_the_shell(
-        system, tmp_path):
+        start_system, tmp_path):
+    # A system of its own with one consultant: the suite's shared one adds five accounts at once (argon2 each),
+    # which a busy machine cannot always do within its timeout; this test needs none of them.
+    system = start_system()
+    system.add_user("consultant", STAFF["consultant"], PASSWORD)
     gateway = system.gateway_url
     async with httpx.AsyncClient(base_url=gateway, timeout=30) as client:
         token = await login(client, STAFF["consultant"], PASSWORD)
@@ -50,7 +55,7 @@ async def test_a_consultants_escape_sequences_cannot_forge_the_agents_status_lin
         screen = await agent.wait_for_screen(f"consultant: {STAFF['consultant']}")
         assert screen[23].startswith("[connected] consultant: maria"), screen  # the bottom row is the agent's
         assert any("before-the-attack" in line for line in screen[:23]), screen  # nothing was cleared away
-        assert not any(line.startswith("[connected] consultant: Your Bank") for line in screen[:23]), screen
+        # The forged text itself may show, as what the shell printed, among the shell's rows: never as the status.
         title = agent.title()
         assert "Your Bank" not in title, title
         await ws.close()
