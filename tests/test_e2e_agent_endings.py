@@ -122,10 +122,11 @@ async def test_in_an_80_column_window_the_customer_watches_the_shell_and_is_told
     await consultant.next_frame(framing.TERMINAL)  # the prompt: the shell reads from here on
     await consultant.send(console.keystrokes("echo shared-$((6 * 7)); sleep 2; echo still-here\n"))
     # Two seconds of clock ticks between the two lines: the screen holds the shell and one status line at the bottom.
-    screen = await agent.wait_for_screen("still-here")
+    screen = await agent.wait_for_screen("still-here", line=True)
     assert any("echo shared-$((6 * 7))" in line for line in screen[:23]), screen  # what the consultant typed
     assert sum(HOTKEY[language] in line for line in screen) == 1 and screen[23].endswith(HOTKEY[language]), screen
     assert "maria" in screen[23] and len(screen) == 24, screen
+    assert screen.index("shared-42") < screen.index("still-here") < 23, screen
     _keep(tmp_path, f"during-{language}", screen)
 
     await _end_as(system, request.session_id, ender)

@@ -47,14 +47,14 @@ async def test_a_consultants_escape_sequences_cannot_forge_the_agents_status_lin
         await consultant.send(console.hello())
         await consultant.next_frame(framing.TERMINAL)  # the prompt
         await consultant.send(console.keystrokes("echo before-the-attack\n"))
-        await agent.wait_for_screen("before-the-attack")
+        await agent.wait_for_screen("before-the-attack", line=True)
         await consultant.send(console.keystrokes(ATTACK))
         await consultant.terminal_until("attack-42", timeout=15)
-        screen = await agent.wait_for_screen("attack-42")
+        screen = await agent.wait_for_screen("attack-42", line=True)
         # The agent's next redraw (each second) would repaint a forged row: wait until the real one is there.
         screen = await agent.wait_for_screen(f"consultant: {STAFF['consultant']}")
         assert screen[23].startswith("[connected] consultant: maria"), screen  # the bottom row is the agent's
-        assert any("before-the-attack" in line for line in screen[:23]), screen  # nothing was cleared away
+        assert "before-the-attack" in screen[:23], screen  # nothing was cleared away
         # The forged text itself may show, as what the shell printed, among the shell's rows: never as the status.
         title = agent.title()
         assert "Your Bank" not in title, title

@@ -275,12 +275,13 @@ class TmuxAgent:
                              check=True).stdout.decode("utf-8", "replace")
         return out.split("\n")[:-1]
 
-    async def wait_for_screen(self, text: str, timeout: float = 20.0) -> list[str]:
+    async def wait_for_screen(self, text: str, timeout: float = 20.0, *, line: bool = False) -> list[str]:
+        """The screen once it shows `text` (`line`: as a whole line, not inside the echo of a command)."""
         try:
             async with asyncio.timeout(timeout):
                 while True:
                     lines = self.screen()
-                    if any(text in line for line in lines):
+                    if any((shown.rstrip() == text) if line else (text in shown) for shown in lines):
                         break
                     await asyncio.sleep(0.1)
         except TimeoutError:

@@ -152,12 +152,12 @@ class StatusLine:
             return
         cols, rows = size
         if not self._split:
-            self._stream.write("\n")  # a free row at the bottom for the status line
+            # A free bottom row for the status line: a new line (the window scrolls if the cursor was on the last
+            # row) and back up; what the window showed above stays where it was.
+            self._stream.write(f"\n{ESC}[1A")
         self._stream.write(f"{SAVE_CURSOR}{ESC}[1;{rows - 1}r{RESTORE_CURSOR}")
         if self._size is not None and self._size[1] > rows:
             self._stream.write(f"{ESC}[{rows - 1};1H")  # the window shrank: keep the cursor in the shell's rows
-        if not self._split:
-            self._stream.write(f"{ESC}[{rows - 1};1H")
         self._size, self._split = size, True
 
     def close(self) -> None:
