@@ -46,7 +46,7 @@ def test_the_status_line_fits_80_columns_and_always_says_how_to_end(language, co
     assert display_width(line) <= 79
     assert line.endswith(say("status.hotkey"))
     if consultant == "bob":
-        assert "bob" in line and f"{say('scope.view')} + {say('scope.control')}" in line
+        assert "bob" in line and f"{say('scope.view')}, {say('scope.control')}" in line
         assert "01:02:05" in line or language == "bg"  # the clock is the first to go in a narrow window
 
 

@@ -57,7 +57,7 @@ def describe(*, consultant: str | None, connected_since: float | None, scopes, n
     """The status line, at most `width` columns wide: the end is cut, never the way to end the session."""
     say = messages or Messages("en")
     ordered = sorted(scopes, key=lambda scope: (SCOPE_ORDER.index(scope) if scope in SCOPE_ORDER else 99, scope))
-    scope_text = " + ".join(say.get(f"scope.{scope}", printable(scope)) for scope in ordered) or say("status.none")
+    scope_text = ", ".join(say.get(f"scope.{scope}", printable(scope)) for scope in ordered) or say("status.none")
     who = say("status.consultant", who=printable(consultant)) if consultant else say("status.nobody")
     state_text = say.get(state, printable(state))
     # Most important first: a narrow window loses the clock, then the end of the rest, never the way to end.
