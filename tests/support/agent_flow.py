@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -58,12 +59,18 @@ class Xvfb:
 
 class AgentProcess:
     def __init__(self, *, gateway: str, code: str, log_dir: Path, env: dict[str, str] | None = None,
-                 grace: float | None = None) -> None:
+                 grace: float | None = None, lang: str | None = "en", verbose: bool = True) -> None:
+        """`lang` None: the agent picks from the locale (Bulgarian by default); `verbose`: its log lines in the
+        same output as its screen, else in its log file (`log_file`)."""
         self.log_path = log_dir / f"agent-{code}.log"
+        self.log_file = log_dir / f"agent-{code}.file.log"
         self._log = open(self.log_path, "wb")
         args = [ASSIST, "agent", "--gateway", gateway, "--code", code]
         if grace is not None:
             args += ["--grace", str(grace)]
+        if lang is not None:
+            args += ["--lang", lang]
+        args += ["--verbose"] if verbose else ["--log-file", str(self.log_file)]
         # A plain /bin/sh: the machine's own ~/.bashrc may be slow or print anything.
         env = {**(env or os.environ), "SHELL": "/bin/sh"}
         self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=self._log, stderr=subprocess.STDOUT,
@@ -138,14 +145,15 @@ class Consultant:
 
 
 async def start_session(system, tmp_path: Path, *, scopes=("view", "control"), env=None, gateway=None,
-                        grace=None) -> tuple[AgentProcess, Consultant]:
+                        grace=None, lang: str | None = "en", verbose: bool = True) -> tuple[AgentProcess, Consultant]:
     """A help request, the real agent process with its code, a claiming consultant, and the agent's hello."""
     url = system.gateway_url
     system.add_user("consultant", "maria", PASSWORD, check=False)
     async with httpx.AsyncClient(base_url=url, timeout=10) as customer:
         request = await request_help(customer, scopes=scopes)
-    agent = AgentProcess(gateway=gateway or url, code=request.session_code, log_dir=tmp_path, env=env, grace=grace)
-    await agent.wait_for_log("waiting for the consultant", timeout=20)
+    agent = AgentProcess(gateway=gateway or url, code=request.session_code, log_dir=tmp_path, env=env, grace=grace,
+                         lang=lang, verbose=verbose)
+    await agent.wait_for_log("[waiting for the consultant]" if lang == "en" else "[чака консултанта]", timeout=20)
     async with httpx.AsyncClient(base_url=url, timeout=10) as staff:
         token = await login(staff, "maria", PASSWORD)
         claimed = await staff.post(f"/api/v1/sessions/{request.session_id}/claim", headers=bearer(token))
@@ -242,3 +250,48 @@ class Forwarder:
     async def stop(self) -> None:
         self.frozen.set()
         self.server.close()
+
+
+class TmuxAgent:
+    """The real agent in a tmux window of its own (80x24 unless told), on a tmux server of its own: what a customer
+    sees is `screen()`, tmux's capture of the pane. The pane stays after the agent exits, with its exit status."""
+
+    def __init__(self, *, gateway: str, code: str, log_dir: Path, lang: str | None = None, cols: int = 80,
+                 rows: int = 24, extra_args: tuple[str, ...] = ()) -> None:
+        self.socket = f"assist-agent-{os.getpid()}-{code}"
+        self.log_file = log_dir / f"agent-{code}.file.log"
+        args = [ASSIST, "agent", "--gateway", gateway, "--code", code, "--log-file", str(self.log_file), *extra_args]
+        if lang is not None:
+            args += ["--lang", lang]
+        command = " ".join(shlex.quote(arg) for arg in args) + "; echo EXIT=$?; sleep 600"
+        env = {**os.environ, "SHELL": "/bin/sh", "LANG": "C.UTF-8", "TERM": "xterm-256color"}
+        env.pop("LC_ALL", None)
+        env.pop("TMUX", None)
+        subprocess.run(["tmux", "-u", "-L", self.socket, "-f", "/dev/null", "new-session", "-d", "-x", str(cols),
+                        "-y", str(rows), "sh", "-c", command], env=env, check=True)
+
+    def screen(self) -> list[str]:
+        out = subprocess.run(["tmux", "-u", "-L", self.socket, "capture-pane", "-p"], capture_output=True,
+                             check=True).stdout.decode("utf-8", "replace")
+        return out.split("\n")[:-1]
+
+    async def wait_for_screen(self, text: str, timeout: float = 20.0, *, line: bool = False) -> list[str]:
+        """The screen once it shows `text` (`line`: as a whole line, not inside the echo of a command)."""
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    lines = self.screen()
+                    if any((shown.rstrip() == text) if line else (text in shown) for shown in lines):
+                        break
+                    await asyncio.sleep(0.1)
+        except TimeoutError:
+            raise AssertionError(f"{text!r} never showed; the screen:\n" + "\n".join(self.screen())) from None
+        return lines
+
+    def title(self) -> str:
+        """The pane's title: what an OSC 0/2 sequence written to the window would have set."""
+        return subprocess.run(["tmux", "-u", "-L", self.socket, "display-message", "-p", "#{pane_title}"],
+                              capture_output=True, check=True).stdout.decode("utf-8", "replace").strip()
+
+    def stop(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)

@@ -21,8 +21,11 @@ log = logging.getLogger(__name__)
 
 
 class Channels:
-    def __init__(self, *, send: Callable[[bytes], Awaitable[None]], scopes: frozenset[str]) -> None:
+    def __init__(self, *, send: Callable[[bytes], Awaitable[None]], scopes: frozenset[str],
+                 mirror: Callable[[bytes], None] | None = None) -> None:
         self._send = send
+        # The shell's output is shown in the agent's own window too: the customer sees what the consultant does.
+        self._mirror = mirror
         self.scopes = scopes
         self.closed = threading.Event()  # set by the kill switch from any thread: nothing passes after it
         self._terminal = None
@@ -104,6 +107,8 @@ class Channels:
     # --- to the console ------------------------------------------------------------------------------------------
     def _terminal_output(self, data: bytes) -> None:
         if not self.closed.is_set():
+            if self._mirror is not None:
+                self._mirror(data)
             asyncio.ensure_future(self._send(framing.encode(framing.TERMINAL, data)))
 
     def _terminal_exit(self) -> None:

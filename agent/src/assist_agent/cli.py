@@ -8,8 +8,22 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 
+from .messages import LANGUAGES, Messages, pick_language
 from .terminal_text import printable
+
+
+def default_log_path() -> Path:
+    """Per user, where each system keeps such logs: %LOCALAPPDATA%\\assist on Windows, ~/Library/Logs/assist on
+    macOS, $XDG_STATE_HOME/assist (~/.local/state/assist) elsewhere."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Logs"
+    else:
+        base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return base / "assist" / "agent.log"
 
 
 class PrintableFormatter(logging.Formatter):
@@ -27,7 +41,9 @@ class PrintableFormatter(logging.Formatter):
 def build_parser(prog: str = "assist-agent") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog, description="Let a consultant help you on this computer, for as long as you allow it.",
-        epilog="While connected, press Q or Ctrl-C in this window to end the session at once.",
+        epilog="While connected, press Q or Ctrl-C in this window to end the session at once. Exit status: 0 the "
+               "session ended, 1 refused (wrong code, too many tries), 2 bad arguments, 3 the service could not be "
+               "reached (again). See docs/agent.md.",
     )
     parser.add_argument("--gateway", required=True, help="the service address, e.g. https://assist.example.com")
     parser.add_argument("--code", help="the 9-digit session code you received")
@@ -36,15 +52,19 @@ def build_parser(prog: str = "assist-agent") -> argparse.ArgumentParser:
     parser.add_argument("--grace", type=float, default=float(os.environ.get("AGENT_GRACE_SECONDS", "30")),
                         help="seconds to keep trying to reconnect after a network drop (default 30)")
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "info"))
+    parser.add_argument("--lang", choices=LANGUAGES,
+                        help="language of what the agent says: bg (default) or en (default when LANG is en*)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="write the log to this window (stderr) instead of the log file")
+    parser.add_argument("--log-file", type=Path, default=None,
+                        help=f"where the log goes without --verbose (default {default_log_path()})")
     return parser
 
 
 def main(argv: list[str] | None = None, *, prog: str = "assist-agent") -> int:
     args = build_parser(prog).parse_args(argv)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
     if args.check:
+        _log_to(logging.StreamHandler(sys.stderr), args.log_level)
         from .check import run_check
 
         return run_check(args.gateway)
@@ -54,11 +74,35 @@ def main(argv: list[str] | None = None, *, prog: str = "assist-agent") -> int:
     return _serve(args)
 
 
+def _log_to(handler: logging.Handler, level: str) -> None:
+    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
+
+
 def _serve(args) -> int:
     from .connection import Agent
     from .platforms.keys import KeyWatcher
+    from .status import StatusLine
 
-    agent = Agent(gateway=args.gateway, code=args.code.strip().replace(" ", ""), grace_seconds=args.grace)
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="replace")  # a locale without UTF-8 shows "?" for a letter, never a traceback
+    messages = Messages(pick_language(args.lang))
+    status = StatusLine(messages=messages)
+    if args.verbose:
+        _log_to(logging.StreamHandler(sys.stderr), args.log_level)
+    else:
+        # Log lines in the customer's window would break the status line and the shared shell: they go to a file,
+        # named once, for whoever helps the customer afterwards.
+        log_path = args.log_file or default_log_path()
+        try:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            _log_to(logging.FileHandler(log_path, encoding="utf-8"), args.log_level)
+            status.say(messages("log.where", path=str(log_path)))
+        except OSError as error:
+            print(f"{error}: logging to this window instead", file=sys.stderr)
+            _log_to(logging.StreamHandler(sys.stderr), args.log_level)
+    agent = Agent(gateway=args.gateway, code=args.code.strip().replace(" ", ""), grace_seconds=args.grace,
+                  status=status, messages=messages)
 
     def kill_switch(*_ignored) -> None:
         # Runs in the signal handler or the key thread, not on the event loop: a busy loop cannot delay it.

@@ -21,15 +21,20 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from . import scopes as scope_rules
+from . import endings, scopes as scope_rules
 from .channels import Channels
+from .messages import Messages
 from .status import StatusLine
 
 log = logging.getLogger(__name__)
 
 PING_INTERVAL = 5.0  # heartbeats: a silent network is noticed within PING_INTERVAL + PING_TIMEOUT
 PING_TIMEOUT = 10.0
-FINAL_CLOSE_CODES = {4401, 4403, 4409, 4410, 4429}  # the gateway's answers that no reconnect can change
+FIRST_DELAY, MAX_DELAY = 0.5, 5.0  # reconnect backoff: doubles after each failed try, with jitter
+# A connection counts as back only once it has stayed up this long after `attached`: a gateway that attaches and
+# closes at once (or refuses the upgrade) is a failed try, so neither the grace clock nor the backoff starts over.
+STABLE_SECONDS = 3.0
+FINAL_CLOSE_CODES = endings.FINAL_CLOSE_CODES
 
 
 def agent_url(gateway: str, *, code: str | None = None, resume: str | None = None, session_id: str | None = None) -> str:
@@ -46,18 +51,20 @@ def agent_url(gateway: str, *, code: str | None = None, resume: str | None = Non
 
 
 class SessionEnded(Exception):
-    def __init__(self, reason: str, *, exit_code: int = 0) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.exit_code = exit_code
+    def __init__(self, ending: endings.Ending) -> None:
+        super().__init__(" ".join(ending.lines))
+        self.ending = ending
+        self.exit_code = ending.exit_code
 
 
 class Agent:
-    def __init__(self, *, gateway: str, code: str, grace_seconds: float = 30.0, status: StatusLine | None = None) -> None:
+    def __init__(self, *, gateway: str, code: str, grace_seconds: float = 30.0, status: StatusLine | None = None,
+                 messages: Messages | None = None) -> None:
         self.gateway = gateway
         self.code = code
         self.grace_seconds = grace_seconds
-        self.status = status or StatusLine()
+        self.messages = messages or (status.messages if status is not None else Messages())
+        self.status = status or StatusLine(messages=self.messages)
         self.scopes: frozenset[str] = frozenset()
         self.consultant: str | None = None
         self.connected_since: float | None = None
@@ -65,8 +72,10 @@ class Agent:
         self.session_id: str | None = None
         self.channels: Channels | None = None
         self._ws = None
+        self._attached_at: float | None = None  # when this connection's `attached` came
+        self._closed_with: tuple[int, str] | None = None  # a final close seen while sending
         self._ending = asyncio.Event()
-        self._state = "connecting"
+        self._state = "state.connecting"
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- sending -------------------------------------------------------------------------------------------------
@@ -76,8 +85,10 @@ class Agent:
             return  # between connections: the frame is lost, the console redraws on the next hello
         try:
             await ws.send(data)
-        except ConnectionClosed:
-            pass  # the receive loop notices and reconnects
+        except ConnectionClosed as closed:
+            # The receive loop notices too; the code is kept here as well, so a final one is never lost.
+            if closed.rcvd is not None and self._closed_with is None:
+                self._closed_with = (closed.rcvd.code, closed.rcvd.reason)
 
     # --- running -------------------------------------------------------------------------------------------------
     async def run(self) -> int:
@@ -91,10 +102,15 @@ class Agent:
                 await self.tell_gateway()
                 connection.cancel()
                 await asyncio.gather(connection, return_exceptions=True)
-                raise SessionEnded("you ended it")
+                raise SessionEnded(endings.ended(self.messages, "customer"))
             return connection.result()
         except SessionEnded as ended:
-            self.status.say(f"Session ended: {ended.reason}")
+            self._close_channels()
+            ticker.cancel()
+            log.info("the session is over for this agent (exit %d): %s", ended.exit_code, ended)
+            self.status.close()
+            for line in ended.ending.lines:
+                self.status.say(line)
             return ended.exit_code
         finally:
             for task in (ticker, connection, ending):
@@ -104,47 +120,55 @@ class Agent:
 
     async def _connect_until_ended(self) -> int:
         lost_at: float | None = None
-        delay = 0.5
+        delay = FIRST_DELAY
         while True:
             url = agent_url(self.gateway, code=self.code, resume=self.resume_token, session_id=self.session_id)
+            code, reason = None, ""
+            self._attached_at, self._closed_with = None, None
             try:
                 async with websockets.connect(url, ping_interval=PING_INTERVAL, ping_timeout=PING_TIMEOUT,
                                               max_size=None, open_timeout=10) as ws:
                     self._ws = ws
-                    lost_at, delay = None, 0.5
                     await self._serve(ws)
                     code, reason = ws.close_code, ws.close_reason
             except (OSError, InvalidHandshake, asyncio.TimeoutError, ConnectionClosed) as error:
                 if isinstance(error, InvalidStatus) and error.response.status_code < 500 and self.resume_token is None:
-                    raise SessionEnded(f"the gateway refused the connection ({error})", exit_code=1) from error
-                code, reason = None, str(error) or type(error).__name__
+                    raise SessionEnded(endings.Ending(
+                        (self.messages("refused.other", reason=str(error)), self.messages("access.closed")),
+                        endings.EXIT_REFUSED)) from error
+                reason = str(error) or type(error).__name__
                 if isinstance(error, ConnectionClosed) and error.rcvd is not None:
-                    # The gateway closed with a code (iterating a socket closed with anything but 1000 raises):
-                    # a final one (4410 after the customer's terminate) ends the agent instead of a reconnect loop.
+                    # The gateway closed with a code (iterating a socket closed with anything but 1000 raises).
                     code, reason = error.rcvd.code, error.rcvd.reason
             finally:
                 self._ws = None
+            if code not in FINAL_CLOSE_CODES and self._closed_with is not None:
+                code, reason = self._closed_with  # seen by a send while the receive loop saw only the drop
             if self._ending.is_set():
-                raise SessionEnded("you ended it")
-            if code in FINAL_CLOSE_CODES:
-                raise SessionEnded(reason or f"closed with {code}", exit_code=0 if code == 4410 else 1)
+                raise SessionEnded(endings.ended(self.messages, "customer"))
+            ending = endings.from_close(self.messages, code, reason)
+            if ending is not None:
+                raise SessionEnded(ending)
             if self.resume_token is None:  # never attached: nothing to resume
-                raise SessionEnded(f"could not reach the gateway: {reason}", exit_code=1)
-            lost_at = lost_at if lost_at is not None else time.monotonic()
-            if time.monotonic() - lost_at > self.grace_seconds:
+                raise SessionEnded(endings.unreachable(self.messages, reason or f"closed with {code}"))
+            now = time.monotonic()
+            if self._attached_at is not None and now - self._attached_at >= STABLE_SECONDS:
+                lost_at, delay = now, FIRST_DELAY  # it was back for a while: a new drop, a new grace period
+            lost_at = lost_at if lost_at is not None else now
+            if now - lost_at > self.grace_seconds:
                 self._close_channels()
-                raise SessionEnded("the connection was lost for too long", exit_code=1)
-            self._set_state("reconnecting")
-            log.warning("connection lost (%s); reconnecting in %.1f s", reason, delay)
+                raise SessionEnded(endings.lost(self.messages, self.grace_seconds))
+            self._set_state("state.reconnecting")
+            log.warning("connection lost (%s, code %s); reconnecting in about %.1f s", reason, code, delay)
             await self._wait_or_end(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 5.0)
+            delay = min(delay * 2, MAX_DELAY)
 
     async def _wait_or_end(self, seconds: float) -> None:
         try:
             await asyncio.wait_for(self._ending.wait(), timeout=seconds)
         except asyncio.TimeoutError:
             return
-        raise SessionEnded("you ended it")
+        raise SessionEnded(endings.ended(self.messages, "customer"))
 
     async def _serve(self, ws) -> None:
         async for message in ws:
@@ -169,21 +193,22 @@ class Agent:
                 # A resumed attach names our session and brings no token: anything else is not our gateway's.
                 log.warning("ignored an `attached` for another session or with another resume token")
                 return
+            self._attached_at = time.monotonic()
             if self.channels is None:
                 self.scopes = scope_rules.normalise(control.get("scopes"))
-                self.channels = Channels(send=self.send, scopes=self.scopes)
+                self.channels = Channels(send=self.send, scopes=self.scopes, mirror=self.status.mirror)
                 if self._ending.is_set():
                     self.channels.close_local()
             self.consultant = control.get("consultant") or self.consultant
-            self._set_state("waiting for the consultant")
+            self._set_state("state.waiting")
         elif kind == "peer_joined" and self.channels is not None:
             self.consultant = control.get("consultant") or self.consultant
             self.connected_since = self.connected_since or time.monotonic()
-            self._set_state("connected")
+            self._set_state("state.connected")
             await self.channels.peer_joined()
         elif kind == "peer_left" and self.channels is not None:
             self.channels.peer_left()
-            self._set_state("the consultant left")
+            self._set_state("state.left")
 
     # --- the customer's controls ---------------------------------------------------------------------------------
     def end_now(self) -> None:

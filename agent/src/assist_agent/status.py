@@ -1,53 +1,211 @@
-"""What the customer sees in the agent's terminal: who is connected, for how long, with which scopes, how to end.
+"""What the customer sees in the agent's terminal: the shared shell, live, and one status line under it.
 
-Text from outside the agent (a consultant's name, a close reason, anything the gateway sends) passes
-`terminal_text.printable` before it reaches the terminal.
+On a terminal the window is split with a scroll region (DECSTBM): rows 1..N-1 show the shell the consultant
+uses, mirrored as it runs (`mirror`), and row N holds the status line (who, for how long, what is allowed, how to
+end), redrawn in place and cut to the terminal's width so it never wraps; "to end press Q" always stays visible.
+Off a terminal (a pipe, a log) it writes one line per change of state and the mirrored output as it comes.
+
+Text from outside the agent (a consultant's name, a close reason) passes `terminal_text.printable`; the shell's
+output passes `ShellOutputFilter`, which keeps text, colours and in-line editing and drops every sequence that could
+move the cursor out of the shell's rows, clear the screen, redefine the scroll region or retitle the window: the
+consultant cannot overwrite the status line or hide what the shell printed behind a clear screen.
 """
 
 from __future__ import annotations
 
+import codecs
+import os
 import sys
 import time
+import unicodedata
 
-from .platforms.keys import HOTKEY_HELP
+from .messages import Messages
 from .terminal_text import OUTSIDE_TEXT_LIMIT, printable
+
+ESC = "\x1b"
+SCOPE_ORDER = ("view", "control", "files")
+SAVE_CURSOR, RESTORE_CURSOR = ESC + "7", ESC + "8"
+
+
+def display_width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 0 if unicodedata.combining(char) else 1
+               for char in text)
+
+
+def cut_to_width(text: str, width: int) -> str:
+    if display_width(text) <= width:
+        return text
+    out, used = [], 0
+    for char in text:
+        step = display_width(char)
+        if used + step > width - 1:
+            break
+        out.append(char)
+        used += step
+    return "".join(out) + "…"
+
+
+def elapsed_text(connected_since: float | None, now: float) -> str:
+    if connected_since is None:
+        return "--:--:--"
+    seconds = int(max(0.0, now - connected_since))
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
 def describe(*, consultant: str | None, connected_since: float | None, scopes, now: float,
-             state: str = "connected") -> str:
-    scope_text = printable(" + ".join(sorted(scopes)) or "none")
-    who = printable(consultant) if consultant else "no consultant yet"
-    if connected_since is None:
-        elapsed = "--:--:--"
-    else:
-        seconds = int(max(0.0, now - connected_since))
-        elapsed = f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-    return (f"[{printable(state)}] consultant: {who} | time: {elapsed} | allowed: {scope_text}"
-            f" | to end now: {HOTKEY_HELP}")
+             state: str = "state.connected", messages: Messages | None = None, width: int | None = None) -> str:
+    """The status line, at most `width` columns wide: the end is cut, never the way to end the session."""
+    say = messages or Messages("en")
+    ordered = sorted(scopes, key=lambda scope: (SCOPE_ORDER.index(scope) if scope in SCOPE_ORDER else 99, scope))
+    scope_text = ", ".join(say.get(f"scope.{scope}", printable(scope)) for scope in ordered) or say("status.none")
+    who = say("status.consultant", who=printable(consultant)) if consultant else say("status.nobody")
+    state_text = say.get(state, printable(state))
+    # Most important first: a narrow window loses the clock, then the end of the rest, never the way to end.
+    facts = [f"[{state_text}] {who}", say("status.allowed", scopes=scope_text), elapsed_text(connected_since, now)]
+    hotkey = say("status.hotkey")
+    if width is None:
+        return " | ".join([*facts, hotkey])
+    room = width - display_width(hotkey) - 3
+    if room < 8:  # a very narrow window: the way out first
+        return cut_to_width(hotkey, width)
+    for kept in (facts, facts[:2]):
+        if display_width(" | ".join(kept)) <= room:
+            return " | ".join([*kept, hotkey])
+    return f"{cut_to_width(' | '.join(facts[:2]), room)} | {hotkey}"
+
+
+class ShellOutputFilter:
+    """The shell's output, kept to what cannot leave the shell's rows: printable text, CR, LF, TAB, BS, colours
+    (SGR), erase-in-line and cursor left/right. Other escape sequences are dropped whole, across chunk
+    boundaries."""
+
+    KEPT_CSI_FINALS = set("mKCD")
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._state = "text"
+        self._sequence = ""
+
+    def feed(self, data: bytes) -> str:
+        out: list[str] = []
+        for char in self._decoder.decode(data):
+            if self._state == "text":
+                if char == ESC:
+                    self._state = "escape"
+                elif char == "\x9b":
+                    self._state, self._sequence = "csi", ""
+                elif char.isprintable() or char in "\n\r\t\b":
+                    out.append(char)
+            elif self._state == "escape":
+                if char == "[":
+                    self._state, self._sequence = "csi", ""
+                elif char in "]PX^_":
+                    self._state = "string"
+                else:
+                    self._state = "text"  # a two-character sequence (ESC 7, ESC c, ...): dropped
+            elif self._state == "csi":
+                if "\x40" <= char <= "\x7e":
+                    params = self._sequence
+                    if char in self.KEPT_CSI_FINALS and all(c.isdigit() or c == ";" for c in params):
+                        out.append(f"{ESC}[{params}{char}")
+                    self._state = "text"
+                elif len(self._sequence) > 32 or not ("\x20" <= char <= "\x3f"):
+                    self._state = "text"
+                else:
+                    self._sequence += char
+            elif self._state == "string":  # OSC, DCS, ...: up to BEL or ESC \
+                if char == "\x07":
+                    self._state = "text"
+                elif char == ESC:
+                    self._state = "string-escape"
+            elif self._state == "string-escape":
+                self._state = "text" if char == "\\" else "string"
+        return "".join(out)
 
 
 class StatusLine:
-    """On a terminal, one line rewritten in place; otherwise one line per change (logs stay readable)."""
-
-    def __init__(self, stream=None) -> None:
+    def __init__(self, stream=None, messages: Messages | None = None) -> None:
         self._stream = stream or sys.stdout
         self._tty = bool(getattr(self._stream, "isatty", lambda: False)())
+        self.messages = messages or Messages()
         self._last_plain = ""
+        self._last_line = ""
+        self._size: tuple[int, int] | None = None
+        self._split = False
+        self._filter = ShellOutputFilter()
+        self._mirrored_anything = False
 
+    # --- the layout ----------------------------------------------------------------------------------------------
+    def _terminal_size(self) -> tuple[int, int]:
+        try:
+            size = os.get_terminal_size(self._stream.fileno())
+            return max(size.columns, 10), max(size.lines, 3)
+        except (AttributeError, OSError, ValueError):
+            return 80, 24
+
+    def _ensure_split(self) -> None:
+        """The scroll region above the status row; set again whenever the window's size changes."""
+        if not self._tty:
+            return
+        size = self._terminal_size()
+        if self._split and size == self._size:
+            return
+        cols, rows = size
+        if not self._split:
+            # A free bottom row for the status line: a new line (the window scrolls if the cursor was on the last
+            # row) and back up; what the window showed above stays where it was.
+            self._stream.write(f"\n{ESC}[1A")
+        self._stream.write(f"{SAVE_CURSOR}{ESC}[1;{rows - 1}r{RESTORE_CURSOR}")
+        if self._size is not None and self._size[1] > rows:
+            self._stream.write(f"{ESC}[{rows - 1};1H")  # the window shrank: keep the cursor in the shell's rows
+        self._size, self._split = size, True
+
+    def close(self) -> None:
+        """Give the whole window back (the scroll region off) and leave the cursor on a fresh bottom line."""
+        if self._tty and self._split:
+            rows = self._size[1]
+            self._stream.write(f"{ESC}[0m{ESC}[r{ESC}[{rows};1H{ESC}[2K")
+            self._stream.flush()
+            self._split = False
+
+    # --- what is shown -------------------------------------------------------------------------------------------
     def show(self, *, consultant, connected_since, scopes, state: str) -> None:
-        line = describe(consultant=consultant, connected_since=connected_since, scopes=scopes,
-                        now=time.monotonic(), state=state)
         if self._tty:
-            self._stream.write("\r\x1b[2K" + line)
+            self._ensure_split()
+            cols, rows = self._size
+            line = describe(consultant=consultant, connected_since=connected_since, scopes=scopes,
+                            now=time.monotonic(), state=state, messages=self.messages, width=cols - 1)
+            self._last_line = line
+            self._stream.write(f"{SAVE_CURSOR}{ESC}[{rows};1H{ESC}[0m{ESC}[2K{ESC}[7m{line}{ESC}[0m{RESTORE_CURSOR}")
             self._stream.flush()
             return
-        plain = describe(consultant=consultant, connected_since=None, scopes=scopes, now=0, state=state)
+        plain = describe(consultant=consultant, connected_since=None, scopes=scopes, now=0, state=state,
+                         messages=self.messages)
         if plain != self._last_plain:  # the clock alone does not earn a new line
             self._last_plain = plain
+            if self._mirrored_anything:
+                self._stream.write("\n")
+                self._mirrored_anything = False
             self._stream.write(plain + "\n")
             self._stream.flush()
 
+    def mirror(self, data: bytes) -> None:
+        """The shared shell's output, shown to the customer as the consultant sees it."""
+        text = self._filter.feed(data)
+        if not text:
+            return
+        if self._tty:
+            self._ensure_split()
+        self._stream.write(text)
+        self._stream.flush()
+        self._mirrored_anything = not text.endswith("\n")
+
     def say(self, text: str) -> None:
+        """A line of its own, in the shell's rows (or after the window was given back)."""
         text = printable(text, limit=2 * OUTSIDE_TEXT_LIMIT)
-        self._stream.write(("\r\x1b[2K" if self._tty else "") + text + "\n")
+        if self._tty and self._split:
+            self._stream.write(f"\r\n{ESC}[0m{text}\r\n")
+        else:
+            self._stream.write(("\r\x1b[2K" if self._tty else "\n" if self._mirrored_anything else "") + text + "\n")
+        self._mirrored_anything = False
         self._stream.flush()
