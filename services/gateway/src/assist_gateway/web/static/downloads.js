@@ -44,6 +44,23 @@
 
   function show(id, visible) { $(id).hidden = !visible; }
 
+  // The command, one inline-block per word: a narrow screen wraps it between words (never after the first hyphen
+  // of `--gateway`), and only a word wider than the screen (the URL) breaks inside. Its text is the command.
+  function showCommand(command) {
+    const target = $("agent-command");
+    target.replaceChildren();
+    command.split("\n").forEach((line, index) => {
+      if (index) target.append("\n");
+      line.split(" ").forEach((word, position) => {
+        if (position) target.append(" ");
+        const span = document.createElement("span");
+        span.className = "word";
+        span.textContent = word;
+        target.append(span);
+      });
+    });
+  }
+
   function offerExecutable(file) {
     $("agent-download-link").href = file.url;
     $("agent-download-link").textContent = t("download_for", { platform: NAMES[file.platform.split("-")[0]] });
@@ -68,15 +85,15 @@
       offerExecutable(executable);
       const windows = visitor.os === "windows";
       $("agent-run-hint").textContent = t(windows ? "run_executable_windows_hint" : "run_executable_hint");
-      $("agent-command").textContent = windows ? `.\\${executable.name} ${args}`
-        : `chmod +x ${executable.name} && ./${executable.name} ${args}`;
+      showCommand(windows ? `.\\${executable.name} ${args}`
+        : `chmod +x ${executable.name} && ./${executable.name} ${args}`);
       $("get-agent").dataset.offer = "executable";
       return;
     }
     if (!pkg) {
       show("agent-not-built", true);
       $("agent-run-hint").textContent = "";
-      $("agent-command").textContent = "";
+      showCommand("");
       $("get-agent").dataset.offer = "none";
       return;
     }
@@ -94,8 +111,7 @@
     const python = visitor.os === "windows" ? "py" : "python3";
     $("agent-run-hint").textContent = t("run_wheel_hint");
     // The versioned URL: pip installs a wheel only under its real file name.
-    $("agent-command").textContent =
-      `${python} -m pip install --user ${gateway}${pkg.versioned_url}\n${python} -m assist_agent ${args}`;
+    showCommand(`${python} -m pip install --user ${gateway}${pkg.versioned_url}\n${python} -m assist_agent ${args}`);
     $("get-agent").dataset.offer = "wheel";
   }
 
