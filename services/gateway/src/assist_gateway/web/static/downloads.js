@@ -9,8 +9,8 @@
   let index = null; // /downloads/'s answer: {files: [...]}
   let visitor = null; // {os, arch, mobile}
 
-  // userAgentData where the browser has it (Chromium), else the userAgent string; the architecture only from
-  // userAgentData's high-entropy values (the string says nothing reliable), else assumed x86_64.
+  // userAgentData where the browser has it (Chromium), else the userAgent string; the architecture from
+  // userAgentData's high-entropy values or an ARM Linux userAgent, else unknown (the string says nothing reliable).
   async function detectVisitor() {
     const ua = navigator.userAgent || "";
     const data = navigator.userAgentData;
@@ -24,14 +24,17 @@
       : /Windows/.test(ua) ? "Windows" : /Macintosh|Mac OS X/.test(ua) ? "macOS" : /CrOS/.test(ua) ? "Chrome OS"
       : /Linux|X11/.test(ua) ? "Linux" : "";
     if (fromString && fromString !== platform) platform = fromString;
-    if (!arch) arch = /aarch64|arm64|armv8/i.test(ua) ? "arm" : "x86";
+    if (!arch && /aarch64|arm64|armv8/i.test(ua)) arch = "arm";
     const os = { Linux: "linux", Windows: "windows", macOS: "darwin" }[platform] || null;
-    return { os, arch: arch.startsWith("arm") ? "arm" : "x86", mobile: !os || (data && data.mobile) === true };
+    const known = arch ? (arch.startsWith("arm") ? "arm" : "x86") : null;
+    return { os, arch: known, mobile: !os || (data && data.mobile) === true };
   }
 
-  // The executable names build_executable.py gives (platform.system()/machine() of the building computer).
+  // The executable names build_executable.py gives (platform.system()/machine() of the building computer). An
+  // unknown architecture is taken as x86_64, which Apple silicon also runs (Rosetta), then a Mac's arm64.
   function executableFor(os, arch) {
     const machines = arch === "arm" ? ["arm64", "aarch64"] : ["x86_64", "amd64"];
+    if (!arch && os === "darwin") machines.push("arm64");
     const files = (index && index.files) || [];
     return files.find((f) => f.kind === "executable" && machines.some((m) => f.platform === `${os}-${m}`)) || null;
   }
