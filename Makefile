@@ -61,7 +61,7 @@ $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-# Keeps var/: that is the data of `make run`, not a build product.
+# Keeps var/: that is the data of `make run`, not a build product (dist/, the agent `make agent` built, is one).
 clean:
-	rm -rf .venv .tools .pytest_cache .hypothesis
+	rm -rf .venv .tools .pytest_cache .hypothesis dist
 	find . -path ./var -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
