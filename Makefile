@@ -9,10 +9,11 @@ PYTEST_ARGS ?=
 .PHONY: run test sync lock clean agent web bench
 WEB := services/gateway/web
 
-run: sync
+run: sync agent
 	.venv/bin/assist dev
 
-test: sync
+# The suite's executable test (tests/test_agent_executable.py) runs the agent `make agent` built.
+test: sync agent
 	.venv/bin/pytest $(PYTEST_ARGS)
 
 # The full benchmark figures (docs/benchmarks.md); `make test` runs each in a short --quick mode.
@@ -37,17 +38,30 @@ $(WEB)/node_modules/.package-lock.json: $(WEB)/package-lock.json
 lock: $(UV)
 	$(UV) lock
 
-# The customer-side agent as a wheel in dist/, installable alone (`pip install assist_agent-*.whl`);
-# the gateway offers the newest one at /downloads/assist-agent.whl.
-agent: $(UV)
+# The customer-side agent in dist/, offered by the gateway at /downloads/ (services/gateway/.../api/downloads.py):
+# a wheel, installable alone (`pip install assist_agent-*.whl`), and a one-file executable for this platform that
+# needs no Python (PyInstaller, agent/packaging/build_executable.py; about 30 s). Both are rebuilt only when the
+# agent's sources, its packaging or the lock changed, so `make run` and `make test` stay cheap.
+AGENT_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' agent/pyproject.toml)
+AGENT_WHEEL := dist/assist_agent-$(AGENT_VERSION)-py3-none-any.whl
+AGENT_EXECUTABLE := dist/assist-agent-$(shell uname -s | tr A-Z a-z)-$(shell uname -m)
+AGENT_INPUTS := $(shell find agent/src -type f -name '*.py') agent/pyproject.toml
+agent: $(AGENT_WHEEL) $(AGENT_EXECUTABLE)
+
+$(AGENT_WHEEL): $(AGENT_INPUTS) | $(UV)
 	$(UV) build --package assist-agent --wheel --out-dir dist
+	@touch $@
+
+# After `sync` (order-only: it is phony, and would otherwise rebuild every time): PyInstaller comes from the lock.
+$(AGENT_EXECUTABLE): $(AGENT_INPUTS) $(wildcard agent/packaging/*.py) uv.lock | sync
+	.venv/bin/python agent/packaging/build_executable.py --dist dist
 
 # uv itself, pinned, in a venv of its own so nothing is installed outside the repository.
 $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-# Keeps var/: that is the data of `make run`, not a build product.
+# Keeps var/: that is the data of `make run`, not a build product (dist/, the agent `make agent` built, is one).
 clean:
-	rm -rf .venv .tools .pytest_cache .hypothesis
+	rm -rf .venv .tools .pytest_cache .hypothesis dist
 	find . -path ./var -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

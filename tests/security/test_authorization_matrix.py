@@ -49,7 +49,8 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/billing/records/{record_id}/credits"): FINANCE,
     ("POST", "/api/v1/price-lists"): frozenset({"admin"}),
     ("GET", "/api/v1/audit"): frozenset({"supervisor", "admin"}),
-    ("GET", "/downloads/assist-agent.whl"): EVERYONE,
+    ("GET", "/downloads/"): EVERYONE,  # the agent's files: public, and only those (T47)
+    ("GET", "/downloads/{name}"): EVERYONE,
 }
 # Operations that change the session they name: each cell gets a fresh session so one caller's success cannot
 # hide the next caller's answer.
@@ -80,7 +81,8 @@ async def _help_request_body(client: httpx.AsyncClient) -> dict:
 
 async def _call(client: httpx.AsyncClient, cast: Cast, identity: str, method: str, path: str, operation: dict,
                 bodies: dict) -> httpx.Response:
-    values = {"session_id": cast.target.session_id, "record_id": uuid.uuid4().hex, **SAMPLE_QUERY}
+    values = {"session_id": cast.target.session_id, "record_id": uuid.uuid4().hex, "name": "assist-agent.whl",
+              **SAMPLE_QUERY}
     url, params = path, {}
     for parameter in operation.get("parameters", []):
         name = parameter["name"]

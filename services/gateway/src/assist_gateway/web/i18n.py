@@ -110,6 +110,26 @@ MESSAGES: dict[str, dict[str, str]] = {
         "forbidden": "Нямате достъп до тази страница.",
         "csrf_failed": "Формулярът е изтекъл. Презаредете страницата и опитайте отново.",
         "scripts_missing": "Липсват библиотеките на страницата (изпълнете make).",
+        # Getting the agent (downloads.js)
+        "copy_code": "Копирай кода",
+        "copy_command": "Копирай командата",
+        "copied_code": "Кодът е копиран.",
+        "copied_command": "Командата е копирана.",
+        "copy_failed": "Копирането не успя: маркирайте текста и натиснете Ctrl+C.",
+        "download_for": "Изтеглете агента за {platform}",
+        "download_size": "{size} МБ, SHA-256 {sha}",
+        "download_wheel": "Изтеглете агента като пакет за Python (.whl)",
+        "agent_not_built": "Агентът още не е подготвен на този сървър. Обадете се на консултанта.",
+        "agent_other_platform": "Готов файл за {platform} още не се предлага на този сървър (изгражда се по "
+                                "docs/agent.md). Ако имате Python 3.11 или по-нов, инсталирайте агента с pip:",
+        "agent_other_device": "Отворете тази страница на компютъра, на който имате нужда от помощ. Агентът за Linux "
+                              "е готов за изтегляне; за Windows и macOS се инсталира с Python 3.11 или по-нов:",
+        "run_executable_hint": "След изтеглянето отворете терминал в папката с файла (обикновено „Изтегляния“ "
+                               "или „Downloads“) и изпълнете:",
+        "run_executable_windows_hint": "След изтеглянето отворете PowerShell в папката с файла (обикновено "
+                                       "„Изтегляния“) и изпълнете:",
+        "run_wheel_hint": "В терминал изпълнете (първият ред инсталира агента, вторият го стартира):",
+        "agent_your_system": "вашата система",
     },
     "en": {
         "app_name": "Remote assistance",
@@ -210,6 +230,26 @@ MESSAGES: dict[str, dict[str, str]] = {
         "forbidden": "You have no access to this page.",
         "csrf_failed": "The form has expired. Reload the page and try again.",
         "scripts_missing": "The page's libraries are missing (run make).",
+        # Getting the agent (downloads.js)
+        "copy_code": "Copy the code",
+        "copy_command": "Copy the command",
+        "copied_code": "The code is copied.",
+        "copied_command": "The command is copied.",
+        "copy_failed": "Copying failed: select the text and press Ctrl+C.",
+        "download_for": "Download the agent for {platform}",
+        "download_size": "{size} MB, SHA-256 {sha}",
+        "download_wheel": "Download the agent as a Python package (.whl)",
+        "agent_not_built": "The agent is not ready on this server yet. Please call your consultant.",
+        "agent_other_platform": "A ready-made file for {platform} is not offered on this server yet (it is built as "
+                                "docs/agent.md says). With Python 3.11 or newer, install the agent with pip:",
+        "agent_other_device": "Open this page on the computer that needs help. The agent for Linux is ready to "
+                              "download; on Windows and macOS it installs with Python 3.11 or newer:",
+        "run_executable_hint": "Once downloaded, open a terminal in the folder with the file (usually Downloads) "
+                               "and run:",
+        "run_executable_windows_hint": "Once downloaded, open PowerShell in the folder with the file (usually "
+                                       "Downloads) and run:",
+        "run_wheel_hint": "In a terminal, run (the first line installs the agent, the second starts it):",
+        "agent_your_system": "your system",
     },
 }
 
