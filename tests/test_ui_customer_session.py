@@ -13,6 +13,7 @@ from public_api import bearer, login
 
 pytestmark = pytest.mark.e2e
 BG = MESSAGES["bg"]
+EN = MESSAGES["en"]
 PHONE = {"width": 320, "height": 640}
 STORE = "assist.customer.session"
 
@@ -152,5 +153,73 @@ async def test_the_open_session_survives_a_reload_and_a_closed_tab_and_ends_with
         view = await api_view(base, second)
         assert await page.get_attribute("#ended-text", "data-ended-by") == view["ended_by"] == "consultant"
         assert await page.inner_text("#summary-ended-by") == BG["cs_ender_consultant"].replace("{consultant}", "elena")
+
+        # The same words in English (`?lang=en`).
+        await page.goto(base + "/?lang=en")
+        await page.wait_for_selector("#summary-section", state="visible")
+        assert await page.inner_text("#ended-text") == EN["cs_status_ended_by"].replace(
+            "{ender}", EN["cs_ender_consultant"].replace("{consultant}", "elena"))
+        assert await page.inner_text("#summary-reason") == EN[f"cs_reason_{view['end_reason']}"]
+        await assert_fits_the_phone(page)
+        await context.close()
+    assert errors == [], errors
+
+
+async def test_while_the_agent_is_away_the_page_says_so_and_the_clock_stands_still(start_system, tmp_path):
+    """With a real agent killed mid-session: the page shows the agent away with the time left, and the elapsed
+    time and running cost stop. Needs the gateway's `agent` fields (issue #13); without them the page falls back to
+    the status alone and this test has nothing to check."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    system = start_system()
+    system.add_user("consultant", "elena", "elena-pass-1")
+    base = system.gateway_url
+    errors: list[str] = []
+    async with chromium() as browser:
+        context = await browser.new_context(viewport=PHONE)
+        page = await context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        saved = await request_on(page, base, "Мария Иванова")
+        if "agent" not in await api_view(base, saved):
+            pytest.skip("this gateway does not report the agent's state (`agent`) yet")
+        await page.wait_for_selector("#agent-state[data-agent='not_started']")
+        assert await page.inner_text("#agent-state") == BG["cs_agent_not_started"]
+        async with httpx.AsyncClient(base_url=base) as client:
+            staff = await login(client, "elena", "elena-pass-1")
+            assert (await client.post(f"/api/v1/sessions/{saved['session_id']}/claim",
+                                      headers=bearer(staff))).status_code == 200
+        env = {**system.env, "SHELL": "/bin/sh", "TERM": "xterm-256color"}
+        env.pop("DISPLAY", None)
+        with (tmp_path / "agent.log").open("ab") as log:
+            agent = subprocess.Popen(
+                [str(Path(sys.executable).parent / "assist"), "agent", "--gateway", base, "--code", saved["session_code"]],
+                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            )
+        try:
+            await page.wait_for_selector("#agent-state[data-agent='connected']", timeout=20000)
+            await page.wait_for_selector("#status-text[data-status='active']")
+            await page.wait_for_function("document.getElementById('elapsed').textContent !== '—'")
+            os.kill(agent.pid, signal.SIGKILL)
+            agent.wait(timeout=10)
+            await page.wait_for_selector("#agent-state[data-agent='away']", timeout=20000)
+            view = await api_view(base, saved)
+            assert view["agent"] == "away" and view["agent_away_since"]
+            shown = await page.inner_text("#status-text")
+            assert shown.startswith(BG["cs_status_away"].split("{consultant}")[0]) and "elena" in shown
+            # The clock stands still while the agent is away (checked across two ticks of the page).
+            elapsed, cost = await page.inner_text("#elapsed"), await page.inner_text("#running-cost")
+            await page.wait_for_timeout(2500)
+            assert await page.inner_text("#elapsed") == elapsed and await page.inner_text("#running-cost") == cost
+            await page.click("#end-session")
+            await page.wait_for_selector("#summary-section", state="visible")
+            assert await page.get_attribute("#ended-text", "data-ended-by") == (await api_view(base, saved))["ended_by"]
+        finally:
+            if agent.poll() is None:
+                agent.kill()
+            agent.wait(timeout=10)
         await context.close()
     assert errors == [], errors

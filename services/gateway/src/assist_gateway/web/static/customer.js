@@ -138,6 +138,8 @@
     } else if (view.status === "active" && agent === "away") {
       const left = graceLeft(view);
       text = left === null ? t("cs_status_away_open", { consultant }) : t("cs_status_away", { consultant, left: duration(left) });
+    } else if (view.status === "assigned" && agent === "connected") {
+      text = t("cs_status_assigned_agent_connected", { consultant });
     } else if (view.status === "active" && agent === "not_started") {
       text = t("cs_status_waiting_agent", { consultant });
     } else {
