@@ -109,7 +109,8 @@ async def test_the_open_session_survives_a_reload_and_a_closed_tab_and_ends_with
         view = await api_view(base, first)
         assert view["status"] == "ended" and view["ended_by"] == "customer"
         assert await page.get_attribute("#ended-text", "data-ended-by") == view["ended_by"]
-        assert await page.inner_text("#ended-text") == BG["cs_status_ended_by"].replace("{ender}", BG["cs_ender_customer"])
+        ended_text = BG["cs_status_ended_by"].replace("{ender}", BG["cs_ender_customer"])
+        assert await page.inner_text("#ended-text") == ended_text
         assert await page.inner_text("#summary-ended-by") == BG["cs_ender_customer"]
         assert await page.inner_text("#summary-reason") == BG[f"cs_reason_{view['end_reason']}"]
         assert await page.inner_text("#summary-consultant") == "elena"
@@ -196,7 +197,8 @@ async def test_while_the_agent_is_away_the_page_says_so_and_the_clock_stands_sti
         env.pop("DISPLAY", None)
         with (tmp_path / "agent.log").open("ab") as log:
             agent = subprocess.Popen(
-                [str(Path(sys.executable).parent / "assist"), "agent", "--gateway", base, "--code", saved["session_code"]],
+                [str(Path(sys.executable).parent / "assist"), "agent", "--gateway", base,
+                 "--code", saved["session_code"]],
                 env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             )
         try:

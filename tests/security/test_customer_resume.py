@@ -32,7 +32,8 @@ async def test_another_customers_session_cannot_be_resumed_seen_or_ended_from_th
 
         attempts = [
             # My token with their session id; their id with a made-up token; their id with my token in another form.
-            {"session_id": theirs.session_id, "session_code": theirs.session_code, "customer_token": mine.customer_token},
+            {"session_id": theirs.session_id, "session_code": theirs.session_code,
+             "customer_token": mine.customer_token},
             {"session_id": theirs.session_id, "session_code": theirs.session_code, "customer_token": "x" * 43},
             {"session_id": f"{theirs.session_id}/../{theirs.session_id}", "session_code": theirs.session_code,
              "customer_token": mine.customer_token},
@@ -60,6 +61,7 @@ async def test_another_customers_session_cannot_be_resumed_seen_or_ended_from_th
         still = await client.get(f"/api/v1/sessions/{theirs.session_id}", headers=bearer(theirs.customer_token))
         assert still.json()["status"] == "waiting"
         for request in (mine, theirs):
-            await client.post(f"/api/v1/sessions/{request.session_id}/terminate", headers=bearer(request.customer_token))
+            await client.post(f"/api/v1/sessions/{request.session_id}/terminate",
+                              headers=bearer(request.customer_token))
     # The browser logs each refused call; nothing else may go wrong on the page.
     assert all("Failed to load resource" in e and any(c in e for c in ("401", "403", "404")) for e in errors), errors

@@ -111,7 +111,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "csrf_failed": "Формулярът е изтекъл. Презаредете страницата и опитайте отново.",
         "scripts_missing": "Липсват библиотеките на страницата (изпълнете make).",
         # The customer page's live status, resume and ended view (issue #13).
-        "cs_resume_notice": "Имате отворена сесия в този браузър: ето състоянието ѝ. Можете да я прекратите по всяко време.",
+        "cs_resume_notice": (
+            "Имате отворена сесия в този браузър: ето състоянието ѝ. "
+            "Можете да я прекратите по всяко време."
+        ),
         "cs_resume_gone": "Запазената сесия вече не е достъпна от този браузър.",
         "cs_agent": "Агент",
         "cs_agent_not_started": "не е стартиран",
@@ -120,8 +123,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cs_status_assigned_agent_connected": "Консултантът {consultant} пое заявката; агентът е свързан",
         "cs_agent_away_open": "прекъснат",
         "cs_status_waiting_agent": "Консултантът {consultant} е готов; агентът още не е стартиран",
-        "cs_status_away": "Агентът прекъсна връзката с {consultant}; изчаква се повторно свързване (остават {left}). Времето не тече.",
-        "cs_status_away_open": "Агентът прекъсна връзката с {consultant}; изчаква се повторно свързване. Времето не тече.",
+        "cs_status_away": (
+            "Агентът прекъсна връзката с {consultant}; изчаква се повторно свързване (остават {left}). "
+            "Времето не тече."
+        ),
+        "cs_status_away_open": (
+            "Агентът прекъсна връзката с {consultant}; изчаква се повторно свързване. "
+            "Времето не тече."
+        ),
         "cs_status_ended_by": "Сесията е прекратена от {ender}.",
         "cs_ender_customer": "вас",
         "cs_ender_consultant": "консултанта {consultant}",
@@ -247,7 +256,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "csrf_failed": "The form has expired. Reload the page and try again.",
         "scripts_missing": "The page's libraries are missing (run make).",
         # The customer page's live status, resume and ended view (issue #13).
-        "cs_resume_notice": "You have an open session in this browser: here is its state. You can end it at any time.",
+        "cs_resume_notice": (
+            "You have an open session in this browser: here is its state. "
+            "You can end it at any time."
+        ),
         "cs_resume_gone": "The saved session can no longer be reached from this browser.",
         "cs_agent": "Agent",
         "cs_agent_not_started": "not started",
@@ -256,8 +268,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cs_status_assigned_agent_connected": "Consultant {consultant} took the request; the agent is connected",
         "cs_agent_away_open": "disconnected",
         "cs_status_waiting_agent": "Consultant {consultant} is ready; the agent has not been started",
-        "cs_status_away": "The agent lost its connection with {consultant}; waiting for it to reconnect ({left} left). The clock is stopped.",
-        "cs_status_away_open": "The agent lost its connection with {consultant}; waiting for it to reconnect. The clock is stopped.",
+        "cs_status_away": (
+            "The agent lost its connection with {consultant}; waiting for it to reconnect ({left} left). "
+            "The clock is stopped."
+        ),
+        "cs_status_away_open": (
+            "The agent lost its connection with {consultant}; waiting for it to reconnect. "
+            "The clock is stopped."
+        ),
         "cs_status_ended_by": "The session was ended by {ender}.",
         "cs_ender_customer": "you",
         "cs_ender_consultant": "the consultant {consultant}",
