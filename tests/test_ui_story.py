@@ -92,7 +92,7 @@ async def test_the_whole_story_through_the_pages_with_a_real_agent(start_system,
             await customer.screenshot(path=str(SCREENSHOTS / "customer-session.png"), full_page=True)
             # The same customer on a phone (320 px, the same browser): `/` offers the open session, nothing wider.
             phone = await customer.context.new_page()
-            await phone.set_viewport_size({"width": 320, "height": 720})
+            await phone.set_viewport_size({"width": 320, "height": 860})
             await phone.goto(base + "/")
             await phone.wait_for_selector("#status-text[data-status='active']")
             await phone.wait_for_function("document.getElementById('elapsed').textContent !== '—'")
