@@ -225,3 +225,24 @@ async def test_while_the_agent_is_away_the_page_says_so_and_the_clock_stands_sti
             agent.wait(timeout=10)
         await context.close()
     assert errors == [], errors
+
+
+async def test_a_request_nobody_started_ends_as_the_system_says_with_its_reason(start_system):
+    system = start_system(extra_env={"SESSION_REQUEST_TTL_SECONDS": "3", "SESSION_EXPIRY_INTERVAL_SECONDS": "1"})
+    base = system.gateway_url
+    errors: list[str] = []
+    async with chromium() as browser:
+        context = await browser.new_context(viewport=PHONE)
+        page = await context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        saved = await request_on(page, base, "Мария Иванова")
+        await page.wait_for_selector("#summary-section", state="visible", timeout=30000)
+        view = await api_view(base, saved)
+        assert view["ended_by"] == "system" and view["end_reason"] == "expired"
+        assert await page.get_attribute("#ended-text", "data-ended-by") == "system"
+        assert await page.inner_text("#summary-ended-by") == BG["cs_ender_system"]
+        assert await page.inner_text("#summary-reason") == BG["cs_reason_expired"]
+        assert await page.inner_text("#summary-amount") == BG["no_charge"]
+        await assert_fits_the_phone(page)
+        await context.close()
+    assert errors == [], errors
