@@ -1,6 +1,6 @@
 """The whole story through the pages, with a real `assist agent`: request with consent, live queue, claim,
 a command in the customer's terminal, the customer ends, the console says so within a second, finance bills it.
-Screenshots of the three pages are written to docs/screenshots/ (shown in the README).
+Screenshots of the pages are written to docs/screenshots/ (shown in the README), the customer's also at 320 px.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from browser import SCREENSHOTS, chromium, fill_request, new_page, staff_login
 
@@ -80,9 +81,24 @@ async def test_the_whole_story_through_the_pages_with_a_real_agent(start_system,
             await wait_for_terminal(console, "ui-story-42")
             await customer.wait_for_selector("#status-text:has-text('Свързан с elena')", timeout=10000)
             await customer.wait_for_function("document.getElementById('elapsed').textContent !== '—'")
+            saved = await customer.evaluate("() => JSON.parse(localStorage.getItem('assist.customer.session'))")
+            async with httpx.AsyncClient(base_url=base) as client:
+                view = (await client.get(f"/api/v1/sessions/{saved['session_id']}",
+                                         headers={"Authorization": f"Bearer {saved['customer_token']}"})).json()
+            assert view["status"] == "active" and view["consultant"] == "elena"
+            assert await customer.get_attribute("#status-text", "data-status") == "active"
 
             await console.screenshot(path=str(SCREENSHOTS / "console-session.png"), full_page=True)
             await customer.screenshot(path=str(SCREENSHOTS / "customer-session.png"), full_page=True)
+            # The same customer on a phone (320 px, the same browser): `/` offers the open session, nothing wider.
+            phone = await customer.context.new_page()
+            await phone.set_viewport_size({"width": 320, "height": 860})
+            await phone.goto(base + "/")
+            await phone.wait_for_selector("#status-text[data-status='active']")
+            await phone.wait_for_function("document.getElementById('elapsed').textContent !== '—'")
+            assert await phone.evaluate("() => document.documentElement.scrollWidth") <= 320
+            await phone.screenshot(path=str(SCREENSHOTS / "customer-phone.png"), full_page=True)
+            await phone.close()
 
             ended_at = time.monotonic()
             await customer.click("#end-session")
@@ -106,6 +122,16 @@ async def test_the_whole_story_through_the_pages_with_a_real_agent(start_system,
             await customer.wait_for_selector("#summary-section", state="visible")
             currency = await customer.input_value("#currency")
             await customer.wait_for_selector(f"#summary-amount:has-text('{currency}')", timeout=20000)
+            # The ended view says what the API says: the customer ended it, and the bill is billing's.
+            async with httpx.AsyncClient(base_url=base) as client:
+                auth = {"Authorization": f"Bearer {saved['customer_token']}"}
+                view = (await client.get(f"/api/v1/sessions/{saved['session_id']}", headers=auth)).json()
+                report = (await client.get(f"/api/v1/sessions/{saved['session_id']}/report", headers=auth)).json()
+            assert view["ended_by"] == "customer"
+            assert await customer.get_attribute("#ended-text", "data-ended-by") == "customer"
+            assert await customer.inner_text("#summary-ended-by") == "вас"
+            assert (await customer.inner_text("#summary-amount")).startswith(f"{report['gross']} {report['currency']}")
+            await customer.wait_for_function("document.getElementById('receipt-revoked').textContent !== '—'")
             await customer.screenshot(path=str(SCREENSHOTS / "customer-summary.png"), full_page=True)
             async with customer.expect_download() as receipt:
                 await customer.click("#download-receipt")

@@ -130,6 +130,51 @@ MESSAGES: dict[str, dict[str, str]] = {
                                        "„Изтегляния“) и изпълнете:",
         "run_wheel_hint": "В терминал изпълнете (първият ред инсталира агента, вторият го стартира):",
         "agent_your_system": "вашата система",
+        # The customer page's live status, resume and ended view (issue #13).
+        "cs_resume_notice": (
+            "Имате отворена сесия в този браузър: ето състоянието ѝ. "
+            "Можете да я прекратите по всяко време."
+        ),
+        "cs_resume_gone": "Запазената сесия вече не е достъпна от този браузър.",
+        "cs_agent": "Агент",
+        "cs_agent_not_started": "не е стартиран",
+        "cs_agent_connected": "свързан",
+        "cs_agent_away": "прекъснат, остават {left}",
+        "cs_status_assigned_agent_connected": "Консултантът {consultant} пое заявката; агентът е свързан",
+        "cs_agent_away_open": "прекъснат",
+        "cs_status_waiting_agent": "Консултантът {consultant} е готов; агентът още не е стартиран",
+        "cs_status_away": (
+            "Агентът прекъсна връзката с {consultant}; изчаква се повторно свързване (остават {left}). "
+            "Времето не тече."
+        ),
+        "cs_status_away_open": (
+            "Агентът прекъсна връзката с {consultant}; изчаква се повторно свързване. "
+            "Времето не тече."
+        ),
+        "cs_status_ended_by": "Сесията е прекратена от {ender}.",
+        "cs_ender_customer": "вас",
+        "cs_ender_consultant": "консултанта {consultant}",
+        "cs_ender_consultant_unnamed": "консултанта",
+        "cs_ender_supervisor": "супервизор",
+        "cs_ender_system": "системата",
+        "cs_end_reason": "Причина",
+        "cs_reason_customer_terminated": "прекратена от клиента",
+        "cs_reason_consultant_ended": "приключена от консултанта",
+        "cs_reason_supervisor_ended": "прекратена от супервизор",
+        "cs_reason_admin": "прекратена от администратор",
+        "cs_reason_expired": "никой не я започна навреме",
+        "cs_reason_agent_lost": "агентът не се свърза отново навреме",
+        "cs_reason_consent_expired": "срокът на съгласието изтече",
+        "cs_receipt_title": "Потвърждение за съгласие",
+        "cs_receipt_id": "Номер на потвърждението",
+        "cs_receipt_pending": "Зарежда се…",
+        "cs_receipt_unavailable": "Потвърждението не може да бъде заредено.",
+        "cs_receipt_scopes": "Разрешено",
+        "cs_receipt_granted": "Дадено на",
+        "cs_receipt_revoked": "Оттеглено на",
+        "cs_scope_view": "преглед",
+        "cs_scope_control": "управление",
+        "cs_end_failed": "Сесията не беше прекратена: {detail}",
     },
     "en": {
         "app_name": "Remote assistance",
@@ -250,6 +295,51 @@ MESSAGES: dict[str, dict[str, str]] = {
                                        "Downloads) and run:",
         "run_wheel_hint": "In a terminal, run (the first line installs the agent, the second starts it):",
         "agent_your_system": "your system",
+        # The customer page's live status, resume and ended view (issue #13).
+        "cs_resume_notice": (
+            "You have an open session in this browser: here is its state. "
+            "You can end it at any time."
+        ),
+        "cs_resume_gone": "The saved session can no longer be reached from this browser.",
+        "cs_agent": "Agent",
+        "cs_agent_not_started": "not started",
+        "cs_agent_connected": "connected",
+        "cs_agent_away": "disconnected, {left} left",
+        "cs_status_assigned_agent_connected": "Consultant {consultant} took the request; the agent is connected",
+        "cs_agent_away_open": "disconnected",
+        "cs_status_waiting_agent": "Consultant {consultant} is ready; the agent has not been started",
+        "cs_status_away": (
+            "The agent lost its connection with {consultant}; waiting for it to reconnect ({left} left). "
+            "The clock is stopped."
+        ),
+        "cs_status_away_open": (
+            "The agent lost its connection with {consultant}; waiting for it to reconnect. "
+            "The clock is stopped."
+        ),
+        "cs_status_ended_by": "The session was ended by {ender}.",
+        "cs_ender_customer": "you",
+        "cs_ender_consultant": "the consultant {consultant}",
+        "cs_ender_consultant_unnamed": "the consultant",
+        "cs_ender_supervisor": "a supervisor",
+        "cs_ender_system": "the system",
+        "cs_end_reason": "Reason",
+        "cs_reason_customer_terminated": "ended by the customer",
+        "cs_reason_consultant_ended": "ended by the consultant",
+        "cs_reason_supervisor_ended": "ended by a supervisor",
+        "cs_reason_admin": "ended by an administrator",
+        "cs_reason_expired": "nobody started it in time",
+        "cs_reason_agent_lost": "the agent did not reconnect in time",
+        "cs_reason_consent_expired": "the consent expired",
+        "cs_receipt_title": "Consent receipt",
+        "cs_receipt_id": "Receipt number",
+        "cs_receipt_pending": "Loading…",
+        "cs_receipt_unavailable": "The receipt could not be loaded.",
+        "cs_receipt_scopes": "Allowed",
+        "cs_receipt_granted": "Given at",
+        "cs_receipt_revoked": "Withdrawn at",
+        "cs_scope_view": "view",
+        "cs_scope_control": "control",
+        "cs_end_failed": "The session was not ended: {detail}",
     },
 }
 

@@ -2,16 +2,24 @@
 "use strict";
 
 (() => {
-  const { t, api, problemText, secondsSince, duration, el } = window.Assist;
+  const { t, api, problemText, duration, localTime, el } = window.Assist;
   const STORE = "assist.customer.session";
   const $ = (id) => document.getElementById(id);
   let pollTimer = null;
   let tickTimer = null;
   let current = null; // the last session view
 
-  // The customer token lives in sessionStorage only: gone with the tab, never sent as a cookie.
-  const saved = () => JSON.parse(sessionStorage.getItem(STORE) || "null");
-  const save = (value) => sessionStorage.setItem(STORE, JSON.stringify(value));
+  // The session id and customer token are kept in localStorage (never a cookie: no request carries them unasked),
+  // so that a reload or a closed tab leads back to the open session; "New request" forgets them.
+  function saved() {
+    try {
+      const value = JSON.parse(localStorage.getItem(STORE) || "null");
+      return value && typeof value.session_id === "string" && typeof value.customer_token === "string" ? value : null;
+    } catch (_) {
+      return null;
+    }
+  }
+  const save = (value) => localStorage.setItem(STORE, JSON.stringify(value));
 
   function show(section) {
     for (const id of ["request-section", "status-section", "summary-section"]) $(id).hidden = id !== section;
@@ -65,6 +73,8 @@
       error.hidden = false;
       return;
     }
+    resetView();
+    $("resume-gone").hidden = true;
     save({ ...result.data, service: chosenService() });
     follow();
   }
@@ -74,26 +84,99 @@
     $("session-code").textContent = session.session_code.replace(/(\d{3})(?=\d)/g, "$1 ");
     $("agent-command").textContent = `assist agent --gateway ${location.origin} --code ${session.session_code}`;
     show("status-section");
+    stopTimers();
     poll();
     pollTimer = setInterval(poll, 1000);
     tickTimer = setInterval(tick, 1000);
   }
 
+  // What the page shows of the session comes from the gateway's answer alone; `current` is that answer.
   async function poll() {
     const session = saved();
-    const result = await api("GET", `/api/v1/sessions/${session.session_id}`, { token: session.customer_token });
-    if (!result.ok) return;
+    if (!session) return;
+    const result = await api("GET", `/api/v1/sessions/${encodeURIComponent(session.session_id)}`, { token: session.customer_token });
+    const now = saved();
+    if (!now || now.session_id !== session.session_id) return; // dismissed, or a newer request took over
+    if (!result.ok) {
+      // The saved token no longer opens this session (expired, forged, another session's): forget it.
+      if ([401, 403, 404].includes(result.status)) forget({ gone: true });
+      return;
+    }
     current = result.data;
-    const consultant = current.consultant || "";
-    $("status-text").textContent = t(`status_${current.status}`, { consultant });
+    showStatus();
     tick();
     if (current.status === "ended") finish();
   }
 
+  function enderText(view) {
+    const consultant = view.consultant || "";
+    if (view.ended_by === "consultant") return t(consultant ? "cs_ender_consultant" : "cs_ender_consultant_unnamed", { consultant });
+    if (["customer", "supervisor", "system"].includes(view.ended_by)) return t(`cs_ender_${view.ended_by}`);
+    return view.ended_by || "";
+  }
+
+  function reasonText(reason) {
+    if (!reason) return "—";
+    const key = `cs_reason_${reason}`;
+    const text = t(key);
+    return text === key ? reason : text;
+  }
+
+  // Seconds until the agent's grace ends (the session then ends as agent_lost), or null when not known.
+  function graceLeft(view) {
+    return view.agent_grace_ends_at ? Math.max(0, Math.ceil((Date.parse(view.agent_grace_ends_at) - Date.now()) / 1000)) : null;
+  }
+
+  // `agent` is absent from older gateways: then the status alone speaks, as before.
+  function showStatus() {
+    const view = current;
+    const consultant = view.consultant || "";
+    const agent = view.agent;
+    let text;
+    if (view.status === "ended") {
+      text = view.ended_by ? t("cs_status_ended_by", { ender: enderText(view) }) : t("status_ended");
+    } else if (view.status === "active" && agent === "away") {
+      const left = graceLeft(view);
+      text = left === null ? t("cs_status_away_open", { consultant }) : t("cs_status_away", { consultant, left: duration(left) });
+    } else if (view.status === "assigned" && agent === "connected") {
+      text = t("cs_status_assigned_agent_connected", { consultant });
+    } else if (view.status === "active" && agent === "not_started") {
+      text = t("cs_status_waiting_agent", { consultant });
+    } else {
+      text = t(`status_${view.status}`, { consultant });
+    }
+    $("status-text").textContent = text;
+    $("status-text").dataset.status = view.status;
+    const agentKnown = typeof agent === "string" && view.status !== "ended";
+    for (const node of document.querySelectorAll(".agent-fact")) node.hidden = !agentKnown;
+    $("agent-state").dataset.agent = agentKnown ? agent : "";
+    if (agentKnown) {
+      const left = graceLeft(view);
+      $("agent-state").textContent = agent === "away"
+        ? (left === null ? t("cs_agent_away_open") : t("cs_agent_away", { left: duration(left) }))
+        : t(`cs_agent_${agent}`);
+    }
+  }
+
+  // Billable time: from the start, less the time the agent was away; it stands still while the agent is away.
+  function activeSeconds(view) {
+    if (!view || !view.started_at) return null;
+    let end = Date.now();
+    if (view.ended_at) end = Date.parse(view.ended_at);
+    else if (view.agent === "away" && view.agent_away_since) end = Date.parse(view.agent_away_since);
+    const paused = Number(view.paused_seconds) || 0;
+    return Math.max(0, Math.floor((end - Date.parse(view.started_at)) / 1000) - paused);
+  }
+
   function tick() {
-    if (!current || !current.started_at) return;
-    const end = current.ended_at ? Date.parse(current.ended_at) : Date.now();
-    const seconds = Math.max(0, Math.floor((end - Date.parse(current.started_at)) / 1000));
+    if (!current) return;
+    if (current.status !== "ended" && current.agent === "away") showStatus(); // the grace counts down
+    const seconds = activeSeconds(current);
+    if (seconds === null || !["active", "ended"].includes(current.status)) {
+      $("elapsed").textContent = "—";
+      $("running-cost").textContent = "—";
+      return;
+    }
     $("elapsed").textContent = duration(seconds);
     $("running-cost").textContent = runningCost(seconds, saved().service);
   }
@@ -102,44 +185,82 @@
     const session = saved();
     $("end-session").disabled = true;
     $("end-session").textContent = t("ending");
-    const result = await api("POST", `/api/v1/sessions/${session.session_id}/terminate`,
+    $("end-error").hidden = true;
+    const result = await api("POST", `/api/v1/sessions/${encodeURIComponent(session.session_id)}/terminate`,
       { token: session.customer_token });
     $("end-session").disabled = false;
     $("end-session").textContent = t("end_session");
     if (result.ok) poll();
-    else $("status-text").textContent = problemText(result);
+    else {
+      $("end-error").textContent = t("cs_end_failed", { detail: problemText(result) });
+      $("end-error").hidden = false;
+    }
+  }
+
+  function stopTimers() {
+    clearInterval(pollTimer);
+    clearInterval(tickTimer);
+    pollTimer = tickTimer = null;
   }
 
   function finish() {
-    clearInterval(pollTimer);
-    clearInterval(tickTimer);
+    stopTimers();
     show("summary-section");
-    if (!current.started_at) {
+    $("resume-notice").hidden = true;
+    const view = current;
+    $("ended-text").textContent = $("status-text").textContent;
+    $("ended-text").dataset.endedBy = view.ended_by || "";
+    $("summary-ended-by").textContent = view.ended_by ? enderText(view) : "—";
+    $("summary-reason").textContent = reasonText(view.end_reason);
+    $("summary-consultant").textContent = view.consultant || "—";
+    $("summary-started").textContent = localTime(view.started_at);
+    $("summary-ended").textContent = localTime(view.ended_at);
+    loadReceipt(current.session_id);
+    if (!view.started_at) {
       $("summary-duration").textContent = duration(0);
       $("summary-amount").textContent = t("no_charge");
       return;
     }
-    loadReport(0);
+    loadReport(current.session_id, 0);
   }
 
   // Billing closes the record from the session.ended event, a moment after the end: ask again until it has.
-  async function loadReport(attempt) {
+  async function loadReport(sessionId, attempt) {
     const session = saved();
-    const result = await api("GET", `/api/v1/sessions/${session.session_id}/report`,
+    if (!session || session.session_id !== sessionId) return; // the customer moved on
+    const result = await api("GET", `/api/v1/sessions/${encodeURIComponent(session.session_id)}/report`,
       { token: session.customer_token });
+    if (!saved() || saved().session_id !== sessionId) return;
     if (result.ok && result.data.gross != null) {
       const r = result.data;
       $("summary-duration").textContent = duration(r.duration_seconds);
       $("summary-amount").textContent =
         `${r.gross} ${r.currency} (${t("vat_included")}; ${r.net} ${t("vat_excluded")}, ${r.units} × ${r.unit_price})`;
     } else if (attempt < 60) {
-      setTimeout(() => loadReport(attempt + 1), 1000);
+      setTimeout(() => loadReport(sessionId, attempt + 1), 1000);
     }
+  }
+
+  async function loadReceipt(sessionId) {
+    const session = saved();
+    if (!session || session.session_id !== sessionId) return;
+    const result = await api("GET", `/api/v1/sessions/${encodeURIComponent(sessionId)}/consent-receipt`, { token: session.customer_token });
+    if (!saved() || saved().session_id !== sessionId) return;
+    if (!result.ok || !result.data) {
+      $("receipt-id").textContent = t("cs_receipt_unavailable");
+      return;
+    }
+    const r = result.data;
+    $("receipt-id").textContent = r.receipt_id || "—";
+    $("receipt-terms").textContent = r.terms ? r.terms.version : "—";
+    $("receipt-scopes").textContent = (r.scopes || []).map((scope) => t(`cs_scope_${scope}`)).join(", ") || "—";
+    $("receipt-granted").textContent = localTime(r.granted_at);
+    $("receipt-revoked").textContent = localTime(r.revoked_at);
   }
 
   async function downloadReceipt() {
     const session = saved();
-    const response = await fetch(`/api/v1/sessions/${session.session_id}/consent-receipt`, {
+    const response = await fetch(`/api/v1/sessions/${encodeURIComponent(session.session_id)}/consent-receipt`, {
       headers: { Authorization: `Bearer ${session.customer_token}` },
     });
     if (!response.ok) return;
@@ -151,16 +272,47 @@
     setTimeout(() => URL.revokeObjectURL(url), 10000);
   }
 
-  function startOver() {
-    sessionStorage.removeItem(STORE);
+  // Every piece of a session's state on the page, back to how a fresh page shows it.
+  function resetView() {
+    stopTimers();
     current = null;
-    $("request-form").reset();
+    $("status-text").textContent = "";
+    $("status-text").dataset.status = "";
+    $("agent-state").textContent = "";
+    $("agent-state").dataset.agent = "";
+    for (const node of document.querySelectorAll(".agent-fact")) node.hidden = true;
+    $("elapsed").textContent = "—";
+    $("running-cost").textContent = "—";
+    $("end-error").hidden = true;
+    $("ended-text").textContent = "";
+    $("ended-text").dataset.endedBy = "";
+    for (const id of ["summary-ended-by", "summary-reason", "summary-consultant", "summary-started", "summary-ended",
+      "summary-duration", "receipt-terms", "receipt-scopes", "receipt-granted", "receipt-revoked"]) $(id).textContent = "—";
+    $("summary-amount").textContent = t("report_pending");
+    $("receipt-id").textContent = t("cs_receipt_pending");
+    $("resume-notice").hidden = true;
+  }
+
+  // The customer dismisses the session (or the browser can no longer open it): nothing of it stays.
+  function forget({ gone = false } = {}) {
+    localStorage.removeItem(STORE);
+    resetView();
+    $("resume-gone").hidden = !gone;
     show("request-section");
+  }
+
+  function startOver() {
+    forget();
+    $("request-form").reset();
   }
 
   $("request-form").addEventListener("submit", submit);
   $("end-session").addEventListener("click", endSession);
   $("download-receipt").addEventListener("click", downloadReceipt);
   $("new-request").addEventListener("click", startOver);
-  if (saved()) follow();
+  sessionStorage.removeItem(STORE); // where earlier versions kept it
+  if (saved()) {
+    $("resume-notice").hidden = false;
+    follow();
+  }
 })();
