@@ -115,6 +115,8 @@ class RelayCore:
     async def close(self) -> None:
         for session_id in list(self._graces):
             self._cancel_grace(session_id)
+        for task in self._reports:
+            task.cancel()  # a report still retrying dies with the replica: that pause is billed (docs/finance.md)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
