@@ -14,6 +14,8 @@ CONTRACT_FIELDS = {
     "ended_by",
     "end_reason",
 }
+# What the customer page shows of the agent (issue #13).
+AGENT_FIELDS = {"agent", "agent_away_since", "agent_grace_ends_at", "paused_seconds"}
 
 
 async def current_terms_version(gateway) -> str:
@@ -59,8 +61,10 @@ async def test_a_help_request_opens_a_waiting_session_the_customer_can_follow(sy
     )
     assert response.status_code == 200
     view = response.json()
-    assert set(view) == CONTRACT_FIELDS | {"scopes"}
+    assert set(view) == CONTRACT_FIELDS | {"scopes"} | AGENT_FIELDS
     assert (view["status"], view["scopes"], view["consultant"]) == ("waiting", ["view"], None)
+    assert (view["agent"], view["agent_away_since"], view["agent_grace_ends_at"], view["paused_seconds"]) == (
+        "not_started", None, None, 0)
 
 
 async def test_an_outdated_terms_version_is_a_conflict(system) -> None:
@@ -142,11 +146,17 @@ async def test_the_queue_claiming_and_a_consultants_end(system) -> None:
     assert [s["session_id"] for s in remaining] == [newer["session_id"]]
 
 
-async def test_a_supervisor_may_end_any_session(system) -> None:
+async def test_a_supervisor_may_end_any_session_and_the_end_is_recorded_as_the_supervisor_s(system) -> None:
     created = await ask_for_help(system)
+    carl = await system.staff_headers("carl", "consultant")
+    assert (await system.client.post(f"/api/v1/sessions/{created['session_id']}/claim", headers=carl)).status_code == 200
     sue = await system.staff_headers("sue", "supervisor")
     ended = await system.client.post(f"/api/v1/sessions/{created['session_id']}/end", headers=sue)
-    assert (ended.status_code, ended.json()) == (200, {"status": "ended", "ended_by": "consultant"})
+    assert (ended.status_code, ended.json()) == (200, {"status": "ended", "ended_by": "supervisor"})
+    # The customer, and the consultant whose session it was, read the supervisor's end too.
+    for headers in (bearer(created["customer_token"]), carl):
+        view = (await system.client.get(f"/api/v1/sessions/{created['session_id']}", headers=headers)).json()
+        assert (view["status"], view["ended_by"], view["end_reason"]) == ("ended", "supervisor", "supervisor_ended")
 
 
 async def test_the_customer_terminates_and_a_second_terminate_answers_the_same(system) -> None:

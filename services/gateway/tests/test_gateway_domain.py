@@ -5,14 +5,17 @@ from __future__ import annotations
 import pytest
 from assist_gateway.domain import (
     ROLES,
+    Ending,
     may_end_session,
     password_problem,
     public_session_view,
     remaining_lease_wait,
     role_problem,
+    staff_ending,
     token_digest,
     username_problem,
 )
+from assist_gateway.relay.closecodes import ended_reason
 
 
 @pytest.mark.parametrize("password", ["", "   ", "short", "1234567"])
@@ -81,8 +84,12 @@ def test_a_customer_sees_the_contract_fields_and_scopes_only() -> None:
         "consent_id": "c",
         "description": "d",
     }
-    shown = public_session_view(view)
+    shown = public_session_view(view, agent_grace_seconds=30)
     assert set(shown) == {
+        "agent",
+        "agent_away_since",
+        "agent_grace_ends_at",
+        "paused_seconds",
         "session_id",
         "status",
         "service_type",
@@ -101,3 +108,27 @@ def test_a_customer_sees_the_contract_fields_and_scopes_only() -> None:
 )
 def test_the_lease_wait_counts_from_the_first_request(ago: float, lease: float, wait: float) -> None:
     assert remaining_lease_wait(requested_seconds_ago=ago, lease_seconds=lease) == pytest.approx(wait)
+
+
+def test_the_customer_sees_when_an_away_agent_s_session_will_end() -> None:
+    view = {"session_id": "s", "status": "active", "agent": "away", "agent_away_since": "2026-11-28T10:00:00Z",
+            "paused_seconds": 12}
+    shown = public_session_view(view, agent_grace_seconds=30)
+    assert (shown["agent"], shown["agent_away_since"], shown["agent_grace_ends_at"], shown["paused_seconds"]) == (
+        "away", "2026-11-28T10:00:00Z", "2026-11-28T10:00:30Z", 12)
+    ended = public_session_view({**view, "status": "ended"}, agent_grace_seconds=30)
+    assert (ended["agent_away_since"], ended["agent_grace_ends_at"]) == (None, None)
+
+
+@pytest.mark.parametrize(("role", "ended_by", "reason"), [
+    ("consultant", "consultant", "consultant_ended"),
+    ("supervisor", "supervisor", "supervisor_ended"),
+    ("admin", "supervisor", "supervisor_ended"),
+])
+def test_a_staff_ending_names_who_ended_it(role: str, ended_by: str, reason: str) -> None:
+    assert staff_ending(role=role) == Ending(ended_by=ended_by, reason=reason)
+
+
+def test_the_relay_close_reason_names_a_supervisor() -> None:
+    assert ended_reason("supervisor_ended") == "session ended by supervisor"
+    assert ended_reason(None, "supervisor") == "session ended by supervisor"

@@ -63,6 +63,7 @@ async def test_a_help_request_goes_from_waiting_to_ended_with_each_event_once(
         "session_id": session_id, "ended_at": ended_event.data["ended_at"], "ended_by": "consultant",
         "end_reason": "consultant_ended", "started_at": rfc3339(started_at), "consultant": "ana",
         "service_type": "consultation", "customer": CUSTOMER_OUT, "requested_at": requested_event.data["at"],
+        "agent_away": [], "paused_seconds": 0,
     }
 
 

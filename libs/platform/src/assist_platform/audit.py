@@ -140,4 +140,5 @@ def audit_command(*, service: str, database) -> Command:
 
 def actor_of_reason(reason: str) -> str:
     """Who ended access, as far as a revocation reason tells (a command may name the actor exactly)."""
-    return {"customer_terminated": "customer", "consultant_ended": "consultant", "admin": "admin"}.get(reason, "system")
+    return {"customer_terminated": "customer", "consultant_ended": "consultant", "supervisor_ended": "supervisor",
+            "admin": "admin"}.get(reason, "system")

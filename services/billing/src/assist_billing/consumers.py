@@ -11,7 +11,7 @@ from datetime import UTC
 
 from assist_platform.envelope import CloudEvent
 from assist_platform.messaging import Subscription
-from pydantic import AwareDatetime, BaseModel, ValidationError
+from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .events import SESSION_ENDED, SESSION_STARTED
@@ -30,6 +30,11 @@ class SessionStarted(BaseModel):
     at: AwareDatetime
 
 
+class AgentAway(BaseModel):
+    from_: AwareDatetime = Field(alias="from")
+    to: AwareDatetime | None = None  # null: the agent never came back before the end
+
+
 class SessionEnded(BaseModel):
     session_id: str
     ended_at: AwareDatetime
@@ -39,6 +44,8 @@ class SessionEnded(BaseModel):
     consultant: str | None = None
     service_type: str
     customer: dict | None = None
+    # The periods the agent was away before the end (issue #13); absent from sessions of older versions.
+    agent_away: list[AgentAway] = Field(default_factory=list, max_length=1000)
 
 
 async def on_session_started(db: AsyncSession, event: CloudEvent) -> None:
@@ -70,6 +77,8 @@ async def on_session_ended(db: AsyncSession, event: CloudEvent) -> None:
         end_reason=ended.end_reason,
         consultant=ended.consultant,
         customer=ended.customer,
+        away=tuple((away.from_.astimezone(UTC), away.to.astimezone(UTC) if away.to else None)
+                   for away in ended.agent_away),
     )
     await close_record(db=db, facts=facts, session_id=ended.session_id, end=end)
 

@@ -200,12 +200,30 @@ def money(value: Decimal) -> str:
     return f"{round_half_up(value):f}"
 
 
-def billable_seconds(*, started_at: datetime, ended_at: datetime) -> int:
-    """Whole seconds the session was active; a started second counts in full (10.2 s bills as 11 s).
+AwayPeriod = tuple[datetime, datetime | None]
+"""A period the customer's agent was away (its socket dropped): from, and to (None: it never came back)."""
 
+
+def billable_seconds(*, started_at: datetime, ended_at: datetime, away: Sequence[AwayPeriod] = ()) -> int:
+    """Whole seconds the session was active with the agent connected; a started second counts in full (10.2 s
+    bills as 11 s).
+
+    The periods the agent was away are not billed: nobody could use the session then. Only their part inside
+    the active span counts, overlapping or repeated periods count once, and a period that never ended (the agent
+    was lost) runs to the end, so a session ended as `agent_lost` is billed up to the moment the agent was lost.
     An end before the start (clock skew between hosts) bills nothing beyond the minimum.
     """
-    microseconds = (ended_at - started_at) // timedelta(microseconds=1)
+    if ended_at <= started_at:
+        return 0
+    active = ended_at - started_at
+    paused = timedelta(0)
+    reached = started_at  # the union is measured left to right: time before `reached` is already counted
+    for start, end in sorted((max(start, started_at), min(end or ended_at, ended_at)) for start, end in away):
+        start = max(start, reached)
+        if end > start:
+            paused += end - start
+            reached = end
+    microseconds = (active - paused) // timedelta(microseconds=1)
     return max(0, -(-microseconds // 1_000_000))
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from . import price_lists
-from .domain import PriceList, ServiceType, billable_seconds, compute_charge, money, price_list_in_force
+from .domain import AwayPeriod, PriceList, ServiceType, billable_seconds, compute_charge, money, price_list_in_force
 from .events import record_closed_event, record_opened_event
 from .models import BillingRecord
 from .metrics import count_closed_record
@@ -48,6 +48,7 @@ class SessionEnd:
     end_reason: str | None
     consultant: str | None
     customer: dict | None
+    away: tuple[AwayPeriod, ...] = ()  # when the agent was away before the end: not billed
 
 
 def customer_search_text(customer: dict) -> str:
@@ -169,7 +170,7 @@ def _settlement(record: RecordRow, end: SessionEnd) -> RecordRow:
         unit_price=Decimal(record["unit_price"]),
         minimum_units=record["minimum_units"],
     )
-    seconds = billable_seconds(started_at=record["started_at"], ended_at=end.ended_at)
+    seconds = billable_seconds(started_at=record["started_at"], ended_at=end.ended_at, away=end.away)
     charge = compute_charge(
         service_type=service_type, vat_rate=Decimal(record["vat_rate"]), currency=record["currency"], seconds=seconds
     )

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 SCOPES = ("view", "control")
-REVOKE_REASONS = ("customer_terminated", "consultant_ended", "expired", "agent_lost", "admin")
+REVOKE_REASONS = ("customer_terminated", "consultant_ended", "supervisor_ended", "expired", "agent_lost", "admin")
 ENDPOINTS = ("agent", "consultant")
 LANGUAGES = ("bg", "en")
 DEFAULT_LANGUAGE = "bg"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 CONSULTANT, SUPERVISOR, FINANCE, ADMIN = "consultant", "supervisor", "finance", "admin"
@@ -75,7 +76,14 @@ class Ending:
 
 CUSTOMER_ENDING = Ending(ended_by="customer", reason="customer_terminated")
 CONSULTANT_ENDING = Ending(ended_by="consultant", reason="consultant_ended")
+SUPERVISOR_ENDING = Ending(ended_by="supervisor", reason="supervisor_ended")
 AGENT_LOST_ENDING = Ending(ended_by="system", reason="agent_lost")
+
+
+def staff_ending(*, role: str) -> Ending:
+    """A consultant ends their own session; a supervisor or admin ending one is recorded as the supervisor's, so
+    the customer, the bill and the audit trail say who really ended it."""
+    return CONSULTANT_ENDING if role == CONSULTANT else SUPERVISOR_ENDING
 
 
 def may_end_session(*, username: str, role: str, assigned_consultant: str | None) -> bool:
@@ -85,8 +93,22 @@ def may_end_session(*, username: str, role: str, assigned_consultant: str | None
     return role == CONSULTANT and assigned_consultant is not None and assigned_consultant == username
 
 
-def public_session_view(view: dict[str, Any]) -> dict[str, Any]:
-    return {field: view.get(field) for field in PUBLIC_SESSION_FIELDS}
+def public_session_view(view: dict[str, Any], *, agent_grace_seconds: float) -> dict[str, Any]:
+    """What the customer sees: the contract's fields, and the truth about the agent (issue #13): not started,
+    connected or away, since when, when the session ends as `agent_lost` if it stays away, and the seconds it
+    was away while the session ran (not billed)."""
+    public = {field: view.get(field) for field in PUBLIC_SESSION_FIELDS}
+    away_since = view.get("agent_away_since") if view.get("status") != "ended" else None
+    public["agent"] = view.get("agent") or "not_started"
+    public["agent_away_since"] = away_since
+    public["agent_grace_ends_at"] = _grace_ends_at(away_since, agent_grace_seconds) if away_since else None
+    public["paused_seconds"] = int(view.get("paused_seconds") or 0)
+    return public
+
+
+def _grace_ends_at(away_since: str, grace_seconds: float) -> str:
+    ends = datetime.fromisoformat(away_since.replace("Z", "+00:00")) + timedelta(seconds=grace_seconds)
+    return ends.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def remaining_lease_wait(*, requested_seconds_ago: float, lease_seconds: float) -> float:

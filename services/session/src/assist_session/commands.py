@@ -78,6 +78,11 @@ class ActivateInput(BaseModel):
     at: AwareDatetime
 
 
+class AgentMarkInput(BaseModel):
+    session_id: str = _ID
+    at: AwareDatetime  # when the gateway saw it: reports arrive late and out of order, the time orders them
+
+
 class EndInput(BaseModel):
     session_id: str = _ID
     ended_by: EndedBy
@@ -116,6 +121,8 @@ class SessionCommands:
             "cmd.session.resume_agent": (ResumeAgentInput, self.resume_agent),
             "cmd.session.activate": (ActivateInput, self.activate),
             "cmd.session.end": (EndInput, self.end),
+            "cmd.session.agent_away": (AgentMarkInput, self.agent_away),
+            "cmd.session.agent_back": (AgentMarkInput, self.agent_back),
         }
         commands = [Command(subject, model, _rules_as_problems(handler)) for subject, (model, handler) in table.items()]
         return [*commands, audit_command(service="session", database=self._database)]
@@ -210,3 +217,17 @@ class SessionCommands:
         self._runtime.notify_outbox()
         return session_view(session)
 
+
+    async def agent_away(self, request: AgentMarkInput) -> SessionView:
+        return await self._agent_mark(request, kind=domain.AGENT_AWAY)
+
+    async def agent_back(self, request: AgentMarkInput) -> SessionView:
+        return await self._agent_mark(request, kind=domain.AGENT_BACK)
+
+    async def _agent_mark(self, request: AgentMarkInput, *, kind: str) -> SessionView:
+        async with self._database.transaction() as db:
+            session = await service.record_agent_mark(
+                db=db, session_id=request.session_id, kind=kind, at=request.at.astimezone(UTC)
+            )
+        self._runtime.notify_outbox()
+        return session_view(session)

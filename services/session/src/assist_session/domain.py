@@ -25,12 +25,14 @@ class Status(StrEnum):
 class EndedBy(StrEnum):
     CUSTOMER = "customer"
     CONSULTANT = "consultant"
+    SUPERVISOR = "supervisor"  # a supervisor (or admin) ended a session that was not theirs
     SYSTEM = "system"
 
 
 # The reasons the platform itself uses; `end` accepts any well-formed reason so that new callers need no change here.
 CUSTOMER_TERMINATED = "customer_terminated"
 CONSULTANT_ENDED = "consultant_ended"
+SUPERVISOR_ENDED = "supervisor_ended"
 EXPIRED = "expired"
 AGENT_LOST = "agent_lost"
 ADMIN = "admin"
@@ -127,6 +129,8 @@ def ended_by_for_revocation(reason: str) -> EndedBy:
         return EndedBy.CUSTOMER
     if reason == CONSULTANT_ENDED:
         return EndedBy.CONSULTANT
+    if reason == SUPERVISOR_ENDED:
+        return EndedBy.SUPERVISOR
     return EndedBy.SYSTEM
 
 
@@ -134,6 +138,79 @@ def end_for_revocation(state: SessionState, *, reason: str, revoked_at: datetime
     """The consent was revoked: the session ends with who and why taken from the revocation."""
     end_reason = CONSENT_EXPIRED if reason == EXPIRED and state.status is Status.ACTIVE else reason
     return end(state, ended_by=ended_by_for_revocation(reason), end_reason=end_reason, at=revoked_at)
+
+
+# ---------------------------------------------------------------- the agent away and back
+
+AGENT_AWAY = "away"
+AGENT_BACK = "back"
+# Enough for a session whose agent drops every minute for a working day; beyond it the oldest marks go.
+MAX_AGENT_MARKS = 1000
+
+
+class AgentPresence(StrEnum):
+    NOT_STARTED = "not_started"  # the agent has not attached yet
+    CONNECTED = "connected"
+    AWAY = "away"  # its socket dropped; it may come back within the gateway's grace period
+
+
+@dataclass(frozen=True)
+class AwayPeriod:
+    start: datetime
+    end: datetime | None  # None: the agent is still away
+
+
+def _mark_key(mark: tuple[str, datetime]) -> tuple[datetime, int]:
+    # At the same instant, away sorts before back: a drop and a return reported at once make an empty pause.
+    return mark[1], 0 if mark[0] == AGENT_AWAY else 1
+
+
+def add_agent_mark(marks: tuple[tuple[str, datetime], ...], *, kind: str, at: datetime) -> tuple[tuple[str, datetime], ...]:
+    """The gateway reported the agent away or back at `at`. Reports come from any replica, may repeat and may
+    arrive out of order (the agent comes back on another replica before the first one reports the drop): the
+    marks are kept as a sorted set, and `away_periods` reads them in time order. A repeat returns `marks` itself."""
+    if kind not in (AGENT_AWAY, AGENT_BACK):
+        raise InvalidInput(f"kind must be {AGENT_AWAY!r} or {AGENT_BACK!r}.")
+    if (kind, at) in marks:
+        return marks
+    return tuple(sorted((*marks, (kind, at)), key=_mark_key))[-MAX_AGENT_MARKS:]
+
+
+def away_periods(marks: tuple[tuple[str, datetime], ...]) -> tuple[AwayPeriod, ...]:
+    """The disjoint periods the agent was away, in time order: a period starts at the first `away` while present
+    and ends at the first `back` after it; a repeated `away` inside a period and a `back` while present change
+    nothing."""
+    periods: list[AwayPeriod] = []
+    since: datetime | None = None
+    for kind, at in sorted(marks, key=_mark_key):
+        if kind == AGENT_AWAY and since is None:
+            since = at
+        elif kind == AGENT_BACK and since is not None:
+            periods.append(AwayPeriod(since, at))
+            since = None
+    if since is not None:
+        periods.append(AwayPeriod(since, None))
+    return tuple(periods)
+
+
+def agent_presence(*, attached: bool, periods: tuple[AwayPeriod, ...]) -> AgentPresence:
+    if not attached:
+        return AgentPresence.NOT_STARTED
+    return AgentPresence.AWAY if periods and periods[-1].end is None else AgentPresence.CONNECTED
+
+
+def paused_seconds(state: SessionState, periods: tuple[AwayPeriod, ...], *, now: datetime) -> int:
+    """Whole seconds (rounded down, the customer's favour) the agent was away while the session was active,
+    up to its end or `now`. Away before the start or after the end does not count: only the active span bills."""
+    if state.started_at is None:
+        return 0
+    until = state.ended_at or now
+    total = timedelta(0)
+    for period in periods:
+        start, end = max(period.start, state.started_at), min(period.end or until, until)
+        if end > start:
+            total += end - start
+    return int(total.total_seconds())
 
 
 # ---------------------------------------------------------------- request expiry

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from assist_platform.envelope import CloudEvent, new_event, rfc3339
+from assist_platform.envelope import CloudEvent, new_event, rfc3339, utcnow
 
+from .domain import paused_seconds
 from .models import HelpSession
 
 SOURCE = "assist/session"
@@ -14,6 +15,9 @@ SESSION_REQUESTED = "session.requested"
 SESSION_ASSIGNED = "session.assigned"
 SESSION_STARTED = "session.started"
 SESSION_ENDED = "session.ended"
+# The agent's socket dropped while the session ran, and it came back (issue #13: the pause is not billed).
+SESSION_AGENT_LOST = "session.agent_lost"
+SESSION_AGENT_RETURNED = "session.agent_returned"
 
 CONSENT_GRANTED = "consent.granted"
 CONSENT_REVOKED = "consent.revoked"
@@ -39,8 +43,17 @@ def lifecycle_event(session: HelpSession, *, type: str, at: datetime) -> CloudEv
     )
 
 
+def agent_event(session: HelpSession, *, type: str, at: datetime) -> CloudEvent:
+    """`session.agent_lost` or `session.agent_returned`: when the gateway saw the agent's socket drop or return."""
+    return new_event(source=SOURCE, type=type, subject=session.session_id,
+                     data={"session_id": session.session_id, "at": rfc3339(at)})
+
+
 def ended_event(session: HelpSession) -> CloudEvent:
-    """`session.ended`: billing closes the record from it, so it says when the clock started and stopped."""
+    """`session.ended`: billing closes the record from it, so it says when the clock started and stopped, and
+    every period the agent was away before the end (the pauses billing leaves out). One event carries it all, so
+    billing never depends on the order of events."""
+    periods = session.away_periods()
     return new_event(
         source=SOURCE,
         type=SESSION_ENDED,
@@ -55,5 +68,7 @@ def ended_event(session: HelpSession) -> CloudEvent:
             "service_type": session.service_type,
             "customer": session.customer,
             "requested_at": _time(session.requested_at),
+            "agent_away": [{"from": rfc3339(period.start), "to": _time(period.end)} for period in periods],
+            "paused_seconds": paused_seconds(session.state(), periods, now=session.ended_at or utcnow()),
         },
     )

@@ -9,7 +9,7 @@ from assist_platform.outbox import PLATFORM_TABLES
 from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
-from .domain import CodeState, EndedBy, SessionState, Status
+from .domain import AwayPeriod, CodeState, EndedBy, SessionState, Status, away_periods
 
 
 class HelpSession(SQLModel, table=True):
@@ -36,6 +36,8 @@ class HelpSession(SQLModel, table=True):
     code_used_at: datetime | None = None
     # The agent that spent the code may come back after a network drop with this token (only its hash is kept).
     agent_resume_sha256: str | None = Field(default=None, max_length=64)
+    # When the gateway saw the agent's socket drop and come back: [[kind, RFC 3339], ...] (domain.add_agent_mark).
+    agent_marks: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
 
     requested_at: datetime = Field(index=True)
     request_expires_at: datetime = Field(index=True)
@@ -70,6 +72,15 @@ class HelpSession(SQLModel, table=True):
         self.end_reason = state.end_reason
         if state.status is Status.ENDED:
             self.live_code = None  # an ended session's code is dead
+
+    def marks(self) -> tuple[tuple[str, datetime], ...]:
+        return tuple((kind, datetime.fromisoformat(at)) for kind, at in self.agent_marks or [])
+
+    def set_marks(self, marks: tuple[tuple[str, datetime], ...]) -> None:
+        self.agent_marks = [[kind, at.isoformat()] for kind, at in marks]
+
+    def away_periods(self) -> tuple[AwayPeriod, ...]:
+        return away_periods(self.marks())
 
     def code_state(self) -> CodeState:
         return CodeState(expires_at=self.code_expires_at, used_at=self.code_used_at, session_status=Status(self.status))

@@ -18,7 +18,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from . import domain
 from .domain import Customer, EndedBy, SessionState, Status
-from .events import SESSION_ASSIGNED, SESSION_REQUESTED, SESSION_STARTED, ended_event, lifecycle_event
+from .events import (
+    SESSION_AGENT_LOST, SESSION_AGENT_RETURNED, SESSION_ASSIGNED, SESSION_REQUESTED, SESSION_STARTED, agent_event,
+    ended_event, lifecycle_event,
+)
 from .models import HelpSession
 
 _CODE_DRAWS = 20
@@ -216,6 +219,28 @@ async def end_session(
     await _save_transition(db, session, before,
                            domain.end(before, ended_by=ended_by, end_reason=end_reason, at=ended_at),
                            actor=actor, client_address=client_address)
+    return session
+
+
+async def record_agent_mark(*, db: AsyncSession, session_id: str, kind: str, at: datetime) -> HelpSession:
+    """The gateway saw the agent's socket drop (`away`) or return (`back`) at `at`: kept until the session ends,
+    with a `session.agent_lost` / `session.agent_returned` for each period that starts or ends by it. Repeats and
+    reports after the end change nothing."""
+    session = await load_session(db=db, session_id=session_id, for_update=True)
+    if session.status == Status.ENDED.value:
+        return session
+    before = session.away_periods()
+    marks = domain.add_agent_mark(session.marks(), kind=kind, at=at)
+    if marks == session.marks():
+        return session
+    session.set_marks(marks)
+    db.add(session)
+    after = session.away_periods()
+    for start in sorted({p.start for p in after} - {p.start for p in before}):
+        add_event(db, agent_event(session, type=SESSION_AGENT_LOST, at=start))
+    ends = {p.end for p in after if p.end} - {p.end for p in before if p.end}
+    for end in sorted(ends):
+        add_event(db, agent_event(session, type=SESSION_AGENT_RETURNED, at=end))
     return session
 
 

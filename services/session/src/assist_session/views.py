@@ -6,7 +6,9 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from .domain import NOT_STARTED, Status
+from assist_platform.envelope import utcnow
+
+from .domain import NOT_STARTED, AgentPresence, Status, agent_presence, paused_seconds
 from .models import HelpSession
 
 
@@ -27,6 +29,11 @@ class SessionView(BaseModel):
     end_reason: str | None
     # When the request ends by itself if nobody starts it; None once it started or ended.
     expires_at: datetime | None
+    # What the customer page shows of the agent (issue #13): whether it attached, is connected or away since
+    # when, and the seconds it was away while the session was active (not billed).
+    agent: AgentPresence
+    agent_away_since: datetime | None
+    paused_seconds: int
 
 
 class SessionList(BaseModel):
@@ -44,6 +51,8 @@ class RequestedSession(BaseModel):
 
 def session_view(session: HelpSession) -> SessionView:
     status = Status(session.status)
+    periods = session.away_periods()
+    presence = agent_presence(attached=session.code_used_at is not None, periods=periods)
     return SessionView(
         session_id=session.session_id,
         status=status,
@@ -60,6 +69,9 @@ def session_view(session: HelpSession) -> SessionView:
         ended_by=session.ended_by,
         end_reason=session.end_reason,
         expires_at=session.request_expires_at if status in NOT_STARTED else None,
+        agent=presence,
+        agent_away_since=periods[-1].start if presence is AgentPresence.AWAY else None,
+        paused_seconds=paused_seconds(session.state(), periods, now=utcnow()),
     )
 
 

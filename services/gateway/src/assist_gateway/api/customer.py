@@ -82,7 +82,8 @@ async def session_detail(session_id: str, reader: SessionReaderDep, runtime: Run
     (audited) also see who asked and why."""
     if reader.view is not None:
         return reader.view
-    return public_session_view(await get_session(runtime, session_id=session_id))
+    return public_session_view(await get_session(runtime, session_id=session_id),
+                               agent_grace_seconds=runtime.settings.agent_grace_seconds)
 
 
 @router.get("/sessions/{session_id}/consent-receipt")

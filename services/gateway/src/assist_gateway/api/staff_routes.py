@@ -13,7 +13,7 @@ from ..commands import (
     SESSION_QUEUE,
     call,
 )
-from ..domain import ADMIN, CONSULTANT, CONSULTANT_ENDING, SUPERVISOR, session_card
+from ..domain import ADMIN, CONSULTANT, SUPERVISOR, session_card, staff_ending
 from ..schemas import ClaimedOut, EndedOut
 from ..service import authorize_staff_end
 from ..staff import StaffIdentity
@@ -53,7 +53,7 @@ async def end(
     """
     await authorize_staff_end(runtime=runtime, session_id=session_id, staff=staff)
     ended_by = await end_session_everywhere(
-        runtime=runtime, relay_hub=relay_hub, session_id=session_id, ending=CONSULTANT_ENDING,
+        runtime=runtime, relay_hub=relay_hub, session_id=session_id, ending=staff_ending(role=staff.role),
         actor=staff.username, client_address=client_address(request),
     )
     return EndedOut(ended_by=ended_by)

@@ -12,6 +12,7 @@ MESSAGE_TOO_BIG = 1009
 _ENDED_BY_REASON = {
     "customer_terminated": "customer",
     "consultant_ended": "consultant",
+    "supervisor_ended": "supervisor",
 }
 
 

@@ -37,6 +37,8 @@ _REFUSAL_NOTICE_SECONDS = 1.0
 # `end_session`); binary frames read meanwhile queue behind the held one up to this many (or RELAY_MAX_MESSAGE_BYTES
 # of them), and past that the sender is not read further until the hold ends (docs/relay.md, "Held frames").
 HELD_FRAMES_MAX = 32
+# An agent away/back report is retried this often (about a minute at 2 s) while messaging is away.
+_REPORT_ATTEMPTS = 35
 
 
 def _consultant_joined(who: str) -> str:
@@ -94,6 +96,7 @@ class RelayCore:
         )
         self._tasks: list[asyncio.Task] = []
         self._graces: dict[str, asyncio.Task] = {}
+        self._reports: set[asyncio.Task] = set()  # agent away/back reports on their way to the session service
         # Set by the app: ends a session whose agent stayed away past the grace period (agent_lost).
         self.end_session_agent_lost: Callable[[str], Awaitable[None]] | None = None
         self._subscriptions: list = []
@@ -122,6 +125,8 @@ class RelayCore:
     async def close(self) -> None:
         for session_id in list(self._graces):
             self._cancel_grace(session_id)
+        for task in self._reports:
+            task.cancel()  # a report still retrying dies with the replica: that pause is billed (docs/finance.md)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -186,6 +191,7 @@ class RelayCore:
             # whose old socket has not noticed yet.
             relay.agent.cut_now(code=4409, reason="replaced by the agent's newer connection")
         self._cancel_grace(endpoint.session_id)
+        self._report_agent(endpoint.session_id, "back")  # here or after a drop seen on another replica
         relay.agent = endpoint
         relay.subscriptions[endpoint] = [
             await nc.subscribe(bridge.subject(relay.session_id, bridge.TO_HOME_ANY), cb=self._to_home(relay)),
@@ -368,8 +374,32 @@ class RelayCore:
 
     # --- an agent that went away --------------------------------------------------------------------------
     def _start_grace(self, session_id: str) -> None:
+        self._report_agent(session_id, "away")
         if session_id not in self._graces and self.end_session_agent_lost is not None:
             self._graces[session_id] = asyncio.create_task(self._grace(session_id), name=f"agent-grace-{session_id}")
+
+    def _report_agent(self, session_id: str, kind: str) -> None:
+        """Tell the session service when the agent's socket dropped or came back: the time away is not billed
+        (docs/finance.md). Stamped now, sent in the background; idempotent, so retried while messaging is away."""
+        at = rfc3339(utcnow())
+        task = asyncio.create_task(self._send_agent_report(session_id, kind, at), name=f"agent-{kind}-{session_id}")
+        self._reports.add(task)
+        task.add_done_callback(self._reports.discard)
+
+    async def _send_agent_report(self, session_id: str, kind: str, at: str) -> None:
+        delay = 0.1
+        for _ in range(_REPORT_ATTEMPTS):
+            try:
+                await call_command(self.nc(), f"cmd.session.agent_{kind}", {"session_id": session_id, "at": at},
+                                   timeout=self.settings.command_timeout_seconds)
+                return
+            except Problem as problem:
+                if problem.status != 503:
+                    log.warning("agent %s of session %s not recorded: %s", kind, session_id, problem.detail)
+                    return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+        log.warning("agent %s of session %s not recorded: messaging stayed away", kind, session_id)
 
     def _cancel_grace(self, session_id: str) -> None:
         task = self._graces.pop(session_id, None)

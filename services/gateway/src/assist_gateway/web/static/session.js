@@ -84,6 +84,7 @@
     if (event.code === 4410) {
       const reason = event.reason || "";
       if (reason.includes("customer")) endView(t("ended_by_customer"));
+      else if (reason.includes("supervisor")) endView(t("ended_by_supervisor"));
       else if (reason.includes("consultant")) endView(t("ended_by_consultant"));
       else endView(t("ended_other", { reason }));
     } else if (event.code === 4401 || event.code === 4403 || event.code === 4409) {
@@ -141,7 +142,8 @@
   $("end-button").addEventListener("click", async () => {
     $("end-button").disabled = true;
     const result = await api("POST", `/api/v1/sessions/${sessionId}/end`);
-    if (result.ok) endView(t("ended_by_consultant"));
+    // A supervisor may end it from here too: the answer says who ended it (the first ending wins).
+    if (result.ok) endView(t(`ended_by_${(result.data && result.data.ended_by) || "consultant"}`));
     else { $("end-button").disabled = false; setState(problemText(result)); }
   });
 
