@@ -102,7 +102,8 @@
       if ([401, 403, 404].includes(result.status)) forget({ gone: true });
       return;
     }
-    current = result.data;
+    // When the gateway answered: `paused_seconds` counts the agent's time away up to that moment.
+    current = { ...result.data, seen_at: Date.now() };
     showStatus();
     tick();
     if (current.status === "ended") finish();
@@ -159,11 +160,13 @@
   }
 
   // Billable time: from the start, less the time the agent was away; it stands still while the agent is away.
+  // `paused_seconds` includes the pause under way up to the answer, so while the agent is away the clock is read
+  // at the answer's moment and stays there until it comes back.
   function activeSeconds(view) {
     if (!view || !view.started_at) return null;
     let end = Date.now();
     if (view.ended_at) end = Date.parse(view.ended_at);
-    else if (view.agent === "away" && view.agent_away_since) end = Date.parse(view.agent_away_since);
+    else if (view.agent === "away") end = view.seen_at;
     const paused = Number(view.paused_seconds) || 0;
     return Math.max(0, Math.floor((end - Date.parse(view.started_at)) / 1000) - paused);
   }
