@@ -9,7 +9,7 @@ import httpx
 import pytest
 from assist_gateway.web.i18n import MESSAGES
 from browser import chromium, fill_request
-from public_api import bearer, login
+from public_api import bearer, connect_consultant, login
 
 pytestmark = pytest.mark.e2e
 BG = MESSAGES["bg"]
@@ -193,6 +193,8 @@ async def test_while_the_agent_is_away_the_page_says_so_and_the_clock_stands_sti
             staff = await login(client, "elena", "elena-pass-1")
             assert (await client.post(f"/api/v1/sessions/{saved['session_id']}/claim",
                                       headers=bearer(staff))).status_code == 200
+        # The session is active only with both sides there: the consultant's socket, then the agent.
+        consultant = await connect_consultant(base, saved["session_id"], staff)
         env = {**system.env, "SHELL": "/bin/sh", "TERM": "xterm-256color"}
         env.pop("DISPLAY", None)
         with (tmp_path / "agent.log").open("ab") as log:
@@ -223,6 +225,7 @@ async def test_while_the_agent_is_away_the_page_says_so_and_the_clock_stands_sti
             if agent.poll() is None:
                 agent.kill()
             agent.wait(timeout=10)
+            await consultant.close()
         await context.close()
     assert errors == [], errors
 
