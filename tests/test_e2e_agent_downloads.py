@@ -86,7 +86,9 @@ async def test_downloads_serves_what_make_built_and_the_downloaded_executable_at
         request = await request_help(customer, scopes=("view",))
     log_path = tmp_path / "agent.log"
     with open(log_path, "wb") as log:
-        agent = subprocess.Popen([str(downloaded), "--gateway", system.gateway_url, "--code", request.session_code],
+        # In English: the status line's words are what this test waits for (Bulgarian is the default).
+        agent = subprocess.Popen([str(downloaded), "--lang", "en", "--gateway", system.gateway_url,
+                                  "--code", request.session_code],
                                  env=_no_python_env(tmp_path), cwd=downloaded.parent, stdin=subprocess.PIPE,
                                  stdout=log, stderr=subprocess.STDOUT)
     try:
