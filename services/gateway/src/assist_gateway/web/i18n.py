@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from .words import console, customer, finance, session_view
+
 LANGUAGES = ("bg", "en")
 DEFAULT_LANGUAGE = "bg"
 LANG_COOKIE = "assist_lang"
@@ -180,6 +182,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cs_scope_view": "преглед",
         "cs_scope_control": "управление",
         "cs_end_failed": "Сесията не беше прекратена: {detail}",
+        "cancel": "Отказ",
+        "error_back_home": "Към началната страница",
     },
     "en": {
         "app_name": "Remote assistance",
@@ -350,8 +354,23 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cs_scope_view": "view",
         "cs_scope_control": "control",
         "cs_end_failed": "The session was not ended: {detail}",
+        "cancel": "Cancel",
+        "error_back_home": "To the start page",
     },
 }
+
+
+def _merge_areas() -> None:
+    """Adds each area's words (web/words/) to MESSAGES; a key defined twice is a mistake, not an override."""
+    for area in (session_view, console, finance, customer):
+        for lang in LANGUAGES:
+            clash = MESSAGES[lang].keys() & area.WORDS[lang].keys()
+            if clash:
+                raise RuntimeError(f"{area.__name__} redefines {sorted(clash)} ({lang})")
+            MESSAGES[lang].update(area.WORDS[lang])
+
+
+_merge_areas()
 
 
 def language(request: Request) -> str:

@@ -56,6 +56,33 @@ def render(
     return response
 
 
+def render_problem_page(
+    request: Request,
+    *,
+    status_code: int,
+    title: str,
+    detail: str = "",
+    back_href: str = "/",
+    back_label: str | None = None,
+    staff: StaffIdentity | None = None,
+) -> HTMLResponse:
+    """An error as a page in the reader's language, with a way back: what a browser gets instead of problem+json.
+
+    `title` and `detail` are already in the page's language (the caller chose the words).
+    """
+    words = MESSAGES[language(request)]
+    return render(
+        request,
+        "error.html",
+        staff=staff,
+        status_code=status_code,
+        problem_title=title,
+        problem_detail=detail,
+        back_href=back_href,
+        back_label=back_label or words["error_back_home"],
+    )
+
+
 def secure_document(response) -> None:
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     # Pages show personal data and session state: never from a cache.

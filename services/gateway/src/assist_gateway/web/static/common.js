@@ -19,7 +19,8 @@ window.Assist = (() => {
   // A bearer token (the customer's) travels in the header; without one the staff cookie authenticates, and
   // then the gateway wants the CSRF header on anything that changes state.
   async function api(method, path, { token, body } = {}) {
-    const headers = { Accept: "application/json" };
+    // The page's language, not the browser's: problem details come back in the words the page shows.
+    const headers = { Accept: "application/json", "Accept-Language": lang };
     if (token) headers.Authorization = `Bearer ${token}`;
     else headers["X-CSRF-Token"] = csrfToken();
     if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -32,9 +33,30 @@ window.Assist = (() => {
     return { ok: response.ok, status: response.status, data };
   }
 
+  // A problem with a `code` the page has words for (`problem_<code>`) is said in the page's language; otherwise
+  // the gateway's own detail, which it localises by Accept-Language.
   function problemText(result) {
     const d = result.data || {};
+    if (typeof d.code === "string" && messages[`problem_${d.code}`]) return t(`problem_${d.code}`, d);
     return d.detail || d.title || `${t("error")} ${result.status}`;
+  }
+
+  // A modal question in the page's words (a <dialog>, not window.confirm, whose buttons are the browser's):
+  // resolves true only when the person presses the confirming button. Escape or Cancel resolve false.
+  function confirmAction(question, confirmLabel) {
+    return new Promise((resolve) => {
+      const dialog = el("dialog", { class: "confirm", "aria-labelledby": "confirm-question" });
+      const yes = el("button", { type: "button", class: "danger", "data-answer": "yes", text: confirmLabel });
+      const no = el("button", { type: "button", "data-answer": "no", text: t("cancel") });
+      dialog.append(el("p", { id: "confirm-question", text: question }), el("p", { class: "actions" }, no, yes));
+      const finish = (answer) => { dialog.close(); dialog.remove(); resolve(answer); };
+      yes.addEventListener("click", () => finish(true));
+      no.addEventListener("click", () => finish(false));
+      dialog.addEventListener("cancel", (event) => { event.preventDefault(); finish(false); });
+      document.body.append(dialog);
+      dialog.showModal();
+      no.focus(); // the safe answer has the focus: Enter alone never ends a session
+    });
   }
 
   function secondsSince(iso) {
@@ -70,5 +92,7 @@ window.Assist = (() => {
   }
 
   document.addEventListener("DOMContentLoaded", () => showLocalTimes());
-  return { t, api, problemText, secondsSince, duration, localTime, showLocalTimes, el, lang, csrfToken };
+  return {
+    t, api, problemText, confirmAction, secondsSince, duration, localTime, showLocalTimes, el, lang, csrfToken,
+  };
 })();
