@@ -29,7 +29,7 @@ async def test_a_help_request_goes_from_waiting_to_ended_with_each_event_once(
     claimed = await call("cmd.session.claim", {"session_id": session_id, "consultant": "ana"})
     assert (claimed["status"], claimed["consultant"]) == ("assigned", "ana")
     problem = await refused("cmd.session.claim", {"session_id": session_id, "consultant": "boris"})
-    assert problem.status == 409
+    assert problem.status == 409 and problem.extra["code"] == "already_claimed"  # the console's words name it
 
     attached = await call("cmd.session.attach_agent", {"session_code": requested["session_code"]})
     assert (attached["session_id"], attached["status"]) == (session_id, "assigned")
@@ -95,7 +95,8 @@ async def test_the_view_shows_the_request_as_stored(call, request_help):
 async def test_an_unknown_session_is_404_for_every_command_that_names_one(refused):
     unknown = str(uuid.uuid4())
     assert (await refused("cmd.session.get", {"session_id": unknown})).status == 404
-    assert (await refused("cmd.session.claim", {"session_id": unknown, "consultant": "ana"})).status == 404
+    missing = await refused("cmd.session.claim", {"session_id": unknown, "consultant": "ana"})
+    assert missing.status == 404 and missing.extra["code"] == "session_not_found"
     assert (await refused("cmd.session.activate", {"session_id": unknown, "at": "2025-01-01T00:00:00Z"})).status == 404
     assert (await refused(
         "cmd.session.end", {"session_id": unknown, "ended_by": "customer", "end_reason": "customer_terminated"}
@@ -144,8 +145,8 @@ async def test_only_an_assigned_session_can_be_activated(call, refused, request_
     await call("cmd.session.end", {"session_id": requested["session_id"], "ended_by": "customer",
                                    "end_reason": "customer_terminated"})
     assert (await refused("cmd.session.activate", activate)).status == 409
-    assert (await refused("cmd.session.claim", {"session_id": requested["session_id"], "consultant": "ana"})).status \
-        == 409
+    ended = await refused("cmd.session.claim", {"session_id": requested["session_id"], "consultant": "ana"})
+    assert ended.status == 409 and ended.extra["code"] == "not_waiting"
 
 
 async def test_end_is_idempotent_and_keeps_the_first_end(call, request_help, session_events):

@@ -42,11 +42,13 @@ NOT_STARTED = frozenset({Status.WAITING, Status.ASSIGNED})
 
 
 class SessionRuleError(Exception):
-    """A request the rules refuse; `detail` says why in words a caller can show."""
+    """A request the rules refuse; `detail` says why in words a caller can show, `code` (optional) names the
+    refusal for a page that says it in its own language (the problem's `code` member)."""
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, code: str | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.code = code
 
 
 class InvalidInput(SessionRuleError):
@@ -102,8 +104,8 @@ def claim(state: SessionState, *, consultant: str, at: datetime) -> SessionState
     if state.status is Status.ASSIGNED and state.consultant == consultant:
         return state
     if state.status is Status.ASSIGNED:
-        raise TransitionRefused("Another consultant has already claimed this session.")
-    raise TransitionRefused(f"The session is {state.status}, not waiting.")
+        raise TransitionRefused("Another consultant has already claimed this session.", code="already_claimed")
+    raise TransitionRefused(f"The session is {state.status}, not waiting.", code="not_waiting")
 
 
 def activate(state: SessionState, *, at: datetime) -> SessionState:

@@ -37,7 +37,7 @@ async def find_session(*, db: AsyncSession, session_id: str, for_update: bool = 
 async def load_session(*, db: AsyncSession, session_id: str, for_update: bool = False) -> HelpSession:
     session = await find_session(db=db, session_id=session_id, for_update=for_update)
     if session is None:
-        raise Problem(404, "Not found", f"There is no session {session_id}.")
+        raise Problem(404, "Not found", f"There is no session {session_id}.", code="session_not_found")
     return session
 
 
