@@ -116,9 +116,10 @@ def remaining_lease_wait(*, requested_seconds_ago: float, lease_seconds: float) 
     return max(0.0, lease_seconds - max(0.0, requested_seconds_ago))
 
 
-# What the queue and the live lists show of a session (issue #12, need-to-know): who asks (name, company), for
-# what and since when. Never how to reach the customer (email, phone), what the problem is (description), the
+# What the live lists and the API's lists show of a session (issue #12, need-to-know): who asks (name, company),
+# for what and since when. Never how to reach the customer (email, phone), what the problem is (description), the
 # consent id or a token: the full record is for the assigned consultant, and for overseers on the record.
+# The consultants' live queue adds the contact (`queue_card`, issue #14).
 SESSION_CARD_FIELDS = (
     "session_id",
     "status",
@@ -133,11 +134,24 @@ SESSION_CARD_FIELDS = (
 CARD_CUSTOMER_FIELDS = ("name", "company")
 
 
-def session_card(view: dict[str, Any]) -> dict[str, Any]:
+# The consultants' live queue (the console) also says how to reach the customer (issue #14): a consultant calls
+# or writes back before claiming, and a waiting customer who left the page can still be helped. Still never
+# the description, the consent id or a token; the supervisor's list and the API's `/queue` stay cards.
+QUEUE_CUSTOMER_FIELDS = (*CARD_CUSTOMER_FIELDS, "email", "phone")
+
+
+def session_card(
+    view: dict[str, Any], *, customer_fields: tuple[str, ...] = CARD_CUSTOMER_FIELDS
+) -> dict[str, Any]:
     customer = view.get("customer")
     card = {field: view.get(field) for field in SESSION_CARD_FIELDS}
-    card["customer"] = {key: customer.get(key) for key in CARD_CUSTOMER_FIELDS} if isinstance(customer, dict) else {}
+    card["customer"] = {key: customer.get(key) for key in customer_fields} if isinstance(customer, dict) else {}
     return card
+
+
+def queue_card(view: dict[str, Any]) -> dict[str, Any]:
+    """A waiting request as the consultants' console shows it: the card and the customer's contact."""
+    return session_card(view, customer_fields=QUEUE_CUSTOMER_FIELDS)
 
 
 def may_read_session(*, username: str, role: str, assigned_consultant: str | None) -> bool:

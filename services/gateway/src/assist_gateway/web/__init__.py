@@ -20,6 +20,8 @@ def install_web(app: FastAPI, runtime) -> None:
     app.state.session_changes = changes
     runtime.on_connected.append(changes.on_connected)
     app.add_middleware(CookieCsrfMiddleware)
+    # A page that is not for the staff member's role is an HTML 403 page with a way back (pages.py).
+    app.add_exception_handler(pages.ForbiddenPage, pages.forbidden_page)
     app.include_router(pages.router)
     app.include_router(finance_pages.router)
     app.mount("/static/app", StaticFiles(directory=HERE / "static"), name="static-app")

@@ -15,7 +15,7 @@ from assist_platform.problems import Problem
 from assist_platform.runtime import ServiceRuntime
 
 from ..commands import SESSION_LIST, SESSION_QUEUE, call
-from ..domain import CONSULTANT, session_card
+from ..domain import CONSULTANT, queue_card, session_card
 
 log = logging.getLogger(__name__)
 SESSION_EVENTS = "session.>"
@@ -58,12 +58,13 @@ def sse(event: str, data: dict) -> str:
 
 
 async def snapshot_for(runtime: ServiceRuntime, role: str) -> str:
-    """The queue for consultants; every running session for supervisors and admins. Cards only (the queue's
-    need-to-know: name, company, service type, times), never email, phone, description, consent id or token."""
+    """The queue for consultants: cards with the customer's contact (name, company, email, phone, service type,
+    times), so a consultant can call back; every running session for supervisors and admins as cards without
+    the contact. Never the description, the consent id or a token (domain.py `queue_card`, `session_card`)."""
     try:
         if role == CONSULTANT:
             found = await call(runtime, SESSION_QUEUE, {})
-            return sse("queue", {"sessions": [session_card(v) for v in found.get("sessions", [])]})
+            return sse("queue", {"sessions": [queue_card(v) for v in found.get("sessions", [])]})
         running = []
         for status in ("active", "assigned"):
             found = await call(runtime, SESSION_LIST, {"status": status})

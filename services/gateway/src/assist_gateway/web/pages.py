@@ -19,7 +19,7 @@ from ..ratelimit import OverBudget
 from ..staff import StaffIdentity, authenticate_token, check_password, find_account, issue_token, revoke_token
 from .i18n import MESSAGES, language
 from .live import snapshot_for
-from .rendering import render
+from .rendering import render, render_problem_page
 from .security import (
     login_csrf_matches,
     new_login_csrf_value,
@@ -43,13 +43,57 @@ class _NeedsLogin(Exception):
     pass
 
 
+class ForbiddenPage(Exception):
+    """A logged-in staff member opened a page that is not for their role (or a session that is not theirs):
+    answered as an HTML page in their language with a way back to their home (`forbidden_page`), not JSON."""
+
+    def __init__(self, staff: StaffIdentity, detail_key: str = "cq_forbidden_role") -> None:
+        super().__init__(detail_key)
+        self.staff = staff
+        self.detail_key = detail_key
+
+
 async def staff_page(request: Request, runtime, *roles: str) -> tuple[StaffIdentity, str]:
+    """The staff member of a page: `_NeedsLogin` without a valid cookie, `ForbiddenPage` for another role."""
     staff, token = await page_staff(request, runtime)
     if staff is None or token is None:
         raise _NeedsLogin()
     if staff.role not in roles:
-        raise Problem(403, "Forbidden", MESSAGES[language(request)]["forbidden"])
+        raise ForbiddenPage(staff)
     return staff, token
+
+
+async def forbidden_page(request: Request, forbidden: ForbiddenPage) -> Response:
+    """The 403 page (installed as the app's handler of `ForbiddenPage`, so every page that calls `staff_page`,
+    finance's too, answers this way): what happened, who is logged in, and the way back to the role's home."""
+    words = MESSAGES[language(request)]
+    staff = forbidden.staff
+    return render_problem_page(
+        request,
+        status_code=403,
+        title=words["cq_forbidden_title"],
+        detail=words[forbidden.detail_key].format(role=words.get(f"cq_role_{staff.role}", staff.role)),
+        back_href=HOME_OF_ROLE.get(staff.role, "/"),
+        back_label=words.get(f"cq_back_{staff.role}", words["error_back_home"]),
+        staff=staff,
+    )
+
+
+async def service_names(runtime, lang: str) -> dict[str, str]:
+    """Service type code -> its name in `lang`, from the current price list (the queue and lists show names, not
+    codes). Empty while billing does not answer: the pages then show the codes rather than fail."""
+    try:
+        prices = await call(runtime, PRICE_LIST, {})
+    except Problem:
+        return {}
+    names: dict[str, str] = {}
+    for service in prices.get("service_types", []):
+        name = service.get("name")
+        if isinstance(name, dict):
+            name = name.get(lang) or next(iter(name.values()), "")
+        if isinstance(service.get("code"), str) and isinstance(name, str) and name:
+            names[service["code"]] = name
+    return names
 
 
 def to_login(request: Request) -> RedirectResponse:
@@ -71,11 +115,28 @@ async def customer_page(request: Request, runtime: RuntimeDep) -> Response:
 
 @router.get("/console/login")
 async def login_page(request: Request, next: str = "", error: str = "") -> Response:
-    # The cookie and the hidden field carry the same random value (double submit).
+    known_error = error if error in LOGIN_ERRORS else ""
+    return _login_form(request, next=next, error=known_error)
+
+
+# What a failed login says, and with which status the form comes back.
+LOGIN_ERRORS = {"login_failed": 401, "login_throttled": 429, "csrf_failed": 403}
+
+
+def _login_form(
+    request: Request, *, next: str, error: str = "", username: str = "", failed: bool = False
+) -> Response:
+    """The login form; after a failed attempt the same form again (not a redirect), with the typed username (never
+    the password), the destination and the reason, so neither the username nor `next` travels in a URL."""
+    # The cookie and the hidden field carry the same random value (double submit); a fresh pair each time.
     login_csrf = new_login_csrf_value()
-    known_error = error if error in MESSAGES["bg"] else ""
-    response = render(request, "login.html", next=_safe_next(next), error=known_error, login_csrf=login_csrf)
+    response = render(
+        request, "login.html", status_code=LOGIN_ERRORS[error] if failed else 200,
+        next=_safe_next(next), error=error, login_csrf=login_csrf, username=username,
+    )
     set_login_csrf(response, request, login_csrf)
+    if failed and error == "login_throttled":
+        response.headers["Retry-After"] = str(int(LOGIN_WAIT_SECONDS))
     return response
 
 
@@ -90,9 +151,8 @@ async def login_submit(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
     next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    lang_query = f"&lang={language(request)}"
     if not login_csrf_matches(request, csrf_token):
-        return RedirectResponse(f"/console/login?error=csrf_failed{lang_query}", status_code=303)
+        return _login_form(request, next=next, error="csrf_failed", username=username, failed=True)
     address = client_address(request)
     try:
         async with limiter.attempt(address, wait_seconds=LOGIN_WAIT_SECONDS) as attempt:
@@ -101,9 +161,9 @@ async def login_submit(
             identity = await check_password(account, password)
             attempt.failed = identity is None
     except OverBudget:
-        return RedirectResponse(f"/console/login?error=login_throttled{lang_query}", status_code=303)
+        return _login_form(request, next=next, error="login_throttled", username=username, failed=True)
     if identity is None:
-        return RedirectResponse(f"/console/login?error=login_failed{lang_query}", status_code=303)
+        return _login_form(request, next=next, error="login_failed", username=username, failed=True)
     async with runtime.database.transaction() as db:
         issued = await issue_token(db=db, identity=identity, ttl_seconds=settings.staff_token_ttl_seconds)
     response = RedirectResponse(
@@ -138,7 +198,8 @@ async def console_page(request: Request, runtime: RuntimeDep) -> Response:
     except _NeedsLogin:
         return to_login(request)
     history = await call(runtime, SESSION_LIST, {"consultant": staff.username})
-    return render(request, "console.html", staff=staff, token=token, history=history.get("sessions", [])[:50])
+    return render(request, "console.html", staff=staff, token=token, history=history.get("sessions", [])[:50],
+                  service_names=await service_names(runtime, language(request)))
 
 
 @router.get("/console/session/{session_id}")
@@ -147,9 +208,20 @@ async def console_session_page(session_id: str, request: Request, runtime: Runti
         staff, token = await staff_page(request, runtime, CONSULTANT)
     except _NeedsLogin:
         return to_login(request)
-    view = await get_session(runtime, session_id=session_id)
+    try:
+        view = await get_session(runtime, session_id=session_id)
+    except Problem as problem:
+        # A session that vanished (an old link) or a service that does not answer: a page with a way back.
+        words = MESSAGES[language(request)]
+        missing = problem.status in (404, 422)  # 422: not even a session id
+        return render_problem_page(
+            request, status_code=404 if missing else problem.status,
+            title=words["cq_session_missing_title" if missing else "cq_page_failed_title"],
+            detail=words["cq_session_missing" if missing else "cq_page_failed"],
+            back_href="/console", back_label=words["cq_back_consultant"], staff=staff,
+        )
     if view.get("consultant") != staff.username:
-        raise Problem(403, "Forbidden", "This session is assigned to another consultant.")
+        raise ForbiddenPage(staff, "cq_forbidden_session")
     return render(request, "session.html", staff=staff, token=token, session=view)
 
 
@@ -179,4 +251,5 @@ async def supervisor_page(request: Request, runtime: RuntimeDep) -> Response:
         staff, token = await staff_page(request, runtime, SUPERVISOR, ADMIN)
     except _NeedsLogin:
         return to_login(request)
-    return render(request, "supervisor.html", staff=staff, token=token)
+    return render(request, "supervisor.html", staff=staff, token=token,
+                  service_names=await service_names(runtime, language(request)))

@@ -1,17 +1,25 @@
-// The supervisor's view: every running session with its consultant and duration, live; End any of them.
+// The supervisor's view: every running session with its consultant and duration, live; End any of them, after a
+// confirmation (ending cuts the customer's connection at once).
 "use strict";
 
 (() => {
-  const { t, api, problemText, secondsSince, duration, el } = window.Assist;
+  const { t, confirmAction, secondsSince, duration, el } = window.Assist;
+  const { problemWords, call } = window.AssistLive;
   const rows = document.getElementById("session-rows");
   const error = document.getElementById("sessions-error");
+  const serviceNames = JSON.parse(document.getElementById("service-names").textContent || "{}");
+  const serviceName = (code) => serviceNames[code] || code || "—";
 
-  async function end(sessionId, button) {
+  async function end(session, button) {
+    const who = session.customer.name || session.session_id;
+    if (!(await confirmAction(t("cq_end_question", { who }), t("cq_end_confirm")))) return;
     button.disabled = true;
-    const result = await api("POST", `/api/v1/sessions/${sessionId}/end`);
-    if (!result.ok) {
+    const result = await call("POST", `/api/v1/sessions/${session.session_id}/end`);
+    if (result.ok) {
+      error.hidden = true;
+    } else {
       button.disabled = false;
-      error.textContent = problemText(result);
+      error.textContent = problemWords(result);
       error.hidden = false;
     }
   }
@@ -19,10 +27,11 @@
   function render({ sessions }) {
     rows.replaceChildren(...sessions.map((s) => {
       const button = el("button", { type: "button", class: "danger", text: t("end") });
-      button.addEventListener("click", () => end(s.session_id, button));
+      button.addEventListener("click", () => end(s, button));
       return el("tr", { "data-session-id": s.session_id },
         el("td", { text: s.customer.name || "" }), el("td", { text: s.consultant || "—" }),
-        el("td", { text: s.service_type || "" }), el("td", { text: s.status }),
+        el("td", { class: "service", "data-code": s.service_type || "", text: serviceName(s.service_type) }),
+        el("td", { class: "status", "data-status": s.status, text: t(`cq_status_${s.status}`) }),
         el("td", { class: "duration", "data-since": s.started_at || s.assigned_at || "" }), el("td", {}, button));
     }));
     document.getElementById("sessions-empty").hidden = sessions.length > 0;
