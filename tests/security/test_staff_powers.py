@@ -82,7 +82,7 @@ async def test_a_consultant_reads_no_colleagues_session_ongoing_or_ended(system)
         assert {ongoing.session_id, ended.session_id}.isdisjoint(s["session_id"] for s in history.json()["sessions"])
 
 
-async def test_the_queue_a_consultant_sees_has_no_email_phone_or_description(system):
+async def test_the_queue_shows_consultants_the_contact_and_nobody_the_description(system):
     async with httpx.AsyncClient(base_url=system.gateway_url, timeout=30) as client:
         olga = await login(client, STAFF["other_consultant"], PASSWORD)
         sam = await login(client, STAFF["supervisor"], PASSWORD)
@@ -97,7 +97,8 @@ async def test_the_queue_a_consultant_sees_has_no_email_phone_or_description(sys
         assert (await client.get(f"/api/v1/sessions/{waiting.session_id}", headers=bearer(olga))).status_code == 403
         # The supervisor's list shows cards too; the full record is one audited read away.
         assert_no_personal_data((await client.get("/api/v1/sessions", headers=bearer(sam))).text)
-    # The live queue the console follows (server-sent events) shows the same cards.
+    # The live queue the console follows (server-sent events) adds the contact (issue #14: a consultant calls the
+    # customer back), never the description: that stays for the consultant who claims the request.
     async with httpx.AsyncClient(base_url=system.gateway_url, timeout=30, cookies={"assist_token": olga}) as browser:
         async with browser.stream("GET", "/console/events") as events:
             assert events.status_code == 200
@@ -106,8 +107,11 @@ async def test_the_queue_a_consultant_sees_has_no_email_phone_or_description(sys
                 if line == "event: queue":
                     data = json.loads((await anext(lines)).removeprefix("data: "))
                     break
-    assert waiting.session_id in [s["session_id"] for s in data["sessions"]]
-    assert_no_personal_data(json.dumps(data, ensure_ascii=False))
+    entry = next(s for s in data["sessions"] if s["session_id"] == waiting.session_id)
+    assert entry["customer"] == {"name": CUSTOMER["name"], "company": CUSTOMER["company"],
+                                 "email": CUSTOMER["email"], "phone": CUSTOMER["phone"]}
+    assert "Принтерът не печата" not in json.dumps(data, ensure_ascii=False)
+    assert "description" not in entry and "consent_id" not in entry
 
 
 async def test_a_supervisors_read_of_anothers_session_is_audited(system):
