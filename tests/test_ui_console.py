@@ -261,8 +261,11 @@ async def test_a_failed_login_keeps_the_username_and_the_destination(start_syste
         for _ in range(3):
             await throttled.fill("#username", "sam")
             await throttled.fill("#password", "wrong again")
-            await throttled.click("#login-button")
+            async with throttled.expect_response(lambda r: r.request.method == "POST") as posted:
+                await throttled.click("#login-button")
             await throttled.wait_for_selector("#login-error")
+        answer = await posted.value
+        assert answer.status == 429 and 0 < int(answer.headers["retry-after"]) <= 60
         assert await throttled.inner_text("#login-error") == BG["login_throttled"]
         assert await throttled.input_value("#username") == "sam"
         assert await throttled.get_attribute("input[name=next]", "value") == "/supervisor"

@@ -4,6 +4,7 @@ view and finance. They call the same commands as the API; the live parts are in 
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 from urllib.parse import quote
 
@@ -124,7 +125,8 @@ LOGIN_ERRORS = {"login_failed": 401, "login_throttled": 429, "csrf_failed": 403}
 
 
 def _login_form(
-    request: Request, *, next: str, error: str = "", username: str = "", failed: bool = False
+    request: Request, *, next: str, error: str = "", username: str = "", failed: bool = False,
+    retry_after: int | None = None,
 ) -> Response:
     """The login form; after a failed attempt the same form again (not a redirect), with the typed username (never
     the password), the destination and the reason, so neither the username nor `next` travels in a URL."""
@@ -135,8 +137,8 @@ def _login_form(
         next=_safe_next(next), error=error, login_csrf=login_csrf, username=username,
     )
     set_login_csrf(response, request, login_csrf)
-    if failed and error == "login_throttled":
-        response.headers["Retry-After"] = str(int(LOGIN_WAIT_SECONDS))
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
     return response
 
 
@@ -161,7 +163,9 @@ async def login_submit(
             identity = await check_password(account, password)
             attempt.failed = identity is None
     except OverBudget:
-        return _login_form(request, next=next, error="login_throttled", username=username, failed=True)
+        wait = math.ceil(limiter.retry_after(address)) or 1
+        return _login_form(request, next=next, error="login_throttled", username=username, failed=True,
+                           retry_after=wait)
     if identity is None:
         return _login_form(request, next=next, error="login_failed", username=username, failed=True)
     async with runtime.database.transaction() as db:
