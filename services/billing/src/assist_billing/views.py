@@ -19,6 +19,7 @@ def _time(moment: datetime | None) -> str | None:
 def credit_view(credit: Credit) -> dict:
     return {
         "credit_id": credit.credit_id,
+        "number": credit.number,
         "record_id": credit.record_id,
         "session_id": credit.session_id,
         "amount": credit.amount,
