@@ -118,6 +118,7 @@ async def test_a_credit_note_is_read_with_the_record_it_credits(billing, bus):
     assert (record["session_id"], record["customer"]["name"], record["gross"], record["net"]) == (
         session_id, "Ана Иванова", "18.00", "15.00")
     assert note["service_name"] == {"bg": "Консултация", "en": "Consultation"}
+    assert note["issuer"] == billing.settings.billing_issuer
     with pytest.raises(Problem) as caught:
         await bus.command("cmd.billing.credit.get", {"credit_id": "no-such-credit"})
     assert (caught.value.status, caught.value.extra["code"]) == (404, "credit_note_unknown")

@@ -262,6 +262,7 @@ class BillingCommands:
             "record": record_view(record, credits),
             "service_name": dict(names.get((record.price_list_version, record.service_type), {})),
             "vat_rate": record.vat_rate,
+            "issuer": self._settings.billing_issuer,
         }
 
     async def credit(self, request: CreditInput) -> dict:
