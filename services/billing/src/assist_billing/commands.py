@@ -152,7 +152,13 @@ class BillingCommands:
             "cmd.billing.credits.export": (ExportInput, self.export_credits),
             "cmd.billing.session_report": (SessionReportInput, self.session_report),
         }
-        return [Command(subject, model, _as_problems(handler)) for subject, (model, handler) in table.items()]
+        # Credits are answered in parallel: each waits on its database transaction (the record's row lock and the
+        # number's, on PostgreSQL), not on the others' replies.
+        parallel = {"cmd.billing.credit"}
+        return [
+            Command(subject, model, _as_problems(handler), concurrent=subject in parallel)
+            for subject, (model, handler) in table.items()
+        ]
 
     async def price_list(self, request: PriceListInput) -> dict:
         at = request.at.astimezone(UTC) if request.at else utcnow()
