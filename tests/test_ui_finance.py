@@ -76,6 +76,7 @@ async def test_the_finance_page_filters_credits_keeps_errors_and_exports_what_it
         long_row = page.locator(f"tr[data-session-id='{long}']")
         assert await short_row.locator(".fi-duration").inner_text() == "0:01:43"
         assert await long_row.locator(".fi-duration").inner_text() == "1:01:05"
+        assert await short_row.locator(".fi-service").inner_text() == "Консултация"  # the name, not the code
         assert await page.locator("#f-status option").all_inner_texts() == ["Приключени", "Текущи"]
         assert await page.inner_text("#total-gross") == "153.00"
 

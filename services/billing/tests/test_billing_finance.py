@@ -101,6 +101,7 @@ async def test_a_record_is_read_by_id_and_an_unknown_one_is_404(billing, bus):
     record = await bus.command("cmd.billing.records.get", {"record_id": closed["record_id"]})
     assert (record["status"], record["gross"], record["credited"], record["remaining"]) == (
         "closed", "36.00", "0.00", "36.00")
+    assert record["service_name"] == {"bg": "Консултация", "en": "Consultation"}
     assert (await refused(bus, "cmd.billing.records.get", {"record_id": "nope"})).status == 404
 
 

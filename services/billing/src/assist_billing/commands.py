@@ -187,8 +187,13 @@ class BillingCommands:
         async with self._database.session() as db:
             records, total = await ledger.list_records(db=db, where=where, limit=request.limit, offset=request.offset)
             credits = await ledger.credits_of(db=db, record_ids=[record.record_id for record in records])
+            names = await _service_names(db)
         return {
-            "records": [record_view(record, credits[record.record_id]) for record in records],
+            "records": [
+                record_view(record, credits[record.record_id],
+                            service_name=names.get((record.price_list_version, record.service_type)))
+                for record in records
+            ],
             "total": total,
             "limit": request.limit,
             "offset": request.offset,
@@ -198,7 +203,9 @@ class BillingCommands:
         async with self._database.session() as db:
             record = await ledger.get_record(db=db, record_id=request.record_id)
             credits = await ledger.credits_of(db=db, record_ids=[record.record_id])
-        return record_view(record, credits[record.record_id])
+            names = await _service_names(db)
+        return record_view(record, credits[record.record_id],
+                           service_name=names.get((record.price_list_version, record.service_type)))
 
     async def export(self, request: ExportInput) -> dict:
         start, end = request.start.astimezone(UTC), request.end.astimezone(UTC)
@@ -263,10 +270,11 @@ class BillingCommands:
         async with self._database.session() as db:
             credit, record, credits = await ledger.credit_note(db=db, credit_id=request.credit_id)
             names = await _service_names(db)
+        service_name = dict(names.get((record.price_list_version, record.service_type), {}))
         return {
             "credit": credit_view(credit),
-            "record": record_view(record, credits),
-            "service_name": dict(names.get((record.price_list_version, record.service_type), {})),
+            "record": record_view(record, credits, service_name=service_name),
+            "service_name": service_name,
             "vat_rate": record.vat_rate,
             "issuer": self._settings.billing_issuer,
         }
