@@ -46,6 +46,7 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/billing/records"): FINANCE,
     ("GET", "/api/v1/billing/records/{record_id}"): FINANCE,
     ("GET", "/api/v1/billing/export.csv"): FINANCE,
+    ("GET", "/api/v1/billing/credits.csv"): FINANCE,
     ("POST", "/api/v1/billing/records/{record_id}/credits"): FINANCE,
     ("POST", "/api/v1/price-lists"): frozenset({"admin"}),
     ("GET", "/api/v1/audit"): frozenset({"supervisor", "admin"}),

@@ -101,6 +101,7 @@ async def test_a_record_is_read_by_id_and_an_unknown_one_is_404(billing, bus):
     record = await bus.command("cmd.billing.records.get", {"record_id": closed["record_id"]})
     assert (record["status"], record["gross"], record["credited"], record["remaining"]) == (
         "closed", "36.00", "0.00", "36.00")
+    assert record["service_name"] == {"bg": "Консултация", "en": "Consultation"}
     assert (await refused(bus, "cmd.billing.records.get", {"record_id": "nope"})).status == 404
 
 
@@ -113,13 +114,26 @@ async def test_credit_notes_take_at_most_what_is_left_and_never_edit_the_record(
         "credit_id": "c-1"})
     assert (first["credited"], first["remaining"], first["credit"]["net"], first["credit"]["vat"]) == (
         "10.00", "8.00", "8.33", "1.67")
+    assert first["credit"]["number"].startswith("CN-") and first["already_issued"] is False
     retry = await bus.command("cmd.billing.credit", {
         "record_id": record_id, "amount": "10.00", "reason": "Връзката прекъсна", "credit_id": "c-1"})
     assert retry["already_issued"] is True and retry["remaining"] == "8.00"
-    problem = await refused(bus, "cmd.billing.credit", {"record_id": record_id, "amount": "8.01", "reason": "x"})
+    assert retry["credit"]["number"] == first["credit"]["number"]  # a retry takes no new number
+    # Each refusal carries a machine code (and its values) that a page says in its reader's language.
+    problem = await refused(bus, "cmd.billing.credit", {"record_id": record_id, "amount": "8.01", "reason": "too much"})
     assert problem.status == 409 and "8.00 left" in problem.detail
-    assert (await refused(bus, "cmd.billing.credit", {"record_id": record_id, "amount": "0", "reason": "x"})).status == 422
-    assert (await refused(bus, "cmd.billing.credit", {"record_id": "nope", "amount": "1.00", "reason": "x"})).status == 404
+    assert problem.extra == {"code": "credit_over_remaining", "amount": "8.01", "remaining": "8.00"}
+    zero = await refused(bus, "cmd.billing.credit", {"record_id": record_id, "amount": "0", "reason": "zero"})
+    assert (zero.status, zero.extra["code"]) == (422, "credit_amount_not_positive")
+    words = await refused(bus, "cmd.billing.credit", {"record_id": record_id, "amount": "abc", "reason": "word"})
+    assert (words.status, words.extra["code"]) == (422, "credit_amount_invalid")
+    short = await refused(bus, "cmd.billing.credit", {"record_id": record_id, "amount": "1.00", "reason": " x "})
+    assert (short.status, short.extra["code"], short.extra["min"]) == (422, "credit_reason_too_short", "3")
+    unknown = await refused(bus, "cmd.billing.credit", {"record_id": "nope", "amount": "1.00", "reason": "who?"})
+    assert (unknown.status, unknown.extra["code"]) == (404, "credit_record_unknown")
+    reused = await refused(bus, "cmd.billing.credit", {"record_id": record_id, "amount": "2.00", "reason": "again",
+                                                      "credit_id": "c-1"})
+    assert (reused.status, reused.extra["code"]) == (422, "credit_id_reused")
     await bus.command("cmd.billing.credit", {"record_id": record_id, "amount": "8.00", "reason": "rest"})
 
     credited = await bus.wait_for_events("billing.record.credited", 2)
@@ -135,8 +149,8 @@ async def test_an_open_record_cannot_be_credited(billing, bus):
     await bus.started(session_id, at=at())
     (opened,) = await bus.wait_for_events("billing.record.opened", 1)
     problem = await refused(bus, "cmd.billing.credit", {"record_id": opened.data["record_id"], "amount": "1.00",
-                                                        "reason": "x"})
-    assert problem.status == 409
+                                                        "reason": "still running"})
+    assert (problem.status, problem.extra["code"]) == (409, "credit_record_open")
 
 
 async def test_the_export_is_utf8_csv_of_closed_records_with_cyrillic_intact(billing, bus):

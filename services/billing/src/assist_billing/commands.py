@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC
+from functools import wraps
 from typing import Any, Literal
 
 from assist_platform.commands import refusals_as_problems
@@ -10,14 +11,19 @@ from assist_platform.envelope import rfc3339, utcnow
 from assist_platform.problems import Problem
 from assist_platform.runtime import Command, ServiceRuntime
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy.exc import IntegrityError
 
 from . import ledger, price_lists
 from .domain import CreditRefused, InvalidCredit, InvalidPriceList, money, parse_price_list
-from .export import COLUMNS, records_csv
+from .export import COLUMNS, CREDIT_COLUMNS, RECORD_COLUMNS, credits_csv, matching_records_csv, records_csv
 from .ledger import NotFound, RecordFilter
 from .price_lists import VersionConflict
 from .settings import Settings
 from .views import credit_view, record_view, session_report
+
+Dialect = Literal["rfc4180", "excel-bg"]
+# The most records one filtered export holds (the page lists 500; its export takes every match up to this).
+RECORDS_EXPORT_LIMIT = 10_000
 
 _ID = Field(min_length=1, max_length=64)
 
@@ -65,6 +71,20 @@ class RecordIdInput(BaseModel):
 class ExportInput(_Period):
     start: AwareDatetime = Field(alias="from")
     end: AwareDatetime = Field(alias="to")
+    dialect: Dialect = "rfc4180"
+
+
+class RecordsExportInput(_Period):
+    """The filter of `cmd.billing.records.list` (`from`/`to`: when the session started), without paging."""
+
+    status: Literal["open", "closed"] | None = None
+    customer: str | None = Field(default=None, max_length=200)
+    service_type: str | None = Field(default=None, max_length=64)
+    dialect: Dialect = "excel-bg"
+
+
+class CreditIdInput(BaseModel):
+    credit_id: str = _ID
 
 
 class CreditInput(BaseModel):
@@ -89,7 +109,26 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
 
 
 # A refusal of the rules leaves as the problem a caller can act on (404, 409, 422), never as a 500.
-_as_problems = refusals_as_problems(_STATUS)
+_refusals = refusals_as_problems(_STATUS)
+
+
+def _as_problems(handler):
+    """As `refusals_as_problems`, and the refusal's `code` (with its values) goes along as members of the problem:
+    a page says it in its reader's language with the words `problem_<code>`."""
+    wrapped = _refusals(handler)
+
+    @wraps(handler)
+    async def _handle(request: Any) -> Any:
+        try:
+            return await wrapped(request)
+        except Problem as problem:
+            cause = problem.__cause__
+            code = getattr(cause, "code", None)
+            if code and "code" not in problem.extra:
+                problem.extra.update(getattr(cause, "values", {}) or {}, code=code)
+            raise
+
+    return _handle
 
 
 class BillingCommands:
@@ -107,10 +146,19 @@ class BillingCommands:
             "cmd.billing.records.list": (ListInput, self.list_records),
             "cmd.billing.records.get": (RecordIdInput, self.get_record),
             "cmd.billing.export": (ExportInput, self.export),
+            "cmd.billing.records.export": (RecordsExportInput, self.export_records),
             "cmd.billing.credit": (CreditInput, self.credit),
+            "cmd.billing.credit.get": (CreditIdInput, self.get_credit),
+            "cmd.billing.credits.export": (ExportInput, self.export_credits),
             "cmd.billing.session_report": (SessionReportInput, self.session_report),
         }
-        return [Command(subject, model, _as_problems(handler)) for subject, (model, handler) in table.items()]
+        # Credits are answered in parallel: each waits on its database transaction (the record's row lock and the
+        # number's, on PostgreSQL), not on the others' replies.
+        parallel = {"cmd.billing.credit"}
+        return [
+            Command(subject, model, _as_problems(handler), concurrent=subject in parallel)
+            for subject, (model, handler) in table.items()
+        ]
 
     async def price_list(self, request: PriceListInput) -> dict:
         at = request.at.astimezone(UTC) if request.at else utcnow()
@@ -139,8 +187,13 @@ class BillingCommands:
         async with self._database.session() as db:
             records, total = await ledger.list_records(db=db, where=where, limit=request.limit, offset=request.offset)
             credits = await ledger.credits_of(db=db, record_ids=[record.record_id for record in records])
+            names = await _service_names(db)
         return {
-            "records": [record_view(record, credits[record.record_id]) for record in records],
+            "records": [
+                record_view(record, credits[record.record_id],
+                            service_name=names.get((record.price_list_version, record.service_type)))
+                for record in records
+            ],
             "total": total,
             "limit": request.limit,
             "offset": request.offset,
@@ -150,29 +203,95 @@ class BillingCommands:
         async with self._database.session() as db:
             record = await ledger.get_record(db=db, record_id=request.record_id)
             credits = await ledger.credits_of(db=db, record_ids=[record.record_id])
-        return record_view(record, credits[record.record_id])
+            names = await _service_names(db)
+        return record_view(record, credits[record.record_id],
+                           service_name=names.get((record.price_list_version, record.service_type)))
 
     async def export(self, request: ExportInput) -> dict:
         start, end = request.start.astimezone(UTC), request.end.astimezone(UTC)
         async with self._database.session() as db:
             records = await ledger.closed_between(db=db, ended_from=start, ended_to=end)
             names = await _service_names(db)
-        text = records_csv(records, service_names=names)
-        if len(text.encode()) > self._settings.billing_export_max_bytes:
-            raise Problem(
-                413, "Export too large", f"{len(records)} records do not fit one reply; export a shorter period."
-            )
+        text = records_csv(records, service_names=names, dialect=request.dialect)
+        self._fits(text, len(records), "records")
         return {
             "from": rfc3339(start), "to": rfc3339(end), "rows": len(records), "columns": list(COLUMNS),
+            "dialect": request.dialect,
             "filename": f"billing-{start:%Y%m%dT%H%M%SZ}-{end:%Y%m%dT%H%M%SZ}.csv", "csv": text,
         }
 
-    async def credit(self, request: CreditInput) -> dict:
-        async with self._database.transaction() as db:
-            issued = await ledger.issue_credit(
-                db=db, record_id=request.record_id, amount=request.amount, reason=request.reason.strip(),
-                issued_by=request.issued_by, credit_id=request.credit_id,
+    def _fits(self, text: str, rows: int, what: str) -> None:
+        if len(text.encode()) > self._settings.billing_export_max_bytes:
+            raise Problem(
+                413, "Export too large", f"{rows} {what} do not fit one reply; export a shorter period.",
+                code="export_too_large",
             )
+
+    async def export_records(self, request: RecordsExportInput) -> dict:
+        where = RecordFilter(
+            status=request.status,
+            started_from=request.start.astimezone(UTC) if request.start else None,
+            started_to=request.end.astimezone(UTC) if request.end else None,
+            customer=request.customer.strip() if request.customer and request.customer.strip() else None,
+            service_type=request.service_type,
+        )
+        async with self._database.session() as db:
+            records = await ledger.matching_records(db=db, where=where, limit=RECORDS_EXPORT_LIMIT + 1)
+            if len(records) > RECORDS_EXPORT_LIMIT:
+                raise Problem(
+                    413, "Export too large",
+                    f"more than {RECORDS_EXPORT_LIMIT} records match; narrow the filter.", code="export_too_large",
+                )
+            credits = await ledger.credits_of(db=db, record_ids=[record.record_id for record in records])
+            names = await _service_names(db)
+        text = matching_records_csv(records, credits, service_names=names, dialect=request.dialect)
+        self._fits(text, len(records), "records")
+        return {
+            "rows": len(records), "columns": list(RECORD_COLUMNS), "dialect": request.dialect,
+            "filename": f"billing-records-{utcnow():%Y%m%dT%H%M%SZ}.csv", "csv": text,
+        }
+
+    async def export_credits(self, request: ExportInput) -> dict:
+        start, end = request.start.astimezone(UTC), request.end.astimezone(UTC)
+        async with self._database.session() as db:
+            credits = await ledger.credits_between(db=db, issued_from=start, issued_to=end)
+            records = await ledger.records_of(db=db, record_ids=sorted({credit.record_id for credit in credits}))
+            names = await _service_names(db)
+        text = credits_csv(credits, records, service_names=names, dialect=request.dialect)
+        self._fits(text, len(credits), "credit notes")
+        return {
+            "from": rfc3339(start), "to": rfc3339(end), "rows": len(credits), "columns": list(CREDIT_COLUMNS),
+            "dialect": request.dialect,
+            "filename": f"credit-notes-{start:%Y%m%dT%H%M%SZ}-{end:%Y%m%dT%H%M%SZ}.csv", "csv": text,
+        }
+
+    async def get_credit(self, request: CreditIdInput) -> dict:
+        """A credit note as printed: the note, the record it credits (customer, session, service, amounts)."""
+        async with self._database.session() as db:
+            credit, record, credits = await ledger.credit_note(db=db, credit_id=request.credit_id)
+            names = await _service_names(db)
+        service_name = dict(names.get((record.price_list_version, record.service_type), {}))
+        return {
+            "credit": credit_view(credit),
+            "record": record_view(record, credits, service_name=service_name),
+            "service_name": service_name,
+            "vat_rate": record.vat_rate,
+            "issuer": self._settings.billing_issuer,
+        }
+
+    async def credit(self, request: CreditInput) -> dict:
+        for attempt in range(2):
+            try:
+                async with self._database.transaction() as db:
+                    issued = await ledger.issue_credit(
+                        db=db, record_id=request.record_id, amount=request.amount, reason=request.reason,
+                        issued_by=request.issued_by, credit_id=request.credit_id,
+                    )
+                break
+            except IntegrityError:
+                # The same credit_id raced in for another record: the second pass finds it and says so.
+                if attempt == 1 or request.credit_id is None:
+                    raise
         self._runtime.notify_outbox()
         return {
             "credit": credit_view(issued.credit),

@@ -24,11 +24,17 @@ _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
 class BillingRuleError(ValueError):
-    """Input the rules refuse; `detail` says what is wrong in words a caller can act on."""
+    """Input the rules refuse; `detail` says what is wrong in words a caller can act on.
 
-    def __init__(self, detail: str) -> None:
+    `code` (and `values`) travel as members of the problem, so a page can say it in its reader's language
+    (words `problem_<code>`, placeholders filled from `values`).
+    """
+
+    def __init__(self, detail: str, *, code: str | None = None, **values: str) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.code = code
+        self.values = values
 
 
 class InvalidPriceList(BillingRuleError):
@@ -265,21 +271,53 @@ def compute_charge(*, service_type: ServiceType, vat_rate: Decimal, currency: st
 # ---- credit notes -----------------------------------------------------------------------------------------------
 
 
+REASON_MIN_CHARS = 3
+REASON_MAX_CHARS = 500
+CREDIT_NUMBER_PREFIX = "CN"
+
+
 def parse_credit_amount(value: str) -> Decimal:
     if not isinstance(value, str) or not _MONEY.match(value):
-        raise InvalidCredit(f"amount must be a decimal string with at most two places, like '10.00'; got {value!r}")
+        raise InvalidCredit(
+            f"amount must be a decimal string with at most two places, like '10.00'; got {value!r}",
+            code="credit_amount_invalid",
+        )
     amount = Decimal(value)
     if amount <= 0:
-        raise InvalidCredit("amount must be more than 0.00")
+        raise InvalidCredit("amount must be more than 0.00", code="credit_amount_not_positive")
     return amount
+
+
+def check_reason(reason: str) -> str:
+    """The reason printed on the credit note: 3 to 500 characters once trimmed."""
+    text = reason.strip()
+    if len(text) < REASON_MIN_CHARS:
+        raise InvalidCredit(
+            f"reason must be at least {REASON_MIN_CHARS} characters", code="credit_reason_too_short",
+            min=str(REASON_MIN_CHARS),
+        )
+    if len(text) > REASON_MAX_CHARS:
+        raise InvalidCredit(
+            f"reason must be at most {REASON_MAX_CHARS} characters", code="credit_reason_too_long",
+            max=str(REASON_MAX_CHARS),
+        )
+    return text
 
 
 def check_credit(*, amount: Decimal, gross: Decimal, already_credited: Decimal) -> Decimal:
     """The amount left uncredited after this credit; refuses a credit above what is left."""
     remaining = gross - already_credited
     if amount > remaining:
-        raise CreditRefused(f"amount {money(amount)} is more than the {money(remaining)} left uncredited")
+        raise CreditRefused(
+            f"amount {money(amount)} is more than the {money(remaining)} left uncredited",
+            code="credit_over_remaining", amount=money(amount), remaining=money(remaining),
+        )
     return remaining - amount
+
+
+def credit_number(year: int, sequence: int) -> str:
+    """`CN-2026-000001`: the year it was issued (UTC) and its place in that year, from 1, without gaps."""
+    return f"{CREDIT_NUMBER_PREFIX}-{year:04d}-{sequence:06d}"
 
 
 def split_gross(amount: Decimal, *, vat_rate: Decimal) -> tuple[Decimal, Decimal]:

@@ -75,6 +75,7 @@ def record_credited_event(credit: Credit, *, credited_total: str, remaining: str
         subject=credit.session_id,
         data={
             "credit_id": credit.credit_id,
+            "number": credit.number,
             "record_id": credit.record_id,
             "session_id": credit.session_id,
             "amount": credit.amount,

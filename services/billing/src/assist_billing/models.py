@@ -66,6 +66,8 @@ class Credit(SQLModel, table=True):
     __tablename__ = "billing_credit"
 
     credit_id: str = Field(primary_key=True, max_length=64)
+    # `CN-<year>-<6 digits>`: the credit note's number, from `CreditNumberSequence` in the same transaction.
+    number: str = Field(unique=True, max_length=32)
     record_id: str = Field(index=True, max_length=64, foreign_key="billing_record.record_id")
     session_id: str = Field(max_length=64)
     amount: str = Field(max_length=_MONEY)
@@ -77,4 +79,17 @@ class Credit(SQLModel, table=True):
     issued_at: datetime = Field(default_factory=utcnow)
 
 
-TABLES = (PriceListVersion.__table__, BillingRecord.__table__, Credit.__table__, *PLATFORM_TABLES)
+class CreditNumberSequence(SQLModel, table=True):
+    """The last credit note number given in each year (UTC). A row, not a database sequence: the increment is part
+    of the transaction that records the credit, so a rolled back credit gives its number back (no gaps)."""
+
+    __tablename__ = "billing_credit_sequence"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last: int
+
+
+TABLES = (
+    PriceListVersion.__table__, BillingRecord.__table__, Credit.__table__, CreditNumberSequence.__table__,
+    *PLATFORM_TABLES,
+)

@@ -10,6 +10,8 @@ from assist_platform.settings import PlatformSettings
 class Settings(PlatformSettings):
     # The largest CSV an export returns in one reply (NATS caps a message at 1 MiB by default).
     billing_export_max_bytes: int = 900_000
+    # Who issues the credit notes, as printed at their top (BILLING_ISSUER: the company's name and address).
+    billing_issuer: str = "Assist remote assistance platform"
 
 
 @lru_cache

@@ -19,6 +19,7 @@ def _time(moment: datetime | None) -> str | None:
 def credit_view(credit: Credit) -> dict:
     return {
         "credit_id": credit.credit_id,
+        "number": credit.number,
         "record_id": credit.record_id,
         "session_id": credit.session_id,
         "amount": credit.amount,
@@ -31,13 +32,14 @@ def credit_view(credit: Credit) -> dict:
     }
 
 
-def record_view(record: BillingRecord, credits: list[Credit]) -> dict:
+def record_view(record: BillingRecord, credits: list[Credit], *, service_name: dict[str, str] | None = None) -> dict:
     credited = credited_total(credits)
     return {
         "record_id": record.record_id,
         "session_id": record.session_id,
         "status": record.status,
         "service_type": record.service_type,
+        "service_name": dict(service_name or {}),  # {bg, en} as in the price list version used
         "customer": record.customer,
         "consultant": record.consultant,
         "price_list_version": record.price_list_version,

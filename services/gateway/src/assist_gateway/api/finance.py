@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from ..commands import (
     BILLING_CREDIT,
+    BILLING_CREDITS_EXPORT,
     BILLING_EXPORT,
     BILLING_RECORD,
     BILLING_RECORDS,
@@ -28,6 +29,9 @@ router = APIRouter(tags=["finance"])
 FinanceStaff = Annotated[StaffIdentity, Depends(require_role(FINANCE, ADMIN))]
 Admin = Annotated[StaffIdentity, Depends(require_role(ADMIN))]
 Moment = Annotated[datetime | None, Query(description="RFC 3339")]
+# docs/finance.md: `rfc4180` (comma, no BOM, decimal point; the default, unchanged) or `excel-bg` (UTF-8 BOM, `;`,
+# decimal comma: what a spreadsheet in a Bulgarian locale opens as it is).
+CsvDialect = Annotated[Literal["rfc4180", "excel-bg"], Query(description="rfc4180 (default) or excel-bg")]
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -78,10 +82,35 @@ async def billing_export(
     request: Request,
     ended_from: Annotated[datetime, Query(alias="from")],
     ended_to: Annotated[datetime, Query(alias="to")],
+    dialect: CsvDialect = "rfc4180",
 ) -> Response:
-    """Closed records whose session ended in [from, to), one CSV row each (columns: docs/finance.md)."""
-    export = await call(runtime, BILLING_EXPORT, {"from": ended_from.isoformat(), "to": ended_to.isoformat()})
+    """Closed records whose session ended in [from, to), one CSV row each (columns: docs/finance.md).
+
+    The same period gives the same file whenever it is taken (credits are not in it)."""
+    query = {"from": ended_from.isoformat(), "to": ended_to.isoformat(), "dialect": dialect}
+    export = await call(runtime, BILLING_EXPORT, query)
     await _audit_if_overseer(runtime, staff, request)
+    return csv_download(export)
+
+
+@router.get("/billing/credits.csv")
+async def credit_notes_export(
+    staff: FinanceStaff,
+    runtime: RuntimeDep,
+    request: Request,
+    issued_from: Annotated[datetime, Query(alias="from")],
+    issued_to: Annotated[datetime, Query(alias="to")],
+    dialect: CsvDialect = "rfc4180",
+) -> Response:
+    """Credit notes issued in [from, to), in number order, one CSV row each (columns: docs/finance.md)."""
+    query = {"from": issued_from.isoformat(), "to": issued_to.isoformat(), "dialect": dialect}
+    export = await call(runtime, BILLING_CREDITS_EXPORT, query)
+    await _audit_if_overseer(runtime, staff, request)
+    return csv_download(export)
+
+
+def csv_download(export: dict) -> Response:
+    """An export command's reply as a file: UTF-8 bytes (the `excel-bg` text starts with its BOM)."""
     return Response(
         export["csv"].encode("utf-8"),
         media_type="text/csv; charset=utf-8",
