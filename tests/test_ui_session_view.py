@@ -12,13 +12,14 @@ import asyncio
 import math
 import subprocess
 
+import httpx
 import pytest
 from agent_flow import Xvfb, missing_x_tools, paint
 from browser import SCREENSHOTS, chromium, new_page
-from console_session import (
-    CONNECTED, channels, open_session, session_status, terminal_lines, wait_for_lines,
-)
+from console_session import CONNECTED, channels, open_session, session_status, terminal_lines, wait_for_lines
+from public_api import bearer
 
+from assist_gateway.web.i18n import MESSAGES
 from assist_gateway.web.words.session_view import WORDS
 
 pytestmark = pytest.mark.e2e
@@ -124,7 +125,7 @@ async def test_the_screen_fills_its_pane_goes_full_screen_and_maps_the_pointer_e
         await page.click("#terminal")
         await page.keyboard.type("printf 'фактури: %s\\n' $((6*7)) && uname -s\n")
         await wait_for_lines(page, lambda lines: "фактури: 42" in lines)
-        await page.wait_for_function("document.getElementById('elapsed').textContent >= '0:00:02'")
+        await page.wait_for_function("() => document.getElementById('elapsed').textContent >= '0:00:02'")
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(SCREENSHOTS / "console-session.png"), full_page=True)
 
@@ -167,6 +168,17 @@ async def test_the_screen_fills_its_pane_goes_full_screen_and_maps_the_pointer_e
         await point_at(page, desktop, 777, 555)
         terminal = await page.evaluate("document.getElementById('terminal').getBoundingClientRect().top")
         assert terminal > box["top"] + box["height"], "the terminal is not below the screen"
+
+        # The customer ends while the consultant is in full screen: the page leaves it, so the banner is seen.
+        await page.click("#fullscreen-button")
+        await page.wait_for_function("document.fullscreenElement?.id === 'screen-box'")
+        async with httpx.AsyncClient(base_url=system.gateway_url, timeout=15) as client:
+            ended = await client.post(f"/api/v1/sessions/{opened.request.session_id}/terminate",
+                                      headers=bearer(opened.request.customer_token))
+            assert ended.status_code == 200, ended.text
+        await page.wait_for_function("document.fullscreenElement === null")
+        assert await page.inner_text("#ended-banner") == MESSAGES["bg"]["ended_by_customer"]
+        assert await page.is_visible("#ended-banner")
     assert errors == [], errors
 
 

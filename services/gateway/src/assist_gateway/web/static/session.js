@@ -192,6 +192,8 @@
     root.dataset.input = "closed";
     setState(t("status_ended"));
     if (socket && socket.readyState <= WebSocket.OPEN) socket.close(1000, "ended");
+    // The banner is on the page, not in the full-screen view: leave it so the consultant reads why it stopped.
+    if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
   }
 
   function refusedText(message) {
