@@ -132,10 +132,10 @@ async def test_the_screen_fills_its_pane_goes_full_screen_and_maps_the_pointer_e
         # Full screen: the screen takes the whole window, keeps the keys, and still maps exactly.
         assert await page.inner_text("#fullscreen-button") == "Цял екран"
         await page.click("#fullscreen-button")
-        await page.wait_for_function("document.fullscreenElement?.id === 'screen-box'")
+        await page.wait_for_function("() => document.fullscreenElement?.id === 'screen-box'")
         await page.wait_for_selector("#fullscreen-button[aria-pressed='true']")
         assert await page.inner_text("#fullscreen-button") == "Изход от цял екран"
-        await page.wait_for_function("document.activeElement && document.activeElement.id === 'screen'")
+        await page.wait_for_function("() => document.activeElement && document.activeElement.id === 'screen'")
         box = await canvas_box(page)
         assert box["stage"] >= 0.97 * box["viewport"], box
         assert box["stageHeight"] >= 0.9 * box["viewportHeight"], box
@@ -143,7 +143,7 @@ async def test_the_screen_fills_its_pane_goes_full_screen_and_maps_the_pointer_e
         assert abs(box["width"] / box["height"] - REMOTE[0] / REMOTE[1]) < 0.01, box
         await point_at(page, desktop, 321, 123)
         await page.click("#fullscreen-button")
-        await page.wait_for_function("document.fullscreenElement === null")
+        await page.wait_for_function("() => document.fullscreenElement === null")
         await page.wait_for_selector("#fullscreen-button[aria-pressed='false']")
         assert await page.inner_text("#fullscreen-button") == "Цял екран"
 
@@ -171,12 +171,12 @@ async def test_the_screen_fills_its_pane_goes_full_screen_and_maps_the_pointer_e
 
         # The customer ends while the consultant is in full screen: the page leaves it, so the banner is seen.
         await page.click("#fullscreen-button")
-        await page.wait_for_function("document.fullscreenElement?.id === 'screen-box'")
+        await page.wait_for_function("() => document.fullscreenElement?.id === 'screen-box'")
         async with httpx.AsyncClient(base_url=system.gateway_url, timeout=15) as client:
             ended = await client.post(f"/api/v1/sessions/{opened.request.session_id}/terminate",
                                       headers=bearer(opened.request.customer_token))
             assert ended.status_code == 200, ended.text
-        await page.wait_for_function("document.fullscreenElement === null")
+        await page.wait_for_function("() => document.fullscreenElement === null")
         assert await page.inner_text("#ended-banner") == MESSAGES["bg"]["ended_by_customer"]
         assert await page.is_visible("#ended-banner")
     assert errors == [], errors

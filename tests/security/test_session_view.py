@@ -144,7 +144,7 @@ async def test_a_view_only_page_sends_no_input_frame_whatever_the_consultant_doe
             await page.mouse.wheel(0, 300)
             await page.dispatch_event("#screen", "keydown", {"key": "Enter"})
             await page.click("#fullscreen-button")
-            await page.wait_for_function("document.fullscreenElement?.id === 'screen-box'")
+            await page.wait_for_function("() => document.fullscreenElement?.id === 'screen-box'")
             await page.mouse.click(400, 300)
             await page.keyboard.press("x")
             await page.evaluate("() => document.exitFullscreen()")

@@ -34,8 +34,10 @@
   const HISTORY_LINES = 1000; // scrollback lines kept, plus the visible rows
   const HISTORY_CHARS = 200000; // and never more than this many characters
   const storage = (() => { try { return window.sessionStorage; } catch (_) { return null; } })();
+  let keepHistory = true;
 
   function forgetHistories(all) {
+    if (all) keepHistory = false;
     if (!storage) return;
     for (let i = storage.length - 1; i >= 0; i -= 1) {
       const key = storage.key(i);
@@ -44,7 +46,7 @@
   }
 
   function saveHistory() {
-    if (!storage || ended) return;
+    if (!storage || !keepHistory) return;
     let lines = HISTORY_LINES;
     let data = serializer.serialize({ scrollback: lines });
     while (data.length > HISTORY_CHARS && lines > 0) {
@@ -65,7 +67,7 @@
   });
   window.addEventListener("pagehide", saveHistory);
   const logout = document.querySelector('form[action="/console/logout"]');
-  if (logout) logout.addEventListener("submit", () => { ended = true; forgetHistories(true); });
+  if (logout) logout.addEventListener("submit", () => forgetHistories(true));
 
   forgetHistories(false);
   const saved = storage ? storage.getItem(HISTORY_KEY) : null;
