@@ -2,41 +2,189 @@
 "use strict";
 
 (() => {
-  const { t, api, problemText, duration } = window.Assist;
+  const { t, api, problemText, duration, confirmAction } = window.Assist;
   const P = window.AssistProtocol;
   const root = document.getElementById("session");
   const sessionId = root.dataset.sessionId;
   const $ = (id) => document.getElementById(id);
+  // Without the consent's `control` the page only watches: the terminal takes no keys, the screen has no input
+  // attached, and nothing on channels 1 and 3 leaves the page (the gateway would refuse it anyway).
+  const viewOnly = !(root.dataset.scopes || "").split(",").includes("control");
   let startedAt = root.dataset.startedAt ? Date.parse(root.dataset.startedAt) : null;
   let ended = false;
   let socket = null;
   let reconnects = 0;
 
-  const term = new window.Terminal({ convertEol: false, cursorBlink: true, fontSize: 14, scrollback: 5000 });
+  const term = new window.Terminal({
+    convertEol: false, cursorBlink: !viewOnly, fontSize: 14, scrollback: 5000, disableStdin: viewOnly,
+  });
   const fit = new window.FitAddon.FitAddon();
+  const serializer = new window.SerializeAddon.SerializeAddon();
   term.loadAddon(fit);
+  term.loadAddon(serializer);
   term.open($("terminal"));
   fit.fit();
-  const screen = new P.ScreenDecoder($("screen"), () => { $("screen-note").textContent = ""; });
 
+  // --- The terminal's recent history, kept over a reload --------------------------------------------------------
+  // In this tab's sessionStorage (never sent anywhere, gone with the tab), under this session's id only, bounded,
+  // written back before the socket connects, and erased when the session ends, access is refused, or staff log
+  // out. A tab keeps one session's history: opening another session's page drops the others.
+  const HISTORY_PREFIX = "assist.console.terminal.";
+  const HISTORY_KEY = HISTORY_PREFIX + sessionId;
+  const HISTORY_LINES = 1000; // scrollback lines kept, plus the visible rows
+  const HISTORY_CHARS = 200000; // and never more than this many characters
+  const storage = (() => { try { return window.sessionStorage; } catch (_) { return null; } })();
+  let keepHistory = true;
+
+  function forgetHistories(all) {
+    if (all) keepHistory = false;
+    if (!storage) return;
+    for (let i = storage.length - 1; i >= 0; i -= 1) {
+      const key = storage.key(i);
+      if (key && key.startsWith(HISTORY_PREFIX) && (all || key !== HISTORY_KEY)) storage.removeItem(key);
+    }
+  }
+
+  function saveHistory() {
+    if (!storage || !keepHistory) return;
+    let lines = HISTORY_LINES;
+    let data = serializer.serialize({ scrollback: lines });
+    while (data.length > HISTORY_CHARS && lines > 0) {
+      lines = Math.floor(lines / 2);
+      data = serializer.serialize({ scrollback: lines });
+    }
+    try {
+      if (data.length <= HISTORY_CHARS) storage.setItem(HISTORY_KEY, data);
+      else storage.removeItem(HISTORY_KEY);
+    } catch (_) {
+      storage.removeItem(HISTORY_KEY); // over the browser's quota: better nothing than a cut sequence
+    }
+  }
+
+  let saveTimer = null;
+  term.onWriteParsed(() => {
+    if (saveTimer === null) saveTimer = setTimeout(() => { saveTimer = null; saveHistory(); }, 300);
+  });
+  window.addEventListener("pagehide", saveHistory);
+  const logout = document.querySelector('form[action="/console/logout"]');
+  if (logout) logout.addEventListener("submit", () => forgetHistories(true));
+
+  forgetHistories(false);
+  const saved = storage ? storage.getItem(HISTORY_KEY) : null;
+  if (saved) {
+    term.write(saved);
+    root.dataset.history = "restored";
+  }
+
+  // --- The screen: fitted to its pane (or to the whole screen), or 1:1 ------------------------------------------
+  const canvas = $("screen");
+  const stage = $("screen-stage");
+  const box = $("screen-box");
+  const terminalBox = $("terminal");
+  let actualSize = false;
+  // Side by side (the screen gets two thirds) or the screen on the whole width with the terminal below it; the
+  // choice is the consultant's and this browser remembers it.
+  const LAYOUT_KEY = "assist.console.layout";
+  const remembered = (() => { try { return window.localStorage.getItem(LAYOUT_KEY); } catch (_) { return null; } })();
+  let stacked = remembered === "stacked";
+
+  // The canvas's box always has the remote screen's aspect (never letterboxed inside the element), so
+  // screen_input.js's getBoundingClientRect arithmetic maps a pointer to the remote pixel under it.
+  function fitScreen() {
+    let width = canvas.width, height = canvas.height;
+    const full = document.fullscreenElement === box;
+    if (!actualSize) {
+      const availableWidth = stage.clientWidth;
+      // Out of full screen the screen fits the window's height too (its bar and a margin above it).
+      const availableHeight = full ? stage.clientHeight : Math.max(240, window.innerHeight - 96);
+      const scale = Math.min(availableWidth / canvas.width, availableHeight / canvas.height);
+      if (!(scale > 0)) return;
+      width = Math.floor(canvas.width * scale);
+      height = Math.floor(canvas.height * scale);
+    }
+    if (canvas.style.width !== `${width}px`) canvas.style.width = `${width}px`;
+    if (canvas.style.height !== `${height}px`) canvas.style.height = `${height}px`;
+    // Beside the screen, the terminal is as tall as the screen is drawn; below it or alone, as tall as CSS says.
+    if (!full) {
+      const panes = root.querySelector(".panes");
+      const beside = !actualSize && root.classList.contains("has-screen")
+        && getComputedStyle(panes).gridTemplateColumns.split(" ").length > 1;
+      const style = getComputedStyle(terminalBox);
+      const padding = parseFloat(style.paddingTop) + parseFloat(style.paddingBottom);
+      const terminalHeight = beside ? `${Math.max(288, Math.round(height + 2 - padding))}px` : "";
+      if (terminalBox.style.height !== terminalHeight) terminalBox.style.height = terminalHeight;
+    }
+    $("screen-size").textContent = root.classList.contains("has-screen")
+      ? t("sv_screen_size", { width: canvas.width, height: canvas.height,
+        percent: Math.round((width / canvas.width) * 100) })
+      : "";
+  }
+
+  const screen = new P.ScreenDecoder(canvas, () => {
+    $("screen-note").textContent = "";
+    root.classList.add("has-screen");
+    fitScreen();
+  });
+  new ResizeObserver(() => fitScreen()).observe(stage);
+  new ResizeObserver(() => { if ($("terminal").offsetParent !== null) fit.fit(); }).observe($("terminal"));
+  window.addEventListener("resize", () => { fitScreen(); fit.fit(); });
+
+  function showLayout() {
+    root.classList.toggle("stacked", stacked);
+    $("layout-button").setAttribute("aria-pressed", String(stacked));
+    fitScreen();
+  }
+  $("layout-button").addEventListener("click", () => {
+    stacked = !stacked;
+    try { window.localStorage.setItem(LAYOUT_KEY, stacked ? "stacked" : "side"); } catch (_) { /* not kept */ }
+    showLayout();
+  });
+  $("actual-size-button").addEventListener("click", () => {
+    actualSize = !actualSize;
+    $("actual-size-button").setAttribute("aria-pressed", String(actualSize));
+    root.classList.toggle("actual-size", actualSize);
+    fitScreen();
+  });
+  $("fullscreen-button").addEventListener("click", async () => {
+    if (document.fullscreenElement) { await document.exitFullscreen(); return; }
+    try {
+      await box.requestFullscreen({ navigationUI: "hide" });
+    } catch (_) {
+      $("screen-note").textContent = t("sv_fullscreen_unavailable");
+    }
+  });
+  // In full screen the keys stay with the remote screen (the canvas keeps the focus); Escape is the browser's
+  // way out of full screen.
+  document.addEventListener("fullscreenchange", () => {
+    const full = document.fullscreenElement === box;
+    $("fullscreen-button").textContent = t(full ? "sv_exit_fullscreen" : "sv_fullscreen");
+    $("fullscreen-button").setAttribute("aria-pressed", String(full));
+    root.classList.toggle("screen-full", full);
+    fitScreen();
+    if (full && !viewOnly && !ended) canvas.focus();
+  });
+
+  // --- The relay ------------------------------------------------------------------------------------------------
   const send = (bytes) => {
     if (ended) {
       // Counted so a test (or a curious consultant in the inspector) can see input was refused, not lost.
       root.dataset.refusedInput = String(Number(root.dataset.refusedInput || 0) + 1);
       return;
     }
+    // Never a keystroke or an input event from a view-only page (control messages such as resize still go).
+    if (viewOnly && (bytes[0] === P.TERMINAL || bytes[0] === P.INPUT)) return;
     if (socket && socket.readyState === WebSocket.OPEN) socket.send(bytes);
   };
   const setState = (text) => { $("relay-state").textContent = text; };
 
   term.onData((data) => send(P.text(P.TERMINAL, data)));
   term.onResize(({ cols, rows }) => send(P.json(P.CONTROL, { type: "resize", cols, rows })));
-  window.addEventListener("resize", () => fit.fit());
 
   // After the end the view takes no input at all: the terminal stops reading keys and the socket is gone.
   function endView(message) {
     if (ended) return;
     ended = true;
+    forgetHistories(true);
     term.options.disableStdin = true;
     term.options.cursorBlink = false;
     $("ended-banner").textContent = message;
@@ -46,6 +194,14 @@
     root.dataset.input = "closed";
     setState(t("status_ended"));
     if (socket && socket.readyState <= WebSocket.OPEN) socket.close(1000, "ended");
+    // The banner is on the page, not in the full-screen view: leave it so the consultant reads why it stopped.
+    if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+  }
+
+  function refusedText(message) {
+    if (message.what === "terminal") return t("sv_refused_terminal");
+    if (message.what === "input") return t("sv_refused_input");
+    return t("sv_refused_other");
   }
 
   function onControl(message) {
@@ -57,10 +213,13 @@
       send(P.json(P.CONTROL, { type: "hello", protocol: P.PROTOCOL, role: "console" }));
       send(P.json(P.CONTROL, { type: "resize", cols: term.cols, rows: term.rows }));
       if (message.screen) send(P.json(P.CONTROL, { type: "screen.start", max_fps: 10 }));
-      else $("screen-note").textContent = t("no_screen");
-      term.focus();
+      else {
+        root.classList.add("no-screen");
+        $("screen-note").textContent = t("no_screen");
+      }
+      if (!viewOnly) term.focus();
     } else if (message.type === "refused") {
-      term.write(`\r\n\x1b[33m${t("refused", { reason: message.reason || message.what })}\x1b[0m\r\n`);
+      term.write(`\r\n\x1b[33m${refusedText(message)}\x1b[0m\r\n`);
     } else if (message.type === "bye") {
       endView(t("ended_by_customer"));
     }
@@ -73,22 +232,29 @@
     else if (message.type === "peer_joined") {
       setState(t("agent_connected"));
       if (!startedAt) startedAt = Date.now();
+      showElapsed();
     } else if (message.type === "peer_left") setState(t("agent_left"));
     // The gateway refuses keystrokes and input under a view-only consent before they reach the agent, and says so
     // (at most once a second) as the agent would.
     else if (message.type === "refused") onControl(message);
   }
 
+  function endedText(reason) {
+    if (reason.includes("customer")) return t("ended_by_customer");
+    if (reason.includes("supervisor")) return t("ended_by_supervisor");
+    if (reason.includes("consultant")) return t("ended_by_consultant");
+    if (reason.includes("agent_lost")) return t("sv_ended_agent_lost");
+    if (reason.includes("system")) return t("sv_ended_by_system");
+    return t("status_ended");
+  }
+
   function onClose(event) {
     if (ended) return;
-    if (event.code === 4410) {
-      const reason = event.reason || "";
-      if (reason.includes("customer")) endView(t("ended_by_customer"));
-      else if (reason.includes("supervisor")) endView(t("ended_by_supervisor"));
-      else if (reason.includes("consultant")) endView(t("ended_by_consultant"));
-      else endView(t("ended_other", { reason }));
-    } else if (event.code === 4401 || event.code === 4403 || event.code === 4409) {
-      setState(`${event.code}: ${event.reason}`);
+    if (event.code === 4410) endView(endedText(event.reason || ""));
+    else if (event.code === 4401 || event.code === 4403 || event.code === 4409) {
+      // Not (or no longer) this consultant's to see: what the terminal kept goes too (4409: the newer page has it).
+      if (event.code !== 4409) forgetHistories(true);
+      setState(t(`sv_close_${event.code}`));
     } else if (reconnects < 30) {
       // 4408 (consent not confirmed in time), 1013 or a dropped network: try again shortly.
       reconnects += 1;
@@ -115,9 +281,12 @@
     socket.addEventListener("close", onClose);
   }
 
-  window.AssistScreenInput.attach($("screen"), send);
+  if (!viewOnly) window.AssistScreenInput.attach(canvas, send);
 
   $("end-button").addEventListener("click", async () => {
+    if (ended) return;
+    const question = t("sv_end_question", { customer: root.dataset.customer || t("customer") });
+    if (!(await confirmAction(question, t("sv_end_confirm"))) || ended) return;
     $("end-button").disabled = true;
     const result = await api("POST", `/api/v1/sessions/${sessionId}/end`);
     // A supervisor may end it from here too: the answer says who ended it (the first ending wins).
@@ -125,6 +294,14 @@
     else { $("end-button").disabled = false; setState(problemText(result)); }
   });
 
-  setInterval(() => { if (startedAt && !ended) $("elapsed").textContent = duration((Date.now() - startedAt) / 1000); }, 1000);
+  showLayout();
+  function showElapsed() {
+    if (startedAt && !ended) $("elapsed").textContent = duration((Date.now() - startedAt) / 1000);
+  }
+  setInterval(showElapsed, 1000);
+  showElapsed();
+  fitScreen();
+  // For tests and the curious: the terminal, whose buffer is what the consultant sees.
+  window.AssistSessionView = { terminal: term, viewOnly };
   connect();
 })();

@@ -1,6 +1,68 @@
 """Words of the session view pages (Bulgarian first, English)."""
 
 WORDS: dict[str, dict[str, str]] = {
-    "bg": {},
-    "en": {},
+    "bg": {
+        # The screen pane's tools
+        "sv_screen_tools": "Изглед на екрана",
+        "sv_fullscreen": "Цял екран",
+        "sv_exit_fullscreen": "Изход от цял екран",
+        "sv_actual_size": "Реален размер (1:1)",
+        "sv_full_width": "На цялата ширина",
+        "sv_screen_size": "Екранът на клиента: {width}×{height}, показан в {percent}%",
+        "sv_fullscreen_unavailable": "Браузърът не позволи цял екран.",
+        # A consent without `control`
+        "sv_view_only": (
+            "Само преглед: клиентът не е разрешил управление. Виждате екрана и терминала му, "
+            "но не можете да пишете в терминала, нито да управлявате мишката и клавиатурата."
+        ),
+        "sv_view_only_short": "само преглед",
+        # Ending from the session page
+        "sv_end_question": (
+            "Да приключа ли сесията с {customer}? Терминалът и екранът на клиента се прекъсват веднага "
+            "и сесията се отчита за таксуване. Това не може да се отмени."
+        ),
+        "sv_end_confirm": "Да, приключи сесията",
+        # The relay's close codes and notices, in words
+        "sv_close_4401": "Входът ви е изтекъл: влезте отново и отворете сесията пак.",
+        "sv_close_4403": (
+            "Нямате достъп до тази сесия (тя е поета от друг консултант или съгласието е оттеглено)."
+        ),
+        "sv_close_4409": "Сесията е отворена в друг прозорец или раздел; този вече не е свързан.",
+        "sv_ended_by_system": "Системата приключи сесията.",
+        "sv_ended_agent_lost": "Системата приключи сесията: агентът на клиента не се върна навреме.",
+        "sv_refused_terminal": "Въвеждането в терминала не е разрешено от съгласието на клиента.",
+        "sv_refused_input": "Управлението на мишката и клавиатурата не е разрешено от съгласието на клиента.",
+        "sv_refused_other": "Агентът отказа това действие.",
+    },
+    "en": {
+        "sv_screen_tools": "Screen view",
+        "sv_fullscreen": "Full screen",
+        "sv_exit_fullscreen": "Exit full screen",
+        "sv_actual_size": "Actual size (1:1)",
+        "sv_full_width": "Full width",
+        "sv_screen_size": "The customer's screen: {width}×{height}, shown at {percent}%",
+        "sv_fullscreen_unavailable": "The browser did not allow full screen.",
+        "sv_view_only": (
+            "View only: the customer has not allowed control. You see their screen and terminal "
+            "but cannot type in the terminal or use the mouse and keyboard."
+        ),
+        "sv_view_only_short": "view only",
+        "sv_end_question": (
+            "End the session with {customer}? The customer's terminal and screen are disconnected at once "
+            "and the session is recorded for billing. This cannot be undone."
+        ),
+        "sv_end_confirm": "Yes, end the session",
+        "sv_close_4401": "Your login has expired: log in again and open the session again.",
+        "sv_close_4403": (
+            "You have no access to this session (another consultant has it, or the consent was withdrawn)."
+        ),
+        "sv_close_4409": "The session is open in another window or tab; this one is no longer connected.",
+        "sv_ended_by_system": "The system ended the session.",
+        "sv_ended_agent_lost": (
+            "The system ended the session: the customer's agent did not come back in time."
+        ),
+        "sv_refused_terminal": "Typing in the terminal is not allowed by the customer's consent.",
+        "sv_refused_input": "Mouse and keyboard control is not allowed by the customer's consent.",
+        "sv_refused_other": "The agent refused this action.",
+    },
 }
