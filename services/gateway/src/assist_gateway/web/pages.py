@@ -226,7 +226,9 @@ async def console_session_page(session_id: str, request: Request, runtime: Runti
         )
     if view.get("consultant") != staff.username:
         raise ForbiddenPage(staff, "cq_forbidden_session")
-    return render(request, "session.html", staff=staff, token=token, session=view)
+    names = await service_names(runtime, language(request))
+    return render(request, "session.html", staff=staff, token=token, session=view,
+                  service_name=names.get(view.get("service_type"), view.get("service_type")))
 
 
 @router.get("/console/events")
