@@ -58,15 +58,19 @@ def to_login(request: Request) -> RedirectResponse:
 
 @router.get("/")
 async def customer_page(request: Request, runtime: RuntimeDep) -> Response:
+    # Imported here: this function's helpers are the customer page's own modules.
+    from .price_table import price_rows, service_label, vat_percent
+    from .terms import render_terms
+
     lang = language(request)
     terms = await call(runtime, TERMS, {"lang": lang})
     prices = await call(runtime, PRICE_LIST, {})
     for service in prices.get("service_types", []):
-        names = service.get("name")
-        service["label"] = (
-            names.get(lang) or next(iter(names.values()), "") if isinstance(names, dict) else names
-        )
-    return render(request, "customer.html", terms=terms, prices=prices)
+        service["label"] = service_label(service, lang)
+    return render(
+        request, "customer.html", terms=terms, terms_html=render_terms(terms.get("text", "")), prices=prices,
+        price_rows=price_rows(prices, lang), vat_percent=vat_percent(prices, lang),
+    )
 
 
 @router.get("/console/login")
