@@ -31,6 +31,8 @@ CYRILLIC = re.compile(r"[а-яА-Я]")
     ("*", None),
     ("", None),
     ("bg;q=abc, en;q=0.5", "en"),                  # a broken q is no preference
+    ("bg;q=1e309, en;q=0.2", "en"),                # so is a weight outside 0..1
+    ("bg;q=2, en;q=0.2", "en"),
 ])
 def test_accept_language_is_read_with_its_q_values(header, expected):
     assert accepted_language(header) == expected

@@ -229,3 +229,27 @@ async def test_every_api_operation_given_junk_answers_in_words(system):
                                                                       **bearer(tokens["admin"])}, **arguments)
                 check(response, lang, seen, f"{method} {path} with junk")
     assert len(seen) == 2 * len(operations)
+
+
+async def test_a_hostile_accept_language_is_no_preference_and_costs_nothing(system):
+    """Thousands of language ranges, broken q-values, injected words: English (or the one real preference), quickly,
+    and nothing of the header comes back in the answer."""
+    hostile = [
+        ",".join(f"x{i};q=0.{i % 9 + 1}" for i in range(2000)),            # about 16 KB below the header limit
+        "bg;q=NaN, en;q=-1, <script>;q=1",
+        "bg;q=1e309",                                                      # infinity is no preference either
+        "en;q=0.1, " + ",".join("de" for _ in range(3000)) + ", bg;q=0.9",  # past the first 50 ranges: not read
+        '"; DROP TABLE sessions; --',
+    ]
+    async with httpx.AsyncClient(base_url=system.gateway_url, timeout=30) as client:
+        for header in hostile:
+            response = await client.get("/api/v1/no-such-thing", headers={"Accept-Language": header})
+            assert response.status_code in (404, 431), response.text
+            assert response.elapsed.total_seconds() < 2
+            if response.status_code == 404:
+                assert response.headers["content-language"] == "en", header[:80]
+                assert response.json()["title"] == "Not found"
+            assert "script" not in response.text and "DROP" not in response.text
+        # A real preference among junk is still found.
+        response = await client.get("/api/v1/no-such-thing", headers={"Accept-Language": "xx;q=0.9, bg;q=0.8, *"})
+        assert response.headers["content-language"] == "bg"

@@ -94,7 +94,8 @@ def _quality(part: str) -> tuple[str, float]:
                 quality = float(value)
             except ValueError:
                 quality = 0.0
-    return tag.lower(), quality
+    # RFC 9110: a weight is between 0 and 1; anything else (NaN, inf, -1) is no preference.
+    return tag.lower(), quality if 0.0 <= quality <= 1.0 else 0.0
 
 
 def accepted_language(header: str | None) -> str | None:
