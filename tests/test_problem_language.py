@@ -166,3 +166,33 @@ async def test_the_gateways_problems_follow_accept_language_then_the_cookie_then
     # Every Bulgarian problem above is Bulgarian: a title and a detail with Cyrillic in them.
     for response in (bulgarian, by_cookie, refused, missing, wrong_method, huge, unknown, throttled):
         assert CYRILLIC.search(response.json()["title"]) and CYRILLIC.search(response.json()["detail"])
+
+
+@pytest.mark.e2e
+async def test_the_session_services_codes_reach_the_reader_in_words(start_system):
+    """Problems raised by the session service travel in its command reply with their code: the waiting cap's 429 and
+    an unknown session, said in Bulgarian at the gateway, the service's English without a preference."""
+    system = start_system(extra_env={"SESSION_MAX_WAITING_REQUESTS": "1"})
+    system.add_user("consultant", "vera", "vera-pass-long-1")
+    async with httpx.AsyncClient(base_url=system.gateway_url) as client:
+        version = (await client.get("/api/v1/terms")).json()["version"]
+        body = help_request()
+        body["consent"]["terms_version"] = version
+        assert (await client.post("/api/v1/help-requests", json=body)).status_code == 201
+        full = await client.post("/api/v1/help-requests", json=body, headers={"Accept-Language": "bg"})
+        assert full.status_code == 429 and full.json()["code"] == "queue_full"
+        wait = full.headers["retry-after"]
+        assert full.json()["detail"] == BG["problem_queue_full"].replace("{retry_after}", wait)
+        english = await client.post("/api/v1/help-requests", json=body)
+        assert english.json()["code"] == "queue_full" and english.json()["detail"].startswith("Too many help requests")
+
+        token = (await client.post("/api/v1/auth/token",
+                                   data={"username": "vera", "password": "vera-pass-long-1"})).json()["access_token"]
+        unknown = await client.post("/api/v1/sessions/no-such-session/claim",
+                                    headers={"Authorization": f"Bearer {token}", "Accept-Language": "bg"})
+        assert unknown.status_code == 404 and unknown.json()["code"] == "session_not_found"
+        assert unknown.json()["title"] == BG["pr_title_404"]
+        assert unknown.json()["detail"] == BG["problem_session_not_found"]
+        english = await client.post("/api/v1/sessions/no-such-session/claim",
+                                    headers={"Authorization": f"Bearer {token}"})
+        assert english.json()["detail"] == "There is no session no-such-session."
