@@ -41,15 +41,24 @@ def test_accept_language_is_read_with_its_q_values(header, expected):
 def test_without_accept_language_the_cookie_then_english():
     assert problem_language({"cookie": "x=1; assist_lang=bg"}) == "bg"
     assert problem_language({"cookie": "assist_lang=en", "accept-language": "bg"}) == "bg"
-    assert problem_language({"cookie": "assist_lang=de"}) == "en"
-    assert problem_language({"accept-language": "fr"}) == "en"
-    assert problem_language({}) == "en"
+    assert problem_language({"cookie": "assist_lang=en"}) == "en"
+    # No preference: None, the services' own English.
+    assert problem_language({"cookie": "assist_lang=de"}) is None
+    assert problem_language({"accept-language": "fr"}) is None
+    assert problem_language({}) is None
 
 
-def test_english_stays_the_services_wording_and_bulgarian_is_said_by_code_fields_or_status():
+def test_without_a_preference_the_services_wording_and_in_a_language_by_code_fields_or_status():
     problem = {"type": "about:blank", "title": "Conflict", "status": 409, "detail": "Terms version 'x' is not current",
                "code": "terms_version_not_current", "current_version": "2026-11-01"}
-    assert localize_problem(problem, "en") is problem
+    assert localize_problem(problem, None) is problem
+    said = localize_problem(problem, "en")
+    assert said["title"] == EN["pr_title_409"]
+    assert said["detail"] == EN["problem_terms_version_not_current"].replace("{current_version}", "2026-11-01")
+    # English asked for: a detail without a code or fields stays the service's (it is English already).
+    plain = {"status": 422, "title": "Invalid request", "detail": "Unknown service type 'x'."}
+    assert localize_problem(plain, "en") == {**plain, "title": EN["pr_title_422"]}
+    assert localize_problem(plain, "bg")["detail"] == BG["pr_detail_422"]
     said = localize_problem(problem, "bg")
     assert said["title"] == BG["pr_title_409"]
     assert said["detail"] == BG["problem_terms_version_not_current"].replace("{current_version}", "2026-11-01")
@@ -121,9 +130,18 @@ async def test_the_gateways_problems_follow_accept_language_then_the_cookie_then
             f"{BG['pr_field_customer_phone']}: {BG['pr_type_phone_pattern']}",
         ])
         by_header = await client.post("/api/v1/help-requests", json=wrong, headers={"Accept-Language": "en-GB, bg;q=0.5"})
-        assert by_header.json()["title"] == "Invalid request"
-        assert by_header.json()["detail"].startswith("customer.name: ")
+        assert by_header.headers["content-language"] == "en"
+        assert by_header.json()["title"] == EN["pr_title_422"]
+        assert by_header.json()["detail"] == "; ".join([
+            f"{EN['pr_field_customer_name']}: {EN['pr_type_string_too_short']}",
+            f"{EN['pr_field_customer_email']}: {EN['pr_type_email_pattern']}",
+            f"{EN['pr_field_customer_phone']}: {EN['pr_type_phone_pattern']}",
+        ])
         client.cookies.clear()
+        # Without any preference: the services' own English, as API clients have always had it.
+        plain = await client.post("/api/v1/help-requests", json=wrong)
+        assert plain.headers["content-language"] == "en"
+        assert plain.json()["title"] == "Invalid request" and plain.json()["detail"].startswith("customer.name: ")
 
         # A code from the consent service: the terms changed.
         stale = help_request()

@@ -1,16 +1,18 @@
 """Problem details in the reader's language: every application/problem+json the gateway answers.
 
 The language: the best of `Accept-Language` (q-values; Bulgarian or English), else the `assist_lang` cookie the
-pages set, else English, the API's language for clients that say nothing. The pages' scripts send the page's
-language as Accept-Language (static/common.js `api()`).
+pages set, else none: English as the services word it, the API's language for clients that say nothing (the
+answer's `Content-Language` says `en`). The pages' scripts send the page's language as Accept-Language
+(static/common.js `api()`).
 
-English is the services' own wording, left as it is. In Bulgarian:
+In the language asked for (the words of web/words/customer.py and the other areas' modules):
 - a problem with a machine `code` that has words (`problem_<code>`, any area's words module) gets them as its
   detail, `{placeholders}` filled from the problem's members (`retry_after`, `current_version`, ...);
 - a 422 that lists its `errors` is told field by field: the field's name in words (`pr_field_*`) and what is
-  wrong with it (`pr_type_*`, from pydantic's error type), never pydantic's English or a model's name;
-- anything else gets the generic detail of its status (`pr_detail_<status>`);
-- the title is always the status's (`pr_title_<status>`).
+  wrong with it (`pr_type_*`, from pydantic's error type), never pydantic's English, a pattern or a model's name;
+- anything else keeps the service's own detail in English, and gets the generic detail of its status
+  (`pr_detail_<status>`) in Bulgarian;
+- the title is the status's (`pr_title_<status>`).
 
 Done as plain ASGI around the whole app, so the problems of middlewares (413, 431, CSRF), routes, FastAPI's
 own 404/405/422 and the services' command replies are all covered by one rule. Problem bodies are small; nothing
@@ -124,9 +126,10 @@ def _cookie_language(cookie_header: str | None) -> str | None:
     return morsel.value if morsel is not None and morsel.value in LANGUAGES else None
 
 
-def problem_language(headers: Mapping[str, str]) -> str:
-    """Accept-Language, else the pages' language cookie, else English (`headers` with lower-case names)."""
-    return accepted_language(headers.get("accept-language")) or _cookie_language(headers.get("cookie")) or API_DEFAULT
+def problem_language(headers: Mapping[str, str]) -> str | None:
+    """Accept-Language, else the pages' language cookie (`headers` with lower-case names); None: no preference,
+    the services' own English."""
+    return accepted_language(headers.get("accept-language")) or _cookie_language(headers.get("cookie"))
 
 
 def _fill(template: str, values: Mapping[str, Any]) -> str:
@@ -177,9 +180,13 @@ def _invalid_fields(words: Mapping[str, str], errors: list[Any]) -> tuple[str, l
     return "; ".join(listed[:5]) + more, [{**error, "problem": problem} for error, _, problem in told]
 
 
-def localize_problem(body: dict[str, Any], lang: str) -> dict[str, Any]:
-    """`body` (a problem's JSON) with its title and detail in `lang`; English and unknown shapes stay as they are."""
-    if lang not in LANGUAGES or lang == API_DEFAULT:
+def localize_problem(body: dict[str, Any], lang: str | None) -> dict[str, Any]:
+    """`body` (a problem's JSON) with its title and detail in `lang`.
+
+    Without a preference (`lang` None) and for unknown shapes, `body` itself: the services' English. In English
+    asked for, the service's own detail stays where no code or field list says it in words (it is English).
+    """
+    if lang not in LANGUAGES:
         return body
     status = body.get("status")
     if not isinstance(status, int) or isinstance(status, bool):
@@ -194,6 +201,8 @@ def localize_problem(body: dict[str, Any], lang: str) -> dict[str, Any]:
     if told is not None:
         body = {**body, "errors": told[1]}
         detail = detail or told[0]
+    if detail is None and lang == "en" and isinstance(body.get("detail"), str) and body["detail"]:
+        detail = body["detail"]
     if detail is None and status == 429:
         detail = _word(words, "pr_detail_429_wait", body)
     if detail is None:
@@ -241,7 +250,7 @@ class ProblemLanguageMiddleware:
         await self.app(scope, receive, localizing_send)
 
 
-async def _send_localized(send: Send, start: Message, body: bytes, more_body: bool, lang: str) -> None:
+async def _send_localized(send: Send, start: Message, body: bytes, more_body: bool, lang: str | None) -> None:
     localized = body
     if not more_body and body:
         try:
@@ -257,6 +266,6 @@ async def _send_localized(send: Send, start: Message, body: bytes, more_body: bo
     headers.append((b"vary", b", ".join([*vary, b"Accept-Language, Cookie"])))
     if not more_body:
         headers.append((b"content-length", str(len(localized)).encode()))
-        headers.append((b"content-language", lang.encode()))
+        headers.append((b"content-language", (lang or API_DEFAULT).encode()))
     await send({**start, "headers": headers})
     await send({"type": "http.response.body", "body": localized, "more_body": more_body})
