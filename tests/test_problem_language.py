@@ -6,7 +6,9 @@ web/words/customer.py: by the problem's `code`, field by field for a 422, else b
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 
 import httpx
 import pytest
@@ -214,3 +216,25 @@ async def test_the_session_services_codes_reach_the_reader_in_words(start_system
         english = await client.post("/api/v1/sessions/no-such-session/claim",
                                     headers={"Authorization": f"Bearer {token}"})
         assert english.json()["detail"] == "There is no session no-such-session."
+
+
+@pytest.mark.e2e
+async def test_the_customer_page_says_a_service_outage_as_a_page_in_its_language(start_system):
+    """The consent service stops answering (SIGSTOP, a real hang): `/` is a 503 page in the page's language with a
+    way to try again, not problem+json and not the platform's subject names; it comes back when the service does."""
+    system = start_system(extra_env={"COMMAND_TIMEOUT_SECONDS": "1"})
+    consent = system.services["consent"]["pid"]
+    async with httpx.AsyncClient(base_url=system.gateway_url, timeout=30) as client:
+        os.kill(consent, signal.SIGSTOP)
+        try:
+            pages = {lang: await client.get("/", params={"lang": lang}) for lang in ("bg", "en")}
+        finally:
+            os.kill(consent, signal.SIGCONT)
+        for lang, words in (("bg", BG), ("en", EN)):
+            page = pages[lang]
+            assert page.status_code == 503 and page.headers["content-type"].startswith("text/html")
+            assert f'<h1 id="error-title">{words["pr_title_503"]}</h1>' in page.text
+            assert f'<p id="error-detail">{words["pr_detail_503"]}</p>' in page.text
+            assert f'href="/?lang={lang}"' in page.text and "cmd." not in page.text
+        back = await client.get("/", params={"lang": "bg"})
+        assert back.status_code == 200 and 'id="request-form"' in back.text

@@ -10,8 +10,8 @@ In the language asked for (the words of web/words/customer.py and the other area
   detail, `{placeholders}` filled from the problem's members (`retry_after`, `current_version`, ...);
 - a 422 that lists its `errors` is told field by field: the field's name in words (`pr_field_*`) and what is
   wrong with it (`pr_type_*`, from pydantic's error type), never pydantic's English, a pattern or a model's name;
-- anything else keeps the service's own detail in English, and gets the generic detail of its status
-  (`pr_detail_<status>`) in Bulgarian;
+- anything else keeps the service's own detail in English (below 500), and gets the generic detail of its
+  status (`pr_detail_<status>`) in Bulgarian and for a 5xx;
 - the title is the status's (`pr_title_<status>`).
 
 Done as plain ASGI around the whole app, so the problems of middlewares (413, 431, CSRF), routes, FastAPI's
@@ -201,7 +201,8 @@ def localize_problem(body: dict[str, Any], lang: str | None) -> dict[str, Any]:
     if told is not None:
         body = {**body, "errors": told[1]}
         detail = detail or told[0]
-    if detail is None and lang == "en" and isinstance(body.get("detail"), str) and body["detail"]:
+    # (A 5xx's own detail names the platform's parts, "cmd.consent.terms did not answer": the status's words.)
+    if detail is None and lang == "en" and status < 500 and isinstance(body.get("detail"), str) and body["detail"]:
         detail = body["detail"]
     if detail is None and status == 429:
         detail = _word(words, "pr_detail_429_wait", body)
