@@ -197,3 +197,27 @@ async def test_the_terms_are_rendered_and_the_prices_are_a_table_of_the_price_li
         await phone.screenshot(path=str(SCREENSHOTS / "customer-phone.png"), full_page=True)
         await phone.close()
     assert errors == []
+
+
+async def test_a_field_the_gateway_refuses_gets_the_gateways_words_next_to_it(start_system):
+    """A rule only the gateway knows (here: the page's length limit removed) comes back in the 422's `errors`, said
+    in the page's language by the gateway, and stands next to its field with the focus on it."""
+    system = start_system()
+    errors: list[str] = []
+    async with chromium() as browser:
+        page = await new_page(browser, errors=errors)
+        sent = await sent_help_requests(page)
+        await page.goto(system.gateway_url + "/")
+        await fill_request(page)
+        await page.check("#consent")
+        await page.evaluate("document.getElementById('name').removeAttribute('maxlength')")
+        await page.fill("#name", "М" * 201)
+        await page.focus("#submit-request")
+        await page.click("#submit-request")
+        await page.wait_for_selector("#name-error:not([hidden])")
+        expected = BG["pr_type_string_too_long"].replace("{max_length}", "200")
+        assert (await field_state(page, "name")) == {"invalid": "true", "described": "name-error", "message": expected}
+        assert await page.inner_text("#form-error") == f"{BG['pr_field_customer_name']}: {expected}"
+        assert await page.evaluate("document.activeElement.id") == "name"
+        assert len(sent) == 1 and await page.is_visible("#request-section")
+    assert [error for error in errors if "status of 422" not in error] == []

@@ -107,6 +107,26 @@
     }
   }
 
+  // A 422 of the gateway names its wrong fields (`errors[].loc`, their `problem` in the page's language, since
+  // api() sends it): each goes next to its field, as the page's own messages do.
+  const FIELD_OF_PATH = {
+    "customer.name": "name", "customer.email": "email", "customer.company": "company", "customer.phone": "phone",
+    service_type: "service_type", description: "description", "consent.scopes": "scopes", scopes: "scopes",
+    "consent.accepted": "consent",
+  };
+  function markServerErrors(result) {
+    const errors = result.status === 422 && result.data && Array.isArray(result.data.errors) ? result.data.errors : [];
+    let first = null;
+    for (const item of errors) {
+      const path = (item.loc || []).filter((part) => part !== "body" && !/^\d+$/.test(part)).join(".");
+      const id = FIELD_OF_PATH[path];
+      if (!id || typeof item.problem !== "string") continue;
+      markField(id, item.problem);
+      first = first || RULES.find(([rule]) => rule === id)[1];
+    }
+    if (first) $(first).focus();
+  }
+
   async function submit(event) {
     event.preventDefault();
     const form = $("request-form");
@@ -135,6 +155,7 @@
     if (!result.ok) {
       error.textContent = problemText(result);
       error.hidden = false;
+      markServerErrors(result);
       return;
     }
     resetView();
