@@ -62,7 +62,7 @@ async def test_the_whole_story_through_the_pages_with_a_real_agent(start_system,
         await fill_request(customer)
         await customer.check("#consent")
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        await customer.screenshot(path=str(SCREENSHOTS / "customer-request.png"), full_page=True)
+        # (The request page's screenshots, desktop and phone, are tests/test_ui_customer_form.py's.)
         await customer.click("#submit-request")
         await customer.wait_for_selector("#session-code", state="visible")
         code = (await customer.inner_text("#session-code")).replace(" ", "")
@@ -97,7 +97,7 @@ async def test_the_whole_story_through_the_pages_with_a_real_agent(start_system,
             await phone.wait_for_selector("#status-text[data-status='active']")
             await phone.wait_for_function("document.getElementById('elapsed').textContent !== '—'")
             assert await phone.evaluate("() => document.documentElement.scrollWidth") <= 320
-            await phone.screenshot(path=str(SCREENSHOTS / "customer-phone.png"), full_page=True)
+            await phone.screenshot(path=str(SCREENSHOTS / "customer-session-phone.png"), full_page=True)
             await phone.close()
 
             ended_at = time.monotonic()

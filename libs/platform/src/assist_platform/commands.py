@@ -105,6 +105,8 @@ def refusals_as_problems(statuses: RuleStatuses) -> Callable[[CommandHandler], C
                 status, title = next((s, t) for kind, s, t in statuses if isinstance(error, kind))
                 retry_after = getattr(error, "retry_after", None)
                 extra = {"retry_after": retry_after} if retry_after else {}
+                if getattr(error, "code", None):  # a machine code the caller can say in its reader's language
+                    extra["code"] = error.code
                 raise Problem(status, title, getattr(error, "detail", "") or str(error), **extra) from error
 
         return _handle

@@ -85,15 +85,28 @@ def _plain_message(error: Mapping[str, Any]) -> str:
     return message[:1].lower() + message[1:]
 
 
+# The limits a 422's reader may need ("at most 200 characters"): numbers only, never the input or an object.
+_LIMITS = ("min_length", "max_length", "ge", "gt", "le", "lt")
+
+
+def _limits(error: Mapping[str, Any]) -> dict[str, int | float]:
+    context = error.get("ctx")
+    if not isinstance(context, Mapping):
+        return {}
+    return {key: context[key] for key in _LIMITS
+            if isinstance(context.get(key), int | float) and not isinstance(context.get(key), bool)}
+
+
 def invalid_input_problem(errors: Iterable[Mapping[str, Any]], *, title: str = "Invalid request") -> Problem:
     """A 422 naming each wrong field in words a customer can read: never a model class, never the input echoed.
 
     `errors` are pydantic's (or FastAPI's, whose locations start with `body`, `query`, ...). The detail lists
-    the first few as `field: problem`; `errors` lists them all with their `field` path.
+    the first few as `field: problem`; `errors` lists them all with their `field` path, pydantic's error `type`
+    and the numeric limits of the rule (`max_length`, ...), from which a reader's language can be told.
     """
     listed = [
         {"field": _field_path(error.get("loc", ())), "problem": _plain_message(error),
-         "loc": [str(part) for part in error.get("loc", ())], "type": str(error.get("type", ""))}
+         "loc": [str(part) for part in error.get("loc", ())], "type": str(error.get("type", "")), **_limits(error)}
         for error in errors
     ]
     shown = [f"{item['field']}: {item['problem']}" for item in listed[:5]]

@@ -8,6 +8,7 @@ from typing import Literal
 from assist_platform.audit import audit_command
 from assist_platform.runtime import Command
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from .domain import DEFAULT_LANGUAGE, normalize_scopes, validate_language, validate_reason
 from .service import ConsentService
@@ -59,7 +60,13 @@ class GrantInput(_Input):
     @field_validator("scopes")
     @classmethod
     def _known_scopes(cls, scopes: list[str]) -> list[str]:
-        return normalize_scopes(scopes)
+        # Error types of our own (`scopes_required`, `scope_unknown`): the 422 says which rule, and the gateway
+        # says it in the customer's language; the message never names this model (invalid_input_problem).
+        try:
+            return normalize_scopes(scopes)
+        except ValueError as exc:
+            kind = "scopes_required" if not scopes else "scope_unknown"
+            raise PydanticCustomError(kind, str(exc)) from exc
 
     @field_validator("lang")
     @classmethod

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 def _no_consent(session_id: str) -> Problem:
-    return Problem(404, "Not found", f"Session {session_id} has no consent.")
+    return Problem(404, "Not found", f"Session {session_id} has no consent.", code="consent_not_found")
 
 
 @dataclass
@@ -68,6 +68,7 @@ class ConsentService:
                 f"Terms version {terms_version!r} is not the current one ({self.catalog.current_version}); "
                 "show the current terms and ask again.",
                 current_version=self.catalog.current_version,
+                code="terms_version_not_current",
             )
         terms = self.catalog.current(lang)
         granted_at = utcnow()
@@ -94,7 +95,8 @@ class ConsentService:
                             "terms_version": terms.version, "terms_sha256": terms.sha256},
                 )
         except IntegrityError as exc:
-            raise Problem(409, "Consent exists", f"Session {session_id} already has a consent.") from exc
+            raise Problem(409, "Consent exists", f"Session {session_id} already has a consent.",
+                          code="consent_exists") from exc
         self.runtime.notify_outbox()
         return {
             "consent_id": consent.consent_id,
@@ -200,7 +202,8 @@ class ConsentService:
             if consent is None or not is_in_force(
                 revoked_at=consent.revoked_at, expires_at=consent.expires_at, now=now
             ):
-                raise Problem(403, "Consent not in force", f"Session {session_id} has no consent in force.")
+                raise Problem(403, "Consent not in force", f"Session {session_id} has no consent in force.",
+                              code="consent_not_in_force")
             lease = await crud.create_lease(
                 db=db,
                 consent=consent,

@@ -16,6 +16,7 @@ from .edge import TrustedProxyMiddleware
 from .metrics import open_relays_refresher
 from .middleware import BodyLimitMiddleware, HeaderLimitMiddleware, SecurityHeadersMiddleware
 from .models import TABLES
+from .problem_language import ProblemLanguageMiddleware
 from .ratelimit import SlidingWindowLimiter
 from .relay import RelayHub
 from .relay.doors import RelayDoors
@@ -87,6 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(downloads.router)
     install_web(app, runtime)
     app.add_middleware(RelayDoors, routes=hub.router.routes)
+    # Around every layer that answers a problem (routes, CSRF, limits): its title and detail in the reader's language.
+    app.add_middleware(ProblemLanguageMiddleware)
     # Last added, so the outermost: every layer and route after it sees the client TRUSTED_PROXIES make of it.
     app.add_middleware(TrustedProxyMiddleware, trusted=settings.trusted_proxy_networks)
     return app

@@ -62,11 +62,14 @@ class TransitionRefused(SessionRuleError):
 class CodeGone(SessionRuleError):
     """The session code existed but can no longer be used (maps to 410)."""
 
+    code = "session_code_gone"  # the problem's machine code (refusals_as_problems carries it)
+
 
 class QueueFull(SessionRuleError):
     """Too many requests already wait for a consultant (maps to 429; `retry_after` becomes Retry-After)."""
 
     retry_after = 60  # seconds: long enough not to invite hammering, short enough for a customer to wait
+    code = "queue_full"
 
 
 # ---------------------------------------------------------------- admission

@@ -87,7 +87,8 @@ async def _draw_live_code(db: AsyncSession) -> str:
         taken = (await db.exec(select(HelpSession.session_id).where(HelpSession.live_code == code))).first()
         if taken is None:
             return code
-    raise Problem(503, "Service unavailable", "Could not draw a free session code; try again.")
+    raise Problem(503, "Service unavailable", "Could not draw a free session code; try again.",
+                  code="session_code_unavailable")
 
 
 async def request_session(
@@ -175,7 +176,7 @@ async def attach_agent(
     """
     session = await _session_of_code(db, session_code) if domain.is_session_code(session_code) else None
     if session is None:
-        raise Problem(404, "Not found", "There is no session with this code.")
+        raise Problem(404, "Not found", "There is no session with this code.", code="session_code_unknown")
     if resume_token and session.status != Status.ENDED.value and _holds_resume_token(session, resume_token):
         return session, resume_token  # this very attach, asked again
     used = domain.use_code(session.code_state(), now=now)
@@ -197,9 +198,11 @@ async def resume_agent(*, db: AsyncSession, session_id: str, resume_token: str) 
     """The same agent, back after a network drop: its resume token stands for the code it already spent."""
     session = await load_session(db=db, session_id=session_id)
     if not _holds_resume_token(session, resume_token):
-        raise Problem(403, "Forbidden", "This resume token does not belong to the session's agent.")
+        raise Problem(403, "Forbidden", "This resume token does not belong to the session's agent.",
+                      code="resume_token_wrong")
     if session.status == Status.ENDED.value:
-        raise Problem(410, "Session ended", "The session has ended; a new request is needed.")
+        raise Problem(410, "Session ended", "The session has ended; a new request is needed.",
+                      code="session_ended")
     return session
 
 

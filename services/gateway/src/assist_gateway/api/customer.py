@@ -56,7 +56,7 @@ def _count_help_request(limiter: SlidingWindowLimiter, address: str) -> None:
         raise Problem(
             429, "Too many requests",
             f"Too many help requests from your network address; please try again in {wait} seconds.",
-            retry_after=wait,
+            retry_after=wait, code="help_requests_throttled",
         )
 
 

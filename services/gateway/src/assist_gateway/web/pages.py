@@ -103,15 +103,27 @@ def to_login(request: Request) -> RedirectResponse:
 
 @router.get("/")
 async def customer_page(request: Request, runtime: RuntimeDep) -> Response:
+    # Imported here: this function's helpers are the customer page's own modules.
+    from ..problem_language import localize_problem
+    from .price_table import price_rows, service_label, vat_percent
+    from .rendering import render_problem_page
+    from .terms import render_terms
+
     lang = language(request)
-    terms = await call(runtime, TERMS, {"lang": lang})
-    prices = await call(runtime, PRICE_LIST, {})
+    try:
+        terms = await call(runtime, TERMS, {"lang": lang})
+        prices = await call(runtime, PRICE_LIST, {})
+    except Problem as problem:
+        # A browser asked for a page: the failure as a page in its language, with a way to try again.
+        said = localize_problem(problem.to_dict(), lang)
+        return render_problem_page(request, status_code=problem.status, title=said["title"],
+                                   detail=said.get("detail", ""), back_href=f"/?lang={lang}")
     for service in prices.get("service_types", []):
-        names = service.get("name")
-        service["label"] = (
-            names.get(lang) or next(iter(names.values()), "") if isinstance(names, dict) else names
-        )
-    return render(request, "customer.html", terms=terms, prices=prices)
+        service["label"] = service_label(service, lang)
+    return render(
+        request, "customer.html", terms=terms, terms_html=render_terms(terms.get("text", "")), prices=prices,
+        price_rows=price_rows(prices, lang), vat_percent=vat_percent(prices, lang),
+    )
 
 
 @router.get("/console/login")

@@ -43,18 +43,102 @@
     return `${gross.toFixed(2)} ${$("currency").value} (${t("vat_included")})`;
   }
 
+  // The form's own validation (the form is `novalidate`): each rule's message next to its field, in the page's
+  // language, the field marked aria-invalid and described by its message; the first wrong field gets the focus.
+  // The same rules as the gateway's schema (schemas.py), so what passes here is not refused there.
+  const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+  const PHONE = /^[0-9+()\-. /]*$/;
+  const checkedScopes = () => [...document.querySelectorAll('#request-form input[name="scope"]:checked')];
+  const tooLong = (field) => field.maxLength > 0 && field.value.length > field.maxLength
+    ? t("cp_err_too_long", { max: field.maxLength }) : "";
+  const RULES = [
+    // [field id, the element that gets the focus, what is wrong ("" when nothing)]
+    ["name", "name", () => (!$("name").value.trim() ? t("cp_err_name_required") : tooLong($("name")))],
+    ["email", "email", () => {
+      const value = $("email").value.trim();
+      if (!value) return t("cp_err_email_required");
+      return EMAIL.test(value) ? tooLong($("email")) : t("cp_err_email_format");
+    }],
+    ["company", "company", () => tooLong($("company"))],
+    ["phone", "phone", () => (PHONE.test($("phone").value.trim()) ? tooLong($("phone")) : t("cp_err_phone_format"))],
+    ["service_type", "service_type", () => ($("service_type").value ? "" : t("cp_err_service_required"))],
+    ["description", "description",
+      () => (!$("description").value.trim() ? t("cp_err_description_required") : tooLong($("description")))],
+    ["scopes", "scope-view", () => (checkedScopes().length ? "" : t("cp_err_scope_required"))],
+    ["consent", "consent", () => ($("consent").checked ? "" : t("cp_err_consent_required"))],
+  ];
+
+  function markField(id, message) {
+    const note = $(`${id}-error`);
+    note.textContent = message;
+    note.hidden = !message;
+    const marked = id === "scopes" ? [...document.querySelectorAll('#request-form input[name="scope"]')] : [$(id)];
+    for (const field of marked) {
+      if (message) {
+        field.setAttribute("aria-invalid", "true");
+        const described = (field.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+        if (!described.includes(note.id)) field.setAttribute("aria-describedby", [...described, note.id].join(" "));
+      } else {
+        field.removeAttribute("aria-invalid");
+      }
+    }
+  }
+
+  // Every rule checked, every message shown or cleared; the id of the element to focus, or null when all is well.
+  function validateForm() {
+    let first = null;
+    for (const [id, focus, rule] of RULES) {
+      const message = rule();
+      markField(id, message);
+      if (message && !first) first = focus;
+    }
+    return first;
+  }
+
+  // Once a field was marked wrong, its message follows what the person types (and clears when it is right).
+  function revalidateOnChange() {
+    for (const [id, , rule] of RULES) {
+      const fields = id === "scopes" ? [...document.querySelectorAll('#request-form input[name="scope"]')] : [$(id)];
+      for (const field of fields) {
+        const recheck = () => { if (!$(`${id}-error`).hidden) markField(id, rule()); };
+        field.addEventListener("input", recheck);
+        field.addEventListener("change", recheck);
+      }
+    }
+  }
+
+  // A 422 of the gateway names its wrong fields (`errors[].loc`, their `problem` in the page's language, since
+  // api() sends it): each goes next to its field, as the page's own messages do.
+  const FIELD_OF_PATH = {
+    "customer.name": "name", "customer.email": "email", "customer.company": "company", "customer.phone": "phone",
+    service_type: "service_type", description: "description", "consent.scopes": "scopes", scopes: "scopes",
+    "consent.accepted": "consent",
+  };
+  function markServerErrors(result) {
+    const errors = result.status === 422 && result.data && Array.isArray(result.data.errors) ? result.data.errors : [];
+    let first = null;
+    for (const item of errors) {
+      const path = (item.loc || []).filter((part) => part !== "body" && !/^\d+$/.test(part)).join(".");
+      const id = FIELD_OF_PATH[path];
+      if (!id || typeof item.problem !== "string") continue;
+      markField(id, item.problem);
+      first = first || RULES.find(([rule]) => rule === id)[1];
+    }
+    if (first) $(first).focus();
+  }
+
   async function submit(event) {
     event.preventDefault();
     const form = $("request-form");
     const error = $("form-error");
     error.hidden = true;
-    if (!$("consent").checked) {
-      error.textContent = t("consent_required");
+    const wrong = validateForm();
+    if (wrong) {
+      error.textContent = t("cp_form_invalid");
       error.hidden = false;
-      $("consent").focus();
+      $(wrong).focus();
       return;
     }
-    if (!form.reportValidity()) return;
     const scopes = [...form.querySelectorAll('input[name="scope"]:checked')].map((box) => box.value);
     const body = {
       customer: {
@@ -71,6 +155,7 @@
     if (!result.ok) {
       error.textContent = problemText(result);
       error.hidden = false;
+      markServerErrors(result);
       return;
     }
     resetView();
@@ -307,9 +392,12 @@
   function startOver() {
     forget();
     $("request-form").reset();
+    for (const [id] of RULES) markField(id, "");
+    $("form-error").hidden = true;
   }
 
   $("request-form").addEventListener("submit", submit);
+  revalidateOnChange();
   $("end-session").addEventListener("click", endSession);
   $("download-receipt").addEventListener("click", downloadReceipt);
   $("new-request").addEventListener("click", startOver);
