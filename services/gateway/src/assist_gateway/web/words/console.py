@@ -44,7 +44,6 @@ WORDS: dict[str, dict[str, str]] = {
         # Problems the console and the supervisor's page can show, by the problem's `code` or its status.
         "problem_already_claimed": "Друг консултант вече пое тази заявка.",
         "problem_not_waiting": "Заявката вече не чака: клиентът я е отказал или тя е изтекла.",
-        "problem_session_not_found": "Сесията вече я няма.",
         "cq_problem_forbidden": "Нямате право на това действие.",
         "cq_problem_unavailable": "Услугата не отговаря в момента. Опитайте отново след малко.",
         "cq_problem_conflict": "Действието не е възможно в сегашното състояние на сесията.",
@@ -87,7 +86,6 @@ WORDS: dict[str, dict[str, str]] = {
         "cq_back_finance": "Back to finance",
         "problem_already_claimed": "Another consultant has already claimed this request.",
         "problem_not_waiting": "The request is no longer waiting: the customer withdrew it or it expired.",
-        "problem_session_not_found": "The session is no longer there.",
         "cq_problem_forbidden": "You may not do this.",
         "cq_problem_unavailable": "The service is not answering right now. Try again shortly.",
         "cq_problem_conflict": "This is not possible in the session's present state.",
