@@ -12,7 +12,7 @@ import signal
 
 import httpx
 import pytest
-from assist_gateway.problem_language import accepted_language, localize_problem, problem_language
+from assist_gateway.web.problem_language import accepted_language, localize_problem, problem_language
 from assist_gateway.web.words.customer import WORDS
 from public_api import CUSTOMER
 

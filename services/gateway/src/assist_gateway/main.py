@@ -16,7 +16,7 @@ from .edge import TrustedProxyMiddleware
 from .metrics import open_relays_refresher
 from .middleware import BodyLimitMiddleware, HeaderLimitMiddleware, SecurityHeadersMiddleware
 from .models import TABLES
-from .problem_language import ProblemLanguageMiddleware
+from .web.problem_language import ProblemLanguageMiddleware
 from .ratelimit import SlidingWindowLimiter
 from .relay import RelayHub
 from .relay.doors import RelayDoors

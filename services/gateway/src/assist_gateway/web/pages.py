@@ -16,11 +16,14 @@ from ..api.auth import LOGIN_WAIT_SECONDS
 from ..api.deps import TOKEN_COOKIE, LoginLimiterDep, RuntimeDep, SettingsDep, client_address
 from ..commands import PRICE_LIST, SESSION_LIST, TERMS, call, get_session
 from ..domain import ADMIN, CONSULTANT, FINANCE, SUPERVISOR
+from .problem_language import localize_problem
 from ..ratelimit import OverBudget
 from ..staff import StaffIdentity, authenticate_token, check_password, find_account, issue_token, revoke_token
 from .i18n import MESSAGES, language
 from .live import snapshot_for
+from .price_table import price_rows, service_label, vat_percent
 from .rendering import render, render_problem_page
+from .terms import render_terms
 from .security import (
     login_csrf_matches,
     new_login_csrf_value,
@@ -103,12 +106,6 @@ def to_login(request: Request) -> RedirectResponse:
 
 @router.get("/")
 async def customer_page(request: Request, runtime: RuntimeDep) -> Response:
-    # Imported here: this function's helpers are the customer page's own modules.
-    from ..problem_language import localize_problem
-    from .price_table import price_rows, service_label, vat_percent
-    from .rendering import render_problem_page
-    from .terms import render_terms
-
     lang = language(request)
     try:
         terms = await call(runtime, TERMS, {"lang": lang})

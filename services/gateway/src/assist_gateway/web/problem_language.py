@@ -29,7 +29,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .web.i18n import LANG_COOKIE, MESSAGES
+from .i18n import LANG_COOKIE, MESSAGES
 
 PROBLEM_JSON = b"application/problem+json"
 LANGUAGES = ("bg", "en")
