@@ -45,10 +45,13 @@ class SessionRuleError(Exception):
     """A request the rules refuse; `detail` says why in words a caller can show, `code` (optional) names the
     refusal for a page that says it in its own language (the problem's `code` member)."""
 
+    code: str | None = None  # a subclass may name all its refusals at once (QueueFull, CodeGone)
+
     def __init__(self, detail: str, *, code: str | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
-        self.code = code
+        if code is not None:
+            self.code = code
 
 
 class InvalidInput(SessionRuleError):
