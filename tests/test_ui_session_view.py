@@ -271,7 +271,7 @@ async def test_a_view_only_session_says_so_first_and_offers_no_input(start_syste
         # Then something the page does send: a narrower window resizes the terminal, the page tells the agent.
         # Frames leave in order, so any input frame sent before would be recorded before this one.
         await page.set_viewport_size({"width": 1100, "height": 900})
-        await page.wait_for_function(f"window.AssistSessionView.terminal.cols !== {cols}")
+        await page.wait_for_function("(cols) => window.AssistSessionView.terminal.cols !== cols", arg=cols)
         told = f'"cols":{await page.evaluate("() => window.AssistSessionView.terminal.cols")},'.encode()
         async with asyncio.timeout(10):
             while not any(isinstance(p, bytes) and p[0] == 0 and told in p for p in opened.sent[mark:]):

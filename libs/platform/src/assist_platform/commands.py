@@ -93,7 +93,8 @@ RuleStatuses = Sequence[tuple[type[Exception], int, str]]
 def refusals_as_problems(statuses: RuleStatuses) -> Callable[[CommandHandler], CommandHandler]:
     """Wrap a command handler so a domain rule's refusal (`statuses`: exception type, status, title; first match
     wins) leaves as the problem a caller can act on, never as a 500. The exception's `detail` becomes the detail,
-    and its `retry_after` (seconds), if it has one, the problem's `retry_after` (the gateway's Retry-After)."""
+    its `retry_after` (seconds), if it has one, the problem's `retry_after` (the gateway's Retry-After), and its
+    `code` with its `values` (a mapping) members of the problem, for words `problem_<code>` with placeholders."""
     kinds = tuple(kind for kind, _status, _title in statuses)
 
     def wrap(handler: CommandHandler) -> CommandHandler:
@@ -105,8 +106,9 @@ def refusals_as_problems(statuses: RuleStatuses) -> Callable[[CommandHandler], C
                 status, title = next((s, t) for kind, s, t in statuses if isinstance(error, kind))
                 retry_after = getattr(error, "retry_after", None)
                 extra = {"retry_after": retry_after} if retry_after else {}
-                if getattr(error, "code", None):  # a machine code the caller can say in its reader's language
-                    extra["code"] = error.code
+                if getattr(error, "code", None):
+                    # A machine code the caller can say in its reader's language, with the values its words fill in.
+                    extra.update(getattr(error, "values", None) or {}, code=error.code)
                 raise Problem(status, title, getattr(error, "detail", "") or str(error), **extra) from error
 
         return _handle

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC
-from functools import wraps
 from typing import Any, Literal
 
 from assist_platform.commands import refusals_as_problems
@@ -108,27 +107,9 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
 ]
 
 
-# A refusal of the rules leaves as the problem a caller can act on (404, 409, 422), never as a 500.
-_refusals = refusals_as_problems(_STATUS)
-
-
-def _as_problems(handler):
-    """As `refusals_as_problems`, and the refusal's `code` (with its values) goes along as members of the problem:
-    a page says it in its reader's language with the words `problem_<code>`."""
-    wrapped = _refusals(handler)
-
-    @wraps(handler)
-    async def _handle(request: Any) -> Any:
-        try:
-            return await wrapped(request)
-        except Problem as problem:
-            cause = problem.__cause__
-            code = getattr(cause, "code", None)
-            if code and "code" not in problem.extra:
-                problem.extra.update(getattr(cause, "values", {}) or {}, code=code)
-            raise
-
-    return _handle
+# A refusal of the rules leaves as the problem a caller can act on (404, 409, 422), never as a 500; its `code`
+# and values go along, so a page says it in its reader's language with the words `problem_<code>`.
+_as_problems = refusals_as_problems(_STATUS)
 
 
 class BillingCommands:

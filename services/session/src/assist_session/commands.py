@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from assist_platform.audit import audit_command
 from assist_platform.commands import refusals_as_problems
 from assist_platform.envelope import utcnow
-from assist_platform.problems import Problem
 from assist_platform.runtime import Command, ServiceRuntime
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy.exc import IntegrityError
@@ -177,16 +176,11 @@ class SessionCommands:
 
     async def claim(self, request: ClaimInput) -> SessionView:
         consultant = domain.validate_consultant(request.consultant)
-        try:
-            async with self._database.transaction() as db:
-                session = await service.claim_session(
-                    db=db, session_id=request.session_id, consultant=consultant, now=utcnow(),
-                    client_address=request.client_address,
-                )
-        except TransitionRefused as refused:
-            # With its `code` (already_claimed, not_waiting): the console says it in the consultant's language.
-            extra = {"code": refused.code} if refused.code else {}
-            raise Problem(409, "Conflict", refused.detail, **extra) from refused
+        async with self._database.transaction() as db:
+            session = await service.claim_session(
+                db=db, session_id=request.session_id, consultant=consultant, now=utcnow(),
+                client_address=request.client_address,
+            )
         self._runtime.notify_outbox()
         return session_view(session)
 
