@@ -7,6 +7,7 @@ session page, once the customer's screen is drawn on `#screen`.
 
 from __future__ import annotations
 
+import json
 from contextlib import asynccontextmanager
 
 import httpx
@@ -14,6 +15,18 @@ from agent_flow import PASSWORD, AgentProcess, Xvfb
 from browser import chromium, new_page, staff_login
 from public_api import bearer, login, request_help, wait_for_status
 from x_reader import XReader
+
+
+# The page's relay socket, kept where a test can send on it: a frame sent there after the typed ones is handled by
+# the gateway and the agent after them (one socket, one order), which makes it a barrier.
+KEEP_SOCKET = """
+(() => {
+  const Native = window.WebSocket;
+  window.WebSocket = function (...args) { const socket = new Native(...args); window.__relaySocket = socket; return socket; };
+  window.WebSocket.prototype = Native.prototype;
+  Object.assign(window.WebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+})();
+"""
 
 
 class RemoteScreen:
@@ -28,6 +41,15 @@ class RemoteScreen:
         """A click on the reader's window, through the canvas (as the consultant would focus it)."""
         await self.page.click("#screen", position={"x": 40, "y": 10})
         await self.page.wait_for_function("document.activeElement === document.getElementById('screen')")
+
+    async def send_control(self, message: dict) -> None:
+        """A channel-0 message on the page's own relay socket, after everything the page sent before it."""
+        await self.page.evaluate("""(text) => {
+            const payload = new TextEncoder().encode(text);
+            const frame = new Uint8Array(payload.length + 1);
+            frame.set(payload, 1);
+            window.__relaySocket.send(frame);
+        }""", json.dumps(message))
 
     async def type_keys(self, key_events: list[dict]) -> None:
         """Raw key events as chromium gets them from the operating system (CDP): any keyboard layout, e.g. a
@@ -72,6 +94,7 @@ async def remote_screen(system, tmp_path, *, scopes=("view", "control")):
             errors: list[str] = []
             async with chromium() as browser:
                 page = await new_page(browser, errors=errors)
+                await page.add_init_script(KEEP_SOCKET)
                 await staff_login(page, url, "/console", "maria", PASSWORD)
                 await page.goto(f"{url}/console/session/{request.session_id}")
                 await wait_for_status(client, request.session_id, bearer(request.customer_token), "active")
