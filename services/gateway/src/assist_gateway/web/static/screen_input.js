@@ -9,11 +9,11 @@ window.AssistScreenInput = (() => {
   // the characters typed already carry the consultant's case, the customer's Caps Lock must not change it again.
   const NAMED_KEYS = new Set([
     "Enter", "Tab", "Backspace", "Delete", "Insert", "Home", "End", "PageUp", "PageDown",
-    "ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", "Shift", "Control", "Alt", "AltGraph", "Meta", "ContextMenu", "F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "F9", "F10", "F11", "F12",
+    "ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", "Shift", "Control", "Alt", "AltGraph", "Meta", "ContextMenu",
+    "F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "F9", "F10", "F11", "F12",
   ]);
-  const MAX_TEXT = 256; // code points in one `text` event (the agent refuses longer ones)
-  // What a `text` event may carry: no controls (C0, DEL, C1), separators or bidi controls (the agent checks too).
-  const UNTYPED = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]/gu;
+  // Never text: controls (C0, DEL, C1), line/paragraph separators, bidi controls (the agent refuses them too).
+  const UNTYPED = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]/u;
 
   // `send(bytes)` sends one frame (the session view decides whether input may pass at all).
   function attach(canvas, send) {
@@ -29,10 +29,6 @@ window.AssistScreenInput = (() => {
         y: Math.round((event.clientY - box.top) * canvas.height / box.height),
       };
     }
-    function typeText(text) {
-      const chars = [...text];
-      for (let i = 0; i < chars.length; i += MAX_TEXT) input({ type: "text", text: chars.slice(i, i + MAX_TEXT).join("") });
-    }
     function releaseAll() {
       for (const key of held.values()) input({ type: "key", key, pressed: false });
       held.clear();
@@ -40,7 +36,7 @@ window.AssistScreenInput = (() => {
     // A printable character (one code point) typed without a shortcut modifier: text, whatever the layout made of
     // the key ("з" on a Bulgarian one). AltGr counts as no shortcut (Windows reports it as Ctrl+Alt).
     function isText(e) {
-      if ([...e.key].length !== 1 || e.key.match(UNTYPED)) return false;
+      if ([...e.key].length !== 1 || UNTYPED.test(e.key)) return false;
       return e.getModifierState("AltGraph") || !(e.ctrlKey || e.metaKey || e.altKey);
     }
 
@@ -54,7 +50,7 @@ window.AssistScreenInput = (() => {
       if (e.key === "Escape") { canvas.blur(); return; }
       if (e.isComposing || e.key === "Dead" || e.key === "Process") return;
       e.preventDefault();
-      if (isText(e)) { typeText(e.key); return; }
+      if (isText(e)) { input({ type: "text", text: e.key }); return; }
       const key = [...e.key].length === 1 ? e.key : (NAMED_KEYS.has(e.key) ? e.key : null);
       if (key === null) return; // Unidentified, media keys...: nothing the agent would take
       held.set(e.code || key, key);
@@ -70,19 +66,6 @@ window.AssistScreenInput = (() => {
     // Leaving the canvas (Escape, a click elsewhere, another window or tab) lets go of every key still down there.
     canvas.addEventListener("blur", releaseAll);
     document.addEventListener("visibilitychange", () => { if (document.hidden) releaseAll(); });
-    // Pasted text (the browser's Paste on the focused canvas): lines become Enter, tabs Tab, other controls nothing.
-    canvas.addEventListener("paste", (e) => {
-      e.preventDefault();
-      const text = (e.clipboardData && e.clipboardData.getData("text/plain")) || "";
-      text.replace(/\r\n?/g, "\n").split("\n").forEach((line, i) => {
-        if (i > 0) { input({ type: "key", key: "Enter", pressed: true }); input({ type: "key", key: "Enter", pressed: false }); }
-        line.split("\t").forEach((part, j) => {
-          if (j > 0) { input({ type: "key", key: "Tab", pressed: true }); input({ type: "key", key: "Tab", pressed: false }); }
-          const clean = part.replace(UNTYPED, "");
-          if (clean) typeText(clean);
-        });
-      });
-    });
   }
 
   return { attach };
