@@ -190,3 +190,24 @@ async def test_enter_arrives_only_as_the_key(start_system, tmp_path, display, re
     finally:
         await consultant.ws.close()
         agent.stop()
+
+
+async def test_a_modifier_held_when_the_consultant_leaves_is_let_go_by_the_agent(start_system, tmp_path, display,
+                                                                                 reader):
+    """The consultant's socket drops with Control down (a closed tab, a lost network): the customer's next keys
+    must not be Ctrl shortcuts."""
+    system = start_system()
+    await reader.ready()
+    agent, consultant = await start_session(system, tmp_path, scopes=("view", "control"), env=display.env())
+    try:
+        await consultant.send(text("a"))
+        await reader.wait_for_text("a")
+        await consultant.send(key("Control"))
+        await consultant.ws.close()
+        await agent.wait_for_log("the consultant left")
+        # The customer types (xdotool, as a keyboard would, without touching the modifiers).
+        subprocess.run(["xdotool", "key", "b"], env=display.env(), check=True)
+        await reader.wait_for_text("ab")
+        assert reader.keys()[-1]["state"] & 0x4 == 0  # 0x4: ControlMask
+    finally:
+        agent.stop()
