@@ -22,7 +22,11 @@ from x_reader import XReader
 KEEP_SOCKET = """
 (() => {
   const Native = window.WebSocket;
-  window.WebSocket = function (...args) { const socket = new Native(...args); window.__relaySocket = socket; return socket; };
+  window.WebSocket = function (...args) {
+    const socket = new Native(...args);
+    window.__relaySocket = socket;
+    return socket;
+  };
   window.WebSocket.prototype = Native.prototype;
   Object.assign(window.WebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
 })();

@@ -4,8 +4,8 @@
 Every key press becomes one JSON line `{"keysym", "char", "synthetic", "text"}`, where `char` is what Tk's own
 lookup (the X server's keymap at that moment, as any application reads it) makes of the key and `text` is the
 entry's content after it. A synthetic key (sent with XSendEvent, not through the X server's input) edits nothing,
-as in xterm, browsers and most toolkits. Tk resolves keys exactly like the customer's applications do, so a character that arrives here arrives
-in a real program.
+as in xterm, browsers and most toolkits. Tk resolves keys as the customer's applications do, so a character that
+arrives here arrives in a real program.
 """
 
 from __future__ import annotations
