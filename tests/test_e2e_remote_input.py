@@ -8,9 +8,11 @@ gateway's relay → the real `assist agent` on an Xvfb display of its own → X 
 from __future__ import annotations
 
 import pytest
-from agent_flow import missing_x_tools
+from agent_flow import Xvfb, missing_x_tools, start_session
 from remote_screen import BG_PHONETIC, layout_keys, remote_screen
-from x_reader import keymap, missing_tk
+from x_reader import XReader, keymap, missing_tk
+
+from assist_agent import framing
 
 pytestmark = [
     pytest.mark.e2e,
@@ -77,3 +79,27 @@ async def test_backspace_and_enter_arrive_and_a_held_modifier_is_let_go_on_leavi
         last = remote.reader.keys()[-1]
         assert last["char"] == "d" and last["state"] & 0x4 == 0, last  # 0x4: ControlMask
         assert remote.errors == []
+
+
+async def test_a_text_with_more_distinct_characters_than_spare_keycodes_arrives_exactly(start_system, tmp_path):
+    """Xvfb's keymap leaves 17 keycodes empty; one `text` event of over twice as many characters outside the keymap (the
+    most one event may carry is 256) still arrives character for character, in order."""
+    system = start_system()
+    display = Xvfb(640, 480)
+    reader = XReader(display, tmp_path / "x-reader.jsonl")
+    agent = None
+    try:
+        await reader.ready()
+        spare = sum(1 for keysyms in keymap(display) if not any(keysyms))
+        agent, consultant = await start_session(system, tmp_path, env=display.env())
+        letters = "".join(chr(c) for c in range(0x430, 0x450)) + "".join(chr(c) for c in range(0x3B1, 0x3C9))
+        assert len(set(letters)) > 2 * spare
+        await consultant.send(framing.encode_json(framing.INPUT, {"type": "text", "text": letters}))
+        await reader.wait_for_text(letters)
+        assert "".join(key["char"] for key in reader.keys()) == letters
+        await consultant.ws.close()
+    finally:
+        if agent is not None:
+            agent.stop()
+        reader.stop()
+        display.stop()

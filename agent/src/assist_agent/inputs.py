@@ -228,17 +228,24 @@ class XKeyboard:
         return code or self._bind(keysym, set())
 
     def _bind(self, keysym: int, used: set[int]) -> int:
-        """A spare keycode bound to `keysym` (every column: whatever the group, level or Shift, the same)."""
-        if not self._bound:
-            raise InputError("the keyboard has no spare keycode for characters outside its layout")
+        """A spare keycode bound to `keysym` (every column: whatever the group, level or Shift, the same).
+
+        The least recently used spare is rebound, never one held down. When the text being typed has used every
+        spare (`used`), the application may not have read those keys yet: it gets a moment before their keysyms
+        change (once per round of spares, so a 256-character text waits well under a second in all).
+        """
         if keysym in self._bound:
             self._bound.move_to_end(keysym)
             return self._bound[keysym]
-        old, code = self._bound.popitem(last=False)
-        if code in used or code in self._held.values():
-            # The application may not have read that key yet: give it a moment before its keysym changes.
+        held = set(self._held.values())
+        old = next((bound for bound, code in self._bound.items() if code not in held), None)
+        if old is None:
+            raise InputError("the keyboard has no spare keycode for characters outside its layout")
+        code = self._bound.pop(old)
+        if code in used:
             self._display.sync()
             time.sleep(0.05)
+            used.clear()
         self._display.change_keyboard_mapping(code, [(keysym,) * self._width])
         self._display.sync()
         self._bound[keysym] = code
