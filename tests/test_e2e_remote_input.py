@@ -82,8 +82,8 @@ async def test_backspace_and_enter_arrive_and_a_held_modifier_is_let_go_on_leavi
 
 
 async def test_a_text_with_more_distinct_characters_than_spare_keycodes_arrives_exactly(start_system, tmp_path):
-    """Xvfb's keymap leaves 17 keycodes empty; one `text` event of over twice as many characters outside the keymap (the
-    most one event may carry is 256) still arrives character for character, in order."""
+    """Xvfb's keymap leaves 17 keycodes empty; one `text` event of over twice as many characters outside the keymap
+    (one event may carry up to 256) still arrives character for character, in order."""
     system = start_system()
     display = Xvfb(640, 480)
     reader = XReader(display, tmp_path / "x-reader.jsonl")
