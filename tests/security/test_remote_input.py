@@ -211,3 +211,27 @@ async def test_a_modifier_held_when_the_consultant_leaves_is_let_go_by_the_agent
         assert reader.keys()[-1]["state"] & 0x4 == 0  # 0x4: ControlMask
     finally:
         agent.stop()
+
+
+async def test_text_is_never_a_shortcut_even_with_control_held(start_system, tmp_path, display, reader):
+    """Text typed while the consultant's Control is down (AltGr on Windows is Ctrl+Alt; a stale key) is typed as
+    text: Ctrl+W or Ctrl+Q in the customer's application is a `key` event, never the side effect of `text`."""
+    system = start_system()
+    await reader.ready()
+    agent, consultant = await start_session(system, tmp_path, scopes=("view", "control"), env=display.env())
+    try:
+        await consultant.send(key("Control"))
+        await consultant.send(text("wq"))
+        await consultant.send(key("Control", False))
+        await reader.wait_for_text("wq")
+        typed = [event for event in reader.keys() if event["char"] in ("w", "q")]
+        assert [event["state"] & 0x4 for event in typed] == [0, 0]  # 0x4: ControlMask
+        # A shortcut is still a shortcut when it is sent as keys: Ctrl+H deletes a character in a Tk entry.
+        await consultant.send(key("Control"))
+        await consultant.send(key("h"))
+        await consultant.send(key("h", False))
+        await consultant.send(key("Control", False))
+        await reader.wait_for_text("w")
+    finally:
+        await consultant.ws.close()
+        agent.stop()

@@ -42,6 +42,7 @@ _PYNPUT_KEYS = {
     "Shift": "shift", "Control": "ctrl", "Alt": "alt", "AltGraph": "alt_gr", "Meta": "cmd", "CapsLock": "caps_lock",
     "ContextMenu": "menu", **{f"F{n}": f"f{n}" for n in range(1, 13)},
 }
+SHORTCUT_MODIFIERS = frozenset({"Control", "Alt", "AltGraph", "Meta"})  # let go of while text is typed
 _BUTTONS = ("left", "right", "middle")
 # Invisible characters that reorder or hide what is shown (Trojan Source): never typed.
 _BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C))
@@ -201,13 +202,20 @@ class XKeyboard:
             self._held.clear()
 
     def type(self, text: str) -> None:
+        """Types `text` with no shortcut modifier down: a Ctrl, Alt or Meta the consultant holds is let go for the
+        time (text is never a shortcut), then pressed again; Shift stays (a spare keycode types the same with it)."""
         with self._lock:
+            shortcut_mods = [code for name, code in self._held.items() if name in SHORTCUT_MODIFIERS]
+            for code in shortcut_mods:
+                self._fake(self._X.KeyRelease, code)
             used: set[int] = set()
             for char in text:
                 code = self._bind(char_keysym(char), used)
                 used.add(code)
                 self._fake(self._X.KeyPress, code)
                 self._fake(self._X.KeyRelease, code)
+            for code in shortcut_mods:
+                self._fake(self._X.KeyPress, code)
 
     def close(self) -> None:
         """Unbinds the spare keycodes (the keymap is as it was) and closes the connection."""
@@ -286,7 +294,12 @@ class PynputKeyboard:
         pass
 
     def type(self, text: str) -> None:
+        shortcut_mods = [name for name in self._held if name in SHORTCUT_MODIFIERS]
+        for name in shortcut_mods:
+            self._controller.release(self._key(name))
         self._controller.type(text)
+        for name in shortcut_mods:
+            self._controller.press(self._key(name))
 
 
 def _int(event: dict, field: str) -> int:
