@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import sys
 import threading
 import time
@@ -25,7 +26,8 @@ from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT = 256  # characters (code points) in one `text` event; the console splits longer text
+MAX_TEXT = 256  # characters (code points) in one `text` event
+REBIND_AFTER = 0.5  # seconds a spare keycode keeps its character after its last key (see `XKeyboard._bind`)
 # X keysym names of the DOM key names a `key` event may carry (besides one printable character).
 KEY_NAMES = {
     "Enter": "Return", "Tab": "Tab", "Backspace": "BackSpace", "Escape": "Escape", "Delete": "Delete",
@@ -106,7 +108,9 @@ def parse(event) -> Event:
 
 
 class Injector:
-    """Injects checked events into the customer's desktop; `close()` disables it for good (the kill switch)."""
+    """Injects checked events into the customer's desktop, in order, on a thread of its own (typing may wait for a
+    keycode to be free again, and the event loop must not); `close()` disables it for good (the kill switch): from
+    then on nothing more is injected, not even the rest of a text being typed."""
 
     def __init__(self, *, origin: tuple[int, int] = (0, 0)) -> None:
         from pynput import mouse  # needs a display: imported only when control is granted
@@ -116,29 +120,44 @@ class Injector:
         self._keyboard = XKeyboard() if _is_x11() else PynputKeyboard()
         self._origin = origin
         self._closed = threading.Event()
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="input", daemon=True)
+        self._thread.start()
 
     def close(self) -> None:
         self._closed.set()
 
-    def release_all(self) -> None:
-        """Let go of every key still held down (a modifier never sticks when the consultant leaves)."""
-        try:
-            self._keyboard.release_all()
-        except Exception as error:  # the display may be gone already at the end
-            log.warning("could not release the held keys: %s", error)
-
-    def finish(self) -> None:
-        """At the end of the session: no key stays down and the keymap is as it was."""
-        self.close()
-        self.release_all()
-        try:
-            self._keyboard.close()
-        except Exception as error:
-            log.warning("could not restore the keymap: %s", error)
-
     def apply(self, event: Event) -> None:
-        if self._closed.is_set():
-            return
+        if not self._closed.is_set():
+            self._queue.put(event)
+
+    def release_all(self) -> None:
+        """Let go of every key still held down, after the events before it (a modifier never sticks when the
+        consultant leaves)."""
+        self._queue.put("release_all")
+
+    def finish(self, timeout: float = 5.0) -> None:
+        """At the end of the session: nothing more is injected, no key stays down, the keymap is as it was."""
+        self.close()
+        self._queue.put("finish")
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item == "release_all":
+                    self._keyboard.release_all()
+                elif item == "finish":
+                    self._keyboard.release_all()
+                    self._keyboard.close()
+                    return
+                elif not self._closed.is_set():
+                    self._inject(item)
+            except Exception as error:  # one event that fails (a display gone, no spare keycode) stops nothing else
+                log.warning("could not inject %s: %s", item if isinstance(item, str) else item.type, error)
+
+    def _inject(self, event: Event) -> None:
         if event.type == "pointer_move":
             self._mouse.position = (self._origin[0] + event.x, self._origin[1] + event.y)
         elif event.type == "pointer_button":
@@ -149,7 +168,7 @@ class Injector:
         elif event.type == "key":
             (self._keyboard.press if event.pressed else self._keyboard.release)(event.key)
         elif event.type == "text":
-            self._keyboard.type(event.text)
+            self._keyboard.type(event.text, stop=self._closed.is_set)
 
 
 def _is_x11() -> bool:
@@ -180,6 +199,7 @@ class XKeyboard:
         # keysym -> spare keycode bound to it, least recently used first.
         self._bound: OrderedDict[int, int] = OrderedDict((-code, code) for code in spares)
         self._held: dict[str, int] = {}  # key name -> the keycode pressed for it (released the same)
+        self._last_used: dict[int, float] = {}  # spare keycode -> when its last key was typed (monotonic)
         self._lock = threading.Lock()
         log.info("X keyboard through XTest, %d spare keycodes for characters outside the keymap", len(spares))
 
@@ -194,6 +214,7 @@ class XKeyboard:
             code = self._held.pop(name, None)
             if code is not None:  # a release without its press (the press was before a reload) changes nothing
                 self._fake(self._X.KeyRelease, code)
+                self._last_used[code] = time.monotonic()
 
     def release_all(self) -> None:
         with self._lock:
@@ -201,19 +222,21 @@ class XKeyboard:
                 self._fake(self._X.KeyRelease, code)
             self._held.clear()
 
-    def type(self, text: str) -> None:
+    def type(self, text: str, stop=lambda: False) -> None:
         """Types `text` with no shortcut modifier down: a Ctrl, Alt or Meta the consultant holds is let go for the
-        time (text is never a shortcut), then pressed again; Shift stays (a spare keycode types the same with it)."""
+        time (text is never a shortcut), then pressed again; Shift stays (a spare keycode types the same with it).
+        `stop()` true ends the typing between two characters (the kill switch)."""
         with self._lock:
             shortcut_mods = [code for name, code in self._held.items() if name in SHORTCUT_MODIFIERS]
             for code in shortcut_mods:
                 self._fake(self._X.KeyRelease, code)
-            used: set[int] = set()
             for char in text:
-                code = self._bind(char_keysym(char), used)
-                used.add(code)
+                if stop():
+                    break
+                code = self._bind(char_keysym(char))
                 self._fake(self._X.KeyPress, code)
                 self._fake(self._X.KeyRelease, code)
+                self._last_used[code] = time.monotonic()
             for code in shortcut_mods:
                 self._fake(self._X.KeyPress, code)
 
@@ -233,14 +256,15 @@ class XKeyboard:
             keysym = char_keysym(name)
         # A shortcut (Ctrl+C) must use the key the keymap has for it, where applications look for it.
         code = self._display.keysym_to_keycode(keysym)
-        return code or self._bind(keysym, set())
+        return code or self._bind(keysym)
 
-    def _bind(self, keysym: int, used: set[int]) -> int:
+    def _bind(self, keysym: int) -> int:
         """A spare keycode bound to `keysym` (every column: whatever the group, level or Shift, the same).
 
-        The least recently used spare is rebound, never one held down. When the text being typed has used every
-        spare (`used`), the application may not have read those keys yet: it gets a moment before their keysyms
-        change (once per round of spares, so a 256-character text waits well under a second in all).
+        The least recently used spare is rebound, never one held down, and not before `REBIND_AFTER` seconds
+        after its last key: applications read keys (and the keymap change before them) when they get to them, and
+        one still behind would read the old key as the new character. Typing by hand never waits (it takes longer
+        to type as many other characters as there are spares); a long text of many different characters does.
         """
         if keysym in self._bound:
             self._bound.move_to_end(keysym)
@@ -250,10 +274,9 @@ class XKeyboard:
         if old is None:
             raise InputError("the keyboard has no spare keycode for characters outside its layout")
         code = self._bound.pop(old)
-        if code in used:
-            self._display.sync()
-            time.sleep(0.05)
-            used.clear()
+        wait = self._last_used.get(code, 0.0) + REBIND_AFTER - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
         self._display.change_keyboard_mapping(code, [(keysym,) * self._width])
         self._display.sync()
         self._bound[keysym] = code
@@ -293,11 +316,14 @@ class PynputKeyboard:
     def close(self) -> None:
         pass
 
-    def type(self, text: str) -> None:
+    def type(self, text: str, stop=lambda: False) -> None:
         shortcut_mods = [name for name in self._held if name in SHORTCUT_MODIFIERS]
         for name in shortcut_mods:
             self._controller.release(self._key(name))
-        self._controller.type(text)
+        for char in text:
+            if stop():
+                break
+            self._controller.type(char)
         for name in shortcut_mods:
             self._controller.press(self._key(name))
 
