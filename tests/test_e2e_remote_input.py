@@ -59,6 +59,7 @@ async def test_backspace_and_enter_arrive_and_a_held_modifier_is_let_go_on_leavi
     async with remote_screen(system, tmp_path) as remote:
         await remote.click_reader()
         await remote.page.keyboard.type("abcd")
+        await remote.reader.wait_for_text("abcd")
         await remote.page.keyboard.press("Backspace")
         await remote.page.keyboard.press("Backspace")
         await remote.reader.wait_for_text("ab")

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT = 256  # characters (code points) in one `text` event
 REBIND_AFTER = 0.5  # seconds a spare keycode keeps its character after its last key (see `XKeyboard._bind`)
+SETTLE = 0.1  # seconds between binding characters to spare keycodes and typing them (see `XKeyboard._bind`)
 # X keysym names of the DOM key names a `key` event may carry (besides one printable character).
 KEY_NAMES = {
     "Enter": "Return", "Tab": "Tab", "Backspace": "BackSpace", "Escape": "Escape", "Delete": "Delete",
@@ -230,13 +231,25 @@ class XKeyboard:
             shortcut_mods = [code for name, code in self._held.items() if name in SHORTCUT_MODIFIERS]
             for code in shortcut_mods:
                 self._fake(self._X.KeyRelease, code)
-            for char in text:
-                if stop():
-                    break
-                code = self._bind(char_keysym(char))
-                self._fake(self._X.KeyPress, code)
-                self._fake(self._X.KeyRelease, code)
-                self._last_used[code] = time.monotonic()
+            keysyms = [char_keysym(char) for char in text]
+            capacity = max(1, len(self._bound) - len(self._held))
+            start = 0
+            while start < len(keysyms) and not stop():
+                # A round: the longest run of characters whose keysyms the spare keycodes hold all at once.
+                needed: list[int] = []
+                end = start
+                while end < len(keysyms) and (keysyms[end] in needed or len(needed) < capacity):
+                    if keysyms[end] not in needed:
+                        needed.append(keysyms[end])
+                    end += 1
+                codes = self._bind(needed)
+                for keysym in keysyms[start:end]:
+                    if stop():
+                        break
+                    self._fake(self._X.KeyPress, codes[keysym])
+                    self._fake(self._X.KeyRelease, codes[keysym])
+                    self._last_used[codes[keysym]] = time.monotonic()
+                start = end
             for code in shortcut_mods:
                 self._fake(self._X.KeyPress, code)
 
@@ -256,31 +269,42 @@ class XKeyboard:
             keysym = char_keysym(name)
         # A shortcut (Ctrl+C) must use the key the keymap has for it, where applications look for it.
         code = self._display.keysym_to_keycode(keysym)
-        return code or self._bind(keysym)
+        return code or self._bind([keysym])[keysym]
 
-    def _bind(self, keysym: int) -> int:
-        """A spare keycode bound to `keysym` (every column: whatever the group, level or Shift, the same).
+    def _bind(self, keysyms: list[int]) -> dict[int, int]:
+        """Spare keycodes bound to `keysyms` (each in every column: whatever the group, level or Shift, the same).
 
-        The least recently used spare is rebound, never one held down, and not before `REBIND_AFTER` seconds
-        after its last key: applications read keys (and the keymap change before them) when they get to them, and
-        one still behind would read the old key as the new character. Typing by hand never waits (it takes longer
-        to type as many other characters as there are spares); a long text of many different characters does.
+        Applications read a key, and the keymap change before it, only when they get to it; one behind on its
+        events reads the key with the keymap it had (nothing, or the character bound there before). So a spare is
+        rebound only `REBIND_AFTER` seconds after its last key, never while held down or needed by the same round,
+        and after binding the agent gives applications `SETTLE` seconds before the first key. Typing by hand
+        waits only for a character not bound yet; a text waits once per round of spares.
         """
-        if keysym in self._bound:
-            self._bound.move_to_end(keysym)
-            return self._bound[keysym]
-        held = set(self._held.values())
-        old = next((bound for bound, code in self._bound.items() if code not in held), None)
-        if old is None:
-            raise InputError("the keyboard has no spare keycode for characters outside its layout")
-        code = self._bound.pop(old)
-        wait = self._last_used.get(code, 0.0) + REBIND_AFTER - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        self._display.change_keyboard_mapping(code, [(keysym,) * self._width])
-        self._display.sync()
-        self._bound[keysym] = code
-        return code
+        codes: dict[int, int] = {}
+        changed = False
+        for keysym in keysyms:
+            if keysym in self._bound:
+                self._bound.move_to_end(keysym)
+                codes[keysym] = self._bound[keysym]
+        busy = set(self._held.values()) | set(codes.values())
+        for keysym in keysyms:
+            if keysym in codes:
+                continue
+            old = next((bound for bound, code in self._bound.items() if code not in busy), None)
+            if old is None:
+                raise InputError("the keyboard has no spare keycode for characters outside its layout")
+            code = self._bound.pop(old)
+            wait = self._last_used.get(code, 0.0) + REBIND_AFTER - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            self._display.change_keyboard_mapping(code, [(keysym,) * self._width])
+            self._bound[keysym] = codes[keysym] = code
+            busy.add(code)
+            changed = True
+        if changed:
+            self._display.sync()
+            time.sleep(SETTLE)
+        return codes
 
     def _fake(self, kind: int, code: int) -> None:
         self._xtest.fake_input(self._display, kind, code)
