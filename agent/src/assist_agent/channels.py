@@ -50,6 +50,8 @@ class Channels:
 
     def peer_left(self) -> None:
         self._stop_screen()
+        if self._injector is not None:
+            self._injector.release_all()  # a key the consultant held (Ctrl, Shift) never stays down
 
     # --- from the console ----------------------------------------------------------------------------------------
     async def on_frame(self, data: bytes) -> None:
@@ -71,7 +73,7 @@ class Channels:
                 if self._terminal is not None:
                     self._terminal.write(frame.payload)
             elif frame.channel == framing.INPUT:
-                self._inject(frame.json())
+                await self._inject(frame.json())
         except (framing.FrameError, ValueError) as error:
             log.warning("dropped a %s frame from the console: %s", framing.CHANNEL_NAMES[frame.channel], error)
 
@@ -95,12 +97,22 @@ class Channels:
         log.warning("refused %s from the consultant: %s", what, reason)
         await self._send(framing.control("refused", what=what, reason=reason))
 
-    def _inject(self, event: dict) -> None:
-        if self._injector is None:
-            from .inputs import Injector
+    async def _inject(self, message: dict) -> None:
+        from .inputs import Injector, InputError, parse
 
+        try:
+            event = parse(message)  # strictly checked before anything is injected (docs/protocol.md)
+        except InputError as error:
+            await self._refuse("input", str(error))
+            return
+        if self._injector is None:
             origin = (self._screen_info["left"], self._screen_info["top"]) if self._screen_info else (0, 0)
-            self._injector = Injector(origin=origin)
+            try:
+                self._injector = Injector(origin=origin)
+            except Exception as error:  # no display, no XTEST: refused, the agent carries on
+                log.warning("cannot inject input here: %s", error)
+                await self._refuse("input", "this computer cannot take input from the consultant")
+                return
         if not self.closed.is_set():
             self._injector.apply(event)
 
@@ -151,3 +163,5 @@ class Channels:
         if self._terminal is not None:
             self._terminal.close()
             self._terminal = None
+        if self._injector is not None:
+            self._injector.finish()
