@@ -165,7 +165,8 @@ class Injector:
             target = getattr(self._mouse_module.Button, event.button)
             (self._mouse.press if event.pressed else self._mouse.release)(target)
         elif event.type == "scroll":
-            self._mouse.scroll(event.x, event.y)
+            # The protocol's dy > 0 is down (the browser's wheel sign); pynput's positive dy is up.
+            self._mouse.scroll(event.x, -event.y)
         elif event.type == "key":
             (self._keyboard.press if event.pressed else self._keyboard.release)(event.key)
         elif event.type == "text":
