@@ -55,10 +55,25 @@ class _Period(BaseModel):
         return self
 
 
-class ListInput(_Period):
+class RecordQuery(_Period):
+    """Which records (`from`/`to`: when the session started): the records page's filter, listed or exported."""
+
     status: Literal["open", "closed"] | None = None
     customer: str | None = Field(default=None, max_length=200)
     service_type: str | None = Field(default=None, max_length=64)
+
+    def record_filter(self) -> RecordFilter:
+        customer = self.customer.strip() if self.customer else None
+        return RecordFilter(
+            status=self.status,
+            started_from=self.start.astimezone(UTC) if self.start else None,
+            started_to=self.end.astimezone(UTC) if self.end else None,
+            customer=customer or None,
+            service_type=self.service_type,
+        )
+
+
+class ListInput(RecordQuery):
     limit: int = Field(default=50, ge=1, le=500)
     offset: int = Field(default=0, ge=0)
 
@@ -73,12 +88,9 @@ class ExportInput(_Period):
     dialect: Dialect = "rfc4180"
 
 
-class RecordsExportInput(_Period):
-    """The filter of `cmd.billing.records.list` (`from`/`to`: when the session started), without paging."""
+class RecordsExportInput(RecordQuery):
+    """The filter of `cmd.billing.records.list`, without paging."""
 
-    status: Literal["open", "closed"] | None = None
-    customer: str | None = Field(default=None, max_length=200)
-    service_type: str | None = Field(default=None, max_length=64)
     dialect: Dialect = "excel-bg"
 
 
@@ -158,13 +170,7 @@ class BillingCommands:
         return {"published": published, "price_list": price_list.to_document()}
 
     async def list_records(self, request: ListInput) -> dict:
-        where = RecordFilter(
-            status=request.status,
-            started_from=request.start.astimezone(UTC) if request.start else None,
-            started_to=request.end.astimezone(UTC) if request.end else None,
-            customer=request.customer.strip() if request.customer and request.customer.strip() else None,
-            service_type=request.service_type,
-        )
+        where = request.record_filter()
         async with self._database.session() as db:
             records, total = await ledger.list_records(db=db, where=where, limit=request.limit, offset=request.offset)
             credits = await ledger.credits_of(db=db, record_ids=[record.record_id for record in records])
@@ -209,13 +215,7 @@ class BillingCommands:
             )
 
     async def export_records(self, request: RecordsExportInput) -> dict:
-        where = RecordFilter(
-            status=request.status,
-            started_from=request.start.astimezone(UTC) if request.start else None,
-            started_to=request.end.astimezone(UTC) if request.end else None,
-            customer=request.customer.strip() if request.customer and request.customer.strip() else None,
-            service_type=request.service_type,
-        )
+        where = request.record_filter()
         async with self._database.session() as db:
             records = await ledger.matching_records(db=db, where=where, limit=RECORDS_EXPORT_LIMIT + 1)
             if len(records) > RECORDS_EXPORT_LIMIT:
