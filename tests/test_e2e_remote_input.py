@@ -72,7 +72,7 @@ async def test_backspace_and_enter_arrive_and_a_held_modifier_is_let_go_on_leavi
         # of it on the customer's side, so the next letter is a letter, not Ctrl+letter.
         await remote.page.keyboard.down("Control")
         await remote.page.keyboard.press("Escape")
-        assert await remote.page.evaluate("document.activeElement.id") != "screen"
+        assert await remote.page.evaluate("() => document.activeElement.id") != "screen"
         await remote.page.keyboard.up("Control")
         await remote.click_reader()
         await remote.page.keyboard.type("d")

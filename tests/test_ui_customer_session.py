@@ -206,7 +206,7 @@ async def test_while_the_agent_is_away_the_page_says_so_and_the_clock_stands_sti
         try:
             await page.wait_for_selector("#agent-state[data-agent='connected']", timeout=20000)
             await page.wait_for_selector("#status-text[data-status='active']")
-            await page.wait_for_function("document.getElementById('elapsed').textContent !== '—'")
+            await page.wait_for_function("() => document.getElementById('elapsed').textContent !== '—'")
             os.kill(agent.pid, signal.SIGKILL)
             agent.wait(timeout=10)
             await page.wait_for_selector("#agent-state[data-agent='away']", timeout=20000)

@@ -80,7 +80,7 @@ async def test_the_whole_story_through_the_pages_with_a_real_agent(start_system,
             await console.keyboard.type("echo ui-story-$((6*7))\n")
             await wait_for_terminal(console, "ui-story-42")
             await customer.wait_for_selector("#status-text:has-text('Свързан с elena')", timeout=10000)
-            await customer.wait_for_function("document.getElementById('elapsed').textContent !== '—'")
+            await customer.wait_for_function("() => document.getElementById('elapsed').textContent !== '—'")
             saved = await customer.evaluate("() => JSON.parse(localStorage.getItem('assist.customer.session'))")
             async with httpx.AsyncClient(base_url=base) as client:
                 view = (await client.get(f"/api/v1/sessions/{saved['session_id']}",
@@ -95,7 +95,7 @@ async def test_the_whole_story_through_the_pages_with_a_real_agent(start_system,
             await phone.set_viewport_size({"width": 320, "height": 860})
             await phone.goto(base + "/")
             await phone.wait_for_selector("#status-text[data-status='active']")
-            await phone.wait_for_function("document.getElementById('elapsed').textContent !== '—'")
+            await phone.wait_for_function("() => document.getElementById('elapsed').textContent !== '—'")
             assert await phone.evaluate("() => document.documentElement.scrollWidth") <= 320
             await phone.screenshot(path=str(SCREENSHOTS / "customer-session-phone.png"), full_page=True)
             await phone.close()
@@ -131,7 +131,7 @@ async def test_the_whole_story_through_the_pages_with_a_real_agent(start_system,
             assert await customer.get_attribute("#ended-text", "data-ended-by") == "customer"
             assert await customer.inner_text("#summary-ended-by") == "вас"
             assert (await customer.inner_text("#summary-amount")).startswith(f"{report['gross']} {report['currency']}")
-            await customer.wait_for_function("document.getElementById('receipt-revoked').textContent !== '—'")
+            await customer.wait_for_function("() => document.getElementById('receipt-revoked').textContent !== '—'")
             await customer.screenshot(path=str(SCREENSHOTS / "customer-summary.png"), full_page=True)
             async with customer.expect_download() as receipt:
                 await customer.click("#download-receipt")

@@ -57,14 +57,20 @@ def reader(display, tmp_path):
 async def test_a_view_only_consultants_keys_and_text_on_the_canvas_reach_nothing(start_system, tmp_path):
     system = start_system()
     async with remote_screen(system, tmp_path, scopes=("view",)) as remote:
+        # The view-only page offers no input at all (tests/security/test_session_view.py counts its frames)...
         await remote.page.click("#screen", position={"x": 40, "y": 10})
         await remote.page.keyboard.type("Hello, world 123")
         await remote.type_keys(layout_keys("Здравей", BG_PHONETIC))
         await remote.page.keyboard.press("Enter")
         await remote.page.keyboard.press("Control+KeyA")
-        # The gateway refused it and said so; the console shows its reason.
+        # ...so a consultant who wants more forges the input frames on the page's own socket.
+        await remote.send_frame(3, {"type": "text", "text": "Hello, world 123"})
+        await remote.send_frame(3, {"type": "text", "text": "Здравей"})
+        for pressed in (True, False):
+            await remote.send_frame(3, {"type": "key", "key": "Enter", "pressed": pressed})
+        # The gateway refused them and said so, in a text frame of its own.
         await remote.page.wait_for_function(
-            "document.querySelector('#terminal .xterm-rows').innerText.includes('viewing only')")
+            "() => window.__gatewayTexts.some((text) => JSON.parse(text).type === 'refused')")
         # Behind the typing on the same socket: a console hello of another protocol, which the agent answers by
         # closing its channels (and logging it). Once it is logged, the typing before it was handled as well.
         await remote.send_control({"type": "hello", "protocol": 99, "role": "console"})

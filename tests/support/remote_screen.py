@@ -25,6 +25,11 @@ KEEP_SOCKET = """
   window.WebSocket = function (...args) {
     const socket = new Native(...args);
     window.__relaySocket = socket;
+    // The gateway's own (text) frames, for tests that wait for what it said.
+    window.__gatewayTexts = [];
+    socket.addEventListener("message", (event) => {
+      if (typeof event.data === "string") window.__gatewayTexts.push(event.data);
+    });
     return socket;
   };
   window.WebSocket.prototype = Native.prototype;
@@ -44,16 +49,21 @@ class RemoteScreen:
     async def click_reader(self) -> None:
         """A click on the reader's window, through the canvas (as the consultant would focus it)."""
         await self.page.click("#screen", position={"x": 40, "y": 10})
-        await self.page.wait_for_function("document.activeElement === document.getElementById('screen')")
+        await self.page.wait_for_function("() => document.activeElement === document.getElementById('screen')")
 
     async def send_control(self, message: dict) -> None:
         """A channel-0 message on the page's own relay socket, after everything the page sent before it."""
-        await self.page.evaluate("""(text) => {
+        await self.send_frame(0, message)
+
+    async def send_frame(self, channel: int, message: dict) -> None:
+        """A JSON message on `channel`, sent on the page's own relay socket as a forged page would."""
+        await self.page.evaluate("""([channel, text]) => {
             const payload = new TextEncoder().encode(text);
             const frame = new Uint8Array(payload.length + 1);
+            frame[0] = channel;
             frame.set(payload, 1);
             window.__relaySocket.send(frame);
-        }""", json.dumps(message))
+        }""", [channel, json.dumps(message)])
 
     async def type_keys(self, key_events: list[dict]) -> None:
         """Raw key events as chromium gets them from the operating system (CDP): any keyboard layout, e.g. a
@@ -103,7 +113,7 @@ async def remote_screen(system, tmp_path, *, scopes=("view", "control")):
                 await page.goto(f"{url}/console/session/{request.session_id}")
                 await wait_for_status(client, request.session_id, bearer(request.customer_token), "active")
                 # The screen is shown once its first frame set the canvas to the display's size.
-                await page.wait_for_function("document.getElementById('screen').width === 640", timeout=20000)
+                await page.wait_for_function("() => document.getElementById('screen').width === 640", timeout=20000)
                 yield RemoteScreen(page, display, reader, agent, request.session_id, errors)
     finally:
         if agent is not None:
