@@ -25,7 +25,7 @@ CYRILLIC = re.compile(r"[а-яА-Я]")
 # What only the code should know: Python's and pydantic's words.
 INTERNAL_WORDS = (
     "Traceback", "<class", "NoneType", "errors.pydantic.dev", "pydantic", "ValidationError", "validation error for",
-    "Input should be", "Value error,", "Field required", "model_type", "__", "File \"/", ".py\"", "sqlalchemy",
+    "Input should be", "Value error,", "Field required", "model_type", "File \"/", ".py\"", "sqlalchemy",
     "sqlite3", "psycopg", "asyncio", "KeyError", "TypeError", "ValueError", "AttributeError",
 )
 MODEL_MODULES = (
@@ -48,11 +48,16 @@ def model_names() -> set[str]:
 
 MODELS = model_names()
 MODEL_NAME = re.compile(r"\b(?:" + "|".join(sorted(MODELS)) + r")\b")
+# Python's own names (`__init__`, `__class__`, `__root__`): a bare "__" also occurs in random tokens.
+DUNDER = re.compile(r"__[A-Za-z][A-Za-z0-9_]*?__")
+# The pages' random CSRF values (base64url: `_` is one of its letters) are not the code's words.
+RANDOM_VALUES = re.compile(r'(name="csrf_token" value="|name="csrf-token" content=")[^"]*"')
 
 
 def leaks(text: str) -> list[str]:
+    text = RANDOM_VALUES.sub(r'\1"', text)
     found = [word for word in INTERNAL_WORDS if word in text]
-    found += MODEL_NAME.findall(text)
+    found += MODEL_NAME.findall(text) + DUNDER.findall(text)
     return found
 
 
