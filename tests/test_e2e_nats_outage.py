@@ -13,6 +13,7 @@ from relay_flow import open_relay
 pytestmark = pytest.mark.e2e
 
 LEASE_SECONDS = 5.0
+LONG_LEASE_SECONDS = 8.0
 
 
 async def test_relay_closes_within_the_lease_when_nats_stops(start_system, own_nats_server):
@@ -59,6 +60,27 @@ async def test_terminate_without_nats_cuts_at_once_and_publishes_exactly_once_wh
     session = [event["type"] for event, _ in await events_for(own_nats_server.url, "SESSION", request.session_id)]
     assert consent.count("consent.revoked") == 1, consent
     assert session.count("session.ended") == 1, session
+
+
+async def test_a_longer_consent_lease_alone_keeps_200_meaning_cut_while_nats_is_down(start_system, own_nats_server):
+    """Only CONSENT_LEASE_SECONDS is raised: the gateway waits out the lease consent granted, not one of its own,
+    so when the terminate answers, the relay on the other replica (which cannot hear the cut) has lapsed too."""
+    system = start_system(gateways=2, extra_env={"NATS_URL": own_nats_server.url,
+                                                 "CONSENT_LEASE_SECONDS": str(LONG_LEASE_SECONDS)})
+    home, other = system.gateway_urls
+    request, agent, consultant, _token = await open_relay(system, agent_gateway=home, consultant_gateway=other)
+    own_nats_server.stop()
+    async with httpx.AsyncClient(base_url=other, timeout=30) as customer:
+        asked = time.monotonic()
+        response = await customer.post(f"/api/v1/sessions/{request.session_id}/terminate",
+                                       headers=bearer(request.customer_token))
+        answered = time.monotonic() - asked
+    assert response.status_code == 200 and response.json() == {"status": "ended", "ended_by": "customer"}
+    assert answered >= LONG_LEASE_SECONDS * 0.95, f"answered after {answered:.2f}s, inside the consent's lease"
+    # The consultant's replica cut at once; the agent's replica heard nothing and lapsed by the lease's end.
+    assert (await close_code(consultant, timeout=1))[0] == 4410
+    agent_code, _ = await close_code(agent, timeout=1)
+    assert agent_code == 4408, f"the agent's relay was still open after the 200 ({agent_code})"
 
 
 async def _wait_for_types(nats_url: str, stream: str, session_id: str, types: set[str], timeout: float = 30) -> None:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import nats
 import pytest
 from assist_consent.main import build_runtime, migrate
 from assist_consent.settings import Settings
 from assist_platform.commands import call_command
+
+# The tests import their helpers (`consent_testkit`) from this folder.
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 def make_settings(nats_url: str, database_location, **overrides) -> Settings:

@@ -3,56 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from datetime import datetime, timedelta
 
 import pytest
 from assist_consent import commands
-from assist_consent.terms import terms_catalog
 from assist_platform.envelope import CloudEvent, utcnow
 from assist_platform.problems import Problem
-
-HOLDER = "gateway.cut.test-a"
-
-
-async def grant(call, session_id: str = "s-1") -> dict:
-    return await call(
-        commands.GRANT,
-        {
-            "session_id": session_id,
-            "customer": {"name": "Ivan Petrov", "email": "ivan@example.com"},
-            "terms_version": terms_catalog().current_version,
-            "scopes": ["view", "control"],
-        },
-    )
-
-
-async def acquire(call, session_id: str = "s-1", holder: str = HOLDER, endpoint: str = "agent") -> dict:
-    return await call(
-        commands.LEASE_ACQUIRE, {"session_id": session_id, "holder": holder, "endpoint": endpoint}
-    )
-
-
-class Holder:
-    """A test acting as a gateway replica: answers cut requests on its subject after `delay` seconds."""
-
-    def __init__(self, delay: float = 0.0, answer: bool = True) -> None:
-        self.delay = delay
-        self.answer = answer
-        self.requests: list[dict] = []
-        self.confirmed_at: float | None = None
-
-    async def subscribe(self, nc, subject: str = HOLDER):
-        async def on_cut(msg) -> None:
-            self.requests.append(json.loads(msg.data))
-            if not self.answer:
-                return
-            await asyncio.sleep(self.delay)  # a holder that takes its time to close its sockets
-            self.confirmed_at = time.monotonic()
-            await msg.respond(json.dumps({"cut": self.requests[-1]["lease_ids"]}).encode())
-
-        return await nc.subscribe(subject, cb=on_cut)
+from consent_testkit import HOLDER, Holder, acquire, grant
 
 
 async def test_acquire_gives_a_lease_for_the_consented_scopes(consent_runtime, call):
@@ -228,6 +186,7 @@ async def test_revoking_twice_answers_the_first_revocation_and_publishes_one_eve
     second = await call(commands.REVOKE, {"session_id": "s-1", "reason": "consultant_ended"})
     assert first["already_revoked"] is False and second["already_revoked"] is True
     assert second["revoked_at"] == first["revoked_at"] and second["reason"] == "customer_terminated"
+    assert first["ended_by"] == second["ended_by"] == "customer"  # who ended it: the first revocation's
     # The lease is still unexpired, so the second revoke asked the holder again (it must never assume).
     assert len(holder.requests) == 2
 
@@ -239,6 +198,7 @@ async def test_revoking_twice_answers_the_first_revocation_and_publishes_one_eve
         "session_id": "s-1",
         "revoked_at": first["revoked_at"],
         "reason": "customer_terminated",
+        "ended_by": "customer",
     }
     await _wait_for_empty_outbox(consent_runtime)
     info = await nc.jetstream().stream_info("CONSENT", subjects_filter="consent.revoked")

@@ -1,4 +1,5 @@
-"""The terminate path when messaging is away: 200 after one lease, then delivered exactly once when NATS is
+"""The terminate path when the consent service cannot be reached: 200 after the rest of the lease consent granted,
+kept in the gateway's outbox as `gateway.terminate_requested`, and revoked (then ended) exactly once when NATS is
 back.
 """
 
@@ -6,12 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 
-from assist_gateway.models import PendingRevocation
-from assist_platform.envelope import rfc3339
+import nats
+from assist_platform.commands import call_command
+from assist_platform.envelope import CloudEvent, rfc3339
+from assist_platform.outbox import OutboxEvent, ProcessedEvent
 from sqlmodel import select
 
 LEASE = 1.0
+TERMINATE_REQUESTED = "gateway.terminate_requested"
 
 
 async def wait_for(condition, *, timeout: float = 30.0, what: str = "condition"):
@@ -37,15 +42,31 @@ async def ask_for_help(gateway) -> dict:
     return response.json()
 
 
-async def pending_revocations(gateway) -> list[PendingRevocation]:
+async def kept_terminations(gateway) -> dict[str, CloudEvent]:
+    """The `gateway.terminate_requested` events in the gateway's outbox, by session."""
     async with gateway.runtime.database.session() as db:
-        return list((await db.exec(select(PendingRevocation))).all())
+        rows = (await db.exec(select(OutboxEvent).where(OutboxEvent.subject == TERMINATE_REQUESTED))).all()
+    events = [CloudEvent.from_bytes(row.payload) for row in rows]
+    assert len({event.subject for event in events}) == len(events), "one kept ending per session"
+    return {event.subject: event for event in events}
 
 
 def offline_settings(gateway_settings, nats_url: str):
-    return gateway_settings.model_copy(
-        update={"nats_url": nats_url, "lease_seconds": LEASE, "lease_renew_seconds": 0.2}
-    )
+    return gateway_settings.model_copy(update={"nats_url": nats_url, "lease_renew_seconds": 0.2})
+
+
+async def lease_known(gateway, seconds: float) -> bool:
+    """The gateway has heard from consent how long a lease lasts (it has no setting of its own)."""
+    return gateway.app.state.relay_hub.leases.longest_ttl_seconds == seconds
+
+
+async def session_view(gateway, session_id: str, headers: dict) -> dict:
+    return (await gateway.client.get(f"/api/v1/sessions/{session_id}", headers=headers)).json()
+
+
+async def ended(gateway, session_id: str, headers: dict) -> dict | None:
+    view = await session_view(gateway, session_id, headers)
+    return view if view.get("status") == "ended" else None
 
 
 async def test_terminate_without_nats_answers_after_one_lease_and_is_delivered_later(
@@ -62,6 +83,7 @@ async def test_terminate_without_nats_answers_after_one_lease_and_is_delivered_l
             f"/api/v1/sessions/{consultants_session['session_id']}/claim", headers=carl
         )
         assert claimed.status_code == 200
+        await wait_for(lambda: lease_known(gateway, LEASE), what="the gateway to hear the lease's length")
 
         own_nats_server.stop()
         await wait_for(lambda: _disconnected(gateway), what="the gateway to notice NATS is gone")
@@ -74,39 +96,87 @@ async def test_terminate_without_nats_answers_after_one_lease_and_is_delivered_l
         assert time.monotonic() - started >= LEASE * 0.95  # every relay anywhere has lapsed by now
 
         # The assigned consultant can still end (and cut) a session: the gateway remembers the claim.
-        ended = await gateway.client.post(
+        ended_by_carl = await gateway.client.post(
             f"/api/v1/sessions/{consultants_session['session_id']}/end", headers=carl
         )
-        assert (ended.status_code, ended.json()) == (200, {"status": "ended", "ended_by": "consultant"})
+        assert (ended_by_carl.status_code, ended_by_carl.json()) == (200, {"status": "ended", "ended_by": "consultant"})
 
-        queued = {p.session_id: p for p in await pending_revocations(gateway)}
-        assert set(queued) == {customers_session["session_id"], consultants_session["session_id"]}
-        requested_at = queued[customers_session["session_id"]].requested_at
+        kept = await kept_terminations(gateway)
+        assert set(kept) == {customers_session["session_id"], consultants_session["session_id"]}
+        first = kept[customers_session["session_id"]]
+        assert (first.source, first.data["ended_by"], first.data["reason"]) == (
+            "assist/gateway", "customer", "customer_terminated")
 
         again = time.monotonic()
         repeated = await gateway.client.post(terminate_path, headers=customer)
         assert (repeated.status_code, repeated.json()["ended_by"]) == (200, "customer")
         assert time.monotonic() - again < LEASE  # the lease has already run out since the first request
+        assert set(await kept_terminations(gateway)) == set(kept)  # the first ending is the one kept
 
         own_nats_server.start()
-        await wait_for(lambda: _none_pending(gateway), what="the queued revocations to be delivered")
-
-        view = (
-            await gateway.client.get(f"/api/v1/sessions/{customers_session['session_id']}", headers=customer)
-        ).json()
-        assert (view["status"], view["ended_by"], view["end_reason"]) == (
-            "ended",
-            "customer",
-            "customer_terminated",
-        )
-        assert view["ended_at"] == rfc3339(requested_at)
-        other = (
-            await gateway.client.get(f"/api/v1/sessions/{consultants_session['session_id']}", headers=carl)
-        ).json()
-        assert (other["status"], other["ended_by"]) == ("ended", "consultant")
+        view = await wait_for(lambda: ended(gateway, customers_session["session_id"], customer),
+                              what="the kept terminate to end the session")
+        assert (view["ended_by"], view["end_reason"]) == ("customer", "customer_terminated")
+        assert view["ended_at"] == first.data["requested_at"]
+        other = await wait_for(lambda: ended(gateway, consultants_session["session_id"], carl),
+                               what="the kept end to end the other session")
+        assert other["ended_by"] == "consultant"
 
 
-async def test_a_session_end_that_fails_after_the_revoke_still_answers_200_and_is_retried(
+async def test_a_terminate_during_an_outage_ends_the_session_once_and_bills_one_record_however_often_delivered(
+    own_nats_server, database_location, gateway_settings, gateway_factory, backends_factory
+) -> None:
+    settings = offline_settings(gateway_settings, own_nats_server.url)
+    async with (
+        backends_factory(own_nats_server.url, database_location, lease_seconds=LEASE) as (consent, _session, _bill),
+        gateway_factory(settings) as gateway,
+    ):
+        created = await ask_for_help(gateway)
+        session_id = created["session_id"]
+        customer = {"Authorization": f"Bearer {created['customer_token']}"}
+        await gateway.staff_headers("carl", "consultant")
+        nc = await nats.connect(own_nats_server.url)
+        try:
+            # The session becomes active as the relay would make it: claimed, its agent attached, activated.
+            for subject, payload in (
+                ("cmd.session.claim", {"session_id": session_id, "consultant": "carl"}),
+                ("cmd.session.attach_agent", {"session_code": created["session_code"]}),
+                ("cmd.session.activate", {"session_id": session_id, "at": rfc3339(datetime.now(UTC))}),
+            ):
+                await call_command(nc, subject, payload, timeout=10.0)
+            await wait_for(lambda: _billing_events(nc, session_id, "billing.record.opened"), what="a record opened")
+        finally:
+            await nc.drain()
+        await wait_for(lambda: lease_known(gateway, LEASE), what="the gateway to hear the lease's length")
+
+        own_nats_server.stop()
+        await wait_for(lambda: _disconnected(gateway), what="the gateway to notice NATS is gone")
+        response = await gateway.client.post(f"/api/v1/sessions/{session_id}/terminate", headers=customer)
+        assert (response.status_code, response.json()) == (200, {"status": "ended", "ended_by": "customer"})
+        (kept,) = (await kept_terminations(gateway)).values()
+
+        own_nats_server.start()
+        await wait_for(lambda: ended(gateway, session_id, customer), what="the session to end")
+        nc = await nats.connect(own_nats_server.url)
+        try:
+            await wait_for(lambda: _billing_events(nc, session_id, "billing.record.closed"), what="the record closed")
+            # The same event delivered twice more (as after a crash past the duplicate window: a new message id).
+            js = nc.jetstream()
+            for attempt in range(2):
+                await js.publish(TERMINATE_REQUESTED, kept.to_bytes(), headers={"Nats-Msg-Id": f"{kept.id}-{attempt}"})
+            await wait_for(lambda: _consumer_caught_up(js, "GATEWAY", "consent-gateway"),
+                           what="consent to consume the redeliveries")
+            async with consent.database.session() as db:
+                processed = (await db.exec(select(ProcessedEvent).where(ProcessedEvent.event_id == kept.id))).all()
+            assert len(processed) == 1
+            assert len(await _stream_events(nc, "CONSENT", session_id, "consent.revoked")) == 1
+            assert len(await _stream_events(nc, "SESSION", session_id, "session.ended")) == 1
+            assert len(await _billing_events(nc, session_id, "billing.record.closed")) == 1
+        finally:
+            await nc.drain()
+
+
+async def test_a_terminate_while_the_session_service_is_away_answers_200_and_the_session_ends_when_it_is_back(
     nats_url, database_location, gateway_settings, gateway_factory, backends_factory
 ) -> None:
     from assist_session import main as session_main
@@ -123,15 +193,13 @@ async def test_a_session_end_that_fails_after_the_revoke_still_answers_200_and_i
             f"/api/v1/sessions/{created['session_id']}/terminate", headers=customer
         )
         assert (response.status_code, response.json()) == (200, {"status": "ended", "ended_by": "customer"})
-        assert [p.session_id for p in await pending_revocations(gateway)] == [created["session_id"]]
+        assert await kept_terminations(gateway) == {}  # consent was reached: nothing to keep
 
         revived = session_main.build_runtime(session_runtime.settings)
         await revived.start()
         try:
-            await wait_for(lambda: _none_pending(gateway), what="the queued session end to be delivered")
-            view = (
-                await gateway.client.get(f"/api/v1/sessions/{created['session_id']}", headers=customer)
-            ).json()
+            view = await wait_for(lambda: ended(gateway, created["session_id"], customer),
+                                  what="the session to end from consent.revoked")
             assert (view["status"], view["ended_by"]) == ("ended", "customer")
         finally:
             await revived.stop()
@@ -141,5 +209,22 @@ async def _disconnected(gateway) -> bool:
     return not gateway.runtime.nc.is_connected
 
 
-async def _none_pending(gateway) -> bool:
-    return not await pending_revocations(gateway)
+async def _stream_events(nc, stream: str, session_id: str, type: str) -> list[CloudEvent]:
+    js = nc.jetstream()
+    info = await js.stream_info(stream)
+    found = []
+    for seq in range(max(info.state.first_seq, 1), info.state.last_seq + 1):
+        event = CloudEvent.from_bytes((await js.get_msg(stream, seq)).data)
+        if event.subject == session_id and event.type == type:
+            found.append(event)
+    return found
+
+
+async def _billing_events(nc, session_id: str, type: str) -> list[CloudEvent]:
+    return await _stream_events(nc, "BILLING", session_id, type)
+
+
+async def _consumer_caught_up(js, stream: str, durable: str) -> bool:
+    last_seq = (await js.stream_info(stream)).state.last_seq
+    info = await js.consumer_info(stream, durable)
+    return info.ack_floor.stream_seq >= last_seq and info.num_ack_pending == 0

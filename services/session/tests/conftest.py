@@ -6,14 +6,18 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 import nats
 import pytest
 from assist_platform.commands import call_command
-from assist_platform.envelope import CloudEvent
+from assist_platform.envelope import CloudEvent, rfc3339
+from assist_platform.outbox import ProcessedEvent
 from assist_platform.problems import Problem
+from assist_session.consumers import DURABLE
 from assist_session.main import build_runtime, migrate
 from assist_session.settings import Settings
+from sqlmodel import select
 
 CUSTOMER = {"name": "Ana Ivanova", "email": "ana@example.bg", "company": "Ivanovi OOD", "phone": "+359 2 123 4567"}
 
@@ -32,7 +36,6 @@ def session_settings(nats_url, database_location, session_overrides) -> Settings
         database_url=database_location.database_url,
         database_schema_prefix=database_location.schema_prefix,
         session_expiry_interval_seconds=0.05,
-        session_consent_revoke_timeout_seconds=0.5,
     )
     values.update(session_overrides)
     return Settings(**values)
@@ -144,3 +147,25 @@ def publish_consent_event(client) -> Callable[..., Awaitable[CloudEvent]]:
         return event
 
     return _publish
+
+
+@pytest.fixture
+def end_session(call, publish_consent_event, session_runtime) -> Callable[..., Awaitable[dict]]:
+    """End a session the one way there is: a `consent.revoked`, as the consent service publishes it once every
+    relay is cut. Waits until the session service has applied the event, then returns the session's view."""
+
+    async def _end(session_id: str, *, ended_by: str, end_reason: str, ended_at: str | None = None) -> dict:
+        event = await publish_consent_event("consent.revoked", session_id, {
+            "consent_id": str(uuid.uuid4()), "session_id": session_id, "reason": end_reason, "ended_by": ended_by,
+            "revoked_at": ended_at or rfc3339(datetime.now(UTC)),
+        })
+        await wait_for(lambda: _processed(session_runtime, event.id), what=f"consent.revoked {event.id} applied")
+        return await call("cmd.session.get", {"session_id": session_id})
+
+    return _end
+
+
+async def _processed(runtime, event_id: str) -> bool:
+    async with runtime.database.session() as db:
+        query = select(ProcessedEvent).where(ProcessedEvent.consumer == DURABLE, ProcessedEvent.event_id == event_id)
+        return (await db.exec(query)).first() is not None

@@ -28,9 +28,8 @@ async def test_past_the_cap_of_waiting_requests_a_request_is_429_until_one_is_cl
     assert (await request_help())["status"] == "waiting"
 
 
-async def test_ended_requests_do_not_count_against_the_cap(call, request_help):
+async def test_ended_requests_do_not_count_against_the_cap(call, request_help, end_session):
     for _ in range(CAP + 2):
         requested = await request_help()
-        await call("cmd.session.end", {"session_id": requested["session_id"], "ended_by": "customer",
-                                       "end_reason": "customer_terminated"})
+        await end_session(requested["session_id"], ended_by="customer", end_reason="customer_terminated")
     assert (await request_help())["status"] == "waiting"

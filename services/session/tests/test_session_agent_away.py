@@ -101,7 +101,7 @@ def test_a_session_ended_by_a_supervisor_says_so():
 
 
 async def test_the_agent_away_and_back_are_recorded_published_once_and_carried_by_the_end(
-    call, request_help, session_events
+    call, request_help, session_events, end_session
 ):
     requested = await request_help()
     session_id = requested["session_id"]
@@ -124,8 +124,7 @@ async def test_the_agent_away_and_back_are_recorded_published_once_and_carried_b
     view = await call("cmd.session.agent_away", {"session_id": session_id, "at": rfc3339(lost_at)})
     assert view["agent"] == "away" and view["agent_away_since"] == rfc3339(lost_at)
     ended_at = started + timedelta(seconds=50)
-    await call("cmd.session.end", {"session_id": session_id, "ended_by": "system", "end_reason": "agent_lost",
-                                   "ended_at": rfc3339(ended_at)})
+    await end_session(session_id, ended_by="system", end_reason="agent_lost", ended_at=rfc3339(ended_at))
     # After the end nothing changes any more.
     after = await call("cmd.session.agent_back", {"session_id": session_id, "at": rfc3339(ended_at)})
     assert after["paused_seconds"] == 7 + 10
@@ -143,9 +142,8 @@ async def test_the_agent_away_and_back_are_recorded_published_once_and_carried_b
     assert ended.data["paused_seconds"] == 17
 
 
-async def test_a_supervisor_end_is_recorded_as_the_supervisor_s(call, request_help):
+async def test_a_supervisor_end_is_recorded_as_the_supervisor_s(call, request_help, end_session):
     session_id = (await request_help())["session_id"]
     await call("cmd.session.claim", {"session_id": session_id, "consultant": "ana"})
-    ended = await call("cmd.session.end", {"session_id": session_id, "ended_by": "supervisor",
-                                           "end_reason": "supervisor_ended"})
+    ended = await end_session(session_id, ended_by="supervisor", end_reason="supervisor_ended")
     assert (ended["ended_by"], ended["end_reason"]) == ("supervisor", "supervisor_ended")

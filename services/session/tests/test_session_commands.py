@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from assist_platform.envelope import CloudEvent, rfc3339
+from assist_platform.outbox import ProcessedEvent
 from assist_platform.problems import Problem
 from assist_session.models import HelpSession
 from sqlmodel import select
@@ -19,7 +20,7 @@ CUSTOMER_OUT = CUSTOMER
 
 
 async def test_a_help_request_goes_from_waiting_to_ended_with_each_event_once(
-    call, refused, request_help, session_events
+    call, refused, request_help, session_events, end_session
 ):
     requested = await request_help()
     session_id = requested["session_id"]
@@ -41,9 +42,7 @@ async def test_a_help_request_goes_from_waiting_to_ended_with_each_event_once(
     again = await call("cmd.session.activate", {"session_id": session_id, "at": rfc3339(started_at + timedelta(1))})
     assert again["started_at"] == active["started_at"]
 
-    ended = await call(
-        "cmd.session.end", {"session_id": session_id, "ended_by": "consultant", "end_reason": "consultant_ended"}
-    )
+    ended = await end_session(session_id, ended_by="consultant", end_reason="consultant_ended")
     assert (ended["status"], ended["ended_by"], ended["end_reason"]) == ("ended", "consultant", "consultant_ended")
 
     messages = await session_events(session_id)
@@ -98,9 +97,24 @@ async def test_an_unknown_session_is_404_for_every_command_that_names_one(refuse
     missing = await refused("cmd.session.claim", {"session_id": unknown, "consultant": "ana"})
     assert missing.status == 404 and missing.extra["code"] == "session_not_found"
     assert (await refused("cmd.session.activate", {"session_id": unknown, "at": "2025-01-01T00:00:00Z"})).status == 404
-    assert (await refused(
-        "cmd.session.end", {"session_id": unknown, "ended_by": "customer", "end_reason": "customer_terminated"}
-    )).status == 404
+    assert (await refused("cmd.session.end", {"session_id": unknown})).status == 503  # there is no such command
+
+
+async def test_a_revocation_of_an_unknown_session_creates_nothing(refused, publish_consent_event, session_runtime,
+                                                                  wait_until):
+    unknown = str(uuid.uuid4())
+    event = await publish_consent_event("consent.revoked", unknown, {
+        "consent_id": str(uuid.uuid4()), "session_id": unknown, "reason": "customer_terminated",
+        "ended_by": "customer", "revoked_at": "2030-01-01T10:00:00Z"})
+    await wait_until(lambda: _processed(session_runtime, event.id), what="the revocation to be applied")
+    assert (await refused("cmd.session.get", {"session_id": unknown})).status == 404
+
+
+
+async def _processed(runtime, event_id: str) -> bool:
+    async with runtime.database.session() as db:
+        query = select(ProcessedEvent).where(ProcessedEvent.event_id == event_id)
+        return (await db.exec(query)).first() is not None
 
 
 async def test_an_unknown_code_is_404(refused, request_help):
@@ -137,26 +151,23 @@ async def test_a_session_id_is_requested_only_once(request_help):
     assert caught.value.status == 409
 
 
-async def test_only_an_assigned_session_can_be_activated(call, refused, request_help):
+async def test_only_an_assigned_session_can_be_activated(call, refused, request_help, end_session):
     requested = await request_help()
     activate = {"session_id": requested["session_id"], "at": "2025-01-01T10:00:00Z"}
     assert (await refused("cmd.session.activate", activate)).status == 409
     await call("cmd.session.claim", {"session_id": requested["session_id"], "consultant": "ana"})
-    await call("cmd.session.end", {"session_id": requested["session_id"], "ended_by": "customer",
-                                   "end_reason": "customer_terminated"})
+    await end_session(requested["session_id"], ended_by="customer", end_reason="customer_terminated")
     assert (await refused("cmd.session.activate", activate)).status == 409
     ended = await refused("cmd.session.claim", {"session_id": requested["session_id"], "consultant": "ana"})
     assert ended.status == 409 and ended.extra["code"] == "not_waiting"
 
 
-async def test_end_is_idempotent_and_keeps_the_first_end(call, request_help, session_events):
+async def test_end_is_idempotent_and_keeps_the_first_end(call, request_help, session_events, end_session):
     requested = await request_help()
     session_id = requested["session_id"]
-    first = await call("cmd.session.end", {"session_id": session_id, "ended_by": "customer",
-                                           "end_reason": "customer_terminated",
-                                           "ended_at": "2030-01-01T12:00:00+02:00"})
-    second = await call("cmd.session.end", {"session_id": session_id, "ended_by": "consultant",
-                                            "end_reason": "consultant_ended"})
+    first = await end_session(session_id, ended_by="customer", end_reason="customer_terminated",
+                              ended_at="2030-01-01T12:00:00+02:00")
+    second = await end_session(session_id, ended_by="consultant", end_reason="consultant_ended")
     assert first == second
     assert (second["ended_by"], second["end_reason"], second["ended_at"]) == (
         "customer", "customer_terminated", "2030-01-01T10:00:00Z"
@@ -166,23 +177,26 @@ async def test_end_is_idempotent_and_keeps_the_first_end(call, request_help, ses
     assert types == ["session.requested", "session.ended"]
 
 
-async def test_the_code_of_an_ended_session_is_gone(call, refused, request_help):
+async def test_the_code_of_an_ended_session_is_gone(call, refused, request_help, end_session):
     requested = await request_help()
-    await call("cmd.session.end", {"session_id": requested["session_id"], "ended_by": "system",
-                                   "end_reason": "admin"})
+    await end_session(requested["session_id"], ended_by="system", end_reason="admin")
     assert (await refused("cmd.session.attach_agent", {"session_code": requested["session_code"]})).status == 410
 
 
-async def test_bad_end_and_activate_input_is_422(call, refused, request_help):
+async def test_bad_activate_input_is_422_and_a_malformed_revocation_ends_nothing(
+    call, refused, request_help, publish_consent_event, session_runtime, wait_until
+):
     requested = await request_help()
     session_id = requested["session_id"]
     await call("cmd.session.claim", {"session_id": session_id, "consultant": "ana"})
     assert (await refused("cmd.session.activate", {"session_id": session_id, "at": "2025-01-01T10:00:00"})).status \
         == 422  # a time without a zone is ambiguous
-    assert (await refused("cmd.session.end", {"session_id": session_id, "ended_by": "robot",
-                                              "end_reason": "admin"})).status == 422
-    assert (await refused("cmd.session.end", {"session_id": session_id, "ended_by": "system",
-                                              "end_reason": "Not A Reason"})).status == 422
+    for ended_by, reason in (("robot", "admin"), ("system", "Not A Reason")):
+        event = await publish_consent_event("consent.revoked", session_id, {
+            "consent_id": str(uuid.uuid4()), "session_id": session_id, "reason": reason, "ended_by": ended_by,
+            "revoked_at": "2030-01-01T10:00:00Z"})
+        await wait_until(lambda: _processed(session_runtime, event.id), what="the malformed revocation to be dropped")
+        assert (await call("cmd.session.get", {"session_id": session_id}))["status"] == "assigned"
     assert (await refused("cmd.session.claim", {"session_id": session_id, "consultant": "  "})).status == 422
 
 
@@ -217,7 +231,7 @@ async def test_of_two_consultants_claiming_at_once_exactly_one_gets_the_session(
     assert types.count("session.assigned") == 1
 
 
-async def test_the_agent_that_spent_the_code_comes_back_with_its_resume_token_until_the_end(call, refused, request_help):
+async def test_the_agent_that_spent_the_code_comes_back_with_its_resume_token_until_the_end(call, refused, request_help, end_session):
     requested = await request_help()
     session_id = requested["session_id"]
     attached = await call("cmd.session.attach_agent", {"session_code": requested["session_code"]})
@@ -230,11 +244,11 @@ async def test_the_agent_that_spent_the_code_comes_back_with_its_resume_token_un
     other = await request_help()
     assert (await refused("cmd.session.resume_agent",
                           {"session_id": other["session_id"], "resume_token": token})).status == 403
-    await call("cmd.session.end", {"session_id": session_id, "ended_by": "system", "end_reason": "agent_lost"})
+    await end_session(session_id, ended_by="system", end_reason="agent_lost")
     assert (await refused("cmd.session.resume_agent", {"session_id": session_id, "resume_token": token})).status == 410
 
 
-async def test_an_attach_asked_again_with_its_resume_token_is_the_same_attach(call, refused, request_help):
+async def test_an_attach_asked_again_with_its_resume_token_is_the_same_attach(call, refused, request_help, end_session):
     """A gateway whose first attach lost its answer asks again with the token it chose; nobody else gets in."""
     requested = await request_help()
     token = "t" * 43
@@ -248,7 +262,6 @@ async def test_an_attach_asked_again_with_its_resume_token_is_the_same_attach(ca
     assert (await refused("cmd.session.attach_agent", {"session_code": requested["session_code"]})).status == 410
     short = await refused("cmd.session.attach_agent", {"session_code": requested["session_code"], "resume_token": "x"})
     assert short.status == 422
-    await call("cmd.session.end", {"session_id": requested["session_id"], "ended_by": "customer",
-                                   "end_reason": "customer_terminated"})
+    await end_session(requested["session_id"], ended_by="customer", end_reason="customer_terminated")
     ended = await refused("cmd.session.attach_agent", {"session_code": requested["session_code"], "resume_token": token})
     assert ended.status == 410

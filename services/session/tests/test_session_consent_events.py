@@ -118,20 +118,19 @@ async def test_the_same_revocation_delivered_twice_has_one_effect(
     assert len(processed) == 1
 
 
-async def test_whichever_comes_first_of_revocation_and_end_wins(
-    call, wait_until, active_session, publish_consent_event, consent_consumed, session_events, session_runtime
+async def test_the_first_revocation_wins_and_a_later_one_changes_nothing(
+    call, wait_until, active_session, publish_consent_event, consent_consumed, session_events, session_runtime,
+    end_session,
 ):
     revoked_first = await active_session()
     await publish_consent_event("consent.revoked", revoked_first["session_id"],
                                 revoked_data(revoked_first, reason="customer_terminated", revoked_at=datetime.now(UTC)))
     await ended_view(call, wait_until, revoked_first["session_id"])
-    late_end = await call("cmd.session.end", {"session_id": revoked_first["session_id"], "ended_by": "consultant",
-                                              "end_reason": "consultant_ended"})
+    late_end = await end_session(revoked_first["session_id"], ended_by="consultant", end_reason="consultant_ended")
     assert (late_end["ended_by"], late_end["end_reason"]) == ("customer", "customer_terminated")
 
     ended_first = await active_session()
-    end = await call("cmd.session.end", {"session_id": ended_first["session_id"], "ended_by": "customer",
-                                         "end_reason": "customer_terminated"})
+    end = await end_session(ended_first["session_id"], ended_by="customer", end_reason="customer_terminated")
     await publish_consent_event("consent.revoked", ended_first["session_id"],
                                 revoked_data(ended_first, reason="admin", revoked_at=datetime.now(UTC)))
     await consent_consumed()

@@ -1,4 +1,5 @@
-"""Requests nobody starts expire by themselves, their consents are revoked until that succeeds, and codes lapse."""
+"""Requests nobody starts expire by themselves (the consent service revokes their consents from the ending), and
+codes lapse."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from assist_platform.commands import serve_command
-from assist_platform.envelope import rfc3339
+from assist_platform.envelope import CloudEvent, rfc3339
 from assist_platform.problems import Problem
 from assist_session.models import HelpSession
 from pydantic import BaseModel
@@ -32,7 +33,8 @@ async def stored(session_runtime, session_id: str) -> HelpSession:
 
 @pytest.fixture
 def consent_stand_in(client):
-    """What the consent service answers to `cmd.consent.revoke`: scripted answers, each request recorded."""
+    """Something answering `cmd.consent.revoke` as the consent service would, recording every request: the
+    session service must send none."""
     revocations: list[RevokeInput] = []
     answers: list[Problem | None] = []  # consumed in order; once empty, every revoke succeeds
 
@@ -78,43 +80,38 @@ async def test_a_request_nobody_started_expires_as_ended_by_the_system_and_is_ne
     assert (await call("cmd.session.get", {"session_id": active["session_id"]}))["status"] == "active"
 
 
-async def test_the_consent_of_an_expired_request_is_revoked_retrying_until_consent_answers(
-    call, request_help, wait_until, session_runtime, consent_stand_in
+async def test_an_expired_request_ends_without_asking_consent_and_a_later_revocation_changes_nothing_else(
+    call, request_help, wait_until, session_runtime, session_events, consent_stand_in, publish_consent_event
 ):
+    """The consent service revokes from the request's `session.ended` (its consumer, services/consent); the
+    session service asks nothing, and the `consent.revoked` that follows only records when it happened."""
+    await consent_stand_in()
     requested = await request_help()
     session_id = requested["session_id"]
 
-    async def _expired_awaiting_revocation():
+    async def _expired():
         row = await stored(session_runtime, session_id)
-        return row.status == "ended" and row.consent_revoke_pending
+        return row if row.status == "ended" else None
 
-    # Nobody answers cmd.consent.revoke yet: the session ends anyway, and the revocation stays due.
-    await wait_until(_expired_awaiting_revocation, timeout=REQUEST_TTL + 10, what="the request to expire")
+    row = await wait_until(_expired, timeout=REQUEST_TTL + 10, what="the request to expire")
+    assert (row.ended_by, row.end_reason, row.consent_revoked_at) == ("system", "expired", None)
+    (ended,) = [m for m in await session_events(session_id) if m.subject == "session.ended"]
+    assert CloudEvent.from_bytes(ended.data).data["end_reason"] == "expired"
 
-    # Consent is back, but fails twice before it succeeds: each failure is retried at a later tick.
-    await consent_stand_in(Problem(503, "Service unavailable"), Problem(500, "Internal error"))
+    for _ in range(2):  # delivered twice: one effect
+        await publish_consent_event("consent.revoked", session_id, {
+            "consent_id": requested.get("consent_id") or "c-1", "session_id": session_id, "reason": "expired",
+            "ended_by": "system", "revoked_at": rfc3339(row.ended_at)})
 
     async def _revoked():
-        row = await stored(session_runtime, session_id)
-        return row if not row.consent_revoke_pending else None
+        stored_row = await stored(session_runtime, session_id)
+        return stored_row if stored_row.consent_revoked_at is not None else None
 
-    row = await wait_until(_revoked, what="the consent revocation to succeed")
-    assert row.consent_revoked_at is not None
-    asked = [(revocation.session_id, revocation.reason) for revocation in consent_stand_in.revocations]
-    assert asked == [(session_id, "expired")] * 3
-
-
-async def test_a_request_without_any_consent_needs_no_revocation(request_help, wait_until, session_runtime,
-                                                                 consent_stand_in):
-    await consent_stand_in(Problem(404, "Not found", "no consent for the session"))
-    requested = await request_help(consent_id=None)
-
-    async def _settled():
-        row = await stored(session_runtime, requested["session_id"])
-        return row.status == "ended" and not row.consent_revoke_pending and row.consent_revoked_at is not None
-
-    await wait_until(_settled, timeout=REQUEST_TTL + 10, what="the expired request to settle")
-    assert len(consent_stand_in.revocations) == 1
+    revoked = await wait_until(_revoked, what="the revocation to be recorded")
+    assert (revoked.status, revoked.ended_by, revoked.end_reason, revoked.ended_at) == (
+        "ended", "system", "expired", row.ended_at)
+    assert [m.subject for m in await session_events(session_id)].count("session.ended") == 1
+    assert consent_stand_in.revocations == []  # nobody asked consent: it reads the ending itself
 
 
 async def test_an_unused_code_lapses_and_leaves_the_live_codes(refused, request_help, wait_until, session_runtime):

@@ -21,6 +21,7 @@ from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from . import endings
 from .envelope import rfc3339, utcnow
 from .runtime import Command
 
@@ -140,5 +141,4 @@ def audit_command(*, service: str, database) -> Command:
 
 def actor_of_reason(reason: str) -> str:
     """Who ended access, as far as a revocation reason tells (a command may name the actor exactly)."""
-    return {"customer_terminated": "customer", "consultant_ended": "consultant", "supervisor_ended": "supervisor",
-            "admin": "admin"}.get(reason, "system")
+    return "admin" if reason == endings.ADMIN else endings.ended_by_of(reason)

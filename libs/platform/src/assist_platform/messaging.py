@@ -30,6 +30,8 @@ STREAMS: dict[str, list[str]] = {
     "CONSENT": ["consent.>"],
     "SESSION": ["session.>"],
     "BILLING": ["billing.>"],
+    # The gateway's own events; not `gateway.>`: `gateway.cut.<replica>` are core NATS requests, never stored.
+    "GATEWAY": ["gateway.terminate_requested"],
 }
 DUPLICATE_WINDOW_SECONDS = 120.0
 

@@ -35,13 +35,14 @@ def _js_acks(*streams: str) -> tuple[str, ...]:
 
 SERVICE_PERMISSIONS: dict[str, Permissions] = {
     "consent": Permissions(
-        # Its events; cut requests to the lease holders (`gateway.cut.<replica>`).
-        publish=("consent.>", "gateway.cut.*", _JS_API),
+        # Its events; cut requests to the lease holders (`gateway.cut.<replica>`); consumes SESSION (an expired
+        # request's consent is revoked) and GATEWAY (a terminate the gateway kept while NATS was away).
+        publish=("consent.>", "gateway.cut.*", _JS_API, *_js_acks("SESSION", "GATEWAY")),
         subscribe=("cmd.consent.>", _INBOX),
     ),
     "session": Permissions(
-        # Its events; revokes the consent of an expired request; consumes CONSENT.
-        publish=("session.>", "cmd.consent.>", _JS_API, *_js_acks("CONSENT")),
+        # Its events; consumes CONSENT.
+        publish=("session.>", _JS_API, *_js_acks("CONSENT")),
         subscribe=("cmd.session.>", _INBOX),
     ),
     "billing": Permissions(
@@ -50,10 +51,11 @@ SERVICE_PERMISSIONS: dict[str, Permissions] = {
         subscribe=("cmd.billing.>", _INBOX),
     ),
     "gateway": Permissions(
-        # No events of its own (and no durable consumer yet: add its streams' acks here when it gets one); it calls
-        # every service's commands and bridges relays between replicas; listens to session events (core NATS)
-        # to push the staff pages' live queue.
-        publish=("cmd.consent.>", "cmd.session.>", "cmd.billing.>", "relay.>", _JS_API),
+        # One event of its own (a terminate kept while NATS was away; no durable consumer: add its streams' acks
+        # here when it gets one); it calls every service's commands and bridges relays between replicas; listens
+        # to session events (core NATS) to push the staff pages' live queue.
+        publish=("gateway.terminate_requested", "cmd.consent.>", "cmd.session.>", "cmd.billing.>", "relay.>",
+                 _JS_API),
         subscribe=("gateway.cut.*", "relay.>", "session.>", _INBOX),
     ),
 }

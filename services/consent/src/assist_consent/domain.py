@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
+from assist_platform.endings import REASONS as REVOKE_REASONS
+
 SCOPES = ("view", "control")
-REVOKE_REASONS = ("customer_terminated", "consultant_ended", "supervisor_ended", "expired", "agent_lost", "admin")
 ENDPOINTS = ("agent", "consultant")
 LANGUAGES = ("bg", "en")
 DEFAULT_LANGUAGE = "bg"

@@ -1,7 +1,8 @@
-"""The events the consent service publishes (CONTRACT §4, stream CONSENT); it consumes none."""
+"""The events the consent service publishes (CONTRACT §4, stream CONSENT); what it consumes is in `consumers`."""
 
 from __future__ import annotations
 
+from assist_platform.endings import ended_by_of
 from assist_platform.envelope import CloudEvent, new_event, rfc3339
 
 from .models import Consent
@@ -41,5 +42,6 @@ def consent_revoked(consent: Consent) -> CloudEvent:
             "session_id": consent.session_id,
             "revoked_at": rfc3339(consent.revoked_at),
             "reason": consent.revoke_reason,
+            "ended_by": ended_by_of(consent.revoke_reason),
         },
     )

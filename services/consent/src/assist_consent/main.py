@@ -1,4 +1,4 @@
-"""The consent service process: its runtime (commands, outbox, expiry task) and an HTTP app for health."""
+"""The consent service process: its runtime (commands, consumers, outbox, expiry task) and an HTTP app for health."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from assist_platform.runtime import ServiceRuntime
 from fastapi import FastAPI
 
 from .commands import consent_commands
+from .consumers import EndingConsumer
 from .models import TABLES
 from .service import ConsentService
 from .settings import Settings, get_settings
@@ -44,7 +45,9 @@ async def _expiry_round(service: ConsentService) -> None:
 def build_runtime(settings: Settings) -> ServiceRuntime:
     url, schema = settings.database_location(SERVICE)
     runtime = ServiceRuntime(name=SERVICE, settings=settings, database=Database(url=url, schema=schema))
-    runtime.commands.extend(consent_commands(ConsentService.for_runtime(runtime)))
+    service = ConsentService.for_runtime(runtime)
+    runtime.commands.extend(consent_commands(service))
+    runtime.subscriptions.extend(EndingConsumer(service).subscriptions())
     runtime.background.append(expire_consents)
     return runtime
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from assist_platform.audit import actor_of_reason, append_audit, entries_of_session
+from assist_platform.endings import ended_by_of
 from assist_platform.envelope import rfc3339, utcnow
 from assist_platform.outbox import add_event
 from assist_platform.problems import Problem
@@ -24,6 +25,26 @@ from .settings import Settings
 from .terms import TermsCatalog, terms_catalog
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """A recorded revocation (or the earlier one that counts) and the live leases it must cut."""
+
+    consent: Consent
+    already_revoked: bool
+    leases: list
+
+    def answer(self) -> dict[str, Any]:
+        consent = self.consent
+        return {
+            "consent_id": consent.consent_id,
+            "session_id": consent.session_id,
+            "revoked_at": rfc3339(consent.revoked_at),
+            "reason": consent.revoke_reason,
+            "ended_by": ended_by_of(consent.revoke_reason),
+            "already_revoked": self.already_revoked,
+        }
 
 
 def _no_consent(session_id: str) -> Problem:
@@ -135,41 +156,53 @@ class ConsentService:
     ) -> dict[str, Any]:
         """Record the revocation, then cut every live lease of the session; answer only once all are cut.
 
-        The consent row is locked while the revocation is recorded and the live leases are read, so a lease
-        acquired or renewed concurrently is either seen here (and cut) or refused there.
+        The answer is the revocation that counts: a repeated revoke answers the first one (its time, reason and
+        who ended the session).
         """
-        now = utcnow()
         async with self.database.transaction() as db:
             consent = await crud.get_consent(db=db, session_id=session_id, lock=True)
             if consent is None:
                 raise _no_consent(session_id)
-            already_revoked = consent.revoked_at is not None
-            if not already_revoked:
-                when = effective_revoked_at(requested=revoked_at, now=now, granted_at=consent.granted_at)
-                await crud.record_revocation(db=db, consent=consent, revoked_at=when, reason=reason)
-                add_event(db, events.consent_revoked(consent))
-                await append_audit(
-                    db, action="consent.revoked", actor=actor or actor_of_reason(reason), session_id=session_id,
-                    client_address=client_address, detail={"consent_id": consent.consent_id, "reason": reason,
-                                                           "revoked_at": rfc3339(consent.revoked_at)},
-                )
-            leases = await crud.live_leases(db=db, session_id=session_id, now=now)
-        if not already_revoked:
+            revocation = await self.record_revocation(
+                db=db, consent=consent, reason=reason, revoked_at=revoked_at, actor=actor,
+                client_address=client_address,
+            )
+        if not revocation.already_revoked:
             self.runtime.notify_outbox()
+        await self.cut(revocation)
+        return revocation.answer()
+
+    async def record_revocation(
+        self, *, db, consent: Consent, reason: str, revoked_at: datetime | None = None, actor: str | None = None,
+        client_address: str | None = None,
+    ) -> Revocation:
+        """In the caller's transaction, with the consent row locked: record the revocation (once: a consent
+        already revoked keeps its first one) with its `consent.revoked`, and read the live leases to cut, so a
+        lease acquired or renewed concurrently is either seen here (and cut) or refused there."""
+        now = utcnow()
+        already_revoked = consent.revoked_at is not None
+        if not already_revoked:
+            when = effective_revoked_at(requested=revoked_at, now=now, granted_at=consent.granted_at)
+            await crud.record_revocation(db=db, consent=consent, revoked_at=when, reason=reason)
+            add_event(db, events.consent_revoked(consent))
+            await append_audit(
+                db, action="consent.revoked", actor=actor or actor_of_reason(reason), session_id=consent.session_id,
+                client_address=client_address, detail={"consent_id": consent.consent_id, "reason": reason,
+                                                       "revoked_at": rfc3339(consent.revoked_at)},
+            )
+        leases = await crud.live_leases(db=db, session_id=consent.session_id, now=now)
+        return Revocation(consent=consent, already_revoked=already_revoked, leases=leases)
+
+    async def cut(self, revocation: Revocation) -> None:
+        """Ask every holder of a live lease to cut; returns once each confirmed or its lease ran out."""
+        consent = revocation.consent
         await cut_leases(
             self.runtime.nc,
-            session_id=session_id,
-            reason=consent.revoke_reason or reason,
-            leases=leases,
+            session_id=consent.session_id,
+            reason=consent.revoke_reason,
+            leases=revocation.leases,
             margin_seconds=self.settings.consent_cut_margin_seconds,
         )
-        return {
-            "consent_id": consent.consent_id,
-            "session_id": session_id,
-            "revoked_at": rfc3339(consent.revoked_at),
-            "reason": consent.revoke_reason,
-            "already_revoked": already_revoked,
-        }
 
     async def expire_due(self) -> int:
         """Revoke (reason `expired`) every consent past its maximum duration; returns how many.
@@ -224,6 +257,8 @@ class ConsentService:
         """Extend this holder's leases whose consent is in force; list every other one as revoked."""
         ttl = self.settings.consent_lease_seconds
         wanted = list(dict.fromkeys(lease_ids))
+        if not wanted:  # a holder with no leases asks how long a lease lasts (relay/leases.py in the gateway)
+            return {"ttl_seconds": ttl, "renewed": [], "revoked": []}
         renewed: list[str] = []
         async with self.database.transaction() as db:
             consents = await crud.lock_consents_of_leases(db=db, lease_ids=wanted) if wanted else {}

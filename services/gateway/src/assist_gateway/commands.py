@@ -19,7 +19,6 @@ SESSION_GET = "cmd.session.get"
 SESSION_QUEUE = "cmd.session.queue"
 SESSION_LIST = "cmd.session.list"
 SESSION_CLAIM = "cmd.session.claim"
-SESSION_END = "cmd.session.end"
 PRICE_LIST = "cmd.billing.price_list"
 BILLING_RECORDS = "cmd.billing.records.list"
 BILLING_RECORD = "cmd.billing.records.get"
@@ -53,27 +52,18 @@ def drop_none(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 async def revoke_consent(
-    runtime: ServiceRuntime, *, session_id: str, reason: str, revoked_at: str | None = None,
+    runtime: ServiceRuntime, *, session_id: str, reason: str, lease_seconds: float, revoked_at: str | None = None,
     actor: str | None = None, client_address: str | None = None,
 ) -> dict[str, Any]:
-    # The revoke waits for every lease holder to confirm its cut or let its lease lapse: allow for a full
-    # lease.
-    settings = runtime.settings
-    timeout = settings.command_timeout_seconds + getattr(settings, "lease_seconds", 5.0)
+    """The revocation that counts (`revoked_at`, `reason`, `ended_by`), answered once every relay is cut.
+
+    The revoke waits for every lease holder to confirm its cut or let its lease lapse: it is allowed a full
+    lease (`lease_seconds`, the longest consent has granted) beyond the usual command timeout.
+    """
+    timeout = runtime.settings.command_timeout_seconds + lease_seconds
     payload = drop_none({"session_id": session_id, "reason": reason, "revoked_at": revoked_at, "actor": actor,
                          "client_address": client_address})
     return await call(runtime, CONSENT_REVOKE, payload, timeout=timeout)
-
-
-async def end_session(
-    runtime: ServiceRuntime, *, session_id: str, ended_by: str, end_reason: str, ended_at: str | None = None,
-    actor: str | None = None, client_address: str | None = None,
-) -> dict[str, Any]:
-    payload = drop_none(
-        {"session_id": session_id, "ended_by": ended_by, "end_reason": end_reason, "ended_at": ended_at,
-         "actor": actor, "client_address": client_address}
-    )
-    return await call(runtime, SESSION_END, payload)
 
 
 async def get_session(runtime: ServiceRuntime, *, session_id: str) -> dict[str, Any]:

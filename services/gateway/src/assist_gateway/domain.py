@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from assist_platform.endings import (  # noqa: F401  (who ends a session and why, defined once for all)
+    AGENT_LOST_ENDING, CONSULTANT_ENDING, CUSTOMER_ENDING, SUPERVISOR_ENDING, Ending,
+)
 
 CONSULTANT, SUPERVISOR, FINANCE, ADMIN = "consultant", "supervisor", "finance", "admin"
 ROLES = (CONSULTANT, SUPERVISOR, FINANCE, ADMIN)
@@ -64,20 +67,6 @@ def role_problem(role: str) -> str | None:
 def token_digest(token: str) -> str:
     """How a bearer token is stored: a leaked table gives nobody a usable token."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class Ending:
-    """Who ends a session, and the reason recorded for the consent revocation and the session end."""
-
-    ended_by: str
-    reason: str
-
-
-CUSTOMER_ENDING = Ending(ended_by="customer", reason="customer_terminated")
-CONSULTANT_ENDING = Ending(ended_by="consultant", reason="consultant_ended")
-SUPERVISOR_ENDING = Ending(ended_by="supervisor", reason="supervisor_ended")
-AGENT_LOST_ENDING = Ending(ended_by="system", reason="agent_lost")
 
 
 def staff_ending(*, role: str) -> Ending:

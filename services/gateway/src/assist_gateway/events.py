@@ -1,5 +1,26 @@
-"""Events and the gateway: it publishes none (it is the caller of commands); its consumers live in the relay.
+"""The gateway's one event, and where its consumers live.
 
-The relay (`relay/`) cuts on `consent.revoked` and follows `session.*` for the live UI; the outbox tables
-exist in the gateway database only because every service carries the platform tables.
+It publishes `gateway.terminate_requested` (stream GATEWAY, docs/events.md): a terminate or end answered while the
+consent service could not be reached, kept in the gateway's outbox until NATS is back; the consent service
+consumes it and revokes. The relay (`relay/`) cuts on the consent service's cut requests and follows
+`session.*` for the live UI.
 """
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from assist_platform.envelope import CloudEvent, new_event, rfc3339
+
+SOURCE = "assist/gateway"
+TERMINATE_REQUESTED = "gateway.terminate_requested"
+
+
+def terminate_requested(*, session_id: str, ended_by: str, reason: str, requested_at: datetime) -> CloudEvent:
+    return new_event(
+        source=SOURCE,
+        type=TERMINATE_REQUESTED,
+        subject=session_id,
+        data={"session_id": session_id, "ended_by": ended_by, "reason": reason,
+              "requested_at": rfc3339(requested_at)},
+    )

@@ -22,7 +22,7 @@ from .relay import RelayHub
 from .relay.doors import RelayDoors
 from .settings import Settings, get_settings
 from .staff import StaffIdentity, authenticate_token
-from .termination import end_session_everywhere, retry_pending_revocations
+from .termination import end_session_everywhere
 from .web import install_web
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,6 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         name=SERVICE,
         settings=settings,
         database=Database(url=url, schema=schema),
-        background=[retry_pending_revocations],
     )
 
 

@@ -1,4 +1,4 @@
-"""The gateway's own tables: staff accounts and their tokens, customer credentials, queued revocations.
+"""The gateway's own tables: staff accounts and their tokens, customer credentials, local assignments.
 
 Datetimes are aware and UTC: SQLModel stores and reads them back that way on SQLite and PostgreSQL alike.
 """
@@ -56,26 +56,10 @@ class SessionAssignment(SQLModel, table=True):
     assigned_at: datetime = Field(default_factory=utcnow)
 
 
-class PendingRevocation(SQLModel, table=True):
-    """A terminate or end answered while messaging was away; retried until the revoke and the end both
-    succeed.
-    """
-
-    __tablename__ = "pending_revocation"
-
-    session_id: str = Field(primary_key=True, max_length=64)
-    reason: str = Field(max_length=40)
-    ended_by: str = Field(max_length=20)
-    requested_at: datetime
-    attempts: int = 0
-    last_error: str | None = Field(default=None, max_length=500)
-
-
 TABLES = (
     StaffAccount.__table__,
     AccessToken.__table__,
     CustomerCredential.__table__,
     SessionAssignment.__table__,
-    PendingRevocation.__table__,
     *PLATFORM_TABLES, *AUDIT_TABLES,
 )

@@ -29,12 +29,11 @@ class Settings(PlatformSettings):
     # The older name of CODE_FAILURES_PER_MINUTE (below), read when that is unset.
     code_attempts_per_minute: int = 10
     relay_max_message_bytes: int = 1048576
-    # The relay renews its consent leases this often ...
+    # The relay renews its consent leases this often, or more often if consent grants leases shorter than three
+    # times this. The lease's length is the consent service's alone (CONSENT_LEASE_SECONDS).
     lease_renew_seconds: float = 1.0
     # How long an agent may be away (network drop) before its session ends with end_reason agent_lost.
     agent_grace_seconds: float = 30.0
-    # ... and they last this long: with NATS away, every relay everywhere has stopped after this time.
-    lease_seconds: float = 5.0
     environment: str = "development"
 
     @model_validator(mode="after")
@@ -52,8 +51,8 @@ class Settings(PlatformSettings):
             problems.append("LOGIN_ATTEMPTS_PER_MINUTE and CODE_ATTEMPTS_PER_MINUTE must be at least 1")
         if self.relay_max_message_bytes < 1024:
             problems.append("RELAY_MAX_MESSAGE_BYTES must be at least 1024")
-        if not 0 < self.lease_renew_seconds < self.lease_seconds:
-            problems.append("LEASE_RENEW_SECONDS must be positive and shorter than LEASE_SECONDS")
+        if not self.lease_renew_seconds > 0:
+            problems.append("LEASE_RENEW_SECONDS must be positive")
         if self.environment not in ENVIRONMENTS:
             problems.append(f"ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}")
         if problems:

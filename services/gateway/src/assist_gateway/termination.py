@@ -1,9 +1,14 @@
-"""Ending a session so that "200 means cut" (DESIGN.md): revoke the consent, then end the session.
+"""Ending a session so that "200 means cut" (DESIGN.md): revoke the consent; the session ends from that.
 
-When messaging is away the revocation is queued in the gateway's database, the local relay endpoints are
-cut at once, and the answer waits out one lease: no relay anywhere can renew a lease without NATS, so by then
-every one of them has stopped by itself. A background task delivers the queued revocation and the session
-end later, exactly once thanks to the idempotent commands.
+The consent service answers a revoke only once every relay holding a lease has cut (or let its lease lapse), and
+its answer names the revocation that counts: the first one, with who ended the session. The session service ends
+the session when it reads the resulting `consent.revoked`, a few milliseconds later; nothing here ends it.
+
+When the consent service cannot be reached (NATS away: the command answers 503), the terminate is kept as a
+`gateway.terminate_requested` event in the gateway's outbox, the local relay endpoints are cut at once, and the
+answer waits out the rest of one lease: no relay anywhere can renew a lease without NATS, so by then every one
+of them has stopped by itself. The outbox publishes the event once NATS is back; the consent service consumes it
+idempotently and revokes with the time it was asked for, and `consent.revoked` ends the session.
 """
 
 from __future__ import annotations
@@ -11,19 +16,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from assist_platform.endings import ending_of
 from assist_platform.envelope import rfc3339, utcnow
+from assist_platform.outbox import add_event
 from assist_platform.problems import Problem
 from assist_platform.runtime import ServiceRuntime
 from opentelemetry import trace
 from prometheus_client import Histogram
 
-from . import crud
-from .commands import end_session, revoke_consent
+from .commands import revoke_consent
 from .domain import Ending, remaining_lease_wait
-from .models import PendingRevocation
+from .events import terminate_requested
 
 log = logging.getLogger(__name__)
 REVOCATION_SECONDS = Histogram(
@@ -31,22 +39,40 @@ REVOCATION_SECONDS = Histogram(
     "From a terminate or end request until access is cut everywhere (path: nats, queued, refused, failed)",
     ["path"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 7.5, 10.0, 15.0),
 )
-RETRY_INTERVAL_SECONDS = 1.0
+# How many endings kept while NATS was away a process remembers (the first one of a session wins).
+_KEPT_MEMORY = 10_000
 
 
 class LocalCutter(Protocol):
+    leases: Any  # relay.leases.LeaseKeeper: the longest lease consent has granted (`longest_ttl_seconds`)
+
     def cut_session_locally(self, session_id: str, *, ended_by: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class KeptEnding:
+    """An ending answered while consent could not be reached: its event is in the outbox."""
+
+    ending: Ending
+    requested_at: datetime
+
+
+_kept: OrderedDict[str, KeptEnding] = OrderedDict()
 
 
 def _messaging_away(problem: Problem) -> bool:
     return problem.status == 503
 
 
+def _lease_seconds(relay_hub: LocalCutter) -> float | None:
+    return relay_hub.leases.longest_ttl_seconds
+
+
 async def end_session_everywhere(
     *, runtime: ServiceRuntime, relay_hub: LocalCutter, session_id: str, ending: Ending,
     actor: str | None = None, client_address: str | None = None,
 ) -> str:
-    """Cut every relay of the session and end it; returns who ended it (the first ending wins).
+    """Cut every relay of the session; returns who ended it (the first ending wins).
 
     `actor` and `client_address` go to the audit trail. The time until access is cut everywhere is observed in
     `assist_revocation_seconds`.
@@ -68,14 +94,13 @@ async def _end_session_everywhere(
     *, runtime: ServiceRuntime, relay_hub: LocalCutter, session_id: str, ending: Ending, audit: dict,
     started: float,
 ) -> str:
-    async with runtime.database.session() as db:
-        pending = await crud.pending_revocation(db=db, session_id=session_id)
-    if pending is not None:  # an earlier ending is still queued: it is the one that counts
-        ending = Ending(ended_by=pending.ended_by, reason=pending.reason)
-    requested_at = rfc3339(pending.requested_at) if pending else None
+    kept = _kept.get(session_id)
+    if kept is not None:  # an earlier ending kept while NATS was away is the one that counts
+        ending = kept.ending
     try:
         revocation = await revoke_consent(
-            runtime, session_id=session_id, reason=ending.reason, revoked_at=requested_at, **audit
+            runtime, session_id=session_id, reason=ending.reason, lease_seconds=_lease_seconds(relay_hub) or 0.0,
+            revoked_at=rfc3339(kept.requested_at) if kept else None, **audit,
         )
     except Problem as problem:
         if not _messaging_away(problem):
@@ -86,106 +111,40 @@ async def _end_session_everywhere(
         REVOCATION_SECONDS.labels(path="queued").observe(time.perf_counter() - started)
         return ended_by
     REVOCATION_SECONDS.labels(path="nats").observe(time.perf_counter() - started)
-    # From here on the access is cut everywhere; the session end may follow later.
-    try:
-        view = await end_session(
-            runtime,
-            session_id=session_id,
-            ended_by=ending.ended_by,
-            end_reason=ending.reason,
-            ended_at=revocation["revoked_at"],
-            **audit,
-        )
-    except Problem as problem:
-        if not _messaging_away(problem):
-            raise
-        async with runtime.database.transaction() as db:
-            await crud.queue_revocation(
-                db=db,
-                session_id=session_id,
-                reason=ending.reason,
-                ended_by=ending.ended_by,
-                requested_at=datetime.fromisoformat(revocation["revoked_at"]),
-            )
-        return ending.ended_by
-    if pending is not None:
-        async with runtime.database.transaction() as db:
-            await crud.forget_revocation(db=db, session_id=session_id)
-    return view.get("ended_by") or ending.ended_by
+    _kept.pop(session_id, None)
+    return revocation.get("ended_by") or ending_of(revocation["reason"]).ended_by
 
 
 async def _cut_without_messaging(
     *, runtime: ServiceRuntime, relay_hub: LocalCutter, session_id: str, ending: Ending
 ) -> str:
-    async with runtime.database.transaction() as db:
-        pending = await crud.queue_revocation(
-            db=db, session_id=session_id, reason=ending.reason, ended_by=ending.ended_by
-        )
-        requested_at, ended_by = pending.requested_at, pending.ended_by
-    log.warning("messaging unavailable: revocation of session %s queued, relays cut locally", session_id)
-    relay_hub.cut_session_locally(session_id, ended_by=ended_by)
+    kept = _kept.get(session_id)
+    if kept is None:
+        kept = KeptEnding(ending=ending, requested_at=utcnow())
+        async with runtime.database.transaction() as db:
+            add_event(db, terminate_requested(
+                session_id=session_id, ended_by=ending.ended_by, reason=ending.reason, requested_at=kept.requested_at
+            ))
+        runtime.notify_outbox()
+        _remember(session_id, kept)
+        log.warning("messaging unavailable: the end of session %s is kept in the outbox, relays cut locally",
+                    session_id)
+    relay_hub.cut_session_locally(session_id, ended_by=kept.ending.ended_by)
+    lease_seconds = _lease_seconds(relay_hub)
+    if lease_seconds is None:
+        # Never told how long a lease lasts (no NATS since this process started): nothing to wait out with
+        # certainty. The ending stands (it is in the outbox); "cut everywhere" cannot be promised yet.
+        raise Problem(503, "Service unavailable", "The session will end once messaging is back; access elsewhere "
+                      "cannot be confirmed cut yet. Try again shortly.")
     wait = remaining_lease_wait(
-        requested_seconds_ago=(utcnow() - requested_at).total_seconds(),
-        lease_seconds=runtime.settings.lease_seconds,
+        requested_seconds_ago=(utcnow() - kept.requested_at).total_seconds(), lease_seconds=lease_seconds
     )
-    # Not a guess: no lease can be renewed without NATS, so after one lease every relay has stopped.
+    # Not a guess: no lease can be renewed without NATS, so after the longest lease every relay has stopped.
     await asyncio.sleep(wait)
-    return ended_by
+    return kept.ending.ended_by
 
 
-async def deliver_pending_revocation(*, runtime: ServiceRuntime, pending: PendingRevocation) -> bool:
-    """Revoke and end one queued session; True when done (the row is gone), False to try again later."""
-    session_id = pending.session_id
-    requested_at = rfc3339(pending.requested_at)
-    try:
-        try:
-            revocation = await revoke_consent(
-                runtime, session_id=session_id, reason=pending.reason, revoked_at=requested_at
-            )
-            ended_at = revocation["revoked_at"]
-        except Problem as problem:
-            if problem.status != 404:
-                raise
-            ended_at = requested_at  # no consent to revoke: still end the session
-        try:
-            await end_session(
-                runtime,
-                session_id=session_id,
-                ended_by=pending.ended_by,
-                end_reason=pending.reason,
-                ended_at=ended_at,
-            )
-        except Problem as problem:
-            if problem.status != 404:
-                raise
-            log.warning("queued end of unknown session %s dropped", session_id)
-    except Problem as problem:
-        if problem.status < 500:
-            log.error(
-                "queued revocation of %s refused (%s): dropped", session_id, problem.detail or problem.title
-            )
-        else:
-            async with runtime.database.transaction() as db:
-                await crud.note_revocation_failure(
-                    db=db, session_id=session_id, error=problem.detail or problem.title
-                )
-            return False
-    async with runtime.database.transaction() as db:
-        await crud.forget_revocation(db=db, session_id=session_id)
-    return True
-
-
-async def retry_pending_revocations(runtime: ServiceRuntime) -> None:
-    """Background task of the runtime: deliver queued revocations whenever messaging is back."""
-    while True:
-        try:
-            async with runtime.database.session() as db:
-                queued = await crud.pending_revocations(db=db)
-            for pending in queued:
-                if not await deliver_pending_revocation(runtime=runtime, pending=pending):
-                    break  # messaging is still away: the rest would fail the same way
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("retrying pending revocations failed; trying again")
-        await asyncio.sleep(RETRY_INTERVAL_SECONDS)
+def _remember(session_id: str, kept: KeptEnding) -> None:
+    _kept[session_id] = kept
+    while len(_kept) > _KEPT_MEMORY:
+        _kept.popitem(last=False)

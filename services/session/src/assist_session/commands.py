@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 
 from assist_platform.audit import audit_command
 from assist_platform.commands import refusals_as_problems
@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
 from . import domain, service
-from .domain import CodeGone, EndedBy, InvalidInput, QueueFull, Status, TransitionRefused
+from .domain import CodeGone, InvalidInput, QueueFull, Status, TransitionRefused
 from .settings import Settings
 from .views import RequestedSession, SessionList, SessionView, session_list, session_view
 
@@ -83,16 +83,6 @@ class AgentMarkInput(BaseModel):
     at: AwareDatetime  # when the gateway saw it: reports arrive late and out of order, the time orders them
 
 
-class EndInput(BaseModel):
-    session_id: str = _ID
-    ended_by: EndedBy
-    end_reason: str = Field(max_length=200)
-    ended_at: AwareDatetime | None = None
-    # For the audit trail: who ended it and from where (default: the party `ended_by` names).
-    actor: str | None = Field(default=None, max_length=200)
-    client_address: str | None = Field(default=None, max_length=100)
-
-
 # A refusal of the rules leaves as the problem a caller can act on (422, 409, 410, 429), never as a 500.
 _rules_as_problems = refusals_as_problems([
     (InvalidInput, 422, "Invalid request"),
@@ -120,7 +110,6 @@ class SessionCommands:
             "cmd.session.attach_agent": (AttachAgentInput, self.attach_agent),
             "cmd.session.resume_agent": (ResumeAgentInput, self.resume_agent),
             "cmd.session.activate": (ActivateInput, self.activate),
-            "cmd.session.end": (EndInput, self.end),
             "cmd.session.agent_away": (AgentMarkInput, self.agent_away),
             "cmd.session.agent_back": (AgentMarkInput, self.agent_back),
         }
@@ -205,18 +194,6 @@ class SessionCommands:
             )
         self._runtime.notify_outbox()
         return session_view(session)
-
-    async def end(self, request: EndInput) -> SessionView:
-        end_reason = domain.validate_end_reason(request.end_reason)
-        ended_at: datetime = request.ended_at.astimezone(UTC) if request.ended_at else utcnow()
-        async with self._database.transaction() as db:
-            session = await service.end_session(
-                db=db, session_id=request.session_id, ended_by=request.ended_by, end_reason=end_reason,
-                ended_at=ended_at, actor=request.actor, client_address=request.client_address,
-            )
-        self._runtime.notify_outbox()
-        return session_view(session)
-
 
     async def agent_away(self, request: AgentMarkInput) -> SessionView:
         return await self._agent_mark(request, kind=domain.AGENT_AWAY)

@@ -1,5 +1,8 @@
 """The consent events the session service consumes (durable consumer `session` on stream CONSENT).
 
+`consent.revoked` is the one way a running session ends (a customer's terminate, a consultant's end, an agent
+lost, a consent past its time): the consent service has cut every relay before it publishes it.
+
 Each handler runs inside the consumer's transaction, beside the processed-event row, so one event has one effect
 however often it is delivered.
 """
@@ -14,7 +17,8 @@ from assist_platform.messaging import Subscription
 from pydantic import AwareDatetime, BaseModel, ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from . import service
+from . import domain, service
+from .domain import EndedBy, InvalidInput
 from .events import CONSENT_GRANTED, CONSENT_REVOKED
 
 log = logging.getLogger(__name__)
@@ -26,6 +30,8 @@ class ConsentRevoked(BaseModel):
     session_id: str
     revoked_at: AwareDatetime
     reason: str
+    # Who ended it, as the consent service recorded it; events from before it said so name only the reason.
+    ended_by: EndedBy | None = None
 
 
 class ConsentGranted(BaseModel):
@@ -35,8 +41,14 @@ class ConsentGranted(BaseModel):
 
 async def on_consent_revoked(db: AsyncSession, event: CloudEvent) -> None:
     revoked = ConsentRevoked.model_validate(event.data)
+    try:
+        domain.validate_end_reason(revoked.reason)
+    except InvalidInput as exc:
+        log.error("dropping consent.revoked %s: %s", event.id, exc.detail)
+        return
     session = await service.apply_consent_revoked(
-        db=db, session_id=revoked.session_id, reason=revoked.reason, revoked_at=revoked.revoked_at.astimezone(UTC)
+        db=db, session_id=revoked.session_id, reason=revoked.reason, revoked_at=revoked.revoked_at.astimezone(UTC),
+        ended_by=revoked.ended_by,
     )
     if session is None:
         log.info("consent.revoked %s names unknown session %s; nothing to end", event.id, revoked.session_id)

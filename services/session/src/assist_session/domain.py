@@ -14,6 +14,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from assist_platform.endings import (  # noqa: F401  (the reasons, re-exported for this service)
+    ADMIN, AGENT_LOST, CONSULTANT_ENDED, CUSTOMER_TERMINATED, EXPIRED, SUPERVISOR_ENDED, ended_by_of,
+)
+
 
 class Status(StrEnum):
     WAITING = "waiting"
@@ -29,13 +33,8 @@ class EndedBy(StrEnum):
     SYSTEM = "system"
 
 
-# The reasons the platform itself uses; `end` accepts any well-formed reason so that new callers need no change here.
-CUSTOMER_TERMINATED = "customer_terminated"
-CONSULTANT_ENDED = "consultant_ended"
-SUPERVISOR_ENDED = "supervisor_ended"
-EXPIRED = "expired"
-AGENT_LOST = "agent_lost"
-ADMIN = "admin"
+# The reasons a session ends for are the platform's (`assist_platform.endings`, defined once for every service);
+# the session adds its own: an active session whose consent ran out of time.
 CONSENT_EXPIRED = "consent_expired"
 
 NOT_STARTED = frozenset({Status.WAITING, Status.ASSIGNED})
@@ -133,19 +132,17 @@ def end(state: SessionState, *, ended_by: EndedBy, end_reason: str, at: datetime
 
 
 def ended_by_for_revocation(reason: str) -> EndedBy:
-    if reason == CUSTOMER_TERMINATED:
-        return EndedBy.CUSTOMER
-    if reason == CONSULTANT_ENDED:
-        return EndedBy.CONSULTANT
-    if reason == SUPERVISOR_ENDED:
-        return EndedBy.SUPERVISOR
-    return EndedBy.SYSTEM
+    """Who ended the session, as a revocation's reason says (the one mapping, `assist_platform.endings`)."""
+    return EndedBy(ended_by_of(reason))
 
 
-def end_for_revocation(state: SessionState, *, reason: str, revoked_at: datetime) -> SessionState:
-    """The consent was revoked: the session ends with who and why taken from the revocation."""
+def end_for_revocation(
+    state: SessionState, *, reason: str, revoked_at: datetime, ended_by: EndedBy | None = None
+) -> SessionState:
+    """The consent was revoked: the session ends with who and why taken from the revocation (`ended_by` as the
+    consent service recorded it, else as its reason says)."""
     end_reason = CONSENT_EXPIRED if reason == EXPIRED and state.status is Status.ACTIVE else reason
-    return end(state, ended_by=ended_by_for_revocation(reason), end_reason=end_reason, at=revoked_at)
+    return end(state, ended_by=ended_by or ended_by_for_revocation(reason), end_reason=end_reason, at=revoked_at)
 
 
 # ---------------------------------------------------------------- the agent away and back

@@ -1,8 +1,7 @@
-"""The background task that ends requests nobody started and revokes their consents.
+"""The background task that ends requests nobody started.
 
-A request ends first (in its own transaction, with its `session.ended`), flagged `consent_revoke_pending`; the
-revoke is a separate step retried on every tick until the consent service confirms it, so a consent service that
-is away delays the revocation but never loses it.
+A request ends in its own transaction, with its `session.ended` (end_reason `expired`); the consent service
+consumes that event and revokes the consent, so nothing here waits for it or retries it.
 """
 
 from __future__ import annotations
@@ -11,17 +10,13 @@ import asyncio
 import logging
 from datetime import datetime
 
-from assist_platform.commands import call_command
 from assist_platform.envelope import utcnow
-from assist_platform.problems import Problem
 from assist_platform.runtime import ServiceRuntime
 
-from . import domain, service
+from . import service
 from .settings import Settings
 
 log = logging.getLogger(__name__)
-
-REVOKE_SUBJECT = "cmd.consent.revoke"
 
 
 async def expire_due_requests(runtime: ServiceRuntime, *, now: datetime) -> list[str]:
@@ -34,33 +29,8 @@ async def expire_due_requests(runtime: ServiceRuntime, *, now: datetime) -> list
     return expired
 
 
-async def revoke_consent(runtime: ServiceRuntime, session_id: str, *, timeout: float) -> bool:
-    """Ask consent to revoke; True once it is revoked (or there never was a consent to revoke)."""
-    try:
-        result = await call_command(
-            runtime.nc, REVOKE_SUBJECT, {"session_id": session_id, "reason": domain.EXPIRED}, timeout=timeout
-        )
-        revoked_at = datetime.fromisoformat(result["revoked_at"])
-    except Problem as problem:
-        if problem.status != 404:
-            log.warning("revoking the consent of expired session %s failed (%s); retrying", session_id, problem)
-            return False
-        revoked_at = utcnow()  # no consent was ever granted: nothing is left to revoke
-    async with runtime.database.transaction() as db:
-        await service.mark_consent_revoked(db=db, session_id=session_id, revoked_at=revoked_at)
-    return True
-
-
-async def revoke_pending_consents(runtime: ServiceRuntime, *, timeout: float) -> None:
-    async with runtime.database.session() as db:
-        pending = await service.sessions_awaiting_revocation(db=db)
-    for session_id in pending:
-        await revoke_consent(runtime, session_id, timeout=timeout)
-
-
 async def run_tick(runtime: ServiceRuntime, settings: Settings) -> None:
     await expire_due_requests(runtime, now=utcnow())
-    await revoke_pending_consents(runtime, timeout=settings.session_consent_revoke_timeout_seconds)
 
 
 def expiry_task(settings: Settings):

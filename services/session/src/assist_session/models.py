@@ -47,9 +47,9 @@ class HelpSession(SQLModel, table=True):
     ended_by: str | None = Field(default=None, max_length=16)
     end_reason: str | None = Field(default=None, max_length=64)
 
+    # When its consent was revoked (`consent.revoked`; for an expired request, after the consent service read
+    # the request's `session.ended`).
     consent_revoked_at: datetime | None = None
-    # Set when the session expired on its own: the consent must still be revoked, retried until it is.
-    consent_revoke_pending: bool = Field(default=False, index=True)
 
     def state(self) -> SessionState:
         return SessionState(

@@ -213,18 +213,6 @@ async def activate_session(*, db: AsyncSession, session_id: str, at: datetime) -
     return session
 
 
-async def end_session(
-    *, db: AsyncSession, session_id: str, ended_by: EndedBy, end_reason: str, ended_at: datetime,
-    actor: str | None = None, client_address: str | None = None,
-) -> HelpSession:
-    session = await load_session(db=db, session_id=session_id, for_update=True)
-    before = session.state()
-    await _save_transition(db, session, before,
-                           domain.end(before, ended_by=ended_by, end_reason=end_reason, at=ended_at),
-                           actor=actor, client_address=client_address)
-    return session
-
-
 async def record_agent_mark(*, db: AsyncSession, session_id: str, kind: str, at: datetime) -> HelpSession:
     """The gateway saw the agent's socket drop (`away`) or return (`back`) at `at`: kept until the session ends,
     with a `session.agent_lost` / `session.agent_returned` for each period that starts or ends by it. Repeats and
@@ -248,16 +236,18 @@ async def record_agent_mark(*, db: AsyncSession, session_id: str, kind: str, at:
 
 
 async def apply_consent_revoked(
-    *, db: AsyncSession, session_id: str, reason: str, revoked_at: datetime
+    *, db: AsyncSession, session_id: str, reason: str, revoked_at: datetime, ended_by: EndedBy | None = None
 ) -> HelpSession | None:
-    """The consent is gone: end the session if it still runs, and remember the consent is revoked."""
+    """The consent is gone: end the session if it still runs (an ended one keeps its first ending), and
+    remember when the consent was revoked."""
     session = await find_session(db=db, session_id=session_id, for_update=True)
     if session is None:
         return None
     before = session.state()
     await _save_transition(db, session, before,
-                           domain.end_for_revocation(before, reason=reason, revoked_at=revoked_at))
-    _mark_consent_revoked(session, revoked_at)
+                           domain.end_for_revocation(before, reason=reason, revoked_at=revoked_at, ended_by=ended_by))
+    if session.consent_revoked_at is None:
+        session.consent_revoked_at = revoked_at
     db.add(session)
     return session
 
@@ -270,20 +260,9 @@ async def record_consent_granted(*, db: AsyncSession, session_id: str, consent_i
         db.add(session)
 
 
-def _mark_consent_revoked(session: HelpSession, revoked_at: datetime) -> None:
-    if session.consent_revoked_at is None:
-        session.consent_revoked_at = revoked_at
-    session.consent_revoke_pending = False
-
-
-async def mark_consent_revoked(*, db: AsyncSession, session_id: str, revoked_at: datetime) -> None:
-    session = await load_session(db=db, session_id=session_id, for_update=True)
-    _mark_consent_revoked(session, revoked_at)
-    db.add(session)
-
-
 async def expire_requests(*, db: AsyncSession, now: datetime, limit: int = 100) -> list[str]:
-    """End every request nobody started before its deadline; their consents are then revoked (see `expiry`)."""
+    """End every request nobody started before its deadline; the consent service revokes their consents when it
+    reads their `session.ended` (end_reason `expired`)."""
     due = (
         select(HelpSession)
         .where(col(HelpSession.status).in_([status.value for status in domain.NOT_STARTED]))
@@ -298,7 +277,6 @@ async def expire_requests(*, db: AsyncSession, now: datetime, limit: int = 100) 
         if not domain.request_has_expired(before, expires_at=session.request_expires_at, now=now):
             continue
         await _save_transition(db, session, before, domain.expire(before, at=now))
-        session.consent_revoke_pending = session.consent_revoked_at is None
         expired.append(session.session_id)
     return expired
 
@@ -311,11 +289,6 @@ async def release_dead_codes(*, db: AsyncSession, now: datetime) -> None:
         .where(HelpSession.code_expires_at <= now)
         .values(live_code=None)
     )
-
-
-async def sessions_awaiting_revocation(*, db: AsyncSession, limit: int = 100) -> list[str]:
-    query = select(HelpSession.session_id).where(col(HelpSession.consent_revoke_pending).is_(True)).limit(limit)
-    return list((await db.exec(query)).all())
 
 
 async def queue(*, db: AsyncSession) -> list[HelpSession]:

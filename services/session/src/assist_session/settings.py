@@ -15,10 +15,8 @@ class Settings(PlatformSettings):
     session_code_ttl_seconds: float = 900.0
     # A request nobody started (still waiting or assigned) is ended as expired after this long.
     session_request_ttl_seconds: float = 1800.0
-    # How often the background task looks for expired requests and unfinished consent revocations.
+    # How often the background task looks for expired requests.
     session_expiry_interval_seconds: float = 5.0
-    # A revoke waits for every lease holder to cut (up to one lease), so it gets more time than other commands.
-    session_consent_revoke_timeout_seconds: float = 15.0
     # At most this many requests wait unclaimed at once; the next one is refused with 429 and Retry-After
     # until a consultant takes one or one expires (a cap on floods of anonymous requests, see domain.admit_request).
     session_max_waiting_requests: int = Field(default=200, ge=1)

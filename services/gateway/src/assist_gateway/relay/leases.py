@@ -1,4 +1,10 @@
-"""Consent leases of this replica's endpoints: acquired on connect, renewed in one batch, lapsing when unconfirmed."""
+"""Consent leases of this replica's endpoints: acquired on connect, renewed in one batch, lapsing when unconfirmed.
+
+The lease's length is the consent service's alone (`CONSENT_LEASE_SECONDS`): every grant and renewal says it, and
+the keeper remembers the longest it has heard. That is how long a relay anywhere may still forward once NATS is
+gone, so it is what a terminate without NATS waits out (`termination.py`). The renewals run every
+`LEASE_RENEW_SECONDS`, but never less often than three times per lease.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +33,21 @@ class LeaseKeeper:
         self._timeout = command_timeout
         self._on_revoked = on_revoked
         self._endpoints: dict[str, Endpoint] = {}
-        self.ttl_seconds: float | None = None
+        self.ttl_seconds: float | None = None  # the length of the lease consent granted last
+        self.longest_ttl_seconds: float | None = None  # the longest consent ever granted or announced
+
+    def granted(self, ttl_seconds: float) -> float:
+        self.ttl_seconds = ttl_seconds
+        self.longest_ttl_seconds = max(ttl_seconds, self.longest_ttl_seconds or 0.0)
+        return ttl_seconds
+
+    @property
+    def renew_seconds(self) -> float:
+        """`LEASE_RENEW_SECONDS`, or a third of the granted lease if that is shorter: a lease is renewed at least
+        twice before it runs out, whatever length consent grants."""
+        if self.ttl_seconds is None:
+            return self._renew_seconds
+        return min(self._renew_seconds, self.ttl_seconds / 3)
 
     @property
     def endpoints(self) -> list[Endpoint]:
@@ -43,8 +63,7 @@ class LeaseKeeper:
         )
         endpoint.lease_id = result["lease_id"]
         endpoint.scopes = tuple(result.get("scopes") or ())
-        self.ttl_seconds = float(result["ttl_seconds"])
-        endpoint.extend(sent_at=sent_at, ttl_seconds=self.ttl_seconds)
+        endpoint.extend(sent_at=sent_at, ttl_seconds=self.granted(float(result["ttl_seconds"])))
         self._endpoints[endpoint.lease_id] = endpoint
 
     def forget(self, endpoint: Endpoint) -> None:
@@ -63,16 +82,16 @@ class LeaseKeeper:
             pass  # it lapses on its own within one lease
 
     async def renew_all(self) -> None:
+        """Renew every live lease in one request; with none, the same request (empty) hears the lease's length,
+        so a replica that holds no lease still knows how long the others' last."""
         live = [endpoint for endpoint in self._endpoints.values() if not endpoint.cut]
-        if not live:
-            return
         sent_at = time.monotonic()
         result = await call_command(
             self._nc(), "cmd.consent.lease.renew",
             {"holder": self.holder, "lease_ids": [endpoint.lease_id for endpoint in live]},
-            timeout=min(self._timeout, self._renew_seconds * 2),
+            timeout=min(self._timeout, self.renew_seconds * 2),
         )
-        ttl = float(result["ttl_seconds"])
+        ttl = self.granted(float(result["ttl_seconds"]))
         for endpoint in self.find(result.get("renewed", [])):
             endpoint.extend(sent_at=sent_at, ttl_seconds=ttl)
         for endpoint in self.find(result.get("revoked", [])):
@@ -88,7 +107,7 @@ class LeaseKeeper:
                 endpoint.cut_now(code=closecodes.LEASE_LAPSED, reason="consent could not be confirmed")
 
     async def run_renewals(self) -> None:
-        """Renew every `renew_seconds`, well inside the lease (5 s by default)."""
+        """Renew every `renew_seconds`, well inside the lease."""
         while True:
             started = time.monotonic()
             try:
@@ -97,7 +116,7 @@ class LeaseKeeper:
                 log.warning("lease renewal failed: %s", problem.detail or problem.title)
             except Exception:
                 log.exception("lease renewal failed")
-            await asyncio.sleep(max(0.0, self._renew_seconds - (time.monotonic() - started)))
+            await asyncio.sleep(max(0.0, self.renew_seconds - (time.monotonic() - started)))
 
     async def run_watchdog(self) -> None:
         """Apart from renewals, so a renewal stuck on an unreachable NATS cannot delay a lapse."""

@@ -1,0 +1,51 @@
+"""Helpers of the consent tests: a grant, a lease, and a test acting as a lease holder (a gateway replica)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from assist_consent import commands
+from assist_consent.terms import terms_catalog
+
+HOLDER = "gateway.cut.test-a"
+
+
+async def grant(call, session_id: str = "s-1") -> dict:
+    return await call(
+        commands.GRANT,
+        {
+            "session_id": session_id,
+            "customer": {"name": "Ivan Petrov", "email": "ivan@example.com"},
+            "terms_version": terms_catalog().current_version,
+            "scopes": ["view", "control"],
+        },
+    )
+
+
+async def acquire(call, session_id: str = "s-1", holder: str = HOLDER, endpoint: str = "agent") -> dict:
+    return await call(
+        commands.LEASE_ACQUIRE, {"session_id": session_id, "holder": holder, "endpoint": endpoint}
+    )
+
+
+class Holder:
+    """A test acting as a gateway replica: answers cut requests on its subject after `delay` seconds."""
+
+    def __init__(self, delay: float = 0.0, answer: bool = True) -> None:
+        self.delay = delay
+        self.answer = answer
+        self.requests: list[dict] = []
+        self.confirmed_at: float | None = None
+
+    async def subscribe(self, nc, subject: str = HOLDER):
+        async def on_cut(msg) -> None:
+            self.requests.append(json.loads(msg.data))
+            if not self.answer:
+                return
+            await asyncio.sleep(self.delay)  # a holder that takes its time to close its sockets
+            self.confirmed_at = time.monotonic()
+            await msg.respond(json.dumps({"cut": self.requests[-1]["lease_ids"]}).encode())
+
+        return await nc.subscribe(subject, cb=on_cut)
