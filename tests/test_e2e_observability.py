@@ -25,7 +25,8 @@ TRACE_STEPS = {
     "terminate request": ("assist-gateway", lambda span: span["kind"] == "SERVER"
                           and span["name"].startswith("POST") and "terminate" in span["name"]),
     "consent revocation": ("assist-consent", lambda span: span["name"] == "command cmd.consent.revoke"),
-    "session end": ("assist-session", lambda span: span["name"] == "command cmd.session.end"),
+    # The session ends from the revocation's event, in the same trace (its traceparent travels with the event).
+    "session end": ("assist-session", lambda span: span["name"] == "consume consent.revoked"),
     "billing close": ("assist-billing", lambda span: span["name"] == "consume session.ended"),
 }
 
