@@ -228,3 +228,45 @@ async def _consumer_caught_up(js, stream: str, durable: str) -> bool:
     last_seq = (await js.stream_info(stream)).state.last_seq
     info = await js.consumer_info(stream, durable)
     return info.ack_floor.stream_seq >= last_seq and info.num_ack_pending == 0
+
+
+def test_the_migration_keeps_revocations_queued_before_it_as_outbox_events(database_location) -> None:
+    """Revocations the old retry table still held at upgrade time are not lost: each becomes its event."""
+    import sqlalchemy as sa
+    from alembic import command
+    from assist_gateway.main import migrate
+    from assist_gateway.models import TABLES
+    from assist_gateway.settings import Settings
+    from assist_platform.db import sync_url
+    from assist_platform.migrations import alembic_config, service_metadata
+
+    settings = Settings(nats_url="nats://127.0.0.1:1", assist_data_dir=database_location.data_dir,
+                        database_url=database_location.database_url,
+                        database_schema_prefix=database_location.schema_prefix, environment="test")
+    url, schema = settings.database_location("gateway")
+    options = {"options": f"-csearch_path={schema}"} if url.startswith("postgresql") else {}
+    if url.startswith("postgresql"):
+        with sa.create_engine(sync_url(url)).begin() as connection:
+            connection.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    command.upgrade(alembic_config(url=url, schema=schema, package="assist_gateway",
+                                   metadata=service_metadata(TABLES)), "0002")
+    engine = sa.create_engine(sync_url(url), connect_args=options)
+    queued_at = datetime(2026, 11, 28, 21, 0, 0, 123000, tzinfo=UTC)
+    pending = sa.table("pending_revocation", sa.column("session_id"), sa.column("reason"), sa.column("ended_by"),
+                       sa.column("requested_at", sa.DateTime(timezone=True)), sa.column("attempts"))
+    with engine.begin() as connection:
+        connection.execute(pending.insert().values(session_id="s-queued", reason="consultant_ended",
+                                                   ended_by="consultant", requested_at=queued_at, attempts=3))
+    migrate(settings)
+    with engine.begin() as connection:
+        rows = connection.execute(sa.text("SELECT subject, payload, headers, sent_at FROM outbox_event")).all()
+        tables = sa.inspect(connection).get_table_names()
+    engine.dispose()
+    assert "pending_revocation" not in tables
+    ((subject, payload, headers, sent_at),) = rows
+    event = CloudEvent.from_bytes(bytes(payload))
+    assert (subject, event.type, event.subject, event.source, sent_at) == (
+        TERMINATE_REQUESTED, TERMINATE_REQUESTED, "s-queued", "assist/gateway", None)
+    assert event.data == {"session_id": "s-queued", "ended_by": "consultant", "reason": "consultant_ended",
+                          "requested_at": rfc3339(queued_at)}
+    assert event.id in headers
