@@ -56,6 +56,8 @@ def test_the_checked_in_nats_authorization_is_the_generated_one():
 @pytest.mark.parametrize(("service", "foreign"), [
     ("session", "consent.revoked"), ("billing", "session.ended"), ("consent", "billing.record.closed"),
     ("gateway", "session.ended"), ("gateway", "consent.revoked"),
+    # The gateway's one event is its own: consent consumes it, nobody else may write it.
+    ("consent", "gateway.terminate_requested"), ("session", "gateway.terminate_requested"),
 ])
 async def test_a_service_user_cannot_publish_another_services_events(secured_nats, service, foreign):
     server, auth = secured_nats
