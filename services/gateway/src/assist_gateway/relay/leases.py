@@ -113,7 +113,9 @@ class LeaseKeeper:
             try:
                 await self.renew_all()
             except Problem as problem:
-                log.warning("lease renewal failed: %s", problem.detail or problem.title)
+                # With no lease held it was only asking the length: not worth a warning a second in an outage.
+                log.log(logging.WARNING if self._endpoints else logging.DEBUG, "lease renewal failed: %s",
+                        problem.detail or problem.title)
             except Exception:
                 log.exception("lease renewal failed")
             await asyncio.sleep(max(0.0, self.renew_seconds - (time.monotonic() - started)))
