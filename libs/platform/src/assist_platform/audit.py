@@ -3,8 +3,12 @@
 Every service keeps its own chain (table `audit_entry`) and appends to it in the same transaction as the fact it
 records. Entry n stores `hash = sha256(hash of entry n-1 + canonical JSON of entry n)`, so editing, deleting or
 reordering any committed row breaks the chain from that row on; `verify_chain` finds the first broken link.
-Appends are serialized by locking the chain head (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite transactions
-already hold the write lock from their start, see db.py).
+Appends are serialized per chain (a transaction-scoped advisory lock on PostgreSQL; SQLite transactions already
+hold the write lock from their start, see db.py).
+
+`append_audit` writes an entry at once (and returns it, e.g. for a receipt); `stage_audit` writes the entries a
+transaction staged when it commits, with one read of the head and one INSERT, for paths that record many facts
+per transaction (billing's consumer closes a batch of records in one).
 """
 
 from __future__ import annotations
@@ -13,19 +17,25 @@ import hashlib
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic import Field as PydanticField
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, insert, text
+from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from . import endings
+from .db import before_commit, take_transaction_list, transaction_list
 from .envelope import rfc3339, utcnow
 from .runtime import Command
 
 GENESIS = "0" * 64
+# Serializes appends to this schema's chain until the transaction ends. Not `FOR UPDATE` on the head: a waiter
+# would wake up holding the old head (READ COMMITTED) and append a duplicate id after it.
+_CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('assist_audit:' || current_schema()))")
 
 
 class AuditEntry(SQLModel, table=True):
@@ -49,7 +59,7 @@ def _as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def canonical(entry: AuditEntry) -> bytes:
+def canonical(entry: AuditEntry | SimpleNamespace) -> bytes:
     """The entry's content as canonical JSON (sorted keys, no spaces): what its hash covers."""
     document = {
         "id": entry.id,
@@ -63,7 +73,7 @@ def canonical(entry: AuditEntry) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 
-def entry_hash(prev_hash: str, entry: AuditEntry) -> str:
+def entry_hash(prev_hash: str, entry: AuditEntry | SimpleNamespace) -> str:
     return hashlib.sha256(prev_hash.encode() + canonical(entry)).hexdigest()
 
 
@@ -73,11 +83,7 @@ async def append_audit(
 ) -> AuditEntry:
     """Append one entry in the caller's transaction; it is part of the chain only if that transaction commits."""
     if db.bind is not None and db.bind.dialect.name == "postgresql":
-        # Serialize appends to this schema's chain for the rest of the transaction. Not `FOR UPDATE` on the head:
-        # a waiter would wake up holding the old head (READ COMMITTED) and append a duplicate id after it.
-        from sqlalchemy import text
-
-        await db.exec(text("SELECT pg_advisory_xact_lock(hashtext('assist_audit:' || current_schema()))"))
+        await db.exec(_CHAIN_LOCK)
     head = (await db.exec(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1))).first()
     entry = AuditEntry(
         id=(head.id + 1) if head is not None else 1,
@@ -93,6 +99,43 @@ async def append_audit(
     db.add(entry)
     await db.flush()
     return entry
+
+
+def stage_audit(
+    db: AsyncSession, *, action: str, actor: str, session_id: str | None = None,
+    client_address: str | None = None, detail: dict[str, Any] | None = None, at: datetime | None = None,
+) -> None:
+    """Append one entry when the caller's transaction commits (never if it rolls back), after every entry
+    committed or appended before it; entries staged in one transaction keep the order they were staged in."""
+    staged = transaction_list(db, "audit")
+    if not staged:
+        before_commit(db, _append_staged)
+    staged.append({
+        "at": _as_utc(at or utcnow()), "action": action, "actor": actor, "session_id": session_id,
+        "client_address": client_address, "detail": json.loads(json.dumps(detail or {}, default=_json_value)),
+    })
+
+
+def _json_value(value: Any) -> str:
+    return rfc3339(_as_utc(value)) if isinstance(value, datetime) else str(value)
+
+
+def _append_staged(session: Session) -> None:
+    staged = take_transaction_list(session, "audit")
+    if not staged:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_CHAIN_LOCK)
+    table = AuditEntry.__table__
+    head = connection.execute(select(table.c.id, table.c.hash).order_by(table.c.id.desc()).limit(1)).first()
+    last_id, prev_hash = (head.id, head.hash) if head is not None else (0, GENESIS)
+    rows = []
+    for number, values in enumerate(staged, start=last_id + 1):
+        row = {"id": number, **values, "prev_hash": prev_hash}
+        row["hash"] = prev_hash = entry_hash(prev_hash, SimpleNamespace(**row))
+        rows.append(row)
+    connection.execute(insert(table), rows)
 
 
 def verify_chain(rows: Iterable[AuditEntry]) -> AuditEntry | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any, Literal
 
+from assist_platform.audit import audit_command
 from assist_platform.commands import refusals_as_problems
 from assist_platform.envelope import rfc3339, utcnow
 from assist_platform.problems import Problem
@@ -149,8 +150,9 @@ class BillingCommands:
         # number's, on PostgreSQL), not on the others' replies.
         parallel = {"cmd.billing.credit"}
         return [
-            Command(subject, model, _as_problems(handler), concurrent=subject in parallel)
-            for subject, (model, handler) in table.items()
+            *(Command(subject, model, _as_problems(handler), concurrent=subject in parallel)
+              for subject, (model, handler) in table.items()),
+            audit_command(service="billing", database=self._database),
         ]
 
     async def price_list(self, request: PriceListInput) -> dict:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from assist_platform.audit import stage_audit
 from assist_platform.envelope import utcnow
 from assist_platform.outbox import add_event
 from sqlalchemy import func
@@ -126,7 +127,7 @@ class IssuedCredit:
 async def issue_credit(
     *, db: AsyncSession, record_id: str, amount: str, reason: str, issued_by: str | None, credit_id: str | None
 ) -> IssuedCredit:
-    """A credit note against a closed record, staged with its `billing.record.credited` event.
+    """A credit note against a closed record, staged with its `billing.record.credited` event and audit entry.
 
     The record row is locked first (PostgreSQL), so two credits issued at once cannot both take what is left.
     A `credit_id` given again (a retried command) returns the credit issued the first time.
@@ -172,6 +173,9 @@ async def issue_credit(
     )
     db.add(credit)
     add_event(db, record_credited_event(credit, credited_total=money(already + value), remaining=money(remaining)))
+    stage_audit(db, action="billing.credit.issued", actor=issued_by or "system", session_id=record.session_id, detail={
+        "credit_id": credit.credit_id, "number": credit.number, "record_id": record.record_id,
+        "amount": credit.amount, "net": credit.net, "vat": credit.vat, "currency": credit.currency})
     return IssuedCredit(credit, already + value, remaining, already_issued=False)
 
 

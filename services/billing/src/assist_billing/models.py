@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from assist_platform.audit import AUDIT_TABLES
 from assist_platform.envelope import utcnow
 from assist_platform.outbox import PLATFORM_TABLES
 from sqlalchemy import JSON, Column, Text
@@ -91,5 +92,5 @@ class CreditNumberSequence(SQLModel, table=True):
 
 TABLES = (
     PriceListVersion.__table__, BillingRecord.__table__, Credit.__table__, CreditNumberSequence.__table__,
-    *PLATFORM_TABLES,
+    *PLATFORM_TABLES, *AUDIT_TABLES,
 )

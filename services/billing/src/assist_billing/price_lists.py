@@ -7,6 +7,7 @@ from datetime import datetime
 from importlib import resources
 
 import yaml
+from assist_platform.audit import stage_audit
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -48,6 +49,7 @@ async def store_bundled(*, db: AsyncSession, price_lists: list[PriceList]) -> li
         existing = stored.get(price_list.version)
         if existing is None:
             db.add(_row(price_list, source="bundled", published_by=None))
+            _audit_stored(db, price_list, source="bundled", published_by=None)
             added.append(price_list.version)
         elif existing.document != price_list.to_document():
             log.warning("price list %s differs from the stored version; the stored one stays", price_list.version)
@@ -118,4 +120,11 @@ async def publish(*, db: AsyncSession, price_list: PriceList, now: datetime, pub
     if clash is not None:
         raise VersionConflict(f"version {clash.version} already takes effect at that moment")
     db.add(_row(price_list, source="published", published_by=published_by))
+    _audit_stored(db, price_list, source="published", published_by=published_by)
     return True
+
+
+def _audit_stored(db: AsyncSession, price_list: PriceList, *, source: str, published_by: str | None) -> None:
+    """A stored version is the price of every session that starts in it: on the record, in the same transaction."""
+    stage_audit(db, action="billing.price_list.stored", actor=published_by or "system", detail={
+        "version": price_list.version, "effective_from": price_list.effective_from, "source": source})

@@ -1,7 +1,7 @@
 """Opening and closing billable records from session events, inside the consumer's transaction.
 
-Each function stages its events with `add_event` in the caller's transaction, so a record and its event commit
-together or not at all. The unique session_id is the backstop when two deliveries race.
+Each function stages its events with `add_event` and its audit entries with `stage_audit` in the caller's
+transaction, so a record, its event and its audit entry commit together or not at all. The unique session_id is the backstop when two deliveries race.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from assist_platform.audit import stage_audit
 from assist_platform.db import before_commit, take_transaction_list, transaction_list
 from assist_platform.envelope import utcnow
 from assist_platform.outbox import add_event
@@ -135,6 +136,8 @@ async def _open(*, db: AsyncSession, facts: SessionFacts) -> RecordRow:
     _records(db)[facts.session_id] = record
     _stage_write(db, "insert", record)
     add_event(db, record_opened_event(record))
+    stage_audit(db, action="billing.record.opened", actor="system", session_id=facts.session_id, detail={
+        key: record[key] for key in ("record_id", "service_type", "price_list_version", "started_at")})
     return record
 
 
@@ -156,6 +159,9 @@ async def close_record(
     record.update(_settlement(record, end))
     _stage_write(db, "update", record)
     add_event(db, record_closed_event(record))
+    stage_audit(db, action="billing.record.closed", actor="system", session_id=session_id, detail={
+        key: record[key] for key in ("record_id", "ended_by", "end_reason", "billable_seconds", "units", "net", "vat",
+                                     "gross", "currency")})
     count_closed_record(db, service_type=record["service_type"], currency=record["currency"], gross=record["gross"],
                         seconds=record["billable_seconds"])
     return record

@@ -37,7 +37,10 @@ class HelpSession(SQLModel, table=True):
     # The agent that spent the code may come back after a network drop with this token (only its hash is kept).
     agent_resume_sha256: str | None = Field(default=None, max_length=64)
     # When the gateway saw the agent's socket drop and come back: [[kind, RFC 3339], ...] (domain.add_agent_mark).
-    agent_marks: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
+    # The database's default (migration 0004) serves rows written without it: those before it, and a replica of an
+    # older release during a rolling upgrade.
+    agent_marks: list = Field(default_factory=list,
+                              sa_column=Column(JSON, nullable=False, default=list, server_default="[]"))
 
     requested_at: datetime = Field(index=True)
     request_expires_at: datetime = Field(index=True)

@@ -19,7 +19,7 @@ router = APIRouter(tags=["audit"])
 
 AuditReader = Annotated[StaffIdentity, Depends(require_role(SUPERVISOR, ADMIN))]
 # Services whose chains hold entries about sessions, besides the gateway's own (docs/operations.md).
-AUDITED_SERVICES = ("consent", "session")
+AUDITED_SERVICES = ("consent", "session", "billing")
 
 
 @router.get("/audit")
@@ -27,7 +27,8 @@ async def session_audit(
     staff: AuditReader, runtime: RuntimeDep,
     session_id: Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")],
 ) -> dict:
-    """Who did what to the session, when and from where: consent, session and gateway entries, oldest first."""
+    """Who did what to the session, when and from where: consent, session, billing and gateway entries, oldest
+    first."""
     async with runtime.database.transaction() as db:
         own = [entry_view(entry, service="gateway") for entry in await entries_of_session(db, session_id=session_id)]
     answers = await asyncio.gather(

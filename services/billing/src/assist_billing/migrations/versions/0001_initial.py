@@ -1,4 +1,7 @@
-"""initial: price list versions, billing records, credits, the outbox and processed events
+"""initial: price list versions, billing records, credits
+
+The outbox and processed-event tables it once created here belong to the platform branch now
+(`platform_0001`, on which this revision depends); a database migrated before has them already.
 
 Revision ID: 0001
 Revises: 
@@ -15,7 +18,7 @@ import sqlalchemy as sa
 revision: str = '0001'
 down_revision: Union[str, Sequence[str], None] = None
 branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = 'platform_0001'
 
 
 def upgrade() -> None:
@@ -54,20 +57,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_billing_record_started_at'), ['started_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_billing_record_status'), ['status'], unique=False)
 
-    op.create_table('outbox_event',
-    sa.Column('seq', sa.Integer(), nullable=False),
-    sa.Column('event_id', sa.String(length=64), nullable=False),
-    sa.Column('subject', sa.String(length=200), nullable=False),
-    sa.Column('payload', sa.LargeBinary(), nullable=False),
-    sa.Column('headers', sa.Text(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('seq')
-    )
-    with op.batch_alter_table('outbox_event', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_outbox_event_event_id'), ['event_id'], unique=True)
-        batch_op.create_index(batch_op.f('ix_outbox_event_sent_at'), ['sent_at'], unique=False)
-
     op.create_table('price_list_version',
     sa.Column('version', sa.String(length=64), nullable=False),
     sa.Column('effective_from', sa.DateTime(timezone=True), nullable=False),
@@ -80,12 +69,6 @@ def upgrade() -> None:
     with op.batch_alter_table('price_list_version', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_price_list_version_effective_from'), ['effective_from'], unique=True)
 
-    op.create_table('processed_event',
-    sa.Column('consumer', sa.String(length=100), nullable=False),
-    sa.Column('event_id', sa.String(length=64), nullable=False),
-    sa.Column('processed_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('consumer', 'event_id')
-    )
     op.create_table('billing_credit',
     sa.Column('credit_id', sa.String(length=64), nullable=False),
     sa.Column('record_id', sa.String(length=64), nullable=False),
@@ -104,23 +87,16 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_billing_credit_record_id'), ['record_id'], unique=False)
 
 
-
 def downgrade() -> None:
     """Downgrade schema."""
     with op.batch_alter_table('billing_credit', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_billing_credit_record_id'))
 
     op.drop_table('billing_credit')
-    op.drop_table('processed_event')
     with op.batch_alter_table('price_list_version', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_price_list_version_effective_from'))
 
     op.drop_table('price_list_version')
-    with op.batch_alter_table('outbox_event', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_outbox_event_sent_at'))
-        batch_op.drop_index(batch_op.f('ix_outbox_event_event_id'))
-
-    op.drop_table('outbox_event')
     with op.batch_alter_table('billing_record', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_billing_record_status'))
         batch_op.drop_index(batch_op.f('ix_billing_record_started_at'))

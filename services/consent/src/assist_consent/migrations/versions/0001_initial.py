@@ -1,4 +1,7 @@
-"""initial
+"""initial: consents and leases
+
+The outbox and processed-event tables it once created here belong to the platform branch now
+(`platform_0001`, on which this revision depends); a database migrated before has them already.
 
 Revision ID: 0001
 Revises:
@@ -16,7 +19,7 @@ from alembic import op
 revision: str = "0001"
 down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = "platform_0001"
 
 
 def upgrade() -> None:
@@ -46,28 +49,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_consent_expires_at"), ["expires_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_consent_revoked_at"), ["revoked_at"], unique=False)
 
-    op.create_table(
-        "outbox_event",
-        sa.Column("seq", sa.Integer(), nullable=False),
-        sa.Column("event_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("subject", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("payload", sa.LargeBinary(), nullable=False),
-        sa.Column("headers", sa.Text(), nullable=False),
-        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-        sa.Column("sent_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-        sa.PrimaryKeyConstraint("seq"),
-    )
-    with op.batch_alter_table("outbox_event", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_outbox_event_event_id"), ["event_id"], unique=True)
-        batch_op.create_index(batch_op.f("ix_outbox_event_sent_at"), ["sent_at"], unique=False)
-
-    op.create_table(
-        "processed_event",
-        sa.Column("consumer", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-        sa.Column("event_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("processed_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("consumer", "event_id"),
-    )
     op.create_table(
         "lease",
         sa.Column("lease_id", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
@@ -101,12 +82,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_lease_consent_id"))
 
     op.drop_table("lease")
-    op.drop_table("processed_event")
-    with op.batch_alter_table("outbox_event", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_outbox_event_sent_at"))
-        batch_op.drop_index(batch_op.f("ix_outbox_event_event_id"))
-
-    op.drop_table("outbox_event")
     with op.batch_alter_table("consent", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_consent_revoked_at"))
         batch_op.drop_index(batch_op.f("ix_consent_expires_at"))

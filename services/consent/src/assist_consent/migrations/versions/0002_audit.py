@@ -1,5 +1,8 @@
 """audit: the append-only, hash-chained audit trail (assist_platform.audit)
 
+The table is the platform branch's now (`platform_0002`, on which this revision depends): this revision, which
+created it before that branch existed, keeps its id so that the chain after it stays as it is.
+
 Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-27 10:00:00.000000
@@ -7,40 +10,16 @@ Create Date: 2026-11-27 10:00:00.000000
 """
 from typing import Sequence, Union
 
-from alembic import op
-import sqlalchemy as sa
-
-
 # revision identifiers, used by Alembic.
 revision: str = '0002'
 down_revision: Union[str, Sequence[str], None] = '0001'
 branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = 'platform_0002'
 
 
 def upgrade() -> None:
-    """Upgrade schema."""
-    op.create_table('audit_entry',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('action', sa.String(length=64), nullable=False),
-    sa.Column('actor', sa.String(length=200), nullable=False),
-    sa.Column('session_id', sa.String(length=64), nullable=True),
-    sa.Column('client_address', sa.String(length=100), nullable=True),
-    sa.Column('detail', sa.JSON(), nullable=False),
-    sa.Column('prev_hash', sa.String(length=64), nullable=False),
-    sa.Column('hash', sa.String(length=64), nullable=False),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('hash')
-    )
-    with op.batch_alter_table('audit_entry', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_audit_entry_at'), ['at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_audit_entry_session_id'), ['session_id'], unique=False)
+    pass
 
 
 def downgrade() -> None:
-    """Downgrade schema."""
-    with op.batch_alter_table('audit_entry', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_audit_entry_session_id'))
-        batch_op.drop_index(batch_op.f('ix_audit_entry_at'))
-    op.drop_table('audit_entry')
+    pass

@@ -1,4 +1,7 @@
-"""initial
+"""initial: staff, tokens, customer credentials, assignments, pending revocations
+
+The outbox and processed-event tables it once created here belong to the platform branch now
+(`platform_0001`, on which this revision depends); a database migrated before has them already.
 
 Revision ID: 0001
 Revises:
@@ -14,7 +17,7 @@ from alembic import op
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = "platform_0001"
 
 
 def upgrade() -> None:
@@ -30,21 +33,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_customer_credential_session_id"), ["session_id"], unique=True)
 
     op.create_table(
-        "outbox_event",
-        sa.Column("seq", sa.Integer(), nullable=False),
-        sa.Column("event_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("subject", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("payload", sa.LargeBinary(), nullable=False),
-        sa.Column("headers", sa.Text(), nullable=False),
-        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-        sa.Column("sent_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-        sa.PrimaryKeyConstraint("seq"),
-    )
-    with op.batch_alter_table("outbox_event", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_outbox_event_event_id"), ["event_id"], unique=True)
-        batch_op.create_index(batch_op.f("ix_outbox_event_sent_at"), ["sent_at"], unique=False)
-
-    op.create_table(
         "pending_revocation",
         sa.Column("session_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -53,13 +41,6 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
         sa.PrimaryKeyConstraint("session_id"),
-    )
-    op.create_table(
-        "processed_event",
-        sa.Column("consumer", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-        sa.Column("event_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("processed_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("consumer", "event_id"),
     )
     op.create_table(
         "session_assignment",
@@ -104,13 +85,7 @@ def downgrade() -> None:
     op.drop_table("access_token")
     op.drop_table("staff_account")
     op.drop_table("session_assignment")
-    op.drop_table("processed_event")
     op.drop_table("pending_revocation")
-    with op.batch_alter_table("outbox_event", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_outbox_event_sent_at"))
-        batch_op.drop_index(batch_op.f("ix_outbox_event_event_id"))
-
-    op.drop_table("outbox_event")
     with op.batch_alter_table("customer_credential", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_customer_credential_session_id"))
 
