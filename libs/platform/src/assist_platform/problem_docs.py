@@ -39,10 +39,11 @@ class Problem(BaseModel):
     type: str = Field("about:blank", description="always about:blank: the status says what kind of problem")
     title: str
     status: int = Field(ge=400, le=599)
-    detail: str = Field("", description="what went wrong, for a person (omitted when the title says it all)")
-    code: str = Field("", description="a machine-readable reason, where the client may act on it")
-    retry_after: int = Field(0, description="seconds to wait before trying again (also the Retry-After header)")
-    errors: list[FieldError] = Field(default_factory=list, description="each wrong field of a 422")
+    # Members that are absent when they do not apply (never null on the wire).
+    detail: str | None = Field(None, description="what went wrong, for a person (absent when the title says it all)")
+    code: str | None = Field(None, description="a machine-readable reason, where the client may act on it")
+    retry_after: int | None = Field(None, description="seconds to wait before trying again (also Retry-After)")
+    errors: list[FieldError] | None = Field(None, description="each wrong field of a 422")
 
 
 # What each status means in this API, and the headers that always come with it.

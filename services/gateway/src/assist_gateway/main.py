@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(hub.router)
     app.include_router(downloads.router)
     install_web(app, runtime)
-    # The document (with API_DOCS): what middleware answers before any route is on every operation (docs/api.md).
+    # The document (API_DOCS): what the edge answers before any route is on every operation (README, API).
     document_problems(app, every_operation=(431,), with_body=(400, 413))
     app.add_middleware(RelayDoors, routes=hub.router.routes)
     # Around every layer that answers a problem (routes, CSRF, limits): its title and detail in the reader's language.
