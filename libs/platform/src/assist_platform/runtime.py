@@ -6,11 +6,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from nats.aio.client import Client as NATS
+from pydantic import BaseModel
 
 from .commands import serve_command
 from .db import Database
@@ -141,15 +142,27 @@ def _log_crash(task: asyncio.Task) -> None:
         log.error("background task %s crashed", task.get_name(), exc_info=task.exception())
 
 
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not ready"]
+    checks: dict[str, bool]
+
+
 def health_router(runtime_getter: Callable[[], ServiceRuntime | None]) -> APIRouter:
     """`/healthz`: the process answers. `/readyz`: database, NATS and subscriptions are all there."""
     router = APIRouter(tags=["health"])
 
-    @router.get("/healthz")
+    @router.get("/healthz", response_model=Health)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz")
+    @router.get("/readyz", responses={
+        200: {"description": "Ready: database, NATS and subscriptions are all there."},
+        503: {"description": "Not ready: `checks` says what is missing.", "model": Readiness},
+    }, response_model=Readiness)
     async def readyz() -> JSONResponse:
         runtime = runtime_getter()
         checks = {"database": False, "nats": False, "subscriptions": False}

@@ -7,6 +7,7 @@ import logging
 from assist_platform.app import service_app
 from assist_platform.db import Database
 from assist_platform.migrations import service_metadata, upgrade
+from assist_platform.problem_docs import document_problems
 from assist_platform.runtime import ServiceRuntime
 from fastapi import FastAPI
 
@@ -86,6 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(hub.router)
     app.include_router(downloads.router)
     install_web(app, runtime)
+    # The document (API_DOCS): what the edge answers before any route is on every operation (README, API).
+    document_problems(app, every_operation=(431,), with_body=(400, 413))
     app.add_middleware(RelayDoors, routes=hub.router.routes)
     # Around every layer that answers a problem (routes, CSRF, limits): its title and detail in the reader's language.
     app.add_middleware(ProblemLanguageMiddleware)

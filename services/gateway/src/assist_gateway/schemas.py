@@ -21,7 +21,7 @@ def _consent_given(value: Any) -> bool:
     return value
 
 
-ConsentGiven = Annotated[bool, BeforeValidator(_consent_given)]
+ConsentGiven = Annotated[bool, BeforeValidator(_consent_given), Field(json_schema_extra={"const": True})]
 
 
 class CustomerIn(BaseModel):
@@ -36,7 +36,7 @@ class CustomerIn(BaseModel):
 class ConsentIn(BaseModel):
     accepted: ConsentGiven
     terms_version: str = Field(min_length=1, max_length=100)
-    scopes: list[Scope] = Field(max_length=2)
+    scopes: list[Scope] = Field(max_length=2, json_schema_extra={"uniqueItems": True})
 
     @field_validator("scopes")
     @classmethod
@@ -70,3 +70,223 @@ class ClaimedOut(BaseModel):
     session_id: str
     status: str
     consultant: str | None
+
+
+# --- What the routes answer (the OpenAPI document's response models) -------------------------------------------
+# Most of these are the replies of the consent, session and billing commands, passed on as they come: the routes
+# answer them with `response_model_exclude_unset`, so a model names what a client can rely on without adding or
+# dropping a member (`extra="allow"`: an owner may add members before this document names them).
+
+
+class _Reply(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+Moment = Annotated[str, Field(description="RFC 3339, UTC")]
+Money = Annotated[str, Field(description="a decimal string with two places", examples=["12.50"])]
+
+
+class TermsOut(_Reply):
+    version: str
+    sha256: str
+    text: str
+    lang: str | None = None
+
+
+class ServiceTypeOut(_Reply):
+    code: str
+    name: str = Field(description="in the language asked for")
+    names: dict[str, str] | None = Field(None, description="every language's name")
+    unit_seconds: int
+    unit_price: Money
+    minimum_units: int
+
+
+class PriceListOut(_Reply):
+    version: str
+    effective_from: Moment | None = None
+    currency: str
+    vat_rate: str
+    service_types: list[ServiceTypeOut]
+
+
+class CustomerOut(_Reply):
+    name: str | None = None
+    email: str | None = None
+    company: str | None = None
+    phone: str | None = None
+
+
+class SessionOut(_Reply):
+    """A session as its reader may see it: the customer the contract's fields and the agent's presence; the
+    assigned consultant and overseers the full record (customer, description, consent)."""
+
+    session_id: str
+    status: Literal["waiting", "assigned", "active", "ended"]
+    service_type: str
+    consultant: str | None
+    requested_at: Moment
+    started_at: Moment | None
+    ended_at: Moment | None
+    ended_by: str | None
+    end_reason: str | None
+    scopes: list[str]
+    agent: str | None = None
+    agent_away_since: Moment | None = None
+    agent_grace_ends_at: Moment | None = None
+    paused_seconds: int | None = None
+    customer: CustomerOut | None = None
+    description: str | None = None
+    consent_id: str | None = None
+    assigned_at: Moment | None = None
+    expires_at: Moment | None = None
+
+
+class SessionCardOut(_Reply):
+    """A session in a list: who asks (name, company), for what and since when (a consultant's own: in full)."""
+
+    session_id: str
+    status: Literal["waiting", "assigned", "active", "ended"]
+    service_type: str
+    consultant: str | None
+    requested_at: Moment
+    assigned_at: Moment | None = None
+    started_at: Moment | None = None
+    ended_at: Moment | None = None
+    expires_at: Moment | None = None
+    customer: CustomerOut
+
+
+class SessionsOut(_Reply):
+    sessions: list[SessionCardOut]
+
+
+class ConsentReceiptOut(_Reply):
+    """The customer's record of the consent (format and members: docs/consent.md)."""
+
+    format: str
+    receipt_id: str
+    consent_id: str
+    session_id: str
+    customer: dict[str, Any]
+    scopes: list[str]
+    terms: dict[str, Any]
+    granted_at: Moment
+
+
+class SessionReportOut(_Reply):
+    session_id: str
+    status: str
+    service_type: str
+    service_name: dict[str, str]
+    consultant: str | None
+    started_at: Moment | None
+    ended_at: Moment | None
+    ended_by: str | None
+    duration_seconds: int | None
+    units: int | None
+    currency: str | None
+
+
+class CreditOut(_Reply):
+    credit_id: str
+    number: str | int | None = None
+    record_id: str
+    session_id: str | None = None
+    amount: Money | None = None
+    net: Money | None = None
+    vat: Money | None = None
+    currency: str | None = None
+    reason: str | None = None
+    issued_by: str | None = None
+    credited_at: Moment | None = None
+
+
+class BillingRecordOut(_Reply):
+    record_id: str
+    session_id: str
+    status: Literal["open", "closed"]
+    service_type: str
+    service_name: dict[str, str] | None = None
+    customer: dict[str, Any] | None = None
+    consultant: str | None = None
+    price_list_version: str | None = None
+    started_at: Moment | None = None
+    ended_at: Moment | None = None
+    ended_by: str | None = None
+    end_reason: str | None = None
+    billable_seconds: int | None = None
+    units: int | None = None
+    unit_seconds: int | None = None
+    minimum_units: int | None = None
+    unit_price: Money | None = None
+    net: Money | None = None
+    vat_rate: str | None = None
+    vat: Money | None = None
+    gross: Money | None = None
+    currency: str | None = None
+    credits: list[CreditOut] = []
+    credited: Money | None = None
+    remaining: Money | None = None
+    opened_at: Moment | None = None
+    closed_at: Moment | None = None
+
+
+class BillingRecordsOut(_Reply):
+    records: list[BillingRecordOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class CreditIssuedOut(_Reply):
+    credit: CreditOut
+    credited: Money
+    remaining: Money | None
+    already_issued: bool
+
+
+class PublishedServiceTypeOut(ServiceTypeOut):
+    name: dict[str, str] = Field(description="the name in each language")  # type: ignore[assignment]
+
+
+class PublishedPriceListOut(PriceListOut):
+    service_types: list[PublishedServiceTypeOut]  # type: ignore[assignment]
+
+
+class PriceListPublishedOut(_Reply):
+    published: bool = Field(description="false when this very version was published before (a retried request)")
+    price_list: PublishedPriceListOut
+
+
+class AuditEntryOut(_Reply):
+    service: str
+    id: int | str
+    at: Moment
+    action: str
+    actor: str | None
+    session_id: str | None
+    client_address: str | None
+    detail: dict[str, Any] | None
+    hash: str
+
+
+class AuditTrailOut(BaseModel):
+    session_id: str
+    entries: list[AuditEntryOut]
+    unavailable: list[str] = Field(description="services whose part of the trail could not be read now")
+
+
+class DownloadOut(_Reply):
+    name: str
+    url: str
+    filename: str
+    kind: Literal["executable", "wheel"]
+    platform: str | None
+    size: int
+    sha256: str
+    versioned_url: str | None = None
+
+
+class DownloadsOut(BaseModel):
+    files: list[DownloadOut]

@@ -7,11 +7,13 @@ from datetime import datetime
 from typing import Annotated
 
 from assist_platform.audit import entries_of_session, entry_view
+from assist_platform.problem_docs import problem_responses
 from assist_platform.problems import Problem
 from fastapi import APIRouter, Depends, Query
 
 from ..commands import call
 from ..domain import ADMIN, SUPERVISOR
+from ..schemas import AuditTrailOut
 from ..staff import StaffIdentity
 from .deps import RuntimeDep, require_role
 
@@ -22,7 +24,8 @@ AuditReader = Annotated[StaffIdentity, Depends(require_role(SUPERVISOR, ADMIN))]
 AUDITED_SERVICES = ("consent", "session", "billing")
 
 
-@router.get("/audit")
+@router.get("/audit", response_model=AuditTrailOut, response_model_exclude_unset=True,
+            responses=problem_responses(401, 403, 422, 503))
 async def session_audit(
     staff: AuditReader, runtime: RuntimeDep,
     session_id: Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")],

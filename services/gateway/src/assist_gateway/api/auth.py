@@ -10,6 +10,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from assist_platform.audit import append_audit
+from assist_platform.problem_docs import problem_responses
 
 from ..ratelimit import OverBudget
 from ..staff import check_password, find_account, issue_token, revoke_token
@@ -40,7 +41,8 @@ class StaffOut(BaseModel):
     role: str
 
 
-@router.post("/auth/token", response_model=TokenOut)
+@router.post("/auth/token", response_model=TokenOut,
+             responses=problem_responses(401, 422, 429, s401="Wrong username or password."))
 async def login(
     request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
@@ -73,7 +75,7 @@ async def login(
     return TokenOut(access_token=issued.access_token, expires_in=issued.expires_in)
 
 
-@router.post("/auth/logout", status_code=204)
+@router.post("/auth/logout", status_code=204, response_class=Response, responses=problem_responses(401, 403))
 async def logout(staff: CurrentStaff, token: BearerToken, runtime: RuntimeDep, request: Request) -> Response:
     """Revoke the token in use and the cookie's token, which the answer clears: neither opens anything afterwards.
     """
@@ -86,6 +88,6 @@ async def logout(staff: CurrentStaff, token: BearerToken, runtime: RuntimeDep, r
     return response
 
 
-@router.get("/me", response_model=StaffOut)
+@router.get("/me", response_model=StaffOut, responses=problem_responses(401))
 async def me(staff: CurrentStaff) -> StaffOut:
     return StaffOut(username=staff.username, role=staff.role)

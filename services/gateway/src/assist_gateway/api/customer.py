@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
+from assist_platform.problem_docs import problem_responses
 from assist_platform.problems import Problem
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -12,7 +13,16 @@ from fastapi.responses import JSONResponse
 from ..commands import BILLING_SESSION_REPORT, CONSENT_RECEIPT, PRICE_LIST, TERMS, call, get_session
 from ..domain import CUSTOMER_ENDING, public_session_view
 from ..ratelimit import SlidingWindowLimiter
-from ..schemas import EndedOut, HelpRequestIn, HelpRequestOut
+from ..schemas import (
+    ConsentReceiptOut,
+    EndedOut,
+    HelpRequestIn,
+    HelpRequestOut,
+    PriceListOut,
+    SessionOut,
+    SessionReportOut,
+    TermsOut,
+)
 from ..service import request_help
 from ..termination import end_session_everywhere
 from .deps import RelayHubDep, RuntimeDep, SessionCaller, SessionCallerDep, SessionReaderDep, client_address
@@ -25,12 +35,14 @@ def _customer_only(caller: SessionCaller) -> None:
         raise Problem(403, "Forbidden", "This needs the customer token of the session.")
 
 
-@router.get("/terms")
+@router.get("/terms", response_model=TermsOut, response_model_exclude_unset=True,
+            responses=problem_responses(422, 503))
 async def terms(runtime: RuntimeDep, lang: Literal["bg", "en"] = "bg") -> dict:
     return await call(runtime, TERMS, {"lang": lang})
 
 
-@router.get("/price-list")
+@router.get("/price-list", response_model=PriceListOut, response_model_exclude_unset=True,
+            responses=problem_responses(422, 503, s503="Messaging is away, or no price list is stored yet."))
 async def price_list(runtime: RuntimeDep, lang: Literal["bg", "en"] = "bg") -> dict:
     """The price list in force now; each `name` in `lang` (Bulgarian by default), every language in `names`."""
     document = await call(runtime, PRICE_LIST, {})
@@ -60,7 +72,14 @@ def _count_help_request(limiter: SlidingWindowLimiter, address: str) -> None:
         )
 
 
-@router.post("/help-requests", status_code=201, response_model=HelpRequestOut)
+@router.post(
+    "/help-requests", status_code=201, response_model=HelpRequestOut,
+    responses=problem_responses(
+        403, 409, 422, 429, 503,
+        s409="The terms version is not the current one (`code`: terms_version_not_current).",
+        s429="Too many help requests from this address, or too many waiting for a consultant.",
+    ),
+)
 async def create_help_request(
     body: HelpRequestIn, request: Request, runtime: RuntimeDep, limiter: HelpRequestLimiterDep
 ) -> dict:
@@ -76,7 +95,8 @@ async def create_help_request(
     )
 
 
-@router.get("/sessions/{session_id}")
+@router.get("/sessions/{session_id}", response_model=SessionOut, response_model_exclude_unset=True,
+            responses=problem_responses(401, 403, 404, 422, 503))
 async def session_detail(session_id: str, reader: SessionReaderDep, runtime: RuntimeDep) -> dict:
     """The customer sees the contract's fields and the scopes; the assigned consultant, supervisors and admins
     (audited) also see who asked and why."""
@@ -86,7 +106,14 @@ async def session_detail(session_id: str, reader: SessionReaderDep, runtime: Run
                                agent_grace_seconds=runtime.settings.agent_grace_seconds)
 
 
-@router.get("/sessions/{session_id}/consent-receipt")
+@router.get(
+    "/sessions/{session_id}/consent-receipt", response_model=ConsentReceiptOut, response_class=JSONResponse,
+    responses={
+        200: {"description": "The receipt, as a JSON file to keep.", "headers": {"Content-Disposition": {
+            "required": True, "schema": {"type": "string"}, "description": "attachment; filename=..."}}},
+        **problem_responses(401, 403, 404, 422, 503),
+    },
+)
 async def consent_receipt(session_id: str, caller: SessionCallerDep, runtime: RuntimeDep) -> JSONResponse:
     _customer_only(caller)
     receipt = await call(runtime, CONSENT_RECEIPT, {"session_id": session_id})
@@ -96,14 +123,17 @@ async def consent_receipt(session_id: str, caller: SessionCallerDep, runtime: Ru
     )
 
 
-@router.get("/sessions/{session_id}/report")
+@router.get("/sessions/{session_id}/report", response_model=SessionReportOut, response_model_exclude_unset=True,
+            responses=problem_responses(401, 403, 404, 422, 503,
+                                        s404="No such session, or it never became active (nothing billed)."))
 async def session_report(session_id: str, reader: SessionReaderDep, runtime: RuntimeDep) -> dict:
     """Times, consultant, duration, service type, units and amounts of a session that became active: for its
     customer, its assigned consultant, supervisors and admins (audited)."""
     return await call(runtime, BILLING_SESSION_REPORT, {"session_id": session_id})
 
 
-@router.post("/sessions/{session_id}/terminate", response_model=EndedOut)
+@router.post("/sessions/{session_id}/terminate", response_model=EndedOut,
+             responses=problem_responses(401, 403, 404, 409, 422, 503))
 async def terminate(
     session_id: str, caller: SessionCallerDep, runtime: RuntimeDep, relay_hub: RelayHubDep, request: Request
 ) -> EndedOut:

@@ -21,9 +21,12 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from assist_platform.problem_docs import problem_responses
 from assist_platform.problems import Problem
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
+
+from ..schemas import DownloadsOut
 
 router = APIRouter(tags=["downloads"])
 
@@ -69,7 +72,7 @@ def _entry(path: Path, url_name: str, kind: str, platform: str | None) -> dict:
 
 
 @router.get("/downloads", include_in_schema=False)
-@router.get("/downloads/")
+@router.get("/downloads/", response_model=DownloadsOut, response_model_exclude_unset=True)
 async def downloads_index() -> dict:
     directory = dist_dir()
     files = []
@@ -88,7 +91,16 @@ def _not_built(name: str) -> Problem:
                    "/downloads/ lists what is).")
 
 
-@router.get("/downloads/{name}")
+@router.get(
+    "/downloads/{name}", response_class=FileResponse,
+    responses={
+        200: {"description": "The file, as an attachment.", "content": {
+            EXECUTABLE_TYPE: {"schema": {"type": "string", "format": "binary"}},
+            WHEEL_TYPE: {"schema": {"type": "string", "format": "binary"}},
+        }},
+        **problem_responses(404, s404="This file is not offered (not built, or not a name offered)."),
+    },
+)
 async def download(name: str) -> FileResponse:
     directory = dist_dir()
     if name == WHEEL_ALIAS or WHEEL_PATTERN.fullmatch(name):

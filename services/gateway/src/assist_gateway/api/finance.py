@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
+from assist_platform.problem_docs import problem_responses
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
@@ -21,6 +22,7 @@ from ..commands import (
     drop_none,
 )
 from ..domain import ADMIN, FINANCE
+from ..schemas import BillingRecordOut, BillingRecordsOut, CreditIssuedOut, PriceListPublishedOut
 from ..staff import StaffIdentity
 from .deps import RuntimeDep, audit_read, require_role
 
@@ -34,11 +36,26 @@ Moment = Annotated[datetime | None, Query(description="RFC 3339")]
 CsvDialect = Annotated[Literal["rfc4180", "excel-bg"], Query(description="rfc4180 (default) or excel-bg")]
 
 
+# An export is a file: UTF-8 CSV (columns: docs/finance.md).
+CSV_RESPONSES = {
+    200: {
+        "description": "The CSV file (Content-Disposition names it).",
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+        "headers": {"Content-Disposition": {"required": True, "schema": {"type": "string"}}},
+    },
+    **problem_responses(401, 403, 413, 422, 503, s413="The period holds more than one file may; take a shorter one."),
+}
+
+
+MAX_OFFSET = 2**31 - 1
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-@router.get("/billing/records")
+@router.get("/billing/records", response_model=BillingRecordsOut, response_model_exclude_unset=True,
+            responses=problem_responses(401, 403, 422, 503))
 async def billing_records(
     staff: FinanceStaff,
     runtime: RuntimeDep,
@@ -49,7 +66,8 @@ async def billing_records(
     customer: Annotated[str | None, Query(max_length=200)] = None,
     service_type: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    # Bounded: an offset past any database's integers was a 500 (SQLite's overflow), not an empty page.
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict:
     """Records filtered by status, by when the session started (`from`, `to`), customer and service type."""
     query = {
@@ -61,7 +79,8 @@ async def billing_records(
     return found
 
 
-@router.get("/billing/records/{record_id}")
+@router.get("/billing/records/{record_id}", response_model=BillingRecordOut, response_model_exclude_unset=True,
+            responses=problem_responses(401, 403, 404, 422, 503))
 async def billing_record(record_id: str, staff: FinanceStaff, runtime: RuntimeDep, request: Request) -> dict:
     record = await call(runtime, BILLING_RECORD, {"record_id": record_id})
     await _audit_if_overseer(runtime, staff, request, session_id=record.get("session_id"))
@@ -75,7 +94,7 @@ async def _audit_if_overseer(runtime, staff: StaffIdentity, request: Request, *,
         await audit_read(runtime, staff, request, session_id=session_id)
 
 
-@router.get("/billing/export.csv")
+@router.get("/billing/export.csv", response_class=Response, responses=CSV_RESPONSES)
 async def billing_export(
     staff: FinanceStaff,
     runtime: RuntimeDep,
@@ -93,7 +112,7 @@ async def billing_export(
     return csv_download(export)
 
 
-@router.get("/billing/credits.csv")
+@router.get("/billing/credits.csv", response_class=Response, responses=CSV_RESPONSES)
 async def credit_notes_export(
     staff: FinanceStaff,
     runtime: RuntimeDep,
@@ -124,7 +143,12 @@ class CreditIn(BaseModel):
     credit_id: str | None = Field(default=None, max_length=64, description="makes a retried request safe")
 
 
-@router.post("/billing/records/{record_id}/credits", status_code=201)
+@router.post(
+    "/billing/records/{record_id}/credits", status_code=201, response_model=CreditIssuedOut,
+    response_model_exclude_unset=True,
+    responses=problem_responses(401, 403, 404, 409, 422, 503,
+                                s409="The credit is refused (more than remains, or the record is still open)."),
+)
 async def issue_credit(record_id: str, body: CreditIn, staff: FinanceStaff, runtime: RuntimeDep) -> dict:
     """A credit note against a closed record; the record itself is never edited."""
     payload = {"record_id": record_id, "amount": f"{body.amount:.2f}", "reason": body.reason,
@@ -150,7 +174,11 @@ class PriceListIn(BaseModel):
     service_types: list[ServiceTypePriceIn] = Field(min_length=1, max_length=50)
 
 
-@router.post("/price-lists", status_code=201)
+@router.post(
+    "/price-lists", status_code=201, response_model=PriceListPublishedOut, response_model_exclude_unset=True,
+    responses=problem_responses(401, 403, 409, 422, 503,
+                                s409="This version exists with other content, or clashes with another."),
+)
 async def publish_price_list(body: PriceListIn, staff: Admin, runtime: RuntimeDep) -> dict:
     """A new price list version, in force from `effective_from` (not in the past) for sessions that start then."""
     payload = body.model_dump(mode="json")

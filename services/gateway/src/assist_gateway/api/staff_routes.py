@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from assist_platform.problem_docs import problem_responses
 from fastapi import APIRouter, Depends, Request
 
 from .. import crud
@@ -14,7 +15,7 @@ from ..commands import (
     call,
 )
 from ..domain import ADMIN, CONSULTANT, SUPERVISOR, session_card, staff_ending
-from ..schemas import ClaimedOut, EndedOut
+from ..schemas import ClaimedOut, EndedOut, SessionsOut
 from ..service import authorize_staff_end
 from ..staff import StaffIdentity
 from ..termination import end_session_everywhere
@@ -28,7 +29,8 @@ SessionHistoryReader = Annotated[StaffIdentity, Depends(require_role(CONSULTANT,
 SessionStatus = Literal["waiting", "assigned", "active", "ended"]
 
 
-@router.get("/queue")
+@router.get("/queue", response_model=SessionsOut, response_model_exclude_unset=True,
+            responses=problem_responses(401, 403, 503))
 async def queue(staff: QueueWatcher, runtime: RuntimeDep) -> dict:
     """Waiting sessions, oldest first, as cards: who asks (name, company), for what, since when. The email,
     phone and description are for the consultant who claims the session (`GET /sessions/{id}`)."""
@@ -36,7 +38,8 @@ async def queue(staff: QueueWatcher, runtime: RuntimeDep) -> dict:
     return {"sessions": [session_card(view) for view in found.get("sessions", [])]}
 
 
-@router.post("/sessions/{session_id}/claim", response_model=ClaimedOut)
+@router.post("/sessions/{session_id}/claim", response_model=ClaimedOut,
+             responses=problem_responses(401, 403, 404, 409, 422, 503, s409="Another consultant has it, or it ended."))
 async def claim(session_id: str, staff: Consultant, runtime: RuntimeDep, request: Request) -> ClaimedOut:
     view = await call(runtime, SESSION_CLAIM, {"session_id": session_id, "consultant": staff.username,
                                                "client_address": client_address(request)})
@@ -45,7 +48,8 @@ async def claim(session_id: str, staff: Consultant, runtime: RuntimeDep, request
     return ClaimedOut(session_id=session_id, status=view["status"], consultant=view.get("consultant"))
 
 
-@router.post("/sessions/{session_id}/end", response_model=EndedOut)
+@router.post("/sessions/{session_id}/end", response_model=EndedOut,
+             responses=problem_responses(401, 403, 404, 409, 422, 503))
 async def end(
     session_id: str, staff: CurrentStaff, runtime: RuntimeDep, relay_hub: RelayHubDep, request: Request
 ) -> EndedOut:
@@ -59,7 +63,8 @@ async def end(
     return EndedOut(ended_by=ended_by)
 
 
-@router.get("/sessions")
+@router.get("/sessions", response_model=SessionsOut, response_model_exclude_unset=True,
+            responses=problem_responses(401, 403, 422, 503))
 async def sessions(
     staff: SessionHistoryReader, runtime: RuntimeDep, status: SessionStatus | None = None
 ) -> dict:
