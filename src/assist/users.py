@@ -16,9 +16,8 @@ def add_user_command(*, role: str, username: str, password: str) -> int:
         from assist_gateway.staff import add_user
 
         settings = services.settings_for(services.GATEWAY)
-        # Migrations are idempotent; running them here lets an operator add accounts before the first `make run`.
+        # add_user migrates first (idempotent): an operator may add accounts before the first `make run`.
         logging.disable(logging.INFO)
-        services.migrate(services.GATEWAY)
         add_user(settings, role=role, username=username, password=password)
     except Exception as error:  # noqa: BLE001 - the whole point is one line instead of a traceback
         print(f"assist user add: {_readable(error)}", file=sys.stderr)

@@ -19,14 +19,20 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind
+from prometheus_client import Histogram
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DataError
 
-from .observability import COMMAND_SECONDS
 from .problems import Problem, invalid_input_problem
 from .telemetry import context_from_headers, current_trace_headers, tracer
 
 log = logging.getLogger(__name__)
+
+# Served at `/metrics` with the others (observability.py); defined here, where it is observed.
+COMMAND_SECONDS = Histogram(
+    "assist_command_duration_seconds", "Time to answer an internal NATS command", ["subject", "outcome"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
 
 In = TypeVar("In", bound=BaseModel)
 CommandHandler = Callable[[Any], Awaitable[BaseModel | dict[str, Any]]]

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from prometheus_client import CONTENT_TYPE_LATEST, Gauge, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from sqlalchemy import func
 from sqlmodel import select
 
@@ -51,10 +51,8 @@ CONSUMER_ACK_PENDING = Gauge(
     "assist_consumer_ack_pending_messages", "Messages delivered to the durable consumer and not yet acknowledged",
     ["consumer"],
 )
-COMMAND_SECONDS = Histogram(
-    "assist_command_duration_seconds", "Time to answer an internal NATS command", ["subject", "outcome"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
-)
+# The commands' own histogram, `assist_command_duration_seconds`, is defined beside them (commands.py): this module
+# needs the runtime, which serves the commands.
 
 MetricsRefresher = Callable[["ServiceRuntime"], Awaitable[None]]
 

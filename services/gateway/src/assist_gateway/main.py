@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from assist_platform.app import service_app
-from assist_platform.db import Database
-from assist_platform.migrations import service_metadata, upgrade
 from assist_platform.problem_docs import document_problems
 from assist_platform.runtime import ServiceRuntime
 from fastapi import FastAPI
@@ -14,43 +13,34 @@ from fastapi import FastAPI
 from .api import audit, auth, customer, downloads, finance, staff_routes
 from .domain import AGENT_LOST_ENDING, CUSTOMER_ENDING
 from .edge import TrustedProxyMiddleware
+from .identity import staff_of_token
 from .metrics import open_relays_refresher
 from .middleware import BodyLimitMiddleware, HeaderLimitMiddleware, SecurityHeadersMiddleware
-from .models import TABLES
 from .web.problem_language import ProblemLanguageMiddleware
 from .ratelimit import SlidingWindowLimiter
 from .relay import RelayHub
 from .relay.doors import RelayDoors
 from .settings import Settings, get_settings
-from .staff import StaffIdentity, authenticate_token
+from .storage import SERVICE, open_database
+from .storage import migrate as migrate  # the face `assist migrate` calls (src/assist/services.py)
 from .termination import end_session_everywhere
 from .web import install_web
 
 log = logging.getLogger(__name__)
-SERVICE = "gateway"
 API_PREFIX = "/api/v1"
 
 
-def migrate(settings: Settings) -> None:
-    url, schema = settings.database_location(SERVICE)
-    upgrade(url=url, schema=schema, package="assist_gateway", metadata=service_metadata(TABLES))
-
-
 def build_runtime(settings: Settings) -> ServiceRuntime:
-    url, schema = settings.database_location(SERVICE)
     return ServiceRuntime(
         name=SERVICE,
         settings=settings,
-        database=Database(url=url, schema=schema),
+        database=open_database(settings),
     )
 
 
 def build_relay_hub(settings: Settings, runtime: ServiceRuntime) -> RelayHub:
-    async def authenticate(token: str) -> StaffIdentity | None:
-        async with runtime.database.session() as db:
-            return await authenticate_token(db=db, token=token)
-
-    hub = RelayHub(settings=settings, runtime=runtime, authenticate_staff=authenticate)
+    hub = RelayHub(settings=settings, runtime=runtime,
+                   authenticate_staff=functools.partial(staff_of_token, runtime.database))
 
     async def customer_ends_from_agent(session_id: str) -> None:
         # The agent speaks for the customer: its code proved it, so its `end_session` is the customer's terminate.

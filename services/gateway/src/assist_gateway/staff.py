@@ -16,6 +16,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .domain import password_problem, role_problem, token_digest, username_problem
 from .models import AccessToken, StaffAccount
+from .settings import Settings
+from .storage import migrate, open_database
 
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so a wrong name costs as long as a wrong password.
@@ -123,17 +125,12 @@ async def revoke_token(*, db: AsyncSession, token: str) -> None:
     await db.exec(delete(AccessToken).where(AccessToken.token_sha256 == token_digest(token)))
 
 
-def add_user(settings, *, role: str, username: str, password: str) -> StaffIdentity:
+def add_user(settings: Settings, *, role: str, username: str, password: str) -> StaffIdentity:
     """For `assist user add`: migrate the gateway database, then add the account (raises Problem 409/422)."""
-    from assist_platform.db import Database
-
-    from .main import migrate
-
     migrate(settings)
-    url, schema = settings.database_location("gateway")
 
     async def _add() -> StaffIdentity:
-        database = Database(url=url, schema=schema)
+        database = open_database(settings)
         try:
             async with database.transaction() as db:
                 return await create_staff_account(db=db, username=username, password=password, role=role)

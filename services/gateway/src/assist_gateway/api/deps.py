@@ -17,11 +17,11 @@ from .. import crud
 from ..commands import get_session
 from ..domain import SESSION_VIEWER_ROLES, may_read_session, read_is_audited
 from ..edge import client_address  # noqa: F401 - the routes' one way to name the client (TRUSTED_PROXIES)
+from ..identity import login_limiter, request_token, staff_of_token
 from ..ratelimit import FailureBudget
 from ..settings import Settings
-from ..staff import StaffIdentity, authenticate_token
+from ..staff import StaffIdentity
 
-TOKEN_COOKIE = "assist_token"
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
@@ -37,37 +37,15 @@ def _relay_hub(request: Request) -> Any:
     return request.app.state.relay_hub
 
 
-def _login_limiter(request: Request) -> FailureBudget:
-    """Failed logins per address, kept in the app's login limiter; made once per app. A login in flight counts
-    until its (slow, argon2) check settles, so parallel guesses cannot all pass before the first failure is known.
-    """
-    state = request.app.state
-    budget = getattr(state, "login_failures", None)
-    if budget is None:
-        budget = state.login_failures = FailureBudget(failures=state.login_limiter, total=None)
-    return budget
-
-
 def _token(request: Request, header_token: Annotated[str | None, Depends(_bearer)]) -> str | None:
-    """The bearer token of the Authorization header, else the web UI's cookie, which must come with the CSRF
-    header on anything that changes state (403): whatever else the request carries, if the cookie is what
-    authenticates, CSRF is checked. A bearer token, valid or not, is the only credential looked at.
-    """
-    if header_token:
-        return header_token
-    # Imported here: web.security reads TOKEN_COOKIE from this module.
-    from ..web.security import cookie_csrf_problem
-
-    problem = cookie_csrf_problem(request.method, request.cookies, request.headers)
-    if problem is not None:
-        raise problem
-    return request.cookies.get(TOKEN_COOKIE) or None
+    """The bearer token, else the cookie's with its CSRF check (identity.request_token)."""
+    return request_token(request, header_token)
 
 
 RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 RelayHubDep = Annotated[Any, Depends(_relay_hub)]
-LoginLimiterDep = Annotated[FailureBudget, Depends(_login_limiter)]
+LoginLimiterDep = Annotated[FailureBudget, Depends(login_limiter)]
 BearerToken = Annotated[str | None, Depends(_token)]
 
 
@@ -77,15 +55,8 @@ def not_authenticated(detail: str = "Send a valid bearer token.") -> HTTPExcepti
     return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def _staff_of(runtime: ServiceRuntime, token: str) -> StaffIdentity | None:
-    # A short session of its own: on SQLite even a read holds the single write lock, so no session may stay
-    # open for the whole request while the route writes.
-    async with runtime.database.session() as db:
-        return await authenticate_token(db=db, token=token)
-
-
 async def _current_staff(runtime: RuntimeDep, token: BearerToken) -> StaffIdentity:
-    identity = await _staff_of(runtime, token) if token else None
+    identity = await staff_of_token(runtime.database, token)
     if identity is None:
         raise not_authenticated("Send a valid, unexpired staff access token.")
     return identity
@@ -130,7 +101,7 @@ async def _session_caller(session_id: str, runtime: RuntimeDep, token: BearerTok
         if customer_session != session_id:
             raise Problem(403, "Forbidden", "This customer token belongs to another session.")
         return SessionCaller(session_id=session_id)
-    staff = await _staff_of(runtime, token)
+    staff = await staff_of_token(runtime.database, token)
     if staff is None:
         raise not_authenticated("Send the customer token of this session or a staff access token.")
     return SessionCaller(session_id=session_id, staff=staff)

@@ -4,7 +4,6 @@ view and finance. They call the same commands as the API; the live parts are in 
 
 from __future__ import annotations
 
-import math
 from typing import Annotated
 from urllib.parse import quote
 
@@ -12,35 +11,36 @@ from assist_platform.problems import Problem
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
-from ..api.auth import LOGIN_WAIT_SECONDS
-from ..api.deps import TOKEN_COOKIE, LoginLimiterDep, RuntimeDep, SettingsDep, client_address
+from ..api.deps import LoginLimiterDep, RuntimeDep, SettingsDep
 from ..commands import PRICE_LIST, SESSION_LIST, TERMS, call, get_session
 from ..domain import ADMIN, CONSULTANT, FINANCE, SUPERVISOR
-from .problem_language import localize_problem
-from ..ratelimit import OverBudget
-from ..staff import StaffIdentity, authenticate_token, check_password, find_account, issue_token, revoke_token
-from .i18n import MESSAGES, language
-from .live import snapshot_for
-from .price_table import price_rows, service_label, vat_percent
-from .rendering import render, render_problem_page
-from .terms import render_terms
-from .security import (
+from ..edge import client_address
+from ..identity import (
+    TOKEN_COOKIE,
+    LoginRefused,
+    clear_staff_cookie,
+    cookie_staff,
+    log_in,
+    log_out,
     login_csrf_matches,
     new_login_csrf_value,
     set_login_csrf,
     set_staff_cookie,
 )
+from ..staff import StaffIdentity
+from .i18n import MESSAGES, language
+from .live import snapshot_for
+from .price_table import price_rows, service_label, vat_percent
+from .problem_language import localize_problem
+from .rendering import render, render_problem_page
+from .terms import render_terms
 
 router = APIRouter(include_in_schema=False)
 HOME_OF_ROLE = {CONSULTANT: "/console", SUPERVISOR: "/supervisor", ADMIN: "/supervisor", FINANCE: "/finance"}
 
 
 async def page_staff(request: Request, runtime) -> tuple[StaffIdentity | None, str | None]:
-    token = request.cookies.get(TOKEN_COOKIE)
-    if not token:
-        return None, None
-    async with runtime.database.session() as db:
-        return await authenticate_token(db=db, token=token), token
+    return await cookie_staff(request, runtime.database)
 
 
 class _NeedsLogin(Exception):
@@ -162,27 +162,22 @@ async def login_submit(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
     next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
+    """The login form's post: the API's login (identity.log_in: throttle, password, token, audit), answered as
+    pages: the cookie and the way to the role's home, or the form again with the reason."""
     if not login_csrf_matches(request, csrf_token):
         return _login_form(request, next=next, error="csrf_failed", username=username, failed=True)
-    address = client_address(request)
     try:
-        async with limiter.attempt(address, wait_seconds=LOGIN_WAIT_SECONDS) as attempt:
-            async with runtime.database.session() as db:
-                account = await find_account(db=db, username=username)
-            identity = await check_password(account, password)
-            attempt.failed = identity is None
-    except OverBudget:
-        wait = math.ceil(limiter.retry_after(address)) or 1
-        return _login_form(request, next=next, error="login_throttled", username=username, failed=True,
-                           retry_after=wait)
-    if identity is None:
-        return _login_form(request, next=next, error="login_failed", username=username, failed=True)
-    async with runtime.database.transaction() as db:
-        issued = await issue_token(db=db, identity=identity, ttl_seconds=settings.staff_token_ttl_seconds)
+        login = await log_in(database=runtime.database, limiter=limiter,
+                             ttl_seconds=settings.staff_token_ttl_seconds, username=username, password=password,
+                             address=client_address(request))
+    except LoginRefused as refused:
+        error = "login_failed" if refused.retry_after is None else "login_throttled"
+        return _login_form(request, next=next, error=error, username=username, failed=True,
+                           retry_after=refused.retry_after)
     response = RedirectResponse(
-        _safe_next(next) or HOME_OF_ROLE.get(identity.role, "/console"), status_code=303
+        _safe_next(next) or HOME_OF_ROLE.get(login.identity.role, "/console"), status_code=303
     )
-    set_staff_cookie(response, request, issued.access_token, issued.expires_in)
+    set_staff_cookie(response, request, login.access_token, login.expires_in)
     return response
 
 
@@ -195,12 +190,9 @@ def _safe_next(target: str) -> str:
 async def logout(request: Request, runtime: RuntimeDep) -> Response:
     # The token is revoked whenever the cookie is cleared, CSRF token or not: a stale page's logout must not
     # leave a live token behind. Forging a logout gains a foreign site nothing (and SameSite=Strict stops it).
-    token = request.cookies.get(TOKEN_COOKIE)
-    if token:
-        async with runtime.database.transaction() as db:
-            await revoke_token(db=db, token=token)
+    await log_out(runtime.database, request.cookies.get(TOKEN_COOKIE))
     response = RedirectResponse("/console/login", status_code=303)
-    response.delete_cookie(TOKEN_COOKIE, path="/")
+    clear_staff_cookie(response)
     return response
 
 
