@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from assist_platform.commands import call_command
 from assist_platform.envelope import rfc3339, utcnow
 from assist_platform.problems import Problem
+from assist_platform.retrying import retrying, stop_when, unavailable
 
 from . import bridge, closecodes
 from .endpoint import Endpoint, ReadAhead
@@ -341,20 +342,22 @@ class RelayCore:
         self._tasks.append(asyncio.create_task(self._activate(relay, at), name=f"activate-{relay.session_id}"))
 
     async def _activate(self, relay: SessionRelay, at: str) -> None:
-        delay = 0.1
+        def gone() -> bool:
+            return self.sessions.get(relay.session_id) is not relay or relay.session_id in self.ended
+
+        policy = retrying(what=f"activating session {relay.session_id}", retry_on=unavailable, stop=stop_when(gone),
+                          level=logging.INFO)
         try:
-            while self.sessions.get(relay.session_id) is relay and relay.session_id not in self.ended:
-                try:
+            async for attempt in policy:
+                with attempt:
+                    if gone():
+                        return
                     await call_command(self.nc(), "cmd.session.activate", {"session_id": relay.session_id, "at": at},
                                        timeout=self.settings.command_timeout_seconds)
                     relay.started = True
-                    return
-                except Problem as problem:
-                    if problem.status != 503:
-                        log.warning("session %s not activated: %s", relay.session_id, problem.detail or problem.title)
-                        return
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
+        except Problem as problem:
+            if problem.status != 503:
+                log.warning("session %s not activated: %s", relay.session_id, problem.detail or problem.title)
         finally:
             relay.settled.set()
             relay.nudge()
@@ -387,19 +390,16 @@ class RelayCore:
         task.add_done_callback(self._reports.discard)
 
     async def _send_agent_report(self, session_id: str, kind: str, at: str) -> None:
-        delay = 0.1
-        for _ in range(_REPORT_ATTEMPTS):
-            try:
-                await call_command(self.nc(), f"cmd.session.agent_{kind}", {"session_id": session_id, "at": at},
-                                   timeout=self.settings.command_timeout_seconds)
-                return
-            except Problem as problem:
-                if problem.status != 503:
-                    log.warning("agent %s of session %s not recorded: %s", kind, session_id, problem.detail)
-                    return
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
-        log.warning("agent %s of session %s not recorded: messaging stayed away", kind, session_id)
+        policy = retrying(what=f"recording agent {kind} of session {session_id}", retry_on=unavailable,
+                          attempts=_REPORT_ATTEMPTS, level=logging.INFO)
+        try:
+            async for attempt in policy:
+                with attempt:
+                    await call_command(self.nc(), f"cmd.session.agent_{kind}", {"session_id": session_id, "at": at},
+                                       timeout=self.settings.command_timeout_seconds)
+        except Problem as problem:
+            why = "messaging stayed away" if problem.status == 503 else problem.detail
+            log.warning("agent %s of session %s not recorded: %s", kind, session_id, why)
 
     def _cancel_grace(self, session_id: str) -> None:
         task = self._graces.pop(session_id, None)

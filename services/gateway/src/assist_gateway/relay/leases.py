@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from assist_platform.commands import call_command
 from assist_platform.problems import Problem
+from assist_platform.retrying import every
 
 from . import closecodes
 from .endpoint import Endpoint
@@ -89,15 +90,7 @@ class LeaseKeeper:
 
     async def run_renewals(self) -> None:
         """Renew every `renew_seconds`, well inside the lease (5 s by default)."""
-        while True:
-            started = time.monotonic()
-            try:
-                await self.renew_all()
-            except Problem as problem:
-                log.warning("lease renewal failed: %s", problem.detail or problem.title)
-            except Exception:
-                log.exception("lease renewal failed")
-            await asyncio.sleep(max(0.0, self._renew_seconds - (time.monotonic() - started)))
+        await every(self._renew_seconds, self.renew_all, what="lease renewal", expected=(Problem,))
 
     async def run_watchdog(self) -> None:
         """Apart from renewals, so a renewal stuck on an unreachable NATS cannot delay a lapse."""
