@@ -16,7 +16,6 @@ the directory, and nothing outside it, can be asked for. 404 problem+json for an
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -25,6 +24,8 @@ from assist_platform.problems import Problem
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
+from .deps import SettingsDep
+
 router = APIRouter(tags=["downloads"])
 
 WHEEL_ALIAS = "assist-agent.whl"
@@ -32,10 +33,6 @@ WHEEL_PATTERN = re.compile(r"assist_agent-[0-9][0-9A-Za-z.+_]*-py3-none-any\.whl
 EXECUTABLE_PATTERN = re.compile(r"assist-agent-(linux|darwin|windows)-(x86_64|amd64|arm64|aarch64)(\.exe)?")
 EXECUTABLE_TYPE = "application/octet-stream"
 WHEEL_TYPE = "application/zip"  # a wheel is a zip archive (PEP 427)
-
-
-def dist_dir() -> Path:
-    return Path(os.environ.get("ASSIST_AGENT_DIST_DIR") or "dist")
 
 
 def newest_agent_wheel(directory: Path) -> Path | None:
@@ -70,8 +67,8 @@ def _entry(path: Path, url_name: str, kind: str, platform: str | None) -> dict:
 
 @router.get("/downloads", include_in_schema=False)
 @router.get("/downloads/")
-async def downloads_index() -> dict:
-    directory = dist_dir()
+async def downloads_index(settings: SettingsDep) -> dict:
+    directory = settings.assist_agent_dist_dir
     files = []
     for executable in executables(directory):
         system, machine, _ = EXECUTABLE_PATTERN.fullmatch(executable.name).groups()
@@ -89,8 +86,8 @@ def _not_built(name: str) -> Problem:
 
 
 @router.get("/downloads/{name}")
-async def download(name: str) -> FileResponse:
-    directory = dist_dir()
+async def download(name: str, settings: SettingsDep) -> FileResponse:
+    directory = settings.assist_agent_dist_dir
     if name == WHEEL_ALIAS or WHEEL_PATTERN.fullmatch(name):
         wheel = newest_agent_wheel(directory)
         # Only the newest wheel: an older version left in the directory is not offered.
