@@ -31,8 +31,8 @@ class CliSettings(BaseSettings):
     @field_validator("assist_port")
     @classmethod
     def _a_port(cls, port: int) -> int:
-        if not 1 <= port <= 65535:
-            raise ValueError("must be a TCP port (1-65535)")
+        if not 0 <= port <= 65535:  # 0: any free port (a test's gateway)
+            raise ValueError("must be a TCP port (0-65535)")
         return port
 
     @classmethod
@@ -73,6 +73,8 @@ class DevConfig(CliSettings):
 
     @model_validator(mode="after")
     def _room_for_the_gateways(self) -> DevConfig:
+        if self.assist_port < 1:
+            raise ValueError(f"ASSIST_PORT must be at least 1, not {self.assist_port}")
         if self.assist_port + self.assist_gateways - 1 > 65535:
             raise ValueError(f"ASSIST_PORT={self.assist_port} leaves no room for {self.assist_gateways} gateways "
                              "below port 65535")

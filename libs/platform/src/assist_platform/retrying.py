@@ -48,7 +48,7 @@ class stop_when(stop_base):
     def __init__(self, condition: Callable[[], bool]) -> None:
         self._condition = condition
 
-    def __call__(self, retry_state: RetryCallState) -> bool:
+    def __call__(self, _state: RetryCallState) -> bool:
         return self._condition()
 
 

@@ -73,11 +73,6 @@ class SessionRelay:
             if endpoint is not None:
                 endpoint.nudge()
 
-    def paired(self) -> bool:
-        return (self.agent is not None and (self.consultant is not None or self.remote_consultant is not None)) or (
-            self.consultant is not None and self.remote_home
-        )
-
 
 class RelayCore:
     """State and NATS plumbing of the relay; the WebSocket routes live in `routes.py`."""
