@@ -21,14 +21,9 @@ from ..edge import client_address, origin_allowed
 from ..ratelimit import FailureBudget, OverBudget
 from . import closecodes
 from .endpoint import Endpoint
-from .hub import (
-    CHANNEL_NAMES,
-    CHANNELS_NEEDING_CONTROL,
-    TEXT_REASON,
-    VIEW_ONLY_REASON,
-    RelayCore,
-    SessionRelay,
-)
+from .frames import CHANNEL_NAMES, CHANNELS_NEEDING_CONTROL, TEXT_REASON, VIEW_ONLY_REASON
+from .hub import RelayCore
+from .session import SessionRelay
 
 log = logging.getLogger(__name__)
 
