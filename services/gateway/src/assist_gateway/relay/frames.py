@@ -126,6 +126,15 @@ class FramePolicy:
         endpoint.nudge()
 
     @staticmethod
+    async def next_message(endpoint: Endpoint) -> dict:
+        """The endpoint's next message after a hold: what was read ahead first, then its socket again."""
+        ahead = endpoint.read_ahead
+        while not ahead.messages and ahead.task is not None and not ahead.task.done():
+            await asyncio.wait({ahead.task})  # it stops after the message it is waiting for
+        if ahead.messages:
+            return ahead.messages.popleft()
+        endpoint.read_ahead = None  # back to the hot path
+        return await endpoint.websocket.receive()
 
     async def take_text(self, endpoint: Endpoint, text: str) -> None:
         """A text frame of an endpoint: never forwarded (CONTRACT §3). The routes read the agent's `end_session`."""

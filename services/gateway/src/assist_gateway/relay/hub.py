@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
@@ -22,8 +21,6 @@ from .leases import LeaseKeeper
 from .presence import SessionPresence
 from .replicas import ReplicaBridge
 from .session import SessionRelay, consultant_joined
-
-log = logging.getLogger(__name__)
 
 # How many ended sessions a replica remembers, to refuse a late reconnect without asking anyone.
 _ENDED_MEMORY = 10_000

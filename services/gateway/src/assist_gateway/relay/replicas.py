@@ -26,6 +26,10 @@ class ReplicaBridge:
             relay.joiner = asyncio.create_task(self._join_remote_home(relay), name=f"join-{relay.session_id}")
 
     @staticmethod
+    def _stop_looking_for_home(relay: SessionRelay) -> None:
+        if relay.joiner is not None:
+            relay.joiner.cancel()
+            relay.joiner = None
 
     async def _join_remote_home(self, relay: SessionRelay) -> None:
         """Ask the home to take this consultant, again and again until it does, the consultant leaves, or the
