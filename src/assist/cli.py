@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from . import services
+from .devconfig import CliSettings, ConfigError
 
 ENVIRONMENT_HELP = """environment:
-  ASSIST_PORT       gateway port (default 8000); replicas take the next ports
-  ASSIST_GATEWAYS   how many gateway replicas to run (default 1)
-  ASSIST_DATA_DIR   where the embedded default keeps its files (default ./var)
-  NATS_URL          use this NATS server instead of starting the bundled nats-server
-  DATABASE_URL      postgresql+psycopg://... : PostgreSQL (a schema per service) instead of SQLite files
-  DATABASE_SCHEMA_PREFIX  prepended to each service's schema or SQLite file name
-  ASSIST_HOST       the address the gateways listen on (default 127.0.0.1)
-  TRUSTED_PROXIES   proxies (IPs, CIDRs) whose X-Forwarded-For the gateway believes (default: none)
+  every setting is an environment variable (ASSIST_PORT, ASSIST_GATEWAYS, ASSIST_DATA_DIR, NATS_URL,
+  DATABASE_URL, ...): docs/settings.md lists them all with their defaults
 """
 
 
@@ -117,10 +111,10 @@ def _run_service(name: str, *, host: str, port: int) -> int:
     from .httpserver import server_options
 
     # uvicorn turns SIGTERM into a graceful shutdown: stop accepting, finish requests, run the app's lifespan end.
+    settings = services.settings_for(name)
     uvicorn.run(
         services.app_factory(name), factory=True, host=host, port=port, access_log=False,
-        timeout_graceful_shutdown=10, log_level=os.environ.get("LOG_LEVEL", "info").lower(),
-        **server_options(services.settings_for(name)),
+        timeout_graceful_shutdown=10, log_level=settings.log_level.lower(), **server_options(settings),
     )
     return 0
 
@@ -128,7 +122,7 @@ def _run_service(name: str, *, host: str, port: int) -> int:
 def _finance_tail(args: argparse.Namespace) -> int:
     from .finance import tail
 
-    nats_url = os.environ.get("NATS_URL") or "nats://127.0.0.1:4222"
+    nats_url = _cli_settings("assist finance tail").nats_url or "nats://127.0.0.1:4222"
     try:
         tail(nats_url=nats_url, since=args.since, out=sys.stdout, durable=args.durable, stop_after=args.count)
     except KeyboardInterrupt:
@@ -140,10 +134,14 @@ def _finance_tail(args: argparse.Namespace) -> int:
 
 
 def _port_from_environment() -> int:
-    raw = os.environ.get("ASSIST_PORT") or "8000"
-    if not raw.isdigit():
-        raise SystemExit(f"assist service: ASSIST_PORT must be a whole number, not {raw!r}")
-    return int(raw)
+    return _cli_settings("assist service").assist_port
+
+
+def _cli_settings(command: str) -> CliSettings:
+    try:
+        return CliSettings.load()
+    except ConfigError as error:
+        raise SystemExit(f"{command}: {error}") from None
 
 
 def _migrate(names: list[str]) -> int:

@@ -17,7 +17,6 @@ from .devconfig import ConfigError, DevConfig
 from .devnats import BundledNatsAuth
 from .supervisor import Child, StartupError, stop_all, wait_exit, wait_ready
 
-READY_TIMEOUT = float(os.environ.get("ASSIST_READY_TIMEOUT", "60"))
 MIGRATE_TIMEOUT = 180.0
 STOP_TIMEOUT = 15.0
 
@@ -78,7 +77,7 @@ class DevSystem:
         say(f"starting {', '.join(c.name for c in self.backends + self.gateways)} (logs in {config.logs_dir})")
         for child in self.backends + self.gateways:
             child.start()
-        return wait_ready(self.backends + self.gateways, timeout=READY_TIMEOUT, stop=self.stop_requested)
+        return wait_ready(self.backends + self.gateways, timeout=self.config.assist_ready_timeout, stop=self.stop_requested)
 
     def _start_nats(self) -> None:
         log_file = self.config.logs_dir / "nats-server.log"
@@ -133,7 +132,7 @@ class DevSystem:
 
     def _spans_file(self, name: str) -> dict[str, str]:
         """With ASSIST_TRACE_SPANS=1 each service writes its spans as JSON lines to `spans/<name>.jsonl`."""
-        if os.environ.get("ASSIST_TRACE_SPANS", "") in ("", "0"):
+        if not self.config.assist_trace_spans:
             return {}
         spans_dir = self.config.data_dir / "spans"
         spans_dir.mkdir(parents=True, exist_ok=True)
@@ -211,7 +210,7 @@ def _check_ports_free(host: str, ports: list[int]) -> None:
 
 def run_dev() -> int:
     try:
-        config = DevConfig.from_environ()
+        config = DevConfig.load()
     except ConfigError as error:
         say(f"assist dev: {error}")
         return 2

@@ -46,7 +46,6 @@ class ScreenStreamer:
         self._interval = 1.0 / max(1.0, min(float(max_fps), MAX_FPS))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="screen-capture", daemon=True)
-        self.frames_sent = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -76,7 +75,6 @@ class ScreenStreamer:
                         return
                     if messages:
                         seq += 1
-                        self.frames_sent += 1
                     previous = current
                     # Absolute deadlines: one slow frame does not lower the rate of all the later ones.
                     next_at = max(next_at + self._interval, time.monotonic() - self._interval)

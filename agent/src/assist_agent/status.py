@@ -129,7 +129,6 @@ class StatusLine:
         self._tty = bool(getattr(self._stream, "isatty", lambda: False)())
         self.messages = messages or Messages()
         self._last_plain = ""
-        self._last_line = ""
         self._size: tuple[int, int] | None = None
         self._split = False
         self._filter = ShellOutputFilter()
@@ -175,7 +174,6 @@ class StatusLine:
             cols, rows = self._size
             line = describe(consultant=consultant, connected_since=connected_since, scopes=scopes,
                             now=time.monotonic(), state=state, messages=self.messages, width=cols - 1)
-            self._last_line = line
             self._stream.write(f"{SAVE_CURSOR}{ESC}[{rows};1H{ESC}[0m{ESC}[2K{ESC}[7m{line}{ESC}[0m{RESTORE_CURSOR}")
             self._stream.flush()
             return

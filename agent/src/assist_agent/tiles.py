@@ -78,7 +78,6 @@ class ScreenDecoder:
     def __init__(self) -> None:
         self.width = self.height = 0
         self.rgb = bytearray()
-        self.frames = 0  # completed frames
         self.last_seq: int | None = None
 
     def apply(self, message: bytes) -> bool:
@@ -101,7 +100,6 @@ class ScreenDecoder:
             return False
         if kind == FRAME_END:
             _, self.last_seq = _END.unpack_from(message)
-            self.frames += 1
             return True
         raise ValueError(f"unknown screen message kind {kind}")
 

@@ -21,7 +21,6 @@ def gateway_settings_for(nats_url: str, database_location, **overrides) -> Setti
         assist_data_dir=database_location.data_dir,
         database_url=database_location.database_url,
         database_schema_prefix=database_location.schema_prefix,
-        environment="test",
     )
     values.update(overrides)
     return Settings(**values)

@@ -35,7 +35,6 @@ def test_defaults_are_sane_and_each_process_has_its_own_replica_id() -> None:
         {"relay_max_message_bytes": 0},
         {"lease_renew_seconds": -1.0},
         {"lease_renew_seconds": 0},
-        {"environment": "staging-ish"},
     ],
 )
 def test_obviously_bad_values_are_refused(bad: dict) -> None:

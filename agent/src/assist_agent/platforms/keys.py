@@ -13,7 +13,6 @@ import threading
 from collections.abc import Callable
 
 HOTKEYS = {"q", "Q", "\x11"}  # q, Q, or Ctrl-Q; Ctrl-C is SIGINT, handled by the caller
-HOTKEY_HELP = "press Q or Ctrl-C"
 
 
 class KeyWatcher:

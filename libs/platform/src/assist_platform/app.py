@@ -27,7 +27,7 @@ def service_app(
     Migrations are not run here: they are an init step (`assist migrate`, the Kubernetes Job), never every
     replica's start.
     """
-    configure_telemetry(service_name=f"assist-{name}")
+    configure_telemetry(service_name=f"assist-{name}", settings=runtime.settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

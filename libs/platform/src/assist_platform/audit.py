@@ -61,16 +61,7 @@ def _as_utc(moment: datetime) -> datetime:
 
 def canonical(entry: AuditEntry | SimpleNamespace) -> bytes:
     """The entry's content as canonical JSON (sorted keys, no spaces): what its hash covers."""
-    document = {
-        "id": entry.id,
-        "at": rfc3339(_as_utc(entry.at)),
-        "action": entry.action,
-        "actor": entry.actor,
-        "session_id": entry.session_id,
-        "client_address": entry.client_address,
-        "detail": entry.detail,
-    }
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    return json.dumps(_content(entry), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 
 def entry_hash(prev_hash: str, entry: AuditEntry | SimpleNamespace) -> str:
@@ -154,8 +145,12 @@ async def entries_of_session(db: AsyncSession, *, session_id: str) -> list[Audit
 
 
 def entry_view(entry: AuditEntry, *, service: str) -> dict[str, Any]:
+    return {"service": service, **_content(entry), "hash": entry.hash}
+
+
+def _content(entry: AuditEntry) -> dict[str, Any]:
+    """What an entry says (everything but its links): hashed, and shown."""
     return {
-        "service": service,
         "id": entry.id,
         "at": rfc3339(_as_utc(entry.at)),
         "action": entry.action,
@@ -163,7 +158,6 @@ def entry_view(entry: AuditEntry, *, service: str) -> dict[str, Any]:
         "session_id": entry.session_id,
         "client_address": entry.client_address,
         "detail": entry.detail,
-        "hash": entry.hash,
     }
 
 

@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from .db import Database, finish_even_if_cancelled
 from .envelope import CloudEvent, utcnow
 from .outbox import OutboxPublisher, ProcessedEvent
+from .retrying import retrying, stop_when
 from .telemetry import context_from_headers, tracer
 
 log = logging.getLogger(__name__)
@@ -43,10 +44,8 @@ async def connect_nats(
 
     `user`/`password`: the service's own NATS user (taking precedence over credentials written in `url`).
     """
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
+    async for attempt in retrying(what=f"connecting to NATS at {url}", attempts=attempts, first=0.2, most=2.0):
+        with attempt:
             return await nats.connect(
                 servers=[server.strip() for server in url.split(",")],
                 name=name,
@@ -59,11 +58,7 @@ async def connect_nats(
                 ping_interval=5,
                 max_outstanding_pings=2,
             )
-        except Exception as exc:
-            if attempts is not None and attempt >= attempts:
-                raise
-            log.warning("NATS at %s not reachable yet (%s); retrying", url, exc)
-            await asyncio.sleep(min(0.2 * attempt, 2.0))
+    raise AssertionError("unreachable: the policy re-raises the last failure")
 
 
 async def ensure_streams(js, *, replicas: int = 1) -> None:
@@ -142,19 +137,11 @@ class IdempotentConsumer:
     async def run(self) -> None:
         while not self._stopping:
             try:
-                if self._pull is None:
-                    await self._bind()
-                    self.ready.set()
-                msgs = await self._fetch()
-            except (NatsTimeoutError, TimeoutError):
-                continue
-            except asyncio.CancelledError:
+                msgs = await self._next_messages()
+            except Exception:
+                if self._stopping:
+                    return
                 raise
-            except Exception as exc:
-                log.warning("consumer %s: fetch failed (%s); retrying", self._sub.durable, exc)
-                self._pull = None
-                await asyncio.sleep(0.5)
-                continue
             # The database work of a fetched batch runs to its end even if the runtime stops meanwhile: a
             # transaction cancelled half-way can leave SQLite's write lock held (see finish_even_if_cancelled).
             if self._sub.batch_transactions and len(msgs) > 1:
@@ -162,6 +149,24 @@ class IdempotentConsumer:
                 continue
             for msg in msgs:
                 await finish_even_if_cancelled(self._handle(msg))
+
+    async def _next_messages(self) -> list:
+        """The next fetched messages (none after a quiet second), binding the consumer again after a failure."""
+        policy = retrying(what=f"consumer {self._sub.durable}: fetch", first=0.5, most=0.5,
+                          stop=stop_when(lambda: self._stopping))
+        async for attempt in policy:
+            with attempt:
+                try:
+                    if self._pull is None:
+                        await self._bind()
+                        self.ready.set()
+                    return await self._fetch()
+                except (NatsTimeoutError, TimeoutError):
+                    return []
+                except Exception:
+                    self._pull = None
+                    raise
+        raise AssertionError("unreachable: the policy re-raises the last failure")
 
     async def _fetch(self) -> list:
         """Wait for the first message, then take at once whatever else is there, up to the batch size.

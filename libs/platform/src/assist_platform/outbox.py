@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .db import Database, finish_even_if_cancelled, take_transaction_list, transaction_list
 from .envelope import CloudEvent, utcnow
+from .retrying import retrying, stop_when
 from .telemetry import current_trace_headers
 
 log = logging.getLogger(__name__)
@@ -87,28 +88,34 @@ class OutboxPublisher:
         self._wake.set()
 
     async def run(self) -> None:
-        backoff = 0.1
         while not self._stopping:
             # Cleared before looking, not after: a notify that arrives while a batch is being sent must not be lost
             # (it would leave the new row waiting for the idle poll).
             self._wake.clear()
             try:
-                sent = await finish_even_if_cancelled(self.publish_pending())
-                self.last_error = None
-                backoff = 0.1
-            except asyncio.CancelledError:
+                sent = await self._publish_until_sent()
+            except Exception:
+                if self._stopping:
+                    return
                 raise
-            except Exception as exc:  # NATS away, database busy: keep the rows, try again shortly
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("outbox publish failed, retrying in %.1fs: %s", backoff, self.last_error)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
-                continue
             if sent < self._batch_size:
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=self._idle_poll)
                 except TimeoutError:
                     pass
+
+    async def _publish_until_sent(self) -> int:
+        """NATS away, database busy: keep the rows and try again shortly (the platform's backoff)."""
+        async for attempt in retrying(what="outbox publish", stop=stop_when(lambda: self._stopping)):
+            with attempt:
+                try:
+                    sent = await finish_even_if_cancelled(self.publish_pending())
+                except Exception as exc:
+                    self.last_error = f"{type(exc).__name__}: {exc}"
+                    raise
+                self.last_error = None
+                return sent
+        raise AssertionError("unreachable: the policy re-raises the last failure")
 
     async def publish_pending(self) -> int:
         """Publish one batch of unsent rows; returns how many went out."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -117,9 +118,7 @@ class ServiceRuntime:
             consumer.stop()
         if self.outbox is not None:
             self.outbox.stop()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await _cancel_all(self._tasks)
         for consumer in self.consumers:
             await consumer.close()
         if self.nc is not None and self.nc.is_connected:
@@ -135,6 +134,19 @@ class ServiceRuntime:
         elif self.nc is not None:
             await self.nc.close()
         await self.database.close()
+
+
+async def _cancel_all(tasks: list[asyncio.Task], *, patience: float = 5.0) -> None:
+    """Cancel the tasks and wait until they are done, cancelling again those still running: Python 3.11's
+    asyncio.wait_for can lose a cancel that arrives as its awaited future completes (bpo-42130)."""
+    pending = {task for task in tasks if not task.done()}
+    deadline = time.monotonic() + patience
+    while pending and time.monotonic() < deadline:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.1)
+    for task in pending:
+        log.warning("background task %s did not stop when cancelled", task.get_name())
 
 
 def _log_crash(task: asyncio.Task) -> None:

@@ -26,6 +26,13 @@ class PlatformSettings(BaseSettings):
     # How many replicas each stream keeps (3 in a NATS cluster in production).
     stream_replicas: int = 1
     log_level: str = "INFO"
+    # Span exporters (comma separated: otlp, console, none); unset: otlp when an OTLP endpoint is set, else none.
+    # The OTLP exporter reads the standard OTEL_EXPORTER_OTLP_* variables itself.
+    otel_traces_exporter: str | None = None
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_exporter_otlp_traces_endpoint: str | None = None
+    # Also write every finished span as a JSON line to this file (`assist dev` sets it with ASSIST_TRACE_SPANS=1).
+    assist_spans_file: str | None = None
 
     def database_location(self, service: str) -> tuple[str, str]:
         """(sync URL, schema) of `service`'s own database."""

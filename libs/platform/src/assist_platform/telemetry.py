@@ -22,30 +22,37 @@ from datetime import UTC, datetime
 from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SpanExporter,
+    SpanExportResult,
+)
+
+from .settings import PlatformSettings
 
 _configured = False
 REDACTED = "[redacted]"
 
 
-def configure_telemetry(*, service_name: str) -> None:
+def configure_telemetry(*, service_name: str, settings: PlatformSettings | None = None) -> None:
     """Install the SDK tracer provider and the JSON log handler, once per process."""
     global _configured
     if _configured:
         return
+    settings = settings or PlatformSettings()
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
-    for exporter in span_exporters_from_environment():
+    for exporter in span_exporters(settings):
         provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=500))
     trace.set_tracer_provider(provider)
-    configure_logging(service_name=service_name)
+    configure_logging(service_name=service_name, level=settings.log_level)
     _configured = True
 
 
-def span_exporters_from_environment(environ: dict[str, str] | None = None) -> list[SpanExporter]:
-    env = os.environ if environ is None else environ
-    chosen = env.get("OTEL_TRACES_EXPORTER")
+def span_exporters(settings: PlatformSettings) -> list[SpanExporter]:
+    chosen = settings.otel_traces_exporter
     if chosen is None:
-        has_endpoint = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        has_endpoint = settings.otel_exporter_otlp_endpoint or settings.otel_exporter_otlp_traces_endpoint
         chosen = "otlp" if has_endpoint else "none"
     exporters: list[SpanExporter] = []
     for name in (part.strip().lower() for part in chosen.split(",")):
@@ -55,8 +62,8 @@ def span_exporters_from_environment(environ: dict[str, str] | None = None) -> li
             exporters.append(OTLPSpanExporter())
         elif name == "console":
             exporters.append(ConsoleSpanExporter())
-    if env.get("ASSIST_SPANS_FILE"):
-        exporters.append(JsonLinesSpanExporter(env["ASSIST_SPANS_FILE"]))
+    if settings.assist_spans_file:
+        exporters.append(JsonLinesSpanExporter(settings.assist_spans_file))
     return exporters
 
 
@@ -151,7 +158,7 @@ class JsonLogFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure_logging(*, service_name: str, level: str | None = None) -> None:
+def configure_logging(*, service_name: str, level: str = "INFO") -> None:
     """JSON lines on stderr for the root logger; uvicorn's own loggers are routed through it too."""
     global _secret_values
     _secret_values = _secret_values_from_environment()
@@ -161,7 +168,7 @@ def configure_logging(*, service_name: str, level: str | None = None) -> None:
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel((level or os.environ.get("LOG_LEVEL") or "INFO").upper())
+    root.setLevel(level.upper())
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
         for old in list(logger.handlers):

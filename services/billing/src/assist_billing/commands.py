@@ -9,9 +9,9 @@ from assist_platform.audit import audit_command
 from assist_platform.commands import refusals_as_problems
 from assist_platform.envelope import rfc3339, utcnow
 from assist_platform.problems import Problem
+from assist_platform.retrying import on_conflict
 from assist_platform.runtime import Command, ServiceRuntime
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy.exc import IntegrityError
 
 from . import ledger, price_lists
 from .domain import CreditRefused, InvalidCredit, InvalidPriceList, money, parse_price_list
@@ -263,18 +263,14 @@ class BillingCommands:
         }
 
     async def credit(self, request: CreditInput) -> dict:
-        for attempt in range(2):
-            try:
+        # The same credit_id raced in for another record: the second pass finds it and says so.
+        async for attempt in on_conflict(attempts=2, when=lambda: request.credit_id is not None):
+            with attempt:
                 async with self._database.transaction() as db:
                     issued = await ledger.issue_credit(
                         db=db, record_id=request.record_id, amount=request.amount, reason=request.reason,
                         issued_by=request.issued_by, credit_id=request.credit_id,
                     )
-                break
-            except IntegrityError:
-                # The same credit_id raced in for another record: the second pass finds it and says so.
-                if attempt == 1 or request.credit_id is None:
-                    raise
         self._runtime.notify_outbox()
         return {
             "credit": credit_view(issued.credit),

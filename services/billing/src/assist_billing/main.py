@@ -5,9 +5,9 @@ from __future__ import annotations
 from assist_platform.app import service_app
 from assist_platform.db import Database
 from assist_platform.migrations import service_metadata, upgrade
+from assist_platform.retrying import on_conflict
 from assist_platform.runtime import ServiceRuntime
 from fastapi import FastAPI
-from sqlalchemy.exc import IntegrityError
 
 from . import price_lists
 from .commands import BillingCommands
@@ -27,14 +27,10 @@ def migrate(settings: Settings) -> None:
 async def store_bundled_price_lists(database: Database) -> None:
     """The reviewed price list files of this release, stored before any session is priced."""
     bundled = price_lists.bundled_price_lists()
-    for attempt in range(3):
-        try:
+    async for attempt in on_conflict(attempts=3):  # another replica stored them at the same moment
+        with attempt:
             async with database.transaction() as db:
                 await price_lists.store_bundled(db=db, price_lists=bundled)
-            return
-        except IntegrityError:  # another replica stored them at the same moment
-            if attempt == 2:
-                raise
 
 
 def build_runtime(settings: Settings) -> ServiceRuntime:

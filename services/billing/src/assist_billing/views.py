@@ -16,6 +16,20 @@ def _time(moment: datetime | None) -> str | None:
     return rfc3339(moment) if moment else None
 
 
+def _price(record: BillingRecord) -> dict:
+    """How a record is priced: units of so many seconds, at least so many, at a price, net, VAT and gross."""
+    return {
+        "units": record.units,
+        "unit_seconds": record.unit_seconds,
+        "minimum_units": record.minimum_units,
+        "unit_price": record.unit_price,
+        "net": record.net,
+        "vat_rate": record.vat_rate,
+        "vat": record.vat,
+        "gross": record.gross,
+    }
+
+
 def credit_view(credit: Credit) -> dict:
     return {
         "credit_id": credit.credit_id,
@@ -48,14 +62,7 @@ def record_view(record: BillingRecord, credits: list[Credit], *, service_name: d
         "ended_by": record.ended_by,
         "end_reason": record.end_reason,
         "billable_seconds": record.billable_seconds,
-        "units": record.units,
-        "unit_seconds": record.unit_seconds,
-        "minimum_units": record.minimum_units,
-        "unit_price": record.unit_price,
-        "net": record.net,
-        "vat_rate": record.vat_rate,
-        "vat": record.vat,
-        "gross": record.gross,
+        **_price(record),
         "currency": record.currency,
         "credits": [credit_view(credit) for credit in credits],
         "credited": money(credited),
@@ -77,14 +84,7 @@ def session_report(record: BillingRecord, credits: list[Credit], *, service_name
         "ended_at": _time(record.ended_at),
         "ended_by": record.ended_by,
         "duration_seconds": record.billable_seconds,
-        "units": record.units,
-        "unit_seconds": record.unit_seconds,
-        "minimum_units": record.minimum_units,
-        "unit_price": record.unit_price,
-        "net": record.net,
-        "vat_rate": record.vat_rate,
-        "vat": record.vat,
-        "gross": record.gross,
+        **_price(record),
         "credited": money(credited_total(credits)),
         "currency": record.currency,
         "price_list_version": record.price_list_version,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from assist_platform.app import service_app
 from assist_platform.db import Database, finish_even_if_cancelled
 from assist_platform.migrations import service_metadata, upgrade
+from assist_platform.retrying import every
 from assist_platform.runtime import ServiceRuntime
 from fastapi import FastAPI
 
@@ -29,12 +29,12 @@ def migrate(settings: Settings) -> None:
 async def expire_consents(runtime: ServiceRuntime) -> None:
     """Background task: revoke consents past their maximum duration, and forget long-ended leases."""
     service = ConsentService.for_runtime(runtime)
-    while True:
-        await finish_even_if_cancelled(_expiry_round(service))
-        await asyncio.sleep(runtime.settings.consent_expiry_check_seconds)
+    await every(runtime.settings.consent_expiry_check_seconds,
+                lambda: finish_even_if_cancelled(_expiry_round(service)), what="consent expiry round")
 
 
 async def _expiry_round(service: ConsentService) -> None:
+    # Failures are caught here, inside the shielded work, so that a cancellation at shutdown is passed on as one.
     try:
         await service.expire_due()
         await service.forget_stale_leases()

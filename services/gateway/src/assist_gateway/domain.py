@@ -13,7 +13,6 @@ from assist_platform.endings import (  # noqa: F401  (who ends a session and why
 
 CONSULTANT, SUPERVISOR, FINANCE, ADMIN = "consultant", "supervisor", "finance", "admin"
 ROLES = (CONSULTANT, SUPERVISOR, FINANCE, ADMIN)
-SESSION_STATUSES = ("waiting", "assigned", "active", "ended")
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 import uuid
 from functools import lru_cache
+from pathlib import Path
 
 from assist_platform.settings import PlatformSettings
 from pydantic import Field, model_validator
 
 from .edge import Network, parse_networks, parse_origins
 
-ENVIRONMENTS = ("development", "test", "production")
 # The replica id becomes a NATS subject token (`gateway.cut.<replica_id>`).
 _SUBJECT_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -34,7 +34,9 @@ class Settings(PlatformSettings):
     lease_renew_seconds: float = 1.0
     # How long an agent may be away (network drop) before its session ends with end_reason agent_lost.
     agent_grace_seconds: float = 30.0
-    environment: str = "development"
+    # Where `make agent` put the agent's wheel and executables, offered at /downloads/ (relative to the working
+    # directory: the repository root under `make run`).
+    assist_agent_dist_dir: Path = Path("dist")
 
     @model_validator(mode="after")
     def _refuse_bad_values(self) -> Settings:
@@ -53,8 +55,6 @@ class Settings(PlatformSettings):
             problems.append("RELAY_MAX_MESSAGE_BYTES must be at least 1024")
         if not self.lease_renew_seconds > 0:
             problems.append("LEASE_RENEW_SECONDS must be positive")
-        if self.environment not in ENVIRONMENTS:
-            problems.append(f"ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -7,9 +7,9 @@ from datetime import UTC
 from assist_platform.audit import audit_command
 from assist_platform.commands import refusals_as_problems
 from assist_platform.envelope import utcnow
+from assist_platform.retrying import on_conflict
 from assist_platform.runtime import Command, ServiceRuntime
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy.exc import IntegrityError
 
 from . import domain, service
 from .domain import CodeGone, InvalidInput, QueueFull, Status, TransitionRefused
@@ -130,14 +130,10 @@ class SessionCommands:
             max_waiting=self._settings.session_max_waiting_requests,
         )
         # Two requests may draw the same free code at once; the unique index refuses one, which draws again.
-        for attempt in range(3):
-            try:
+        async for attempt in on_conflict(attempts=3):
+            with attempt:
                 async with self._database.transaction() as db:
                     session, token = await service.request_session(db=db, now=utcnow(), **fields)
-                break
-            except IntegrityError:
-                if attempt == 2:
-                    raise
         self._runtime.notify_outbox()
         return RequestedSession(
             session_id=session.session_id,

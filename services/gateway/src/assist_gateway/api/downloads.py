@@ -16,7 +16,6 @@ the directory, and nothing outside it, can be asked for. 404 problem+json for an
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -26,8 +25,6 @@ from assist_platform.problems import Problem
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from ..schemas import DownloadsOut
-
 router = APIRouter(tags=["downloads"])
 
 WHEEL_ALIAS = "assist-agent.whl"
@@ -35,10 +32,6 @@ WHEEL_PATTERN = re.compile(r"assist_agent-[0-9][0-9A-Za-z.+_]*-py3-none-any\.whl
 EXECUTABLE_PATTERN = re.compile(r"assist-agent-(linux|darwin|windows)-(x86_64|amd64|arm64|aarch64)(\.exe)?")
 EXECUTABLE_TYPE = "application/octet-stream"
 WHEEL_TYPE = "application/zip"  # a wheel is a zip archive (PEP 427)
-
-
-def dist_dir() -> Path:
-    return Path(os.environ.get("ASSIST_AGENT_DIST_DIR") or "dist")
 
 
 def newest_agent_wheel(directory: Path) -> Path | None:
@@ -72,9 +65,8 @@ def _entry(path: Path, url_name: str, kind: str, platform: str | None) -> dict:
 
 
 @router.get("/downloads", include_in_schema=False)
-@router.get("/downloads/", response_model=DownloadsOut, response_model_exclude_unset=True)
-async def downloads_index() -> dict:
-    directory = dist_dir()
+from ..schemas import DownloadsOut
+from .deps import SettingsDep
     files = []
     for executable in executables(directory):
         system, machine, _ = EXECUTABLE_PATTERN.fullmatch(executable.name).groups()
@@ -101,8 +93,8 @@ def _not_built(name: str) -> Problem:
         **problem_responses(404, s404="This file is not offered (not built, or not a name offered)."),
     },
 )
-async def download(name: str) -> FileResponse:
-    directory = dist_dir()
+async def download(name: str, settings: SettingsDep) -> FileResponse:
+    directory = settings.assist_agent_dist_dir
     if name == WHEEL_ALIAS or WHEEL_PATTERN.fullmatch(name):
         wheel = newest_agent_wheel(directory)
         # Only the newest wheel: an older version left in the directory is not offered.

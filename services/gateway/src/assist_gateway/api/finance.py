@@ -30,7 +30,6 @@ router = APIRouter(tags=["finance"])
 
 FinanceStaff = Annotated[StaffIdentity, Depends(require_role(FINANCE, ADMIN))]
 Admin = Annotated[StaffIdentity, Depends(require_role(ADMIN))]
-Moment = Annotated[datetime | None, Query(description="RFC 3339")]
 # docs/finance.md: `rfc4180` (comma, no BOM, decimal point; the default, unchanged) or `excel-bg` (UTF-8 BOM, `;`,
 # decimal comma: what a spreadsheet in a Bulgarian locale opens as it is).
 CsvDialect = Annotated[Literal["rfc4180", "excel-bg"], Query(description="rfc4180 (default) or excel-bg")]

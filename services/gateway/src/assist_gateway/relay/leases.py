@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from assist_platform.commands import call_command
 from assist_platform.problems import Problem
+from assist_platform.retrying import every
 
 from . import closecodes
 from .endpoint import Endpoint
@@ -107,18 +108,10 @@ class LeaseKeeper:
                 endpoint.cut_now(code=closecodes.LEASE_LAPSED, reason="consent could not be confirmed")
 
     async def run_renewals(self) -> None:
-        """Renew every `renew_seconds`, well inside the lease."""
-        while True:
-            started = time.monotonic()
-            try:
-                await self.renew_all()
-            except Problem as problem:
-                # With no lease held it was only asking the length: not worth a warning a second in an outage.
-                log.log(logging.WARNING if self._endpoints else logging.DEBUG, "lease renewal failed: %s",
-                        problem.detail or problem.title)
-            except Exception:
-                log.exception("lease renewal failed")
-            await asyncio.sleep(max(0.0, self.renew_seconds - (time.monotonic() - started)))
+        """Renew every `renew_seconds`, well inside the lease. With no lease held a renewal only asks the length:
+        its failure in an outage is not worth a warning a second."""
+        await every(lambda: self.renew_seconds, self.renew_all, what="lease renewal", expected=(Problem,),
+                    quiet=lambda: not self._endpoints)
 
     async def run_watchdog(self) -> None:
         """Apart from renewals, so a renewal stuck on an unreachable NATS cannot delay a lapse."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -13,6 +12,7 @@ from contextlib import asynccontextmanager
 from assist_platform.audit import append_audit
 from assist_platform.commands import call_command
 from assist_platform.problems import Problem
+from assist_platform.retrying import retrying, unavailable
 from fastapi import APIRouter, WebSocket
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.websockets import WebSocketDisconnect
@@ -21,9 +21,9 @@ from ..edge import client_address, origin_allowed
 from ..ratelimit import FailureBudget, OverBudget
 from . import closecodes
 from .endpoint import Endpoint
-from .hub import (
-    CHANNEL_NAMES, CHANNELS_NEEDING_CONTROL, TEXT_REASON, VIEW_ONLY_REASON, RelayCore, SessionRelay,
-)
+from .frames import CHANNEL_NAMES, CHANNELS_NEEDING_CONTROL, TEXT_REASON, VIEW_ONLY_REASON
+from .hub import RelayCore
+from .session import SessionRelay
 
 log = logging.getLogger(__name__)
 
@@ -119,14 +119,12 @@ class RelayHub(RelayCore):
     async def _call_again_if_lost(self, command: str, payload: dict) -> dict:
         """A command whose answer may have been lost with a NATS node, asked again (it is idempotent) a few times
         before the agent is told to try later: its code would be spent by then."""
-        for _ in range(_ASKS_AFTER_A_LOST_REPLY - 1):
-            try:
+        policy = retrying(what=command, retry_on=unavailable, attempts=_ASKS_AFTER_A_LOST_REPLY,
+                          first=_PAUSE_BEFORE_ASKING_AGAIN, most=_PAUSE_BEFORE_ASKING_AGAIN)
+        async for attempt in policy:
+            with attempt:
                 return await call_command(self.nc(), command, payload, timeout=self.settings.command_timeout_seconds)
-            except Problem as problem:
-                if problem.status != 503:
-                    raise
-            await asyncio.sleep(_PAUSE_BEFORE_ASKING_AGAIN)
-        return await call_command(self.nc(), command, payload, timeout=self.settings.command_timeout_seconds)
+        raise AssertionError("unreachable: the policy re-raises the last failure")
 
     async def consultant_socket(self, websocket: WebSocket, session_id: str) -> None:
         await websocket.accept()

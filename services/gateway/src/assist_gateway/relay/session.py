@@ -1,0 +1,61 @@
+"""One session's relay on this replica: its endpoints, its remote side, and where a frame goes now."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+
+from . import bridge
+from .endpoint import Endpoint
+
+
+def consultant_joined(who: str) -> str:
+    """What the agent hears when its consultant connects, on this replica or another: it names them."""
+    return json.dumps({"type": "peer_joined", "peer": "consultant", "consultant": who})
+
+
+@dataclass(eq=False)
+class SessionRelay:
+    session_id: str
+    agent: Endpoint | None = None
+    consultant: Endpoint | None = None
+    remote_consultant: str | None = None  # (home) the replica of a consultant that joined over NATS
+    remote_who: str = ""  # (home) and their username
+    remote_home: bool = False  # (consultant side) joined to a home on another replica
+    # (consultant side) Looks for the home until it answers a join: the bridge is core NATS, so a join, its reply or
+    # the home's `up` can be lost with a NATS node, and nobody else would ask again.
+    joiner: asyncio.Task | None = None
+    home_up: asyncio.Event = field(default_factory=asyncio.Event)
+    # Per endpoint, not per role: a replaced endpoint's leaving must not take its successor's subscriptions along.
+    subscriptions: dict[Endpoint, list] = field(default_factory=dict)
+    activated: bool = False  # (home) asked the session service to make the session active
+    # (home) No frame passes before the session service has the session `active`: bytes that crossed must be billed,
+    # even when the session is ended while NATS is away and the activation still on its way (CONTRACT §4).
+    started: bool = False
+    settled: asyncio.Event = field(default_factory=asyncio.Event)  # started, or it never will be on this relay
+
+    def nudge(self) -> None:
+        """Pairing or activation changed: a held frame of either side looks again whether it may pass."""
+        for endpoint in (self.agent, self.consultant):
+            if endpoint is not None:
+                endpoint.nudge()
+
+
+def route(relay: SessionRelay, source: Endpoint) -> Endpoint | str | None:
+    """Where a frame of `source` goes now: its peer on this replica, a bridge channel (the peer is on another
+    replica), or None: nowhere yet. The home (the agent's replica) lets nothing pass before the session is active;
+    a consultant joined to a remote home is held there."""
+    if source.role == "agent":
+        if relay.consultant is not None:
+            return relay.consultant if relay.started else None
+        return "to_consultant" if relay.remote_consultant is not None and relay.started else None
+    if relay.agent is not None:
+        return relay.agent if relay.started else None
+    return bridge.TO_HOME_FRAME if relay.remote_home else None
+
+
+def peer_there(relay: SessionRelay, source: Endpoint) -> bool:
+    if source.role == "agent":
+        return relay.consultant is not None or relay.remote_consultant is not None
+    return relay.agent is not None or relay.remote_home
