@@ -25,6 +25,9 @@ from assist_platform.problems import Problem
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
+from ..schemas import DownloadsOut
+from .deps import SettingsDep
+
 router = APIRouter(tags=["downloads"])
 
 WHEEL_ALIAS = "assist-agent.whl"
@@ -65,8 +68,9 @@ def _entry(path: Path, url_name: str, kind: str, platform: str | None) -> dict:
 
 
 @router.get("/downloads", include_in_schema=False)
-from ..schemas import DownloadsOut
-from .deps import SettingsDep
+@router.get("/downloads/", response_model=DownloadsOut, response_model_exclude_unset=True)
+async def downloads_index(settings: SettingsDep) -> dict:
+    directory = settings.assist_agent_dist_dir
     files = []
     for executable in executables(directory):
         system, machine, _ = EXECUTABLE_PATTERN.fullmatch(executable.name).groups()
