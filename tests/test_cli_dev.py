@@ -68,7 +68,7 @@ def test_sigint_stops_gateways_before_the_services_behind_them(start_system):
 
 def test_restart_with_the_same_data_dir_continues(start_system):
     system = start_system()
-    created = system.add_user("consultant", "restart-alice", "a long secret 1")
+    created = system.add_user_with_cli("consultant", "restart-alice", "a long secret 1")
     assert created.returncode == 0, created.stderr
     old_pids = system.pids()
 
@@ -107,14 +107,14 @@ def test_a_service_that_dies_stops_everything_with_a_failure(start_system):
 
 def test_user_add_creates_an_account(start_system):
     system = start_system()
-    result = system.add_user("supervisor", "bob", "correct horse battery")
+    result = system.add_user_with_cli("supervisor", "bob", "correct horse battery")
     assert result.returncode == 0, result.stderr
     assert "bob" in result.stdout
 
 
 def test_user_add_with_an_unknown_role_is_one_readable_line(start_system):
     system = start_system()
-    result = system.add_user("emperor", "carol", "correct horse battery", check=False)
+    result = system.add_user_with_cli("emperor", "carol", "correct horse battery", check=False)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
