@@ -11,6 +11,7 @@ import pytest
 from assist_consent.main import build_runtime, migrate
 from assist_consent.settings import Settings
 from assist_platform.commands import call_command
+from assist_platform.testing import migrate_from_template
 
 
 def make_settings(nats_url: str, database_location, **overrides) -> Settings:
@@ -36,7 +37,7 @@ def consent_overrides() -> dict:
 @pytest.fixture
 async def consent_runtime(nats_url, database_location, consent_overrides):
     settings = make_settings(nats_url, database_location, **consent_overrides)
-    await asyncio.to_thread(migrate, settings)
+    await asyncio.to_thread(migrate_from_template, migrate, settings, "consent")
     runtime = build_runtime(settings)
     await runtime.start()
     await asyncio.wait_for(runtime.ready.wait(), timeout=15)

@@ -12,6 +12,7 @@ import pytest
 from assist_platform.commands import call_command
 from assist_platform.envelope import CloudEvent
 from assist_platform.problems import Problem
+from assist_platform.testing import migrate_from_template
 from assist_session.main import build_runtime, migrate
 from assist_session.settings import Settings
 
@@ -40,7 +41,7 @@ def session_settings(nats_url, database_location, session_overrides) -> Settings
 
 @pytest.fixture
 async def session_runtime(session_settings):
-    await asyncio.to_thread(migrate, session_settings)
+    await asyncio.to_thread(migrate_from_template, migrate, session_settings, "session")
     runtime = build_runtime(session_settings)
     await runtime.start()
     await asyncio.wait_for(runtime.ready.wait(), timeout=15)

@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
+import subprocess
 import tempfile
+import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from .natsserver import NatsServerProcess, free_port, nats_server_binary, wait_for_port
 
-__all__ = ["NatsServerProcess", "free_port", "nats_server_binary", "wait_for_port"]
+__all__ = ["NatsServerProcess", "free_port", "migrate_from_template", "nats_server_binary", "wait_for_port"]
 
 
 @pytest.fixture
@@ -92,3 +96,90 @@ def scratch_dir():
     path = Path(tempfile.mkdtemp(prefix="assist-"))
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+# --- migrations once per test session --------------------------------------------------------------------------------
+
+
+class _Template:
+    """One service's database, migrated once by the service's own `migrate` under a prefix of its own; each test's
+    database is a copy of it (SQLite: the file, through SQLite's backup API; PostgreSQL: the schemas the migration
+    made, dumped once with pg_dump and replayed under the test's prefix)."""
+
+    def __init__(self, migrate: Callable, settings, service: str) -> None:
+        self.service = service
+        self.prefix = f"tpl{uuid.uuid4().hex[:10]}_"
+        self.data_dir = Path(tempfile.mkdtemp(prefix="assist-template-"))
+        self.settings = settings.model_copy(update={"assist_data_dir": self.data_dir,
+                                                    "database_schema_prefix": self.prefix})
+        migrate(self.settings)
+        self.url, _ = self.settings.database_location(service)
+        self.sql = self._dump() if self.settings.database_url else None
+
+    def _dump(self) -> str:
+        dump = subprocess.run(
+            ["pg_dump", "--dbname", _libpq_url(self.url), "--schema", f"{self.prefix}*", "--inserts", "--no-owner",
+             "--no-privileges"],
+            capture_output=True, text=True, check=True,
+        ).stdout
+        # psql's meta-commands (\restrict in newer dumps) are not SQL; the rest runs as one script.
+        return "\n".join(line for line in dump.splitlines() if not line.startswith("\\"))
+
+    def copy_to(self, settings) -> bool:
+        """False if the test's database exists already (it is left as it is)."""
+        url, _ = settings.database_location(self.service)
+        if self.sql is not None:
+            import psycopg
+
+            try:
+                with psycopg.connect(_libpq_url(url)) as connection:
+                    connection.execute(self.sql.replace(self.prefix, settings.database_schema_prefix))
+            except psycopg.errors.DuplicateSchema:
+                return False
+            return True
+        if Path(url.removeprefix("sqlite:///")).stat().st_size > 0:
+            return False  # database_location created the file, empty, if it was missing
+        source = sqlite3.connect(self.url.removeprefix("sqlite:///"))
+        target = sqlite3.connect(url.removeprefix("sqlite:///"))
+        try:
+            source.backup(target)
+        finally:
+            source.close()
+            target.close()
+        return True
+
+    def drop(self) -> None:
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        if self.sql is not None:
+            DatabaseLocation(data_dir=self.data_dir, database_url=self.settings.database_url,
+                             schema_prefix=self.prefix).drop()
+
+
+_templates: dict[tuple[str, str | None], _Template] = {}
+_templates_lock = threading.Lock()
+
+
+def migrate_from_template(migrate: Callable, settings, service: str) -> None:
+    """What `migrate(settings)` does to `service`'s database, in a fraction of its time: the first call of a test
+    session migrates a template, later ones copy it. A database that exists already is migrated as it is."""
+    if settings.database_url and shutil.which("pg_dump") is None:
+        migrate(settings)
+        return
+    key = (service, settings.database_url)
+    with _templates_lock:
+        if key not in _templates:
+            _templates[key] = _Template(migrate, settings, service)
+        template = _templates[key]
+    if not template.copy_to(settings):
+        migrate(settings)
+
+
+def _libpq_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    while _templates:
+        _templates.popitem()[1].drop()
