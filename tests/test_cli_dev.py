@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from assist_platform.testing import eventually_sync
 
 pytestmark = pytest.mark.e2e
 
@@ -24,15 +24,6 @@ def alive(pid: int) -> bool:
             return stat.read().split(") ", 1)[1][0] != "Z"
     except OSError:
         return False
-
-
-def wait_until(condition, *, timeout: float = 20.0, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(interval)  # polling interval, not a wait for time to pass
-    return condition()
 
 
 def test_every_service_answers_healthz_and_readyz(start_system):
@@ -102,7 +93,7 @@ def test_a_service_that_dies_stops_everything_with_a_failure(start_system):
     assert system.process.wait(timeout=45) != 0
 
     assert "session was killed by signal 9" in system.log_tail("dev", lines=200)
-    assert wait_until(lambda: not any(alive(pid) for pid in pids))
+    eventually_sync(lambda: not any(alive(pid) for pid in pids), timeout=20, what="every process to have exited")
 
 
 def test_user_add_creates_an_account(start_system):

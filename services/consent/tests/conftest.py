@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 
 import nats
@@ -11,6 +10,7 @@ import pytest
 from assist_consent.main import build_runtime, migrate
 from assist_consent.settings import Settings
 from assist_platform.commands import call_command
+from assist_platform.testing import eventually as wait_until
 from assist_platform.testing import migrate_from_template
 
 
@@ -64,19 +64,3 @@ def call(nc) -> Callable[..., Awaitable[dict]]:
 @pytest.fixture
 def eventually():
     return wait_until
-
-
-async def wait_until(
-    check: Callable[[], Awaitable[bool] | bool], *, timeout: float = 10.0, what: str = ""
-) -> None:
-    """Wait until `check` holds (polling), or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        outcome = check()
-        if asyncio.iscoroutine(outcome):
-            outcome = await outcome
-        if outcome:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or check}")
-        await asyncio.sleep(0.02)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -12,6 +11,7 @@ import pytest
 from assist_platform.commands import call_command
 from assist_platform.envelope import CloudEvent
 from assist_platform.problems import Problem
+from assist_platform.testing import eventually as wait_for
 from assist_platform.testing import migrate_from_template
 from assist_session.main import build_runtime, migrate
 from assist_session.settings import Settings
@@ -92,18 +92,6 @@ def request_help(call) -> Callable[..., Awaitable[dict]]:
         return await call("cmd.session.request", payload)
 
     return _request
-
-
-async def wait_for(condition: Callable[[], Awaitable[object]], *, timeout: float = 10.0, what: str = "condition"):
-    """Poll `condition` until it returns something truthy, and return that."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture

@@ -5,21 +5,64 @@ Load it with `-p assist_platform.testing`. `NATS_URL` and `DATABASE_URL` switch 
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
 import shutil
 import sqlite3
 import subprocess
 import tempfile
 import threading
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 from pathlib import Path
 
 import pytest
 
 from .natsserver import NatsServerProcess, free_port, nats_server_binary, wait_for_port
 
-__all__ = ["NatsServerProcess", "free_port", "migrate_from_template", "nats_server_binary", "wait_for_port"]
+__all__ = ["NatsServerProcess", "eventually", "eventually_sync", "free_port", "migrate_from_template", "nats_server_binary", "wait_for_port"]
+
+
+# --- waiting for a condition ------------------------------------------------------------------------------------------
+
+POLL_INTERVAL = 0.02
+
+
+async def eventually(condition: Callable[[], Any | Awaitable[Any]], *, timeout: float = 10.0, what: str = "",
+                     interval: float = POLL_INTERVAL) -> Any:
+    """Poll `condition` (a function, plain or async) until it returns something truthy, and return that. After
+    `timeout` seconds fail the test, naming `what` (or the function) and the last value it returned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(_timed_out(condition, timeout, what, result))
+        await asyncio.sleep(interval)  # the polling interval, not a wait for time to pass
+
+
+def eventually_sync(condition: Callable[[], Any], *, timeout: float = 10.0, what: str = "",
+                    interval: float = POLL_INTERVAL) -> Any:
+    """`eventually` for code without an event loop."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(_timed_out(condition, timeout, what, result))
+        time.sleep(interval)  # the polling interval, not a wait for time to pass
+
+
+def _timed_out(condition, timeout: float, what: str, last) -> str:
+    name = what or getattr(condition, "__qualname__", repr(condition))
+    return f"timed out after {timeout:g} s waiting for {name} (last: {last!r})"
 
 
 @pytest.fixture
