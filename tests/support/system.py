@@ -1,4 +1,7 @@
-"""The whole system started as `make run` starts it (`.venv/bin/assist dev`), for tests and benchmarks."""
+"""The whole system started as `make run` starts it (`.venv/bin/assist dev`), for tests and benchmarks.
+
+Its readiness is the platform's process harness (`assist_platform.testing`: `ready`, `ServiceProcess`), which the
+service tests, the scale-out test and bench/*.py use too."""
 
 from __future__ import annotations
 
@@ -9,11 +12,10 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
-import httpx
 from assist_platform.natsserver import free_port
+from assist_platform.testing import READY_POLL_INTERVAL, eventually_sync, ready
 
 # The console script next to the interpreter running the tests: `.venv/bin/assist` under `make test`.
 ASSIST = str(Path(sys.executable).parent / "assist")
@@ -175,18 +177,20 @@ class System:
     # --- waiting --------------------------------------------------------------------------------------------------
 
     def _wait_until_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
         state_file = self.data_dir / "dev.json"
-        with httpx.Client(timeout=2.0) as client:
-            while True:
-                if self.process.poll() is not None:
-                    raise AssertionError(f"assist dev exited with {self.process.returncode}:\n{self.log_tail('dev')}")
-                if self._read_state(state_file) and all(self._ready(client, s["url"]) for s in self.services.values()):
-                    return
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise AssertionError(f"assist dev not ready after {START_TIMEOUT} s:\n{self.log_tail('dev')}")
-                time.sleep(0.1)  # polling interval while waiting for the condition above
+
+        def started() -> bool:
+            if self.process.poll() is not None:
+                raise AssertionError(f"assist dev exited with {self.process.returncode}:\n{self.log_tail('dev')}")
+            return self._read_state(state_file) and all(ready(s["url"]) for s in self.services.values())
+
+        try:
+            eventually_sync(started, timeout=START_TIMEOUT, what="assist dev", interval=READY_POLL_INTERVAL)
+        except AssertionError:
+            if self.process.poll() is None:
+                self.stop()
+                raise AssertionError(f"assist dev not ready after {START_TIMEOUT} s:\n{self.log_tail('dev')}") from None
+            raise
 
     def _read_state(self, state_file: Path) -> bool:
         try:
@@ -199,12 +203,6 @@ class System:
         self.state = state
         return True
 
-    @staticmethod
-    def _ready(client: httpx.Client, url: str) -> bool:
-        try:
-            return client.get(f"{url}/readyz").status_code == 200
-        except httpx.HTTPError:
-            return False
 
 
 def _in_thread(work):
