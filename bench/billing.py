@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,10 +23,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 from assist_platform.envelope import CloudEvent, new_event, rfc3339
 from assist_platform.messaging import connect_nats, ensure_streams
-from assist_platform.natsserver import NatsServerProcess, free_port
+from assist_platform.natsserver import NatsServerProcess
+from assist_platform.testing import ServiceProcess
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -123,38 +122,17 @@ async def run_phase(js, watcher: Watcher, *, count: int, rate: float, pid: int) 
     }
 
 
-def start_billing(*, nats_url: str, data_dir: Path) -> tuple[subprocess.Popen, int]:
-    port = free_port()
+def start_billing(*, nats_url: str, data_dir: Path) -> ServiceProcess:
     env = {**os.environ, "NATS_URL": nats_url, "ASSIST_DATA_DIR": str(data_dir), "LOG_LEVEL": "warning",
            "DATABASE_SCHEMA_PREFIX": os.environ.get("DATABASE_SCHEMA_PREFIX", f"bench{uuid.uuid4().hex[:6]}_")}
-    # Migrations are an init step, as in `assist dev`; the service itself never migrates.
-    subprocess.run([sys.executable, "-m", "assist", "migrate", "billing"], env=env, cwd=REPO, check=True,
-                   capture_output=True)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "assist", "service", "billing", "--port", str(port)], env=env, cwd=REPO,
-        stdout=subprocess.DEVNULL, stderr=(data_dir / "billing.log").open("wb"),
-    )
-    return process, port
-
-
-async def wait_ready(port: int, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError("the billing process exited at start")
-            try:
-                if (await client.get(f"http://127.0.0.1:{port}/readyz", timeout=1)).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
-    raise TimeoutError("billing did not become ready")
+    billing = ServiceProcess("billing", env=env, log_path=data_dir / "billing.log", cwd=REPO)
+    billing.migrate()  # an init step, as in `assist dev`; the service itself never migrates
+    return billing.start()
 
 
 async def bench(*, count: int, rate: float, data_dir: Path) -> list[dict]:
     nats = NatsServerProcess(data_dir / "jetstream").start()
-    process, port = start_billing(nats_url=nats.url, data_dir=data_dir)
+    billing = start_billing(nats_url=nats.url, data_dir=data_dir)
     try:
         nc = await connect_nats(nats.url, name="bench", attempts=10)
         js = nc.jetstream()
@@ -162,18 +140,17 @@ async def bench(*, count: int, rate: float, data_dir: Path) -> list[dict]:
         watcher = Watcher()
         await nc.subscribe("billing.record.opened", cb=watcher.on_message)
         await nc.subscribe("billing.record.closed", cb=watcher.on_message)
-        await wait_ready(port, process)
+        await billing.wait_ready_async()
         # warm-up: connections, caches, JIT of the DB
-        await run_phase(js, watcher, count=min(50, count), rate=0, pid=process.pid)
+        await run_phase(js, watcher, count=min(50, count), rate=0, pid=billing.pid)
         results = [
-            {"phase": "burst", **await run_phase(js, watcher, count=count, rate=0, pid=process.pid)},
-            {"phase": "steady", **await run_phase(js, watcher, count=count, rate=rate, pid=process.pid)},
+            {"phase": "burst", **await run_phase(js, watcher, count=count, rate=0, pid=billing.pid)},
+            {"phase": "steady", **await run_phase(js, watcher, count=count, rate=rate, pid=billing.pid)},
         ]
         await nc.drain()
         return results
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        billing.stop()
         nats.stop()
 
 

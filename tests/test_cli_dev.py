@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from assist_platform.testing import eventually_sync
 
 pytestmark = pytest.mark.e2e
 
@@ -24,15 +24,6 @@ def alive(pid: int) -> bool:
             return stat.read().split(") ", 1)[1][0] != "Z"
     except OSError:
         return False
-
-
-def wait_until(condition, *, timeout: float = 20.0, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(interval)  # polling interval, not a wait for time to pass
-    return condition()
 
 
 def test_every_service_answers_healthz_and_readyz(start_system):
@@ -68,7 +59,7 @@ def test_sigint_stops_gateways_before_the_services_behind_them(start_system):
 
 def test_restart_with_the_same_data_dir_continues(start_system):
     system = start_system()
-    created = system.add_user("consultant", "restart-alice", "a long secret 1")
+    created = system.add_user_with_cli("consultant", "restart-alice", "a long secret 1")
     assert created.returncode == 0, created.stderr
     old_pids = system.pids()
 
@@ -102,19 +93,19 @@ def test_a_service_that_dies_stops_everything_with_a_failure(start_system):
     assert system.process.wait(timeout=45) != 0
 
     assert "session was killed by signal 9" in system.log_tail("dev", lines=200)
-    assert wait_until(lambda: not any(alive(pid) for pid in pids))
+    eventually_sync(lambda: not any(alive(pid) for pid in pids), timeout=20, what="every process to have exited")
 
 
 def test_user_add_creates_an_account(start_system):
     system = start_system()
-    result = system.add_user("supervisor", "bob", "correct horse battery")
+    result = system.add_user_with_cli("supervisor", "bob", "correct horse battery")
     assert result.returncode == 0, result.stderr
     assert "bob" in result.stdout
 
 
 def test_user_add_with_an_unknown_role_is_one_readable_line(start_system):
     system = start_system()
-    result = system.add_user("emperor", "carol", "correct horse battery", check=False)
+    result = system.add_user_with_cli("emperor", "carol", "correct horse battery", check=False)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

@@ -35,7 +35,7 @@ def agents():
 
 
 async def test_a_command_typed_by_the_consultant_runs_in_the_agents_terminal(start_system, tmp_path, agents):
-    system = start_system()
+    system = start_system(shared=True)
     agent, consultant = await start_session(system, tmp_path, scopes=("view", "control"))
     agents.append(agent)
     assert consultant.agent_hello["protocol"] == framing.PROTOCOL
@@ -48,7 +48,7 @@ async def test_a_command_typed_by_the_consultant_runs_in_the_agents_terminal(sta
 
 
 async def test_with_view_only_keystrokes_are_refused_and_logged(start_system, tmp_path, agents):
-    system = start_system()
+    system = start_system(shared=True)
     agent, consultant = await start_session(system, tmp_path, scopes=("view",))
     agents.append(agent)
     assert "input" not in consultant.agent_hello["channels"]
@@ -62,7 +62,7 @@ async def test_with_view_only_keystrokes_are_refused_and_logged(start_system, tm
 
 
 async def test_the_customers_hotkey_ends_the_session_for_the_customer(start_system, tmp_path, agents):
-    system = start_system()
+    system = start_system(shared=True)
     agent, consultant = await start_session(system, tmp_path)
     agents.append(agent)
     agent.press(b"q")
@@ -86,7 +86,7 @@ async def _frames_until(consultant, decoder: ScreenDecoder, expected: bytes, tim
 @needs_x
 async def test_the_screen_decoded_by_the_consultant_matches_the_display_pixel_for_pixel(
         start_system, tmp_path, agents, xvfb):
-    system = start_system()
+    system = start_system(shared=True)
     paint(xvfb, [(0, 0, 640, 480, 0x204060), (10, 20, 200, 100, 0xFF0000), (300, 200, 123, 77, 0x00FF7F)])
     agent, consultant = await start_session(system, tmp_path, scopes=("view",), env=xvfb.env())
     agents.append(agent)
@@ -103,7 +103,7 @@ async def test_the_screen_decoded_by_the_consultant_matches_the_display_pixel_fo
 
 @needs_x
 async def test_with_control_a_pointer_move_from_the_consultant_moves_the_pointer(start_system, tmp_path, agents, xvfb):
-    system = start_system()
+    system = start_system(shared=True)
     agent, consultant = await start_session(system, tmp_path, scopes=("view", "control"), env=xvfb.env())
     agents.append(agent)
     await consultant.send(console.pointer_move(123, 77))
@@ -114,7 +114,7 @@ async def test_with_control_a_pointer_move_from_the_consultant_moves_the_pointer
 
 @needs_x
 async def test_with_view_only_a_pointer_move_changes_nothing_and_is_logged(start_system, tmp_path, agents, xvfb):
-    system = start_system()
+    system = start_system(shared=True)
     agent, consultant = await start_session(system, tmp_path, scopes=("view",), env=xvfb.env())
     agents.append(agent)
     before = xvfb.pointer()
@@ -126,7 +126,7 @@ async def test_with_view_only_a_pointer_move_changes_nothing_and_is_logged(start
 
 async def test_with_the_gateway_unreachable_the_hotkey_still_closes_the_channels_at_once(
         start_system, tmp_path, agents):
-    system = start_system()
+    system = start_system(shared=True)
     hop = Forwarder(int(system.gateway_url.rsplit(":", 1)[1]))
     agent, consultant = await start_session(system, tmp_path, gateway=await hop.start())
     agents.append(agent)

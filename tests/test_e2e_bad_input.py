@@ -23,7 +23,7 @@ def assert_problem(response: httpx.Response, status: int) -> dict:
 
 
 async def test_bad_requests_get_problem_details_and_never_a_500(start_system):
-    system = start_system(gateways=1)
+    system = start_system(gateways=1, shared=True)
     async with httpx.AsyncClient(base_url=system.gateway_url, timeout=10) as client:
         terms = (await client.get("/api/v1/terms")).json()
         good = {

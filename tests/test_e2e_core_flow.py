@@ -96,7 +96,7 @@ async def _events_arrived_once(system, session_id: str) -> None:
 
 
 async def test_customer_terminate_cuts_the_relay_and_every_event_is_published(start_system):
-    system = start_system(gateways=1)
+    system = start_system(gateways=1, shared=True)
     gateway = system.gateway_urls[0]
     request, agent, consultant, token = await open_relay(system, agent_gateway=gateway, consultant_gateway=gateway)
     await _terminate_while_agent_streams(request, agent, consultant, gateway)
@@ -112,7 +112,7 @@ async def test_customer_terminate_cuts_the_relay_and_every_event_is_published(st
 
 @pytest.mark.parametrize("terminate_on", [0, 1], ids=["terminate-on-agent-replica", "terminate-on-consultant-replica"])
 async def test_terminate_cuts_a_relay_that_spans_two_gateway_replicas(start_system, terminate_on):
-    system = start_system(gateways=2)
+    system = start_system(gateways=2, shared=True)
     agent_gw, consultant_gw = system.gateway_urls
     request, agent, consultant, token = await open_relay(system, agent_gateway=agent_gw, consultant_gateway=consultant_gw)
     await _terminate_while_agent_streams(request, agent, consultant, system.gateway_urls[terminate_on])
@@ -123,7 +123,7 @@ async def test_terminate_cuts_a_relay_that_spans_two_gateway_replicas(start_syst
 async def test_a_console_reloaded_while_waiting_meets_the_agent_on_another_replica(start_system):
     """The consultant's console reloads before the agent is there: the new window looks for the agent's replica
     itself. (Its predecessor's search used to stop with it, and the new window heard nothing until an `up`.)"""
-    system = start_system(gateways=2)
+    system = start_system(gateways=2, shared=True)
     agent_gw, consultant_gw = system.gateway_urls
     system.add_user("consultant", "maria", PASSWORD, check=False)
     request, token = await claimed_request(consultant_gw)
@@ -143,7 +143,7 @@ async def test_a_console_reloaded_while_waiting_meets_the_agent_on_another_repli
 
 
 async def test_the_agent_ends_the_session_for_the_customer(start_system):
-    system = start_system(gateways=1)
+    system = start_system(gateways=1, shared=True)
     gateway = system.gateway_urls[0]
     request, agent, consultant, _token = await open_relay(system, agent_gateway=gateway, consultant_gateway=gateway)
     await agent.send('{"type": "end_session"}')

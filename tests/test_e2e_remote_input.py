@@ -22,7 +22,7 @@ pytestmark = [
 
 
 async def test_latin_text_typed_on_the_canvas_arrives_exactly(start_system, tmp_path):
-    system = start_system()
+    system = start_system(shared=True)
     async with remote_screen(system, tmp_path) as remote:
         await remote.click_reader()
         await remote.page.keyboard.type("Hello, world 123")
@@ -36,7 +36,7 @@ async def test_latin_text_typed_on_the_canvas_arrives_exactly(start_system, tmp_
 
 
 async def test_bulgarian_text_from_a_bulgarian_keyboard_arrives_exactly(start_system, tmp_path):
-    system = start_system()
+    system = start_system(shared=True)
     async with remote_screen(system, tmp_path) as remote:
         customers_keymap = keymap(remote.display)
         await remote.click_reader()
@@ -55,7 +55,7 @@ async def test_bulgarian_text_from_a_bulgarian_keyboard_arrives_exactly(start_sy
 
 async def test_backspace_and_enter_arrive_and_a_held_modifier_is_let_go_on_leaving_the_canvas(
         start_system, tmp_path):
-    system = start_system()
+    system = start_system(shared=True)
     async with remote_screen(system, tmp_path) as remote:
         await remote.click_reader()
         await remote.page.keyboard.type("abcd")
@@ -85,7 +85,7 @@ async def test_backspace_and_enter_arrive_and_a_held_modifier_is_let_go_on_leavi
 async def test_a_text_with_more_distinct_characters_than_spare_keycodes_arrives_exactly(start_system, tmp_path):
     """Xvfb's keymap leaves 17 keycodes empty; one `text` event of over twice as many characters outside the keymap
     (one event may carry up to 256) still arrives character for character, in order."""
-    system = start_system()
+    system = start_system(shared=True)
     display = Xvfb(640, 480)
     reader = XReader(display, tmp_path / "x-reader.jsonl")
     agent = None

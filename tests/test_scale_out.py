@@ -22,6 +22,7 @@ import nats
 import pytest
 import websockets
 from assist_platform.natsserver import NatsServerProcess, free_ports
+from assist_platform.testing import wait_until_ready
 from public_api import (
     bearer,
     close_code,
@@ -114,19 +115,7 @@ class Processes:
         return url
 
     def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        pending = dict(self.children)
-        with httpx.Client(timeout=1.0) as client:
-            while pending:
-                for name, (process, url) in list(pending.items()):
-                    assert process.poll() is None, f"{name} exited:\n{self.log(name)}"
-                    try:
-                        if client.get(f"{url}/readyz").status_code == 200:
-                            del pending[name]
-                    except httpx.HTTPError:
-                        pass
-                assert time.monotonic() < deadline, f"not ready: {sorted(pending)}"
-                time.sleep(0.1)  # polling interval while waiting for readiness
+        wait_until_ready(self.children, timeout=timeout, log_tail=self.log)
 
     def log(self, name: str) -> str:
         return "\n".join((self.root / f"{name}.log").read_text(errors="replace").splitlines()[-30:])

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.e2e
 
 
 async def test_consent_box_is_unticked_and_the_request_is_not_sent_without_it(start_system):
-    system = start_system()
+    system = start_system(shared=True)
     errors: list[str] = []
     async with chromium() as browser:
         page = await new_page(browser, errors=errors)
@@ -37,7 +37,7 @@ async def test_consent_box_is_unticked_and_the_request_is_not_sent_without_it(st
 
 
 async def test_english_is_a_switch_away_and_pages_carry_the_security_headers(start_system):
-    system = start_system()
+    system = start_system(shared=True)
     errors: list[str] = []
     async with chromium() as browser:
         page = await new_page(browser, errors=errors)

@@ -19,7 +19,7 @@ def _login_form(client: httpx.Client) -> str:
 
 
 async def test_login_sets_an_httponly_strict_cookie_and_refuses_a_form_without_its_csrf_token(start_system):
-    system = start_system()
+    system = start_system(shared=True)
     system.add_user("consultant", "vera", "vera-pass-1")
     with httpx.Client(base_url=system.gateway_url) as client:
         client.get("/console/login")
@@ -46,7 +46,7 @@ async def test_login_sets_an_httponly_strict_cookie_and_refuses_a_form_without_i
 
 
 async def test_a_cookie_authenticated_api_call_needs_the_csrf_header(start_system):
-    system = start_system()
+    system = start_system(shared=True)
     system.add_user("consultant", "vera", "vera-pass-1")
     with httpx.Client(base_url=system.gateway_url) as client:
         client.post("/console/login", data={"username": "vera", "password": "vera-pass-1",

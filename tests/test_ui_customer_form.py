@@ -45,7 +45,7 @@ def money(value: Decimal) -> str:
 
 
 async def test_the_form_says_what_is_wrong_next_to_each_field_in_bulgarian(start_system):
-    system = start_system()
+    system = start_system(shared=True)
     errors: list[str] = []
     async with chromium() as browser:
         page = await new_page(browser, errors=errors)
@@ -109,7 +109,7 @@ async def test_the_form_says_what_is_wrong_next_to_each_field_in_bulgarian(start
 
 
 async def test_english_messages_and_a_problem_of_the_gateway_in_the_pages_language(start_system):
-    system = start_system()
+    system = start_system(shared=True)
     errors: list[str] = []
     async with chromium() as browser:
         page = await new_page(browser, errors=errors)
@@ -136,7 +136,7 @@ async def test_english_messages_and_a_problem_of_the_gateway_in_the_pages_langua
 
 
 async def test_the_terms_are_rendered_and_the_prices_are_a_table_of_the_price_list(start_system):
-    system = start_system()
+    system = start_system(shared=True)
     errors: list[str] = []
     async with httpx.AsyncClient(base_url=system.gateway_url) as client:
         terms = (await client.get("/api/v1/terms", params={"lang": "bg"})).json()
@@ -202,7 +202,7 @@ async def test_the_terms_are_rendered_and_the_prices_are_a_table_of_the_price_li
 async def test_a_field_the_gateway_refuses_gets_the_gateways_words_next_to_it(start_system):
     """A rule only the gateway knows (here: the page's length limit removed) comes back in the 422's `errors`, said
     in the page's language by the gateway, and stands next to its field with the focus on it."""
-    system = start_system()
+    system = start_system(shared=True)
     errors: list[str] = []
     async with chromium() as browser:
         page = await new_page(browser, errors=errors)

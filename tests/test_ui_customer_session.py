@@ -59,7 +59,7 @@ async def request_on(page, base: str, name: str) -> dict:
 
 
 async def test_the_open_session_survives_a_reload_and_a_closed_tab_and_ends_with_the_truth(start_system):
-    system = start_system()
+    system = start_system(shared=True)
     system.add_user("consultant", "elena", "elena-pass-1")
     base = system.gateway_url
     errors: list[str] = []
@@ -176,7 +176,7 @@ async def test_while_the_agent_is_away_the_page_says_so_and_the_clock_stands_sti
     import sys
     from pathlib import Path
 
-    system = start_system()
+    system = start_system(shared=True)
     system.add_user("consultant", "elena", "elena-pass-1")
     base = system.gateway_url
     errors: list[str] = []

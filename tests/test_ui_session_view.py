@@ -100,7 +100,7 @@ async def screen_shown(page) -> None:
 @needs_x
 async def test_the_screen_fills_its_pane_goes_full_screen_and_maps_the_pointer_exactly(
         start_system, tmp_path, desktop, agents):
-    system = start_system()
+    system = start_system(shared=True)
     system.add_user("consultant", "elena", PASSWORD)
     errors: list[str] = []
     async with chromium() as browser:
@@ -184,7 +184,7 @@ async def test_the_screen_fills_its_pane_goes_full_screen_and_maps_the_pointer_e
 
 async def test_the_terminal_history_survives_a_reload_and_is_gone_after_the_end(
         start_system, tmp_path, agents):
-    system = start_system()
+    system = start_system(shared=True)
     system.add_user("consultant", "elena", PASSWORD)
     errors: list[str] = []
     async with chromium() as browser:
@@ -241,7 +241,7 @@ async def test_the_terminal_history_survives_a_reload_and_is_gone_after_the_end(
 
 @needs_x
 async def test_a_view_only_session_says_so_first_and_offers_no_input(start_system, tmp_path, desktop, agents):
-    system = start_system()
+    system = start_system(shared=True)
     system.add_user("consultant", "elena", PASSWORD)
     errors: list[str] = []
     async with chromium() as browser:
@@ -299,7 +299,7 @@ async def test_a_view_only_session_says_so_first_and_offers_no_input(start_syste
 
 async def test_relay_refusals_are_words_of_the_page(start_system, tmp_path, agents):
     """A second page of the same consultant replaces the first (4409): the first says so in Bulgarian."""
-    system = start_system()
+    system = start_system(shared=True)
     system.add_user("consultant", "elena", PASSWORD)
     errors: list[str] = []
     async with chromium() as browser:

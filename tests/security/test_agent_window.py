@@ -29,7 +29,7 @@ async def test_a_consultants_escape_sequences_cannot_forge_the_agents_status_lin
         start_system, tmp_path):
     # A system of its own with one consultant: the suite's shared one adds five accounts at once (argon2 each),
     # which a busy machine cannot always do within its timeout; this test needs none of them.
-    system = start_system()
+    system = start_system(shared=True)
     system.add_user("consultant", STAFF["consultant"], PASSWORD)
     gateway = system.gateway_url
     async with httpx.AsyncClient(base_url=gateway, timeout=30) as client:

@@ -55,7 +55,7 @@ def reader(display, tmp_path):
 
 
 async def test_a_view_only_consultants_keys_and_text_on_the_canvas_reach_nothing(start_system, tmp_path):
-    system = start_system()
+    system = start_system(shared=True)
     async with remote_screen(system, tmp_path, scopes=("view",)) as remote:
         # The view-only page offers no input at all (tests/security/test_session_view.py counts its frames)...
         await remote.page.click("#screen", position={"x": 40, "y": 10})
@@ -119,7 +119,7 @@ MALFORMED = [
 
 async def test_oversized_and_malformed_input_is_refused_and_the_agent_stays_up(start_system, tmp_path, display,
                                                                               reader):
-    system = start_system()
+    system = start_system(shared=True)
     await reader.ready()
     agent, consultant = await start_session(system, tmp_path, scopes=("view", "control"), env=display.env())
     try:
@@ -159,7 +159,7 @@ CONTROL_TEXT = [
 
 async def test_control_characters_and_escape_sequences_in_text_are_never_typed(start_system, tmp_path, display,
                                                                                 reader):
-    system = start_system()
+    system = start_system(shared=True)
     await reader.ready()
     agent, consultant = await start_session(system, tmp_path, scopes=("view", "control"), env=display.env())
     try:
@@ -183,7 +183,7 @@ async def test_control_characters_and_escape_sequences_in_text_are_never_typed(s
 
 async def test_enter_arrives_only_as_the_key(start_system, tmp_path, display, reader):
     """Newline is not text; the Enter key is how a line ends, and it is the Return key an application gets."""
-    system = start_system()
+    system = start_system(shared=True)
     await reader.ready()
     agent, consultant = await start_session(system, tmp_path, scopes=("view", "control"), env=display.env())
     try:
@@ -202,7 +202,7 @@ async def test_a_modifier_held_when_the_consultant_leaves_is_let_go_by_the_agent
                                                                                  reader):
     """The consultant's socket drops with Control down (a closed tab, a lost network): the customer's next keys
     must not be Ctrl shortcuts."""
-    system = start_system()
+    system = start_system(shared=True)
     await reader.ready()
     agent, consultant = await start_session(system, tmp_path, scopes=("view", "control"), env=display.env())
     try:
@@ -222,7 +222,7 @@ async def test_a_modifier_held_when_the_consultant_leaves_is_let_go_by_the_agent
 async def test_text_is_never_a_shortcut_even_with_control_held(start_system, tmp_path, display, reader):
     """Text typed while the consultant's Control is down (AltGr on Windows is Ctrl+Alt; a stale key) is typed as
     text: Ctrl+W or Ctrl+Q in the customer's application is a `key` event, never the side effect of `text`."""
-    system = start_system()
+    system = start_system(shared=True)
     await reader.ready()
     agent, consultant = await start_session(system, tmp_path, scopes=("view", "control"), env=display.env())
     try:

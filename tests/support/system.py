@@ -1,17 +1,21 @@
-"""The whole system started as `make run` starts it (`.venv/bin/assist dev`), for tests and benchmarks."""
+"""The whole system started as `make run` starts it (`.venv/bin/assist dev`), for tests and benchmarks.
+
+Its readiness is the platform's process harness (`assist_platform.testing`: `ready`, `ServiceProcess`), which the
+service tests, the scale-out test and bench/*.py use too."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import socket
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
-import httpx
 from assist_platform.natsserver import free_port
+from assist_platform.testing import READY_POLL_INTERVAL, eventually_sync, ready
 
 # The console script next to the interpreter running the tests: `.venv/bin/assist` under `make test`.
 ASSIST = str(Path(sys.executable).parent / "assist")
@@ -48,9 +52,12 @@ UNTHROTTLED_HELP_REQUESTS = {"HELP_REQUESTS_PER_ADDRESS": "1000000", "SESSION_MA
 class System:
     """One `assist dev` process and what it wrote to `dev.json`."""
 
-    def __init__(self, *, env: dict[str, str], data_dir: Path) -> None:
+    def __init__(self, *, env: dict[str, str], data_dir: Path, shared: bool = False) -> None:
         self.env = {**UNTHROTTLED_HELP_REQUESTS, **env}
         self.data_dir = data_dir
+        # A system several tests use one after the other (tests/conftest.py `start_system(shared=True)`): each
+        # test's `add_user` sets the account to what that test says, whatever an earlier test left.
+        self.shared = shared
         self.output_path = data_dir / "assist-dev.out"
         self.process: subprocess.Popen | None = None
         self.state: dict = {}
@@ -104,7 +111,45 @@ class System:
         self.stop()
         return self.start()
 
-    def add_user(self, role: str, username: str, password: str, *, check: bool = True) -> subprocess.CompletedProcess:
+    def add_user(self, role: str, username: str, password: str, *, check: bool = True) -> None:
+        """A staff account, made as `assist user add` makes it (the gateway's own validation and argon2 hash) but
+        in this process: a process of its own costs seconds of start-up and migrations, which the running system
+        has done. Fails the test if the account is refused or exists, unless `check=False`; on a shared system an
+        existing account is given this role and password. `add_user_with_cli` runs the command itself."""
+        from assist_platform.problems import Problem
+
+        try:
+            _in_thread(lambda: asyncio.run(self._add_user(role, username, password)))
+        except Problem as problem:
+            if check:
+                raise AssertionError(f"adding {role} {username!r} failed: {problem.detail or problem.title}") from None
+
+    async def _add_user(self, role: str, username: str, password: str) -> None:
+        from assist_gateway.models import StaffAccount
+        from assist_gateway.staff import create_staff_account, hash_password
+        from assist_platform.db import Database
+        from assist_platform.settings import PlatformSettings
+
+        settings = PlatformSettings(
+            database_url=self.env.get("DATABASE_URL") or None,
+            assist_data_dir=Path(self.env["ASSIST_DATA_DIR"]),
+            database_schema_prefix=self.env.get("DATABASE_SCHEMA_PREFIX", ""),
+        )
+        url, schema = settings.database_location("gateway")
+        database = Database(url=url, schema=schema)
+        try:
+            async with database.transaction() as db:
+                existing = await db.get(StaffAccount, username) if self.shared else None
+                if existing is None:
+                    await create_staff_account(db=db, username=username, password=password, role=role)
+                else:
+                    existing.role, existing.password_hash = role, await hash_password(password)
+                    db.add(existing)
+        finally:
+            await database.close()
+
+    def add_user_with_cli(self, role: str, username: str, password: str, *,
+                          check: bool = True) -> subprocess.CompletedProcess:
         """`assist user add` with this system's environment; fails the test unless it succeeds (or `check=False`)."""
         result = self.assist("user", "add", "--role", role, "--username", username, "--password", password)
         if check and result.returncode != 0:
@@ -132,18 +177,20 @@ class System:
     # --- waiting --------------------------------------------------------------------------------------------------
 
     def _wait_until_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
         state_file = self.data_dir / "dev.json"
-        with httpx.Client(timeout=2.0) as client:
-            while True:
-                if self.process.poll() is not None:
-                    raise AssertionError(f"assist dev exited with {self.process.returncode}:\n{self.log_tail('dev')}")
-                if self._read_state(state_file) and all(self._ready(client, s["url"]) for s in self.services.values()):
-                    return
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise AssertionError(f"assist dev not ready after {START_TIMEOUT} s:\n{self.log_tail('dev')}")
-                time.sleep(0.1)  # polling interval while waiting for the condition above
+
+        def started() -> bool:
+            if self.process.poll() is not None:
+                raise AssertionError(f"assist dev exited with {self.process.returncode}:\n{self.log_tail('dev')}")
+            return self._read_state(state_file) and all(ready(s["url"]) for s in self.services.values())
+
+        try:
+            eventually_sync(started, timeout=START_TIMEOUT, what="assist dev", interval=READY_POLL_INTERVAL)
+        except AssertionError:
+            if self.process.poll() is None:
+                self.stop()
+                raise AssertionError(f"assist dev not ready after {START_TIMEOUT} s:\n{self.log_tail('dev')}") from None
+            raise
 
     def _read_state(self, state_file: Path) -> bool:
         try:
@@ -156,9 +203,21 @@ class System:
         self.state = state
         return True
 
-    @staticmethod
-    def _ready(client: httpx.Client, url: str) -> bool:
+
+
+def _in_thread(work):
+    """`work()` on a thread of its own (so `asyncio.run` works from async tests too); its result or exception."""
+    outcome: dict = {}
+
+    def run() -> None:
         try:
-            return client.get(f"{url}/readyz").status_code == 200
-        except httpx.HTTPError:
-            return False
+            outcome["result"] = work()
+        except BaseException as error:  # noqa: BLE001 - handed to the caller
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("result")

@@ -8,6 +8,7 @@ import nats
 from assist_platform.envelope import CloudEvent, new_event
 from assist_platform.messaging import IdempotentConsumer, Subscription, ensure_streams
 from assist_platform.outbox import OutboxEvent, ProcessedEvent, add_event
+from assist_platform.testing import eventually
 from sqlmodel import func, select
 
 
@@ -17,9 +18,10 @@ async def count(database, model) -> int:
 
 
 async def wait_for_count(database, model, expected: int, timeout: float = 15.0) -> None:
-    async with asyncio.timeout(timeout):
-        while await count(database, model) != expected:
-            await asyncio.sleep(0.05)
+    async def reached() -> bool:
+        return await count(database, model) == expected
+
+    await eventually(reached, timeout=timeout, what=f"{expected} rows of {model.__name__}")
 
 
 async def test_each_event_takes_effect_once_despite_redelivery_and_a_failed_attempt(platform_database, nats_url):

@@ -9,6 +9,7 @@ import pytest
 from assist_platform.envelope import new_event
 from assist_platform.messaging import ensure_streams
 from assist_platform.outbox import OutboxEvent, OutboxPublisher, add_event
+from assist_platform.testing import eventually
 from sqlalchemy import update
 from sqlmodel import select
 
@@ -23,9 +24,7 @@ async def stream_messages(js, stream: str = "SESSION") -> list:
 
 
 async def wait_until(predicate, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not await predicate():
-            await asyncio.sleep(0.05)
+    await eventually(predicate, timeout=timeout, what=getattr(predicate, "__qualname__", "the condition"))
 
 
 async def test_an_event_is_published_only_if_its_transaction_commits(platform_database, nats_url):

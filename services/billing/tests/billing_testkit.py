@@ -3,29 +3,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from assist_platform.commands import call_command
 from assist_platform.envelope import CloudEvent, new_event, rfc3339
 from assist_platform.messaging import connect_nats, ensure_streams
+from assist_platform.testing import eventually  # noqa: F401 - the billing tests import it from here
 
 CUSTOMER = {"name": "Иван Петров", "email": "ivan@example.bg", "company": "Пример ООД", "phone": None}
-
-
-async def eventually(check: Callable[[], Awaitable[object]], *, timeout: float = 15.0, what: str = "condition"):
-    """Poll `check` until it returns something truthy; fail with `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 class SessionBus:

@@ -10,6 +10,7 @@ import pytest
 from assist_billing.main import build_runtime, migrate, store_bundled_price_lists
 from assist_billing.settings import Settings
 from assist_platform.messaging import connect_nats, ensure_streams
+from assist_platform.testing import migrate_from_template
 
 # The tests import their helpers (`billing_testkit`) from this folder.
 sys.path.insert(0, str(Path(__file__).parent))
@@ -39,7 +40,7 @@ async def bus(nats_url):
 @pytest.fixture
 async def billing(billing_settings, bus):
     """The billing service in this process, ready to consume and to answer commands."""
-    await asyncio.to_thread(migrate, billing_settings)
+    await asyncio.to_thread(migrate_from_template, migrate, billing_settings, "billing")
     runtime = build_runtime(billing_settings)
     await store_bundled_price_lists(runtime.database)
     await runtime.start()

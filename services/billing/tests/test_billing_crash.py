@@ -6,73 +6,25 @@ The billing service runs as a real process (`assist service billing`) and is kil
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
-import httpx
 import pytest
 from assist_billing.models import BillingRecord
 from assist_billing.settings import Settings
 from assist_platform.db import Database
-from assist_platform.natsserver import free_port
-from billing_testkit import at, eventually, new_session_id
+from assist_platform.testing import ServiceProcess
+from billing_testkit import at, new_session_id
 from sqlmodel import select
 
 SESSIONS = 50
 REPO = Path(__file__).resolve().parents[3]
 
 
-class BillingProcess:
-    """`python -m assist service billing` with the test's NATS and database."""
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.env = env
-        self.log_path = log_path
-        self.port = free_port()
-        self.process: subprocess.Popen | None = None
-
-    def migrate(self) -> None:
-        """The init step `assist dev` and the Kubernetes Job run: a service does not migrate at its start."""
-        subprocess.run([sys.executable, "-m", "assist", "migrate", "billing"], env=self.env, cwd=REPO, check=True,
-                       capture_output=True)
-
-    def start(self) -> None:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "assist", "service", "billing", "--port", str(self.port)],
-            env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-        )
-
-    async def wait_ready(self, timeout: float = 30.0) -> None:
-        async with httpx.AsyncClient() as client:
-            async def ready():
-                assert self.process.poll() is None, self.log_path.read_text()[-3000:]
-                try:
-                    return (await client.get(f"http://127.0.0.1:{self.port}/readyz", timeout=1)).status_code == 200
-                except httpx.HTTPError:
-                    return False
-
-            await eventually(ready, timeout=timeout, what="billing /readyz")
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
 @pytest.fixture
 def billing_process(nats_url, database_location, tmp_path):
     env = {**os.environ, "NATS_URL": nats_url, **database_location.env(), "LOG_LEVEL": "warning"}
-    process = BillingProcess(env, tmp_path / "billing.log")
+    # `python -m assist service billing` with the test's NATS and database.
+    process = ServiceProcess("billing", env=env, log_path=tmp_path / "billing.log", cwd=REPO)
     process.migrate()
     yield process
     process.stop()
@@ -81,7 +33,7 @@ def billing_process(nats_url, database_location, tmp_path):
 @pytest.mark.timeout(240)
 async def test_sigkill_mid_stream_loses_and_duplicates_no_bill(billing_process, bus, billing_settings):
     billing_process.start()
-    await billing_process.wait_ready()
+    await billing_process.wait_ready_async(timeout=30)
     sessions = [new_session_id() for _ in range(SESSIONS)]
     kills = 0
     for index, session_id in enumerate(sessions):
@@ -93,7 +45,7 @@ async def test_sigkill_mid_stream_loses_and_duplicates_no_bill(billing_process, 
             billing_process.kill()
             kills += 1
             billing_process.start()
-    await billing_process.wait_ready()
+    await billing_process.wait_ready_async(timeout=30)
     assert kills == 3
 
     closed = await bus.wait_for_events("billing.record.closed", SESSIONS, timeout=60)

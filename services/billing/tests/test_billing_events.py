@@ -20,7 +20,7 @@ async def closed_record(billing, session_id: str) -> BillingRecord:
         records = await records_of(billing, session_id)
         return records[0] if records and records[0].status == "closed" else None
 
-    return await eventually(closed, what=f"a closed record of {session_id}")
+    return await eventually(closed, timeout=15.0, what=f"a closed record of {session_id}")
 
 
 async def test_a_started_session_opens_a_record_at_the_price_list_in_force(billing, bus):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -13,6 +12,8 @@ import pytest
 from assist_consent.main import build_runtime, migrate
 from assist_consent.settings import Settings
 from assist_platform.commands import call_command
+from assist_platform.testing import eventually as wait_until
+from assist_platform.testing import migrate_from_template
 
 # The tests import their helpers (`consent_testkit`) from this folder.
 sys.path.insert(0, str(Path(__file__).parent))
@@ -41,7 +42,7 @@ def consent_overrides() -> dict:
 @pytest.fixture
 async def consent_runtime(nats_url, database_location, consent_overrides):
     settings = make_settings(nats_url, database_location, **consent_overrides)
-    await asyncio.to_thread(migrate, settings)
+    await asyncio.to_thread(migrate_from_template, migrate, settings, "consent")
     runtime = build_runtime(settings)
     await runtime.start()
     await asyncio.wait_for(runtime.ready.wait(), timeout=15)
@@ -68,19 +69,3 @@ def call(nc) -> Callable[..., Awaitable[dict]]:
 @pytest.fixture
 def eventually():
     return wait_until
-
-
-async def wait_until(
-    check: Callable[[], Awaitable[bool] | bool], *, timeout: float = 10.0, what: str = ""
-) -> None:
-    """Wait until `check` holds (polling), or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        outcome = check()
-        if asyncio.iscoroutine(outcome):
-            outcome = await outcome
-        if outcome:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or check}")
-        await asyncio.sleep(0.02)

@@ -11,6 +11,7 @@ import pytest
 from assist_gateway.main import create_app, migrate
 from assist_gateway.settings import Settings
 from assist_gateway.staff import create_staff_account
+from assist_platform.testing import migrate_from_template
 
 PASSWORD = "correct horse battery"
 
@@ -56,7 +57,7 @@ class RunningGateway:
 @asynccontextmanager
 async def start_gateway(settings: Settings):
     """Migrate, build the app and run its lifespan; yields a RunningGateway once its runtime is ready."""
-    await asyncio.to_thread(migrate, settings)
+    await asyncio.to_thread(migrate_from_template, migrate, settings, "gateway")
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         gateway = RunningGateway(app)
@@ -101,9 +102,9 @@ async def start_backends(nats_url: str, database_location, *, lease_seconds: flo
     consent_settings = ConsentSettings(**common, consent_lease_seconds=lease_seconds)
     session_settings = SessionSettings(**common)
     billing_settings = BillingSettings(**common)
-    await asyncio.to_thread(consent_main.migrate, consent_settings)
-    await asyncio.to_thread(session_main.migrate, session_settings)
-    await asyncio.to_thread(billing_main.migrate, billing_settings)
+    await asyncio.to_thread(migrate_from_template, consent_main.migrate, consent_settings, "consent")
+    await asyncio.to_thread(migrate_from_template, session_main.migrate, session_settings, "session")
+    await asyncio.to_thread(migrate_from_template, billing_main.migrate, billing_settings, "billing")
     runtimes = [
         consent_main.build_runtime(consent_settings),
         session_main.build_runtime(session_settings),

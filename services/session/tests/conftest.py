@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -15,6 +14,8 @@ from assist_platform.envelope import CloudEvent, rfc3339
 from assist_platform.outbox import ProcessedEvent
 from assist_platform.problems import Problem
 from assist_session.consumers import DURABLE
+from assist_platform.testing import eventually as wait_for
+from assist_platform.testing import migrate_from_template
 from assist_session.main import build_runtime, migrate
 from assist_session.settings import Settings
 from sqlmodel import select
@@ -43,7 +44,7 @@ def session_settings(nats_url, database_location, session_overrides) -> Settings
 
 @pytest.fixture
 async def session_runtime(session_settings):
-    await asyncio.to_thread(migrate, session_settings)
+    await asyncio.to_thread(migrate_from_template, migrate, session_settings, "session")
     runtime = build_runtime(session_settings)
     await runtime.start()
     await asyncio.wait_for(runtime.ready.wait(), timeout=15)
@@ -94,18 +95,6 @@ def request_help(call) -> Callable[..., Awaitable[dict]]:
         return await call("cmd.session.request", payload)
 
     return _request
-
-
-async def wait_for(condition: Callable[[], Awaitable[object]], *, timeout: float = 10.0, what: str = "condition"):
-    """Poll `condition` until it returns something truthy, and return that."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture

@@ -5,17 +5,178 @@ Load it with `-p assist_platform.testing`. `NATS_URL` and `DATABASE_URL` switch 
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import inspect
 import os
 import shutil
+import sqlite3
+import signal
+import subprocess
+import sys
 import tempfile
+import threading
+import time
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
 from pathlib import Path
 
 import pytest
 
 from .natsserver import NatsServerProcess, free_port, nats_server_binary, wait_for_port
 
-__all__ = ["NatsServerProcess", "free_port", "nats_server_binary", "wait_for_port"]
+__all__ = ["NatsServerProcess", "ServiceProcess", "eventually", "eventually_sync", "free_port", "migrate_from_template", "ready", "nats_server_binary", "wait_for_port"]
+
+
+# --- waiting for a condition ------------------------------------------------------------------------------------------
+
+POLL_INTERVAL = 0.02
+
+
+async def eventually(condition: Callable[[], Any | Awaitable[Any]], *, timeout: float = 10.0, what: str = "",
+                     interval: float = POLL_INTERVAL) -> Any:
+    """Poll `condition` (a function, plain or async) until it returns something truthy, and return that. After
+    `timeout` seconds fail the test, naming `what` (or the function) and the last value it returned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(_timed_out(condition, timeout, what, result))
+        await asyncio.sleep(interval)  # the polling interval, not a wait for time to pass
+
+
+def eventually_sync(condition: Callable[[], Any], *, timeout: float = 10.0, what: str = "",
+                    interval: float = POLL_INTERVAL) -> Any:
+    """`eventually` for code without an event loop."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(_timed_out(condition, timeout, what, result))
+        time.sleep(interval)  # the polling interval, not a wait for time to pass
+
+
+def _timed_out(condition, timeout: float, what: str, last) -> str:
+    name = what or getattr(condition, "__qualname__", repr(condition))
+    return f"timed out after {timeout:g} s waiting for {name} (last: {last!r})"
+
+
+# --- processes a test or benchmark starts, and their readiness -------------------------------------------------------
+# One harness for the suite (tests/support/system.py starts `assist dev` with it), the service tests that run a
+# service as a process, the scale-out test and the benchmarks (bench/*.py).
+
+READY_POLL_INTERVAL = 0.1
+
+
+def ready(url: str, *, timeout: float = 2.0) -> bool:
+    """Whether `url`/readyz answers 200 now."""
+    import httpx
+
+    try:
+        return _http_client().get(f"{url}/readyz", timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@functools.cache
+def _http_client():
+    """One client for every readiness poll of the process: a new one per poll costs a TLS context (tenths of a
+    second of CPU on a loaded machine) though the polls are plain HTTP. httpx's Client is thread-safe."""
+    import httpx
+
+    return httpx.Client()
+
+
+def wait_until_ready(processes: dict[str, tuple[subprocess.Popen, str]], *, timeout: float = 60.0,
+                     log_tail: Callable[[str], str] = lambda name: "") -> None:
+    """Until every `name: (process, url)` answers /readyz with 200. Fails at once, with `log_tail(name)`, if one of
+    them exits, and after `timeout` seconds naming those not ready."""
+    pending = dict(processes)
+
+    def all_ready() -> bool:
+        for name, (process, url) in list(pending.items()):
+            if process.poll() is not None:
+                raise AssertionError(f"{name} exited with {process.returncode}:\n{log_tail(name)}")
+            if ready(url):
+                del pending[name]
+        return not pending
+
+    try:
+        eventually_sync(all_ready, timeout=timeout, what="readiness", interval=READY_POLL_INTERVAL)
+    except AssertionError as error:
+        if pending and "timed out" in str(error):
+            raise AssertionError(
+                f"not ready after {timeout:g} s: {sorted(pending)}\n" + "\n".join(log_tail(name) for name in pending)
+            ) from None
+        raise
+
+
+class ServiceProcess:
+    """One service as its own process (`python -m assist service <name>`), as `assist dev` and Kubernetes run it,
+    on a free port, its output in `log_path`."""
+
+    def __init__(self, service: str, *, env: dict[str, str], log_path: Path, port: int | None = None,
+                 cwd: Path | None = None) -> None:
+        self.service = service
+        self.env = env
+        self.log_path = log_path
+        self.port = port or free_port()
+        self.cwd = cwd
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def migrate(self) -> None:
+        """The init step `assist dev` and the Kubernetes Job run: a service does not migrate at its start."""
+        result = subprocess.run([sys.executable, "-m", "assist", "migrate", self.service], env=self.env,
+                                cwd=self.cwd, capture_output=True, text=True, timeout=300)
+        if result.returncode != 0:
+            raise AssertionError(f"assist migrate {self.service} failed:\n{result.stdout}{result.stderr}")
+
+    def start(self) -> ServiceProcess:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "assist", "service", self.service, "--port", str(self.port)],
+                env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            )
+        return self
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        wait_until_ready({self.service: (self.process, self.url)}, timeout=timeout,
+                         log_tail=lambda _name: self.log_tail())
+
+    async def wait_ready_async(self, timeout: float = 60.0) -> None:
+        await asyncio.to_thread(self.wait_ready, timeout)
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return f"({self.log_path} does not exist)"
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
 
 
 @pytest.fixture
@@ -92,3 +253,90 @@ def scratch_dir():
     path = Path(tempfile.mkdtemp(prefix="assist-"))
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+# --- migrations once per test session --------------------------------------------------------------------------------
+
+
+class _Template:
+    """One service's database, migrated once by the service's own `migrate` under a prefix of its own; each test's
+    database is a copy of it (SQLite: the file, through SQLite's backup API; PostgreSQL: the schemas the migration
+    made, dumped once with pg_dump and replayed under the test's prefix)."""
+
+    def __init__(self, migrate: Callable, settings, service: str) -> None:
+        self.service = service
+        self.prefix = f"tpl{uuid.uuid4().hex[:10]}_"
+        self.data_dir = Path(tempfile.mkdtemp(prefix="assist-template-"))
+        self.settings = settings.model_copy(update={"assist_data_dir": self.data_dir,
+                                                    "database_schema_prefix": self.prefix})
+        migrate(self.settings)
+        self.url, _ = self.settings.database_location(service)
+        self.sql = self._dump() if self.settings.database_url else None
+
+    def _dump(self) -> str:
+        dump = subprocess.run(
+            ["pg_dump", "--dbname", _libpq_url(self.url), "--schema", f"{self.prefix}*", "--inserts", "--no-owner",
+             "--no-privileges"],
+            capture_output=True, text=True, check=True,
+        ).stdout
+        # psql's meta-commands (\restrict in newer dumps) are not SQL; the rest runs as one script.
+        return "\n".join(line for line in dump.splitlines() if not line.startswith("\\"))
+
+    def copy_to(self, settings) -> bool:
+        """False if the test's database exists already (it is left as it is)."""
+        url, _ = settings.database_location(self.service)
+        if self.sql is not None:
+            import psycopg
+
+            try:
+                with psycopg.connect(_libpq_url(url)) as connection:
+                    connection.execute(self.sql.replace(self.prefix, settings.database_schema_prefix))
+            except psycopg.errors.DuplicateSchema:
+                return False
+            return True
+        if Path(url.removeprefix("sqlite:///")).stat().st_size > 0:
+            return False  # database_location created the file, empty, if it was missing
+        source = sqlite3.connect(self.url.removeprefix("sqlite:///"))
+        target = sqlite3.connect(url.removeprefix("sqlite:///"))
+        try:
+            source.backup(target)
+        finally:
+            source.close()
+            target.close()
+        return True
+
+    def drop(self) -> None:
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        if self.sql is not None:
+            DatabaseLocation(data_dir=self.data_dir, database_url=self.settings.database_url,
+                             schema_prefix=self.prefix).drop()
+
+
+_templates: dict[tuple[str, str | None], _Template] = {}
+_templates_lock = threading.Lock()
+
+
+def migrate_from_template(migrate: Callable, settings, service: str) -> None:
+    """What `migrate(settings)` does to `service`'s database, in a fraction of its time: the first call of a test
+    session migrates a template, later ones copy it. A database that exists already is migrated as it is."""
+    if settings.database_url and shutil.which("pg_dump") is None:
+        migrate(settings)
+        return
+    key = (service, settings.database_url)
+    with _templates_lock:
+        if key not in _templates:
+            _templates[key] = _Template(migrate, settings, service)
+        template = _templates[key]
+    if not template.copy_to(settings):
+        migrate(settings)
+
+
+def _libpq_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    while _templates:
+        _templates.popitem()[1].drop()
