@@ -26,7 +26,9 @@ def _resolve(reference: str, last_file: Path | None) -> tuple[Path, str | None]:
     if not path:
         assert last_file is not None, f"{reference} names no file and follows none"
         return last_file, test
-    file = REPO / path if path.startswith("tests/") else REPO / "tests" / "security" / path
+    # A path from the repository's root (a service's own tests, too), or a file of this folder.
+    rooted = path.startswith(("tests/", "services/", "libs/", "agent/"))
+    file = REPO / path if rooted else REPO / "tests" / "security" / path
     return file, test or None
 
 

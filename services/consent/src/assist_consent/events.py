@@ -31,7 +31,11 @@ def consent_granted(consent: Consent) -> CloudEvent:
     )
 
 
-def consent_revoked(consent: Consent) -> CloudEvent:
+def consent_revoked(
+    consent: Consent, *, actor: str | None = None, client_address: str | None = None
+) -> CloudEvent:
+    """`actor` and `client_address` are who asked (a staff username, `customer`...) and from where: the session
+    service's audit entry of the ending names them as consent's own does."""
     assert consent.revoked_at is not None and consent.revoke_reason is not None
     return new_event(
         source=SOURCE,
@@ -43,5 +47,8 @@ def consent_revoked(consent: Consent) -> CloudEvent:
             "revoked_at": rfc3339(consent.revoked_at),
             "reason": consent.revoke_reason,
             "ended_by": ended_by_of(consent.revoke_reason),
+            # Only when someone asked: an ending nobody asked for (expiry, a kept terminate) names no one.
+            **({"actor": actor} if actor else {}),
+            **({"client_address": client_address} if client_address else {}),
         },
     )

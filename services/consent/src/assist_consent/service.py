@@ -184,7 +184,7 @@ class ConsentService:
         if not already_revoked:
             when = effective_revoked_at(requested=revoked_at, now=now, granted_at=consent.granted_at)
             await crud.record_revocation(db=db, consent=consent, revoked_at=when, reason=reason)
-            add_event(db, events.consent_revoked(consent))
+            add_event(db, events.consent_revoked(consent, actor=actor, client_address=client_address))
             await append_audit(
                 db, action="consent.revoked", actor=actor or actor_of_reason(reason), session_id=consent.session_id,
                 client_address=client_address, detail={"consent_id": consent.consent_id, "reason": reason,

@@ -32,6 +32,9 @@ class ConsentRevoked(BaseModel):
     reason: str
     # Who ended it, as the consent service recorded it; events from before it said so name only the reason.
     ended_by: EndedBy | None = None
+    # Who asked and from where, for the audit entry of the ending (absent: the ending's own actor).
+    actor: str | None = None
+    client_address: str | None = None
 
 
 class ConsentGranted(BaseModel):
@@ -48,7 +51,7 @@ async def on_consent_revoked(db: AsyncSession, event: CloudEvent) -> None:
         return
     session = await service.apply_consent_revoked(
         db=db, session_id=revoked.session_id, reason=revoked.reason, revoked_at=revoked.revoked_at.astimezone(UTC),
-        ended_by=revoked.ended_by,
+        ended_by=revoked.ended_by, actor=revoked.actor, client_address=revoked.client_address,
     )
     if session is None:
         log.info("consent.revoked %s names unknown session %s; nothing to end", event.id, revoked.session_id)

@@ -236,7 +236,8 @@ async def record_agent_mark(*, db: AsyncSession, session_id: str, kind: str, at:
 
 
 async def apply_consent_revoked(
-    *, db: AsyncSession, session_id: str, reason: str, revoked_at: datetime, ended_by: EndedBy | None = None
+    *, db: AsyncSession, session_id: str, reason: str, revoked_at: datetime, ended_by: EndedBy | None = None,
+    actor: str | None = None, client_address: str | None = None,
 ) -> HelpSession | None:
     """The consent is gone: end the session if it still runs (an ended one keeps its first ending), and
     remember when the consent was revoked."""
@@ -245,7 +246,8 @@ async def apply_consent_revoked(
         return None
     before = session.state()
     await _save_transition(db, session, before,
-                           domain.end_for_revocation(before, reason=reason, revoked_at=revoked_at, ended_by=ended_by))
+                           domain.end_for_revocation(before, reason=reason, revoked_at=revoked_at, ended_by=ended_by),
+                           actor=actor, client_address=client_address)
     if session.consent_revoked_at is None:
         session.consent_revoked_at = revoked_at
     db.add(session)
