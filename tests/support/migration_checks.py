@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import importlib
 import subprocess
-
-import pytest
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from alembic import command
 from alembic.config import Config

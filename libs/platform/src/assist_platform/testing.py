@@ -10,8 +10,8 @@ import functools
 import inspect
 import os
 import shutil
-import sqlite3
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -19,14 +19,17 @@ import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from .natsserver import NatsServerProcess, free_port, nats_server_binary, wait_for_port
 
-__all__ = ["NatsServerProcess", "ServiceProcess", "eventually", "eventually_sync", "free_port", "migrate_from_template", "ready", "nats_server_binary", "wait_for_port"]
+__all__ = [
+    "NatsServerProcess", "ServiceProcess", "eventually", "eventually_sync", "free_port", "migrate_from_template",
+    "nats_server_binary", "ready", "wait_for_port",
+]
 
 
 # --- waiting for a condition ------------------------------------------------------------------------------------------
