@@ -19,6 +19,7 @@ WORKDIR /app
 # The lock and the members' metadata first: the dependency layer is rebuilt only when they change.
 COPY pyproject.toml uv.lock ./
 COPY libs/platform/pyproject.toml libs/platform/
+COPY libs/contract/pyproject.toml libs/contract/
 COPY services/consent/pyproject.toml services/consent/
 COPY services/session/pyproject.toml services/session/
 COPY services/billing/pyproject.toml services/billing/

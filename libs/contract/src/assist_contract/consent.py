@@ -1,0 +1,201 @@
+"""The consent service's public face: the commands it answers (`cmd.consent.*`) and the events it publishes
+(stream CONSENT). docs/commands.md and docs/events.md describe each.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from .consent_rules import DEFAULT_LANGUAGE, normalize_scopes, validate_language, validate_reason
+from .spec import CommandSpec, EventSpec, JsonObject
+
+STREAM = "CONSENT"
+# Every command subject of the service (its NATS permission, its queue group's reach).
+COMMANDS = "cmd.consent.>"
+
+SessionId = Field(min_length=1, max_length=64)
+Holder = Field(min_length=1, max_length=200, description="the NATS subject that answers cut requests")
+LeaseIds = Field(max_length=10_000)
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class Customer(_Input):
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    company: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=50)
+
+
+class TermsInput(_Input):
+    lang: str = DEFAULT_LANGUAGE
+
+    @field_validator("lang")
+    @classmethod
+    def _known_language(cls, lang: str) -> str:
+        return validate_language(lang)
+
+
+class GrantInput(_Input):
+    session_id: str = SessionId
+    customer: Customer
+    terms_version: str = Field(min_length=1, max_length=32)
+    scopes: list[str]
+    # The language of the terms the customer was shown (the receipt names it; the sha256 is of that text).
+    lang: str = DEFAULT_LANGUAGE
+    client_address: str | None = Field(default=None, max_length=100)
+    user_agent: str | None = Field(default=None, max_length=1000)
+
+    @field_validator("scopes")
+    @classmethod
+    def _known_scopes(cls, scopes: list[str]) -> list[str]:
+        # Error types of our own (`scopes_required`, `scope_unknown`): the 422 says which rule, and the gateway
+        # says it in the customer's language; the message never names this model (invalid_input_problem).
+        try:
+            return normalize_scopes(scopes)
+        except ValueError as exc:
+            kind = "scopes_required" if not scopes else "scope_unknown"
+            raise PydanticCustomError(kind, str(exc)) from exc
+
+    @field_validator("lang")
+    @classmethod
+    def _known_language(cls, lang: str) -> str:
+        return validate_language(lang)
+
+
+class RevokeInput(_Input):
+    session_id: str = SessionId
+    reason: str
+    revoked_at: datetime | None = None
+    # For the audit trail: who asked and from where (default: the party the reason names).
+    actor: str | None = Field(default=None, max_length=200)
+    client_address: str | None = Field(default=None, max_length=100)
+
+    @field_validator("reason")
+    @classmethod
+    def _known_reason(cls, reason: str) -> str:
+        return validate_reason(reason)
+
+
+class SessionInput(_Input):
+    session_id: str = SessionId
+
+
+class LeaseAcquireInput(_Input):
+    session_id: str = SessionId
+    holder: str = Holder
+    endpoint: Literal["agent", "consultant"]
+
+
+class LeaseRenewInput(_Input):
+    holder: str = Holder
+    lease_ids: list[str] = LeaseIds
+
+
+class LeaseReleaseInput(_Input):
+    lease_ids: list[str] = LeaseIds
+
+
+# Outputs: times are RFC 3339 strings as written on the wire (a model that parsed them would write them anew).
+class Terms(BaseModel):
+    version: str
+    sha256: str
+    text: str
+    lang: str
+
+
+class Granted(BaseModel):
+    consent_id: str
+    session_id: str
+    scopes: list[str]
+    terms_version: str
+    terms_sha256: str
+    granted_at: str
+    expires_at: str
+
+
+class Revoked(BaseModel):
+    """The revocation that counts (an earlier one, if there was: `already_revoked`)."""
+
+    consent_id: str
+    session_id: str
+    revoked_at: str
+    reason: str
+    ended_by: str
+    already_revoked: bool
+
+
+class ConsentView(BaseModel):
+    consent_id: str
+    session_id: str
+    scopes: list[str]
+    in_force: bool
+    terms_version: str
+    granted_at: str
+    expires_at: str
+    revoked_at: str | None
+    reason: str | None
+
+
+class LeaseGranted(BaseModel):
+    lease_id: str
+    session_id: str
+    scopes: list[str]
+    ttl_seconds: float
+    expires_at: str
+
+
+class LeasesRenewed(BaseModel):
+    ttl_seconds: float
+    renewed: list[str]
+    revoked: list[str]  # asked for, not renewed: the holder cuts these
+
+
+class LeasesReleased(BaseModel):
+    released: int
+
+
+terms = CommandSpec("cmd.consent.terms", TermsInput, Terms)
+grant = CommandSpec("cmd.consent.grant", GrantInput, Granted)
+# Answers once every lease holder has cut or let its lease lapse: a caller allows a full lease beyond its timeout.
+revoke = CommandSpec("cmd.consent.revoke", RevokeInput, Revoked)
+get = CommandSpec("cmd.consent.get", SessionInput, ConsentView)
+# The receipt's format is the consent service's (`receipts.RECEIPT_FORMAT`), passed through to the customer.
+receipt: CommandSpec[SessionInput, JsonObject] = CommandSpec("cmd.consent.receipt", SessionInput)
+lease_acquire = CommandSpec("cmd.consent.lease.acquire", LeaseAcquireInput, LeaseGranted)
+lease_renew = CommandSpec("cmd.consent.lease.renew", LeaseRenewInput, LeasesRenewed)
+lease_release = CommandSpec("cmd.consent.lease.release", LeaseReleaseInput, LeasesReleased)
+
+
+class ConsentGranted(BaseModel):
+    consent_id: str
+    session_id: str
+    customer: dict
+    terms_version: str
+    terms_sha256: str
+    terms_lang: str | None = None
+    scopes: list[str]
+    granted_at: AwareDatetime
+    expires_at: AwareDatetime
+
+
+class ConsentRevoked(BaseModel):
+    consent_id: str
+    session_id: str
+    revoked_at: AwareDatetime
+    reason: str
+    # Who ended it (`assist_platform.endings`); events from before it said so name only the reason.
+    ended_by: Literal["customer", "consultant", "supervisor", "system"] | None = None
+    # Who asked and from where, for the audit entry of the ending (absent: nobody asked, e.g. an expiry).
+    actor: str | None = None
+    client_address: str | None = None
+
+
+GRANTED = EventSpec("consent.granted", STREAM, ConsentGranted)
+REVOKED = EventSpec("consent.revoked", STREAM, ConsentRevoked)

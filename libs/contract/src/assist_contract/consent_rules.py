@@ -1,0 +1,38 @@
+"""The consent rules a caller meets at the door, as pure functions: which scopes, languages and revocation reasons
+there are. They are part of the public contract (a 422 names them), so they live here, once; the consent
+service's `domain` uses the same functions. Standard library (and the platform's endings) only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from assist_platform.endings import REASONS as REVOKE_REASONS
+
+SCOPES = ("view", "control")
+ENDPOINTS = ("agent", "consultant")
+LANGUAGES = ("bg", "en")
+DEFAULT_LANGUAGE = "bg"
+
+
+def normalize_scopes(scopes: Iterable[str]) -> list[str]:
+    """A non-empty subset of SCOPES, without repeats, in canonical order; ValueError otherwise."""
+    requested = list(scopes)
+    unknown = sorted({scope for scope in requested if scope not in SCOPES})
+    if unknown:
+        raise ValueError(f"unknown scope(s) {unknown}; allowed: {list(SCOPES)}")
+    if not requested:
+        raise ValueError(f"at least one scope is required; allowed: {list(SCOPES)}")
+    return [scope for scope in SCOPES if scope in requested]
+
+
+def validate_reason(reason: str) -> str:
+    if reason not in REVOKE_REASONS:
+        raise ValueError(f"unknown revocation reason {reason!r}; allowed: {list(REVOKE_REASONS)}")
+    return reason
+
+
+def validate_language(lang: str) -> str:
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r}; allowed: {list(LANGUAGES)}")
+    return lang

@@ -1,0 +1,39 @@
+"""The gateway's public face: the one event it publishes (stream GATEWAY), the cut requests each replica answers,
+and the subjects its replicas relay a session over between themselves.
+"""
+
+from __future__ import annotations
+
+from pydantic import AwareDatetime, BaseModel
+
+from .spec import EventSpec
+
+STREAM = "GATEWAY"
+
+
+class TerminateRequested(BaseModel):
+    """A terminate or end the gateway answered while the consent service could not be reached: kept in the
+    gateway's outbox until NATS is back; the consent service consumes it and revokes."""
+
+    session_id: str
+    ended_by: str
+    reason: str
+    requested_at: AwareDatetime
+
+
+TERMINATE_REQUESTED = EventSpec("gateway.terminate_requested", STREAM, TerminateRequested)
+
+# A replica answers the consent service's cut requests on a subject of its own: the lease's holder.
+CUT_ANY = "gateway.cut.*"
+
+
+def cut_subject(replica_id: str) -> str:
+    return f"gateway.cut.{replica_id}"
+
+
+# Relaying between replicas over core NATS (the gateway's relay/bridge.py): `relay.<session id>.<channel>`.
+RELAY_ANY = "relay.>"
+
+
+def relay_subject(session_id: str, channel: str) -> str:
+    return f"relay.{session_id}.{channel}"

@@ -1,0 +1,96 @@
+"""The two shapes of the contract: a command (request/reply on a subject of its owner) and an event (a CloudEvent on
+a JetStream subject equal to its type).
+
+The request/reply mechanics and their error semantics stay in the platform (`assist_platform.commands`: a 503 when
+nobody answers in time, the owner's problem passed through); a spec only names the subject once and types both ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from assist_platform.commands import call_command
+from assist_platform.envelope import CloudEvent, new_event
+from assist_platform.problems import Problem, invalid_input_problem
+from assist_platform.runtime import Command
+from nats.aio.client import Client as NATS
+from pydantic import BaseModel, ValidationError
+
+In = TypeVar("In", bound=BaseModel)
+Out = TypeVar("Out")
+Payload = TypeVar("Payload", bound=BaseModel)
+
+# A command whose result is not typed (yet) answers a plain JSON object.
+JsonObject = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CommandSpec(Generic[In, Out]):
+    """A command: its subject, the input its owner validates, and the output it answers (None: a plain object).
+
+    The owner registers a handler with `serve`; a caller calls the spec itself:
+    `await consent.revoke(nc, RevokeInput(...), timeout=5.0) -> RevokeOutput`.
+    """
+
+    subject: str
+    input: type[In]
+    output: type[Out] | None = None
+
+    def serve(self, handler: Callable[[In], Awaitable[Any]], *, concurrent: bool = False) -> Command:
+        """The owner's side: `handler` gets the validated input; its result is shaped by the output model."""
+        if self.output is None:
+            return Command(self.subject, self.input, handler, concurrent=concurrent)
+        output = self.output
+
+        async def _answer(request: In) -> Any:
+            result = await handler(request)
+            if not isinstance(result, output):
+                result = output.model_validate(result)  # type: ignore[attr-defined]
+            return result.model_dump(mode="json", by_alias=True)
+
+        return Command(self.subject, self.input, _answer, concurrent=concurrent)
+
+    def request_of(self, request: In | Mapping[str, Any]) -> In:
+        """The input model of `request`. A mapping that breaks the input's rules is refused here with the very
+        problem the owner would answer (422 "Invalid command", the same error types), without a round trip."""
+        if isinstance(request, self.input):
+            return request
+        try:
+            return self.input.model_validate(request)
+        except ValidationError as exc:
+            problem = invalid_input_problem(exc.errors(include_url=False), title="Invalid command")
+            raise Problem.from_dict(problem.to_dict()) from None
+
+    async def __call__(self, nc: NATS, request: In | Mapping[str, Any], *, timeout: float) -> Out:
+        """Send the command; its typed result, or the owner's problem raised, or 503 when nobody answers in time."""
+        body = self.request_of(request).model_dump(mode="json", by_alias=True, exclude_unset=True)
+        result = await call_command(nc, self.subject, body, timeout=timeout)
+        if self.output is None:
+            return result  # type: ignore[return-value]
+        return self.output.model_validate(result)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class EventSpec(Generic[Payload]):
+    """An event: its type, which is also its JetStream subject (CONTRACT §4), the stream that holds it, and the
+    model of its `data` (what every consumer may rely on; a publisher may add more)."""
+
+    type: str
+    stream: str
+    payload: type[Payload]
+
+    @property
+    def subject(self) -> str:
+        return self.type
+
+    def new(self, *, source: str, subject: str, data: Mapping[str, Any]) -> CloudEvent:
+        """The event, its data checked against the payload model first: a publisher that drifts from the contract
+        fails where it publishes, not in every consumer. The data goes out as given (times as written)."""
+        self.payload.model_validate(data)
+        return new_event(source=source, type=self.type, subject=subject, data=dict(data))
+
+    def parse(self, event: CloudEvent) -> Payload:
+        """The consumer's side: the payload model of `event.data` (pydantic's ValidationError when malformed)."""
+        return self.payload.model_validate(event.data)
