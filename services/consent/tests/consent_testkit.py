@@ -6,15 +6,15 @@ import asyncio
 import json
 import time
 
-from assist_consent import commands
 from assist_consent.terms import terms_catalog
+from assist_contract import consent as contract
 
 HOLDER = "gateway.cut.test-a"
 
 
 async def grant(call, session_id: str = "s-1") -> dict:
     return await call(
-        commands.GRANT,
+        contract.grant.subject,
         {
             "session_id": session_id,
             "customer": {"name": "Ivan Petrov", "email": "ivan@example.com"},
@@ -26,7 +26,7 @@ async def grant(call, session_id: str = "s-1") -> dict:
 
 async def acquire(call, session_id: str = "s-1", holder: str = HOLDER, endpoint: str = "agent") -> dict:
     return await call(
-        commands.LEASE_ACQUIRE, {"session_id": session_id, "holder": holder, "endpoint": endpoint}
+        contract.lease_acquire.subject, {"session_id": session_id, "holder": holder, "endpoint": endpoint}
     )
 
 

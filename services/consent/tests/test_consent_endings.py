@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from assist_consent import commands
+from assist_contract import consent as contract
 from assist_platform.envelope import CloudEvent, rfc3339, utcnow
 from assist_platform.outbox import ProcessedEvent
 from sqlmodel import select
@@ -75,7 +75,7 @@ async def test_an_expired_requests_consent_is_revoked_once_from_its_ending_and_i
     await deliver(nc, ending, times=3)
     await caught_up("SESSION", "consent-sessions")
 
-    view = await call(commands.GET, {"session_id": "s-expired"})
+    view = await call(contract.get.subject, {"session_id": "s-expired"})
     assert (view["in_force"], view["reason"], view["revoked_at"]) == (False, "expired", rfc3339(ended_at))
     await eventually(lambda: holder.requests, what="the live lease to be cut")
     assert holder.requests == [{"session_id": "s-expired", "lease_ids": [lease["lease_id"]], "reason": "expired"}]
@@ -96,7 +96,7 @@ async def test_other_endings_and_unknown_sessions_revoke_nothing(consent_runtime
     await deliver(nc, terminate_requested("s-nobody", requested_at=utcnow()))
     await caught_up("SESSION", "consent-sessions")
     await caught_up("GATEWAY", "consent-gateway")
-    assert (await call(commands.GET, {"session_id": "s-running"}))["in_force"] is True
+    assert (await call(contract.get.subject, {"session_id": "s-running"}))["in_force"] is True
 
 
 async def test_a_kept_terminate_revokes_at_the_time_it_was_asked_and_only_the_first_counts(
@@ -111,9 +111,9 @@ async def test_a_kept_terminate_revokes_at_the_time_it_was_asked_and_only_the_fi
     await deliver(nc, later)
     await caught_up("GATEWAY", "consent-gateway")
 
-    view = await call(commands.GET, {"session_id": "s-kept"})
+    view = await call(contract.get.subject, {"session_id": "s-kept"})
     assert (view["reason"], view["revoked_at"]) == ("customer_terminated", rfc3339(asked_at))
-    answer = await call(commands.REVOKE, {"session_id": "s-kept", "reason": "admin"})
+    answer = await call(contract.revoke.subject, {"session_id": "s-kept", "reason": "admin"})
     assert (answer["already_revoked"], answer["ended_by"], answer["revoked_at"]) == (
         True, "customer", rfc3339(asked_at))
 

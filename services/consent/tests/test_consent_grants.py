@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from assist_consent import commands
+from assist_contract import consent as contract
 from assist_consent.terms import terms_catalog
 from assist_platform.envelope import CloudEvent
 from assist_platform.problems import Problem
@@ -27,8 +27,8 @@ def grant_request(session_id: str = "s-1", **changes) -> dict:
 
 
 async def test_terms_are_bulgarian_by_default_and_their_sha256_is_of_the_utf8_text(consent_runtime, call):
-    bulgarian = await call(commands.TERMS, {})
-    english = await call(commands.TERMS, {"lang": "en"})
+    bulgarian = await call(contract.terms.subject, {})
+    english = await call(contract.terms.subject, {"lang": "en"})
     assert bulgarian["lang"] == "bg" and english["lang"] == "en"
     assert bulgarian["version"] == english["version"] == terms_catalog().current_version
     for terms in (bulgarian, english):
@@ -38,13 +38,13 @@ async def test_terms_are_bulgarian_by_default_and_their_sha256_is_of_the_utf8_te
 
 async def test_terms_in_an_unknown_language_are_refused_with_422(consent_runtime, call):
     with pytest.raises(Problem) as refused:
-        await call(commands.TERMS, {"lang": "de"})
+        await call(contract.terms.subject, {"lang": "de"})
     assert refused.value.status == 422
 
 
 async def test_grant_publishes_consent_granted_with_the_event_id_as_nats_msg_id(consent_runtime, call, nc):
     subscription = await nc.jetstream().subscribe("consent.granted", ordered_consumer=True)
-    result = await call(commands.GRANT, grant_request())
+    result = await call(contract.grant.subject, grant_request())
     msg = await subscription.next_msg(timeout=10)
     event = CloudEvent.from_bytes(msg.data)
 
@@ -64,7 +64,7 @@ async def test_grant_publishes_consent_granted_with_the_event_id_as_nats_msg_id(
 async def test_grant_expires_after_the_configured_maximum_duration(consent_runtime, call):
     from datetime import datetime
 
-    result = await call(commands.GRANT, grant_request())
+    result = await call(contract.grant.subject, grant_request())
     granted = datetime.fromisoformat(result["granted_at"])
     expires = datetime.fromisoformat(result["expires_at"])
     assert (expires - granted).total_seconds() == pytest.approx(consent_runtime.settings.consent_max_seconds)
@@ -72,7 +72,7 @@ async def test_grant_expires_after_the_configured_maximum_duration(consent_runti
 
 async def test_grant_under_terms_that_are_not_current_is_refused_with_409(consent_runtime, call):
     with pytest.raises(Problem) as refused:
-        await call(commands.GRANT, grant_request(terms_version="2020-01-01"))
+        await call(contract.grant.subject, grant_request(terms_version="2020-01-01"))
     assert refused.value.status == 409
     assert refused.value.extra["current_version"] == terms_catalog().current_version
 
@@ -80,20 +80,20 @@ async def test_grant_under_terms_that_are_not_current_is_refused_with_409(consen
 @pytest.mark.parametrize("scopes", [[], ["admin"], ["view", "delete"]])
 async def test_grant_with_bad_scopes_is_refused_with_422(consent_runtime, call, scopes):
     with pytest.raises(Problem) as refused:
-        await call(commands.GRANT, grant_request(scopes=scopes))
+        await call(contract.grant.subject, grant_request(scopes=scopes))
     assert refused.value.status == 422
 
 
 async def test_a_session_has_one_consent_only(consent_runtime, call):
-    await call(commands.GRANT, grant_request())
+    await call(contract.grant.subject, grant_request())
     with pytest.raises(Problem) as refused:
-        await call(commands.GRANT, grant_request())
+        await call(contract.grant.subject, grant_request())
     assert refused.value.status == 409
 
 
 async def test_get_tells_whether_the_consent_is_in_force(consent_runtime, call):
-    granted = await call(commands.GRANT, grant_request(scopes=["view"]))
-    view = await call(commands.GET, {"session_id": "s-1"})
+    granted = await call(contract.grant.subject, grant_request(scopes=["view"]))
+    view = await call(contract.get.subject, {"session_id": "s-1"})
     assert (
         view["in_force"] is True
         and view["scopes"] == ["view"]
@@ -101,22 +101,22 @@ async def test_get_tells_whether_the_consent_is_in_force(consent_runtime, call):
     )
     assert view["revoked_at"] is None and view["reason"] is None
 
-    await call(commands.REVOKE, {"session_id": "s-1", "reason": "consultant_ended"})
-    view = await call(commands.GET, {"session_id": "s-1"})
+    await call(contract.revoke.subject, {"session_id": "s-1", "reason": "consultant_ended"})
+    view = await call(contract.get.subject, {"session_id": "s-1"})
     assert view["in_force"] is False and view["reason"] == "consultant_ended" and view["revoked_at"]
 
 
 async def test_get_and_receipt_of_an_unknown_session_are_404(consent_runtime, call):
-    for subject in (commands.GET, commands.RECEIPT, commands.REVOKE):
-        payload = {"session_id": "nobody"} | ({"reason": "admin"} if subject == commands.REVOKE else {})
+    for subject in (contract.get.subject, contract.receipt.subject, contract.revoke.subject):
+        payload = {"session_id": "nobody"} | ({"reason": "admin"} if subject == contract.revoke.subject else {})
         with pytest.raises(Problem) as missing:
             await call(subject, payload)
         assert missing.value.status == 404
 
 
 async def test_receipt_records_what_was_consented_to_and_how_it_ended(consent_runtime, call):
-    granted = await call(commands.GRANT, grant_request(lang="en"))
-    receipt = await call(commands.RECEIPT, {"session_id": "s-1"})
+    granted = await call(contract.grant.subject, grant_request(lang="en"))
+    receipt = await call(contract.receipt.subject, {"session_id": "s-1"})
     assert receipt["receipt_id"] and receipt["receipt_id"] != granted["consent_id"]
     assert receipt["consent_id"] == granted["consent_id"] and receipt["session_id"] == "s-1"
     assert receipt["customer"] == CUSTOMER
@@ -130,16 +130,16 @@ async def test_receipt_records_what_was_consented_to_and_how_it_ended(consent_ru
     assert "Мария Иванова" in receipt["statement"] and "view and control" in receipt["statement"]
     assert "\n" not in receipt["statement"]
 
-    revoked = await call(commands.REVOKE, {"session_id": "s-1", "reason": "customer_terminated"})
-    receipt_after = await call(commands.RECEIPT, {"session_id": "s-1"})
+    revoked = await call(contract.revoke.subject, {"session_id": "s-1", "reason": "customer_terminated"})
+    receipt_after = await call(contract.receipt.subject, {"session_id": "s-1"})
     assert receipt_after["revoked_at"] == revoked["revoked_at"]
     assert receipt_after["reason"] == "customer_terminated"
     assert receipt_after["receipt_id"] == receipt["receipt_id"]
 
 
 async def test_receipt_statement_is_in_bulgarian_for_bulgarian_terms(consent_runtime, call):
-    await call(commands.GRANT, grant_request(scopes=["view"]))
-    receipt = await call(commands.RECEIPT, {"session_id": "s-1"})
+    await call(contract.grant.subject, grant_request(scopes=["view"]))
+    receipt = await call(contract.receipt.subject, {"session_id": "s-1"})
     assert receipt["terms"]["lang"] == "bg"
     assert "само преглед" in receipt["statement"] and "съгласие" in receipt["statement"]
 
@@ -156,10 +156,10 @@ async def test_a_grant_takes_identity_scopes_and_terms_only_as_strings_and_names
     consent_runtime, call, changes, field
 ):
     with pytest.raises(Problem) as refused:
-        await call(commands.GRANT, {**grant_request(session_id="s-strict"), **changes})
+        await call(contract.grant.subject, {**grant_request(session_id="s-strict"), **changes})
     problem = refused.value
     assert problem.status == 422 and problem.detail.startswith(f"{field}: ")
     assert field in [error["field"] for error in problem.extra["errors"]]
     assert "GrantInput" not in str(problem.to_dict()) and "validation error for" not in problem.detail
     # Nothing was granted: the session may still be given its consent.
-    assert (await call(commands.GRANT, grant_request(session_id="s-strict")))["session_id"] == "s-strict"
+    assert (await call(contract.grant.subject, grant_request(session_id="s-strict")))["session_id"] == "s-strict"

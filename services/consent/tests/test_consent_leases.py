@@ -7,7 +7,7 @@ import time
 from datetime import datetime, timedelta
 
 import pytest
-from assist_consent import commands
+from assist_contract import consent as contract
 from assist_platform.envelope import CloudEvent, utcnow
 from assist_platform.problems import Problem
 from assist_platform.testing import eventually
@@ -41,7 +41,7 @@ async def test_renew_extends_the_holders_leases_and_refuses_the_rest(consent_run
     lease = await acquire(call)
     other = await acquire(call, holder="gateway.cut.test-b")
     renewal = await call(
-        commands.LEASE_RENEW,
+        contract.lease_renew.subject,
         {"holder": HOLDER, "lease_ids": [lease["lease_id"], other["lease_id"], "unknown"]},
     )
     assert renewal["renewed"] == [lease["lease_id"]]
@@ -55,11 +55,11 @@ async def test_a_released_lease_is_not_renewed_and_not_cut(consent_runtime, call
     await holder.subscribe(nc)
     await grant(call)
     lease = await acquire(call)
-    assert (await call(commands.LEASE_RELEASE, {"lease_ids": [lease["lease_id"]]}))["released"] == 1
-    assert (await call(commands.LEASE_RELEASE, {"lease_ids": [lease["lease_id"]]}))["released"] == 0
-    renewal = await call(commands.LEASE_RENEW, {"holder": HOLDER, "lease_ids": [lease["lease_id"]]})
+    assert (await call(contract.lease_release.subject, {"lease_ids": [lease["lease_id"]]}))["released"] == 1
+    assert (await call(contract.lease_release.subject, {"lease_ids": [lease["lease_id"]]}))["released"] == 0
+    renewal = await call(contract.lease_renew.subject, {"holder": HOLDER, "lease_ids": [lease["lease_id"]]})
     assert renewal["renewed"] == [] and renewal["revoked"] == [lease["lease_id"]]
-    await call(commands.REVOKE, {"session_id": "s-1", "reason": "consultant_ended"})
+    await call(contract.revoke.subject, {"session_id": "s-1", "reason": "consultant_ended"})
     assert holder.requests == []
 
 
@@ -71,7 +71,7 @@ async def test_revoke_replies_only_after_the_holder_confirmed_the_cut(consent_ru
     consultant = await acquire(call, endpoint="consultant")
 
     started = time.monotonic()
-    result = await call(commands.REVOKE, {"session_id": "s-1", "reason": "customer_terminated"})
+    result = await call(contract.revoke.subject, {"session_id": "s-1", "reason": "customer_terminated"})
     replied_at = time.monotonic()
 
     # One request for the holder, naming both of its leases, and the reply came after its confirmation,
@@ -98,7 +98,7 @@ async def test_revoke_asks_every_holder_in_parallel(consent_runtime, call, nc):
     for subject in holders:
         await acquire(call, holder=subject)
     started = time.monotonic()
-    await call(commands.REVOKE, {"session_id": "s-1", "reason": "admin"})
+    await call(contract.revoke.subject, {"session_id": "s-1", "reason": "admin"})
     assert all(len(holder.requests) == 1 for holder in holders.values())
     assert time.monotonic() - started < 0.9  # three 0.3 s holders one after another would take 0.9 s
 
@@ -113,7 +113,7 @@ async def test_revoke_waits_for_the_lease_to_expire_when_the_holder_never_answer
         await holder.subscribe(nc)
     await grant(call)
     lease = await acquire(call)
-    await call(commands.REVOKE, {"session_id": "s-1", "reason": "customer_terminated"})
+    await call(contract.revoke.subject, {"session_id": "s-1", "reason": "customer_terminated"})
     expires_at = datetime.fromisoformat(lease["expires_at"])
     assert utcnow() >= expires_at, "the revoke answered while the unconfirmed lease was still live"
     assert len(holder.requests) == (1 if holder_present else 0)
@@ -123,14 +123,14 @@ async def test_renew_after_revoke_lists_the_lease_as_revoked(consent_runtime, ca
     await Holder().subscribe(nc)
     await grant(call)
     lease = await acquire(call)
-    await call(commands.REVOKE, {"session_id": "s-1", "reason": "consultant_ended"})
-    renewal = await call(commands.LEASE_RENEW, {"holder": HOLDER, "lease_ids": [lease["lease_id"]]})
+    await call(contract.revoke.subject, {"session_id": "s-1", "reason": "consultant_ended"})
+    renewal = await call(contract.lease_renew.subject, {"holder": HOLDER, "lease_ids": [lease["lease_id"]]})
     assert renewal["renewed"] == [] and renewal["revoked"] == [lease["lease_id"]]
 
 
 async def test_acquire_after_revoke_is_forbidden(consent_runtime, call):
     await grant(call)
-    await call(commands.REVOKE, {"session_id": "s-1", "reason": "agent_lost"})
+    await call(contract.revoke.subject, {"session_id": "s-1", "reason": "agent_lost"})
     with pytest.raises(Problem) as refused:
         await acquire(call)
     assert refused.value.status == 403
@@ -139,7 +139,7 @@ async def test_acquire_after_revoke_is_forbidden(consent_runtime, call):
 async def test_revoke_with_an_unknown_reason_is_422(consent_runtime, call):
     await grant(call)
     with pytest.raises(Problem) as refused:
-        await call(commands.REVOKE, {"session_id": "s-1", "reason": "bored"})
+        await call(contract.revoke.subject, {"session_id": "s-1", "reason": "bored"})
     assert refused.value.status == 422
 
 
@@ -147,7 +147,7 @@ async def test_revoke_keeps_the_time_a_gateway_queued_it_at(consent_runtime, cal
     granted_at = datetime.fromisoformat((await grant(call))["granted_at"])
     queued_at = granted_at + (utcnow() - granted_at) / 2  # after the grant, before now
     result = await call(
-        commands.REVOKE,
+        contract.revoke.subject,
         {"session_id": "s-1", "reason": "customer_terminated", "revoked_at": queued_at.isoformat()},
     )
     assert datetime.fromisoformat(result["revoked_at"]) == queued_at
@@ -156,7 +156,7 @@ async def test_revoke_keeps_the_time_a_gateway_queued_it_at(consent_runtime, cal
 async def test_revoke_never_takes_effect_before_the_grant_nor_in_the_future(consent_runtime, call):
     granted_at = datetime.fromisoformat((await grant(call, "s-early"))["granted_at"])
     early = await call(
-        commands.REVOKE,
+        contract.revoke.subject,
         {
             "session_id": "s-early",
             "reason": "admin",
@@ -167,7 +167,7 @@ async def test_revoke_never_takes_effect_before_the_grant_nor_in_the_future(cons
 
     await grant(call, "s-late")
     late = await call(
-        commands.REVOKE,
+        contract.revoke.subject,
         {
             "session_id": "s-late",
             "reason": "admin",
@@ -183,8 +183,8 @@ async def test_revoking_twice_answers_the_first_revocation_and_publishes_one_eve
     revoked_events = await nc.jetstream().subscribe("consent.revoked", ordered_consumer=True)
     await grant(call)
     await acquire(call)
-    first = await call(commands.REVOKE, {"session_id": "s-1", "reason": "customer_terminated"})
-    second = await call(commands.REVOKE, {"session_id": "s-1", "reason": "consultant_ended"})
+    first = await call(contract.revoke.subject, {"session_id": "s-1", "reason": "customer_terminated"})
+    second = await call(contract.revoke.subject, {"session_id": "s-1", "reason": "consultant_ended"})
     assert first["already_revoked"] is False and second["already_revoked"] is True
     assert second["revoked_at"] == first["revoked_at"] and second["reason"] == "customer_terminated"
     assert first["ended_by"] == second["ended_by"] == "customer"  # who ended it: the first revocation's
@@ -226,7 +226,7 @@ async def test_the_expiry_task_revokes_a_consent_past_its_maximum_duration(conse
     assert event.data["revoked_at"] == granted["expires_at"]
     assert holder.requests and holder.requests[0]["lease_ids"] == [lease["lease_id"]]
     assert holder.requests[0]["reason"] == "expired"
-    view = await call(commands.GET, {"session_id": "s-1"})
+    view = await call(contract.get.subject, {"session_id": "s-1"})
     assert view["in_force"] is False and view["reason"] == "expired"
 
 
@@ -246,7 +246,7 @@ async def test_an_acquire_racing_a_revoke_is_either_refused_or_cut(consent_runti
     acquiring = [asyncio.create_task(try_acquire()) for _ in range(30)]
     await asyncio.sleep(0)  # let the acquires go out first, so that some land on each side of the revoke
     revoke = asyncio.create_task(
-        call(commands.REVOKE, {"session_id": "s-1", "reason": "customer_terminated"})
+        call(contract.revoke.subject, {"session_id": "s-1", "reason": "customer_terminated"})
     )
     acquiring += [asyncio.create_task(try_acquire()) for _ in range(30)]
     granted = {lease_id for lease_id in await asyncio.gather(*acquiring) if lease_id}

@@ -14,35 +14,20 @@ import asyncio
 import logging
 from datetime import UTC
 
+from assist_contract.gateway import TERMINATE_REQUESTED
+from assist_contract.session import ENDED as SESSION_ENDED
+from assist_contract.spec import EventSpec
 from assist_platform.db import after_commit
 from assist_platform.endings import EXPIRED, REASONS
 from assist_platform.envelope import CloudEvent
 from assist_platform.messaging import Subscription
-from pydantic import AwareDatetime, BaseModel, ValidationError
+from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from . import crud
 from .service import ConsentService
 
 log = logging.getLogger(__name__)
-
-# The gateway's event (docs/events.md): its own type, on its own stream.
-TERMINATE_REQUESTED = "gateway.terminate_requested"
-SESSION_ENDED = "session.ended"
-
-
-class TerminateRequested(BaseModel):
-    session_id: str
-    ended_by: str
-    reason: str
-    requested_at: AwareDatetime
-
-
-class SessionEnded(BaseModel):
-    session_id: str
-    ended_at: AwareDatetime
-    end_reason: str | None = None
-
 
 class EndingConsumer:
     """Revokes for the endings it consumes; cuts the live leases after the transaction commits."""
@@ -69,7 +54,7 @@ class EndingConsumer:
         task.add_done_callback(self._cuts.discard)
 
     async def on_terminate_requested(self, db: AsyncSession, event: CloudEvent) -> None:
-        requested = _parse(TerminateRequested, event)
+        requested = _parse(TERMINATE_REQUESTED, event)
         if requested is None:
             return
         if requested.reason not in REASONS:
@@ -79,23 +64,24 @@ class EndingConsumer:
                           revoked_at=requested.requested_at, event=event)
 
     async def on_session_ended(self, db: AsyncSession, event: CloudEvent) -> None:
-        ended = _parse(SessionEnded, event)
+        ended = _parse(SESSION_ENDED, event)
         if ended is None or ended.end_reason != EXPIRED:
             return  # every other ending came from a revocation, or will be revoked by who ends it
         await self.revoke(db, session_id=ended.session_id, reason=EXPIRED, revoked_at=ended.ended_at, event=event)
 
     def subscriptions(self) -> list[Subscription]:
         return [
-            Subscription(stream="GATEWAY", durable="consent-gateway", subjects=(TERMINATE_REQUESTED,),
+            Subscription(stream=TERMINATE_REQUESTED.stream, durable="consent-gateway",
+                         subjects=(TERMINATE_REQUESTED.subject,),
                          handler=self.on_terminate_requested),
-            Subscription(stream="SESSION", durable="consent-sessions", subjects=(SESSION_ENDED,),
+            Subscription(stream=SESSION_ENDED.stream, durable="consent-sessions", subjects=(SESSION_ENDED.subject,),
                          handler=self.on_session_ended),
         ]
 
 
-def _parse(model: type[BaseModel], event: CloudEvent):
+def _parse(spec: EventSpec, event: CloudEvent):
     try:
-        return model.model_validate(event.data)
+        return spec.parse(event)
     except ValidationError as exc:
         # Redelivering a malformed event would fail the same way forever: record it as processed and say so.
         log.error("dropping malformed %s event %s: %s", event.type, event.id, exc)

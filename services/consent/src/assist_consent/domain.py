@@ -5,12 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from assist_platform.endings import REASONS as REVOKE_REASONS
-
-SCOPES = ("view", "control")
-ENDPOINTS = ("agent", "consultant")
-LANGUAGES = ("bg", "en")
-DEFAULT_LANGUAGE = "bg"
+# The rules a caller meets at the door (scopes, languages, reasons) are the public contract's, defined there once.
+from assist_contract.consent_rules import (
+    DEFAULT_LANGUAGE,
+    ENDPOINTS,
+    LANGUAGES,
+    REVOKE_REASONS,
+    SCOPES,
+    normalize_scopes,
+    validate_language,
+    validate_reason,
+)
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -18,29 +23,6 @@ def as_utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
-
-
-def normalize_scopes(scopes: Iterable[str]) -> list[str]:
-    """A non-empty subset of SCOPES, without repeats, in canonical order; ValueError otherwise."""
-    requested = list(scopes)
-    unknown = sorted({scope for scope in requested if scope not in SCOPES})
-    if unknown:
-        raise ValueError(f"unknown scope(s) {unknown}; allowed: {list(SCOPES)}")
-    if not requested:
-        raise ValueError(f"at least one scope is required; allowed: {list(SCOPES)}")
-    return [scope for scope in SCOPES if scope in requested]
-
-
-def validate_reason(reason: str) -> str:
-    if reason not in REVOKE_REASONS:
-        raise ValueError(f"unknown revocation reason {reason!r}; allowed: {list(REVOKE_REASONS)}")
-    return reason
-
-
-def validate_language(lang: str) -> str:
-    if lang not in LANGUAGES:
-        raise ValueError(f"unknown language {lang!r}; allowed: {list(LANGUAGES)}")
-    return lang
 
 
 def consent_expires_at(*, granted_at: datetime, max_seconds: float) -> datetime:

@@ -1,21 +1,20 @@
-"""The events the consent service publishes (CONTRACT §4, stream CONSENT); what it consumes is in `consumers`."""
+"""The events the consent service publishes (CONTRACT §4, stream CONSENT; their types and payload models are
+`assist_contract.consent`); what it consumes is in `consumers`."""
 
 from __future__ import annotations
 
+from assist_contract.consent import GRANTED, REVOKED
 from assist_platform.endings import ended_by_of
-from assist_platform.envelope import CloudEvent, new_event, rfc3339
+from assist_platform.envelope import CloudEvent, rfc3339
 
 from .models import Consent
 
 SOURCE = "assist/consent"
-CONSENT_GRANTED = "consent.granted"
-CONSENT_REVOKED = "consent.revoked"
 
 
 def consent_granted(consent: Consent) -> CloudEvent:
-    return new_event(
+    return GRANTED.new(
         source=SOURCE,
-        type=CONSENT_GRANTED,
         subject=consent.session_id,
         data={
             "consent_id": consent.consent_id,
@@ -37,9 +36,8 @@ def consent_revoked(
     """`actor` and `client_address` are who asked (a staff username, `customer`...) and from where: the session
     service's audit entry of the ending names them as consent's own does."""
     assert consent.revoked_at is not None and consent.revoke_reason is not None
-    return new_event(
+    return REVOKED.new(
         source=SOURCE,
-        type=CONSENT_REVOKED,
         subject=consent.session_id,
         data={
             "consent_id": consent.consent_id,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from assist_contract.consent import GRANTED, REVOKED
 from assist_platform.audit import actor_of_reason, append_audit, entries_of_session
 from assist_platform.endings import ended_by_of
 from assist_platform.envelope import rfc3339, utcnow
@@ -110,7 +111,7 @@ class ConsentService:
                 )
                 add_event(db, events.consent_granted(consent))
                 await append_audit(
-                    db, action="consent.granted", actor="customer", session_id=session_id,
+                    db, action=GRANTED.type, actor="customer", session_id=session_id,
                     client_address=client_address, at=granted_at,
                     detail={"consent_id": consent.consent_id, "scopes": list(scopes),
                             "terms_version": terms.version, "terms_sha256": terms.sha256},
@@ -136,7 +137,7 @@ class ConsentService:
         receipt = consent_receipt(await self._existing(session_id), issuer=self.settings.consent_issuer)
         async with self.database.transaction() as db:
             entry = next((e for e in await entries_of_session(db, session_id=session_id)
-                          if e.action == "consent.granted"), None)
+                          if e.action == GRANTED.type), None)
         receipt["audit_entry"] = {"service": "consent", "id": entry.id, "hash": entry.hash} if entry else None
         return receipt
 
@@ -186,7 +187,7 @@ class ConsentService:
             await crud.record_revocation(db=db, consent=consent, revoked_at=when, reason=reason)
             add_event(db, events.consent_revoked(consent, actor=actor, client_address=client_address))
             await append_audit(
-                db, action="consent.revoked", actor=actor or actor_of_reason(reason), session_id=consent.session_id,
+                db, action=REVOKED.type, actor=actor or actor_of_reason(reason), session_id=consent.session_id,
                 client_address=client_address, detail={"consent_id": consent.consent_id, "reason": reason,
                                                        "revoked_at": rfc3339(consent.revoked_at)},
             )
