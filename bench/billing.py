@@ -23,7 +23,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from assist_platform.envelope import CloudEvent, new_event, rfc3339
+from assist_contract.billing import RECORD_CLOSED, RECORD_OPENED
+from assist_contract.session import ENDED, STARTED
+from assist_platform.envelope import CloudEvent, rfc3339
 from assist_platform.messaging import connect_nats, ensure_streams
 from assist_platform.natsserver import NatsServerProcess
 from assist_platform.testing import ServiceProcess
@@ -34,13 +36,13 @@ CUSTOMER = {"name": "Иван Петров", "email": "ivan@example.bg"}
 
 
 def started(session_id: str) -> CloudEvent:
-    return new_event(source="bench", type="session.started", subject=session_id, data={
+    return STARTED.new(source="bench", subject=session_id, data={
         "session_id": session_id, "service_type": "consultation", "customer": CUSTOMER, "consultant": "maria",
         "at": rfc3339(T0)})
 
 
 def ended(session_id: str) -> CloudEvent:
-    return new_event(source="bench", type="session.ended", subject=session_id, data={
+    return ENDED.new(source="bench", subject=session_id, data={
         "session_id": session_id, "ended_at": rfc3339(T0 + timedelta(minutes=17)), "ended_by": "customer",
         "end_reason": "customer_terminated", "started_at": rfc3339(T0), "consultant": "maria",
         "service_type": "consultation", "customer": CUSTOMER})
@@ -57,7 +59,7 @@ class Watcher:
     async def on_message(self, msg) -> None:
         now = time.perf_counter()
         session_id = json.loads(msg.data)["subject"]
-        if msg.subject == "billing.record.opened":
+        if msg.subject == RECORD_OPENED.subject:
             self.opened.add(session_id)
         else:
             self.closed_at.setdefault(session_id, now)
@@ -138,8 +140,8 @@ async def bench(*, count: int, rate: float, data_dir: Path) -> list[dict]:
         js = nc.jetstream()
         await ensure_streams(js)
         watcher = Watcher()
-        await nc.subscribe("billing.record.opened", cb=watcher.on_message)
-        await nc.subscribe("billing.record.closed", cb=watcher.on_message)
+        await nc.subscribe(RECORD_OPENED.subject, cb=watcher.on_message)
+        await nc.subscribe(RECORD_CLOSED.subject, cb=watcher.on_message)
         await billing.wait_ready_async()
         # warm-up: connections, caches, JIT of the DB
         await run_phase(js, watcher, count=min(50, count), rate=0, pid=billing.pid)

@@ -1,11 +1,12 @@
-"""The import graph keeps the layers: libraries (the platform) below the services, the services below the CLI, the
-agent apart; and no package imports itself in a circle.
+"""The import graph keeps the layers: the platform below the contract, both libraries below the services, the
+services below the CLI, the agent apart; and no package imports itself in a circle.
 
 | layer | packages | may import |
 | --- | --- | --- |
 | CLI | `assist` (src/assist) | anything: it starts and administers the services and runs the agent |
 | service | `services/*/src/*` | libraries only: services talk to each other through NATS, never by import |
-| library | `libs/*/src/*` (assist_platform, ...) | other libraries |
+| library: contract | `assist_contract` (libs/contract) | the platform: what the services say to each other over NATS |
+| library: platform | `assist_platform` (libs/platform) | no other package of ours: the mechanisms under everything |
 | agent | `agent/src/*` | nothing of ours: it is installed alone on the customer's computer |
 
 Every import counts, one inside a function or under `TYPE_CHECKING` too: an import moved into a function to dodge a
@@ -38,7 +39,7 @@ PACKAGES = [*LIBRARIES, *SERVICES, *AGENT, *CLI]
 
 def test_every_part_of_the_tree_is_in_a_layer() -> None:
     # A glob that finds nothing would make the checks below pass vacuously.
-    assert "assist_platform" in LIBRARIES and "assist_agent" in AGENT
+    assert {"assist_platform", "assist_contract"} <= set(LIBRARIES) and "assist_agent" in AGENT
     assert {"assist_consent", "assist_session", "assist_billing", "assist_gateway"} <= set(SERVICES)
     assert (ROOT / "src/assist/__init__.py").is_file()
 
@@ -154,6 +155,8 @@ def _forbidden() -> list:
     rules: list[tuple[str, str, str]] = []
     for library in LIBRARIES:
         rules += [(library, other, "a library imports no service, agent or CLI") for other in [*SERVICES, *AGENT, *CLI]]
+    rules += [("assist_platform", other, "the platform is below every other library (the contract builds on it)")
+              for other in LIBRARIES if other != "assist_platform"]
     for service in SERVICES:
         rules += [(service, other, "a service talks to other services through NATS, never by import")
                   for other in SERVICES if other != service]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nats
 import pytest
-from assist_platform import natsauth
+from assist_contract import natsauth
 from assist_platform.natsserver import NatsServerProcess
 
 from assist.devnats import BundledNatsAuth
@@ -48,7 +48,7 @@ async def _received(sub, timeout: float = 0.5) -> list[bytes]:
 
 def test_the_checked_in_nats_authorization_is_the_generated_one():
     assert CHECKED_IN.read_text() == natsauth.render_authorization(), (
-        "regenerate: .venv/bin/python -c 'from assist_platform.natsauth import render_authorization as r; "
+        "regenerate: .venv/bin/python -c 'from assist_contract.natsauth import render_authorization as r; "
         "print(r(), end=\"\")' > deploy/k8s/base/nats/auth.conf"
     )
 

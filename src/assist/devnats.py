@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from assist_platform import natsauth
+from assist_contract import natsauth
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ import pytest
 from assist_contract import consent as contract
 from assist_platform.envelope import CloudEvent, rfc3339, utcnow
 from assist_platform.outbox import ProcessedEvent
-from sqlmodel import select
 from consent_testkit import Holder, acquire, grant
+from sqlmodel import select
 
 
 async def deliver(nc, event: CloudEvent, times: int = 1) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from assist_contract import consent as contract
 from assist_consent.terms import terms_catalog
+from assist_contract import consent as contract
 from assist_platform.envelope import CloudEvent
 from assist_platform.problems import Problem
 

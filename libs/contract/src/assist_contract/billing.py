@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from assist_platform.audit import AuditQuery
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from .spec import CommandSpec, EventSpec, JsonObject
 
 STREAM = "BILLING"
 COMMANDS = "cmd.billing.>"
+EVENTS = "billing.>"
 
 Dialect = Literal["rfc4180", "excel-bg"]
 
@@ -106,6 +108,8 @@ credits_export: CommandSpec[ExportInput, JsonObject] = CommandSpec("cmd.billing.
 session_report: CommandSpec[SessionReportInput, JsonObject] = CommandSpec("cmd.billing.session_report",
                                                                            SessionReportInput)
 
+# Its entries of the audit chain about one session (the platform's audit_handler answers it).
+audit: CommandSpec[AuditQuery, JsonObject] = CommandSpec("cmd.billing.audit", AuditQuery)
 
 class RecordOpened(BaseModel):
     record_id: str

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
+from assist_platform.audit import AuditQuery
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
@@ -16,6 +17,7 @@ from .spec import CommandSpec, EventSpec, JsonObject
 STREAM = "CONSENT"
 # Every command subject of the service (its NATS permission, its queue group's reach).
 COMMANDS = "cmd.consent.>"
+EVENTS = "consent.>"
 
 SessionId = Field(min_length=1, max_length=64)
 Holder = Field(min_length=1, max_length=200, description="the NATS subject that answers cut requests")
@@ -172,22 +174,27 @@ lease_acquire = CommandSpec("cmd.consent.lease.acquire", LeaseAcquireInput, Leas
 lease_renew = CommandSpec("cmd.consent.lease.renew", LeaseRenewInput, LeasesRenewed)
 lease_release = CommandSpec("cmd.consent.lease.release", LeaseReleaseInput, LeasesReleased)
 
+# Its entries of the audit chain about one session (the platform's audit_handler answers it).
+audit: CommandSpec[AuditQuery, JsonObject] = CommandSpec("cmd.consent.audit", AuditQuery)
 
 class ConsentGranted(BaseModel):
+    """The consent service sends every field; a consumer may rely on the two ids alone (the session service
+    fills in a missing consent id from them)."""
+
     consent_id: str
     session_id: str
-    customer: dict
-    terms_version: str
-    terms_sha256: str
+    customer: dict | None = None
+    terms_version: str | None = None
+    terms_sha256: str | None = None
     terms_lang: str | None = None
-    scopes: list[str]
-    granted_at: AwareDatetime
-    expires_at: AwareDatetime
+    scopes: list[str] | None = None
+    granted_at: AwareDatetime | None = None
+    expires_at: AwareDatetime | None = None
 
 
 class ConsentRevoked(BaseModel):
-    consent_id: str
     session_id: str
+    consent_id: str | None = None  # always sent; a consumer needs only the session
     revoked_at: AwareDatetime
     reason: str
     # Who ended it (`assist_platform.endings`); events from before it said so name only the reason.

@@ -27,6 +27,18 @@ TERMINATE_REQUESTED = EventSpec("gateway.terminate_requested", STREAM, Terminate
 CUT_ANY = "gateway.cut.*"
 
 
+class CutRequest(BaseModel):
+    """Cut these leases of the session now (the consent service revoked); answered once they are cut."""
+
+    session_id: str
+    lease_ids: list[str] | None = None  # none: every endpoint of the session on that replica
+    reason: str | None = None  # the revocation's reason, for the close reason the endpoints are told
+
+
+class CutReply(BaseModel):
+    cut: list[str]  # the lease ids the replica has cut
+
+
 def cut_subject(replica_id: str) -> str:
     return f"gateway.cut.{replica_id}"
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from assist_platform.audit import AuditQuery
 from pydantic import AwareDatetime, BaseModel, Field
 
 from .spec import CommandSpec, EventSpec, JsonObject
@@ -91,6 +92,8 @@ activate: CommandSpec[ActivateInput, JsonObject] = CommandSpec("cmd.session.acti
 agent_away: CommandSpec[AgentMarkInput, JsonObject] = CommandSpec("cmd.session.agent_away", AgentMarkInput)
 agent_back: CommandSpec[AgentMarkInput, JsonObject] = CommandSpec("cmd.session.agent_back", AgentMarkInput)
 
+# Its entries of the audit chain about one session (the platform's audit_handler answers it).
+audit: CommandSpec[AuditQuery, JsonObject] = CommandSpec("cmd.session.audit", AuditQuery)
 
 class SessionLifecycle(BaseModel):
     """`session.requested`, `session.assigned`, `session.started`: who, what, and when it happened."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -30,7 +30,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from . import endings
 from .db import before_commit, take_transaction_list, transaction_list
 from .envelope import rfc3339, utcnow
-from .runtime import Command
 
 GENESIS = "0" * 64
 # Serializes appends to this schema's chain until the transaction ends. Not `FOR UPDATE` on the head: a waiter
@@ -165,15 +164,16 @@ class AuditQuery(BaseModel):
     session_id: str = PydanticField(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
 
 
-def audit_command(*, service: str, database) -> Command:
-    """`cmd.<service>.audit` {session_id} → {entries: [...]}: the service's entries about one session."""
+def audit_handler(*, service: str, database) -> Callable[[AuditQuery], Awaitable[dict[str, Any]]]:
+    """The handler of a service's audit command ({session_id} → {entries: [...]}: the service's entries about one
+    session); each service serves it on the subject the contract gives it (`assist_contract.<service>.audit`)."""
 
     async def handler(request: AuditQuery) -> dict[str, Any]:
         async with database.transaction() as db:
             entries = await entries_of_session(db, session_id=request.session_id)
         return {"entries": [entry_view(entry, service=service) for entry in entries]}
 
-    return Command(f"cmd.{service}.audit", AuditQuery, handler)
+    return handler
 
 
 def actor_of_reason(reason: str) -> str:

@@ -13,7 +13,7 @@ class PlatformSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
     nats_url: str = "nats://127.0.0.1:4222"
-    # This service's own NATS user (its subject permissions: assist_platform.natsauth); unset: no credentials,
+    # This service's own NATS user (its subject permissions: assist_contract.natsauth); unset: no credentials,
     # or those in NATS_URL (`nats://user:password@host:port`).
     nats_user: str | None = None
     nats_password: str | None = None

@@ -1,17 +1,29 @@
-"""The billing service's commands (docs/commands.md): one input model and one thin handler each."""
+"""The billing service's commands (docs/commands.md): each registered through its spec in
+`assist_contract.billing` (subject, input model), with one thin handler."""
 
 from __future__ import annotations
 
 from datetime import UTC
-from typing import Any, Literal
 
-from assist_platform.audit import audit_command
+from assist_contract import billing as contract
+from assist_contract.billing import (
+    CreditIdInput,
+    CreditInput,
+    ExportInput,
+    ListInput,
+    PriceListInput,
+    PublishInput,
+    RecordIdInput,
+    RecordQuery,
+    RecordsExportInput,
+    SessionReportInput,
+)
+from assist_platform.audit import audit_handler
 from assist_platform.commands import refusals_as_problems
 from assist_platform.envelope import rfc3339, utcnow
 from assist_platform.problems import Problem
 from assist_platform.retrying import on_conflict
 from assist_platform.runtime import Command, ServiceRuntime
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from . import ledger, price_lists
 from .domain import CreditRefused, InvalidCredit, InvalidPriceList, money, parse_price_list
@@ -21,94 +33,20 @@ from .price_lists import VersionConflict
 from .settings import Settings
 from .views import credit_view, record_view, session_report
 
-Dialect = Literal["rfc4180", "excel-bg"]
 # The most records one filtered export holds (the page lists 500; its export takes every match up to this).
 RECORDS_EXPORT_LIMIT = 10_000
 
-_ID = Field(min_length=1, max_length=64)
 
-
-class PriceListInput(BaseModel):
-    at: AwareDatetime | None = None  # default: now
-
-
-class PublishInput(BaseModel):
-    """A new price list version; the document is checked field by field by the pricing rules."""
-
-    version: str = Field(max_length=64)
-    effective_from: str = Field(max_length=64)
-    currency: str = Field(max_length=8)
-    vat_rate: str = Field(max_length=16)
-    service_types: list[dict[str, Any]] = Field(max_length=100)
-    published_by: str | None = Field(default=None, max_length=200)
-
-
-class _Period(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
-    start: AwareDatetime | None = Field(default=None, alias="from")
-    end: AwareDatetime | None = Field(default=None, alias="to")
-
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.start and self.end and self.start >= self.end:
-            raise ValueError("'from' must be before 'to'")
-        return self
-
-
-class RecordQuery(_Period):
-    """Which records (`from`/`to`: when the session started): the records page's filter, listed or exported."""
-
-    status: Literal["open", "closed"] | None = None
-    customer: str | None = Field(default=None, max_length=200)
-    service_type: str | None = Field(default=None, max_length=64)
-
-    def record_filter(self) -> RecordFilter:
-        customer = self.customer.strip() if self.customer else None
-        return RecordFilter(
-            status=self.status,
-            started_from=self.start.astimezone(UTC) if self.start else None,
-            started_to=self.end.astimezone(UTC) if self.end else None,
-            customer=customer or None,
-            service_type=self.service_type,
-        )
-
-
-class ListInput(RecordQuery):
-    limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
-
-
-class RecordIdInput(BaseModel):
-    record_id: str = _ID
-
-
-class ExportInput(_Period):
-    start: AwareDatetime = Field(alias="from")
-    end: AwareDatetime = Field(alias="to")
-    dialect: Dialect = "rfc4180"
-
-
-class RecordsExportInput(RecordQuery):
-    """The filter of `cmd.billing.records.list`, without paging."""
-
-    dialect: Dialect = "excel-bg"
-
-
-class CreditIdInput(BaseModel):
-    credit_id: str = _ID
-
-
-class CreditInput(BaseModel):
-    record_id: str = _ID
-    amount: str = Field(max_length=32)
-    reason: str = Field(min_length=1, max_length=2000)
-    issued_by: str | None = Field(default=None, max_length=200)
-    credit_id: str | None = Field(default=None, min_length=1, max_length=64)  # makes a retry safe
-
-
-class SessionReportInput(BaseModel):
-    session_id: str = _ID
+def record_filter(query: RecordQuery) -> RecordFilter:
+    """The ledger's filter of a records query (`from`/`to`: when the session started)."""
+    customer = query.customer.strip() if query.customer else None
+    return RecordFilter(
+        status=query.status,
+        started_from=query.start.astimezone(UTC) if query.start else None,
+        started_to=query.end.astimezone(UTC) if query.end else None,
+        customer=customer or None,
+        service_type=query.service_type,
+    )
 
 
 _STATUS: list[tuple[type[Exception], int, str]] = [
@@ -134,25 +72,24 @@ class BillingCommands:
         self._database = runtime.database
 
     def commands(self) -> list[Command]:
-        table = {
-            "cmd.billing.price_list": (PriceListInput, self.price_list),
-            "cmd.billing.price_list.publish": (PublishInput, self.publish_price_list),
-            "cmd.billing.records.list": (ListInput, self.list_records),
-            "cmd.billing.records.get": (RecordIdInput, self.get_record),
-            "cmd.billing.export": (ExportInput, self.export),
-            "cmd.billing.records.export": (RecordsExportInput, self.export_records),
-            "cmd.billing.credit": (CreditInput, self.credit),
-            "cmd.billing.credit.get": (CreditIdInput, self.get_credit),
-            "cmd.billing.credits.export": (ExportInput, self.export_credits),
-            "cmd.billing.session_report": (SessionReportInput, self.session_report),
-        }
+        table = [
+            (contract.price_list, self.price_list),
+            (contract.price_list_publish, self.publish_price_list),
+            (contract.records_list, self.list_records),
+            (contract.record_get, self.get_record),
+            (contract.export, self.export),
+            (contract.records_export, self.export_records),
+            (contract.credit, self.credit),
+            (contract.credit_get, self.get_credit),
+            (contract.credits_export, self.export_credits),
+            (contract.session_report, self.session_report),
+        ]
         # Credits are answered in parallel: each waits on its database transaction (the record's row lock and the
         # number's, on PostgreSQL), not on the others' replies.
-        parallel = {"cmd.billing.credit"}
+        parallel = {contract.credit}
         return [
-            *(Command(subject, model, _as_problems(handler), concurrent=subject in parallel)
-              for subject, (model, handler) in table.items()),
-            audit_command(service="billing", database=self._database),
+            *(spec.serve(_as_problems(handler), concurrent=spec in parallel) for spec, handler in table),
+            contract.audit.serve(audit_handler(service="billing", database=self._database)),
         ]
 
     async def price_list(self, request: PriceListInput) -> dict:
@@ -172,7 +109,7 @@ class BillingCommands:
         return {"published": published, "price_list": price_list.to_document()}
 
     async def list_records(self, request: ListInput) -> dict:
-        where = request.record_filter()
+        where = record_filter(request)
         async with self._database.session() as db:
             records, total = await ledger.list_records(db=db, where=where, limit=request.limit, offset=request.offset)
             credits = await ledger.credits_of(db=db, record_ids=[record.record_id for record in records])
@@ -217,7 +154,7 @@ class BillingCommands:
             )
 
     async def export_records(self, request: RecordsExportInput) -> dict:
-        where = request.record_filter()
+        where = record_filter(request)
         async with self._database.session() as db:
             records = await ledger.matching_records(db=db, where=where, limit=RECORDS_EXPORT_LIMIT + 1)
             if len(records) > RECORDS_EXPORT_LIMIT:

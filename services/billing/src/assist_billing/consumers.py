@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 from datetime import UTC
 
+from assist_contract.session import ENDED, STARTED
 from assist_platform.envelope import CloudEvent
 from assist_platform.messaging import Subscription
-from pydantic import AwareDatetime, BaseModel, Field, ValidationError
+from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from .events import SESSION_ENDED, SESSION_STARTED
 from .records import SessionEnd, SessionFacts, UnpricedServiceType, close_record, open_record, prefetch
 
 log = logging.getLogger(__name__)
@@ -22,34 +22,8 @@ log = logging.getLogger(__name__)
 DURABLE = "billing"
 
 
-class SessionStarted(BaseModel):
-    session_id: str
-    service_type: str
-    customer: dict | None = None
-    consultant: str | None = None
-    at: AwareDatetime
-
-
-class AgentAway(BaseModel):
-    from_: AwareDatetime = Field(alias="from")
-    to: AwareDatetime | None = None  # null: the agent never came back before the end
-
-
-class SessionEnded(BaseModel):
-    session_id: str
-    ended_at: AwareDatetime
-    ended_by: str | None = None
-    end_reason: str | None = None
-    started_at: AwareDatetime | None = None  # null: the session never became active
-    consultant: str | None = None
-    service_type: str
-    customer: dict | None = None
-    # The periods the agent was away before the end (issue #13); absent from sessions of older versions.
-    agent_away: list[AgentAway] = Field(default_factory=list, max_length=1000)
-
-
 async def on_session_started(db: AsyncSession, event: CloudEvent) -> None:
-    started = SessionStarted.model_validate(event.data)
+    started = STARTED.parse(event)
     facts = SessionFacts(
         session_id=started.session_id,
         service_type=started.service_type,
@@ -61,7 +35,7 @@ async def on_session_started(db: AsyncSession, event: CloudEvent) -> None:
 
 
 async def on_session_ended(db: AsyncSession, event: CloudEvent) -> None:
-    ended = SessionEnded.model_validate(event.data)
+    ended = ENDED.parse(event)
     facts = None
     if ended.started_at is not None:
         facts = SessionFacts(
@@ -83,7 +57,7 @@ async def on_session_ended(db: AsyncSession, event: CloudEvent) -> None:
     await close_record(db=db, facts=facts, session_id=ended.session_id, end=end)
 
 
-_HANDLERS = {SESSION_STARTED: on_session_started, SESSION_ENDED: on_session_ended}
+_HANDLERS = {STARTED.type: on_session_started, ENDED.type: on_session_ended}
 
 
 async def on_session_event(db: AsyncSession, event: CloudEvent) -> None:
@@ -108,6 +82,6 @@ async def prepare_batch(db: AsyncSession, events: list[CloudEvent]) -> None:
 
 def session_subscription() -> Subscription:
     return Subscription(
-        stream="SESSION", durable=DURABLE, subjects=(SESSION_STARTED, SESSION_ENDED), handler=on_session_event,
+        stream=STARTED.stream, durable=DURABLE, subjects=(STARTED.subject, ENDED.subject), handler=on_session_event,
         batch_transactions=True, prepare_batch=prepare_batch,
     )

@@ -1,4 +1,5 @@
-"""The events billing publishes on BILLING (CONTRACT §4, docs/finance.md) and the SESSION events it reads."""
+"""The events billing publishes on BILLING (CONTRACT §4, docs/finance.md; their types and payload models are
+`assist_contract.billing`)."""
 
 from __future__ import annotations
 
@@ -6,28 +7,20 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from assist_platform.envelope import CloudEvent, new_event, rfc3339
+from assist_contract.billing import RECORD_CLOSED, RECORD_CREDITED, RECORD_OPENED
+from assist_platform.envelope import CloudEvent, rfc3339
 
 from .models import Credit
 
 SOURCE = "assist/billing"
-
-RECORD_OPENED = "billing.record.opened"
-RECORD_CLOSED = "billing.record.closed"
-RECORD_CREDITED = "billing.record.credited"
-
-SESSION_STARTED = "session.started"
-SESSION_ENDED = "session.ended"
-
 
 def _time(moment: datetime | None) -> str | None:
     return rfc3339(moment) if moment else None
 
 
 def record_opened_event(record: Mapping[str, Any]) -> CloudEvent:
-    return new_event(
+    return RECORD_OPENED.new(
         source=SOURCE,
-        type=RECORD_OPENED,
         subject=record["session_id"],
         data={
             "record_id": record["record_id"],
@@ -40,9 +33,8 @@ def record_opened_event(record: Mapping[str, Any]) -> CloudEvent:
 
 
 def record_closed_event(record: Mapping[str, Any]) -> CloudEvent:
-    return new_event(
+    return RECORD_CLOSED.new(
         source=SOURCE,
-        type=RECORD_CLOSED,
         subject=record["session_id"],
         data={
             "record_id": record["record_id"],
@@ -69,9 +61,8 @@ def record_closed_event(record: Mapping[str, Any]) -> CloudEvent:
 
 
 def record_credited_event(credit: Credit, *, credited_total: str, remaining: str) -> CloudEvent:
-    return new_event(
+    return RECORD_CREDITED.new(
         source=SOURCE,
-        type=RECORD_CREDITED,
         subject=credit.session_id,
         data={
             "credit_id": credit.credit_id,

@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from assist_contract.billing import RECORD_CLOSED, RECORD_OPENED
 from assist_platform.audit import stage_audit
 from assist_platform.db import before_commit, take_transaction_list, transaction_list
 from assist_platform.envelope import utcnow
@@ -21,10 +22,18 @@ from sqlalchemy.orm import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from . import price_lists
-from .domain import AwayPeriod, PriceList, ServiceType, billable_seconds, compute_charge, money, price_list_in_force
+from .domain import (
+    AwayPeriod,
+    PriceList,
+    ServiceType,
+    billable_seconds,
+    compute_charge,
+    money,
+    price_list_in_force,
+)
 from .events import record_closed_event, record_opened_event
-from .models import BillingRecord
 from .metrics import count_closed_record
+from .models import BillingRecord
 
 
 class UnpricedServiceType(Exception):
@@ -136,7 +145,7 @@ async def _open(*, db: AsyncSession, facts: SessionFacts) -> RecordRow:
     _records(db)[facts.session_id] = record
     _stage_write(db, "insert", record)
     add_event(db, record_opened_event(record))
-    stage_audit(db, action="billing.record.opened", actor="system", session_id=facts.session_id, detail={
+    stage_audit(db, action=RECORD_OPENED.type, actor="system", session_id=facts.session_id, detail={
         key: record[key] for key in ("record_id", "service_type", "price_list_version", "started_at")})
     return record
 
@@ -159,7 +168,7 @@ async def close_record(
     record.update(_settlement(record, end))
     _stage_write(db, "update", record)
     add_event(db, record_closed_event(record))
-    stage_audit(db, action="billing.record.closed", actor="system", session_id=session_id, detail={
+    stage_audit(db, action=RECORD_CLOSED.type, actor="system", session_id=session_id, detail={
         key: record[key] for key in ("record_id", "ended_by", "end_reason", "billable_seconds", "units", "net", "vat",
                                      "gross", "currency")})
     count_closed_record(db, service_type=record["service_type"], currency=record["currency"], gross=record["gross"],

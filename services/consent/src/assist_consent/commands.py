@@ -13,7 +13,7 @@ from assist_contract.consent import (
     SessionInput,
     TermsInput,
 )
-from assist_platform.audit import audit_command
+from assist_platform.audit import audit_handler
 from assist_platform.runtime import Command
 
 from .service import ConsentService
@@ -60,7 +60,7 @@ def consent_commands(service: ConsentService) -> list[Command]:
         return await service.release_leases(lease_ids=request.lease_ids)
 
     return [
-        audit_command(service="consent", database=service.database),
+        contract.audit.serve(audit_handler(service="consent", database=service.database)),
         contract.terms.serve(terms),
         contract.grant.serve(grant),
         contract.revoke.serve(revoke, concurrent=True),

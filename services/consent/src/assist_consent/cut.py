@@ -8,12 +8,12 @@ waiting until the expiry plus a margin is as good as a confirmation.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
+from assist_contract.gateway import CutRequest
 from assist_platform.envelope import utcnow
 from nats.aio.client import Client as NATS
 
@@ -50,11 +50,11 @@ def cuts_by_holder(leases: list[Lease]) -> list[HolderCut]:
 async def _cut_one(nc: NATS, *, session_id: str, reason: str, cut: HolderCut, margin_seconds: float) -> str:
     """'confirmed' when the holder answered, 'expired' when its leases ran out first."""
     wait = cut_wait_seconds(lease_expires_at=cut.latest_expiry, now=utcnow(), margin_seconds=margin_seconds)
-    body = json.dumps({"session_id": session_id, "lease_ids": list(cut.lease_ids), "reason": reason}).encode()
+    body = CutRequest(session_id=session_id, lease_ids=list(cut.lease_ids), reason=reason).model_dump_json()
     try:
         if nc is None:  # not connected yet: nobody can be asked, only the clock can cut
             raise ConnectionError("no NATS connection")
-        await nc.request(cut.holder, body, timeout=wait)
+        await nc.request(cut.holder, body.encode(), timeout=wait)
         return "confirmed"
     except asyncio.CancelledError:
         raise

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-# The rules a caller meets at the door (scopes, languages, reasons) are the public contract's, defined there once.
-from assist_contract.consent_rules import (
+# The rules a caller meets at the door (scopes, languages, reasons) are the public contract's, defined there once;
+# the service reads them here with the rest of its rules.
+from assist_contract.consent_rules import (  # noqa: F401
     DEFAULT_LANGUAGE,
     ENDPOINTS,
     LANGUAGES,

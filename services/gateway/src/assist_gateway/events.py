@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from assist_platform.envelope import CloudEvent, new_event, rfc3339
+from assist_contract.gateway import TERMINATE_REQUESTED
+from assist_platform.envelope import CloudEvent, rfc3339
 
 SOURCE = "assist/gateway"
-TERMINATE_REQUESTED = "gateway.terminate_requested"
 
 
 def terminate_requested(*, session_id: str, ended_by: str, reason: str, requested_at: datetime) -> CloudEvent:
-    return new_event(
+    return TERMINATE_REQUESTED.new(
         source=SOURCE,
-        type=TERMINATE_REQUESTED,
         subject=session_id,
         data={"session_id": session_id, "ended_by": ended_by, "reason": reason,
               "requested_at": rfc3339(requested_at)},

@@ -46,8 +46,8 @@ async def request_help(
             "customer": customer,
             "service_type": request.service_type,
             "description": request.description,
-            "consent_id": consent["consent_id"],
-            "scopes": consent["scopes"],
+            "consent_id": consent.consent_id,
+            "scopes": consent.scopes,
         },
     )
     async with runtime.database.transaction() as db:

@@ -112,7 +112,7 @@ async def _end_session_everywhere(
         return ended_by
     REVOCATION_SECONDS.labels(path="nats").observe(time.perf_counter() - started)
     _kept.pop(session_id, None)
-    return revocation.get("ended_by") or ending_of(revocation["reason"]).ended_by
+    return revocation.ended_by or ending_of(revocation.reason).ended_by
 
 
 async def _cut_without_messaging(

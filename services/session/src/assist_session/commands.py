@@ -1,86 +1,38 @@
-"""The session service's commands (docs/commands.md): one input model and one thin handler each."""
+"""The session service's commands (docs/commands.md): each registered through its spec in
+`assist_contract.session` (subject, input model), with one thin handler."""
 
 from __future__ import annotations
 
 from datetime import UTC
 
-from assist_platform.audit import audit_command
+from assist_contract import session as contract
+from assist_contract.session import (
+    ActivateInput,
+    AgentMarkInput,
+    AttachAgentInput,
+    ClaimInput,
+    ListInput,
+    QueueInput,
+    RequestInput,
+    ResumeAgentInput,
+    SessionIdInput,
+)
+from assist_platform.audit import audit_handler
 from assist_platform.commands import refusals_as_problems
 from assist_platform.envelope import utcnow
 from assist_platform.retrying import on_conflict
 from assist_platform.runtime import Command, ServiceRuntime
-from pydantic import AwareDatetime, BaseModel, Field
 
 from . import domain, service
 from .domain import CodeGone, InvalidInput, QueueFull, Status, TransitionRefused
 from .settings import Settings
 from .views import RequestedSession, SessionList, SessionView, session_list, session_view
 
-# Generous outer bounds so nothing absurd reaches the rules; the rules give the precise answers.
-_ID = Field(min_length=1, max_length=64)
-
-
-class CustomerIn(BaseModel):
-    name: str = Field(max_length=1000)
-    email: str = Field(max_length=1000)
-    company: str | None = Field(default=None, max_length=1000)
-    phone: str | None = Field(default=None, max_length=1000)
-
-
-class RequestInput(BaseModel):
-    session_id: str = _ID
-    customer: CustomerIn
-    service_type: str = Field(max_length=200)
-    description: str = Field(default="", max_length=20_000)
-    consent_id: str | None = Field(default=None, max_length=64)
-    scopes: list[str] = Field(default_factory=list, max_length=10)
-
-
-class SessionIdInput(BaseModel):
-    session_id: str = _ID
-
-
-class QueueInput(BaseModel):
-    pass
-
-
-class ListInput(BaseModel):
-    status: Status | None = None
-    consultant: str | None = None
-    limit: int = Field(default=200, ge=1, le=1000)
-
-
-class ClaimInput(BaseModel):
-    session_id: str = _ID
-    consultant: str = Field(max_length=1000)
-    client_address: str | None = Field(default=None, max_length=100)  # for the audit trail
-
-
-class AttachAgentInput(BaseModel):
-    session_code: str = Field(max_length=64)
-    # Chosen by the gateway, so that asking again after a lost reply is the same attach (see service.attach_agent).
-    resume_token: str | None = Field(default=None, min_length=32, max_length=128)
-
-
-class ResumeAgentInput(BaseModel):
-    session_id: str = _ID
-    resume_token: str = Field(min_length=1, max_length=128)
-
 
 class AttachedAgent(SessionView):
     """The session view, and the token with which the same agent may come back (given once, at attach)."""
 
     resume_token: str
-
-
-class ActivateInput(BaseModel):
-    session_id: str = _ID
-    at: AwareDatetime
-
-
-class AgentMarkInput(BaseModel):
-    session_id: str = _ID
-    at: AwareDatetime  # when the gateway saw it: reports arrive late and out of order, the time orders them
 
 
 # A refusal of the rules leaves as the problem a caller can act on (422, 409, 410, 429), never as a 500.
@@ -101,20 +53,20 @@ class SessionCommands:
         self._database = runtime.database
 
     def commands(self) -> list[Command]:
-        table = {
-            "cmd.session.request": (RequestInput, self.request),
-            "cmd.session.get": (SessionIdInput, self.get),
-            "cmd.session.queue": (QueueInput, self.queue),
-            "cmd.session.list": (ListInput, self.list),
-            "cmd.session.claim": (ClaimInput, self.claim),
-            "cmd.session.attach_agent": (AttachAgentInput, self.attach_agent),
-            "cmd.session.resume_agent": (ResumeAgentInput, self.resume_agent),
-            "cmd.session.activate": (ActivateInput, self.activate),
-            "cmd.session.agent_away": (AgentMarkInput, self.agent_away),
-            "cmd.session.agent_back": (AgentMarkInput, self.agent_back),
-        }
-        commands = [Command(subject, model, _rules_as_problems(handler)) for subject, (model, handler) in table.items()]
-        return [*commands, audit_command(service="session", database=self._database)]
+        table = [
+            (contract.request, self.request),
+            (contract.get, self.get),
+            (contract.queue, self.queue),
+            (contract.list_sessions, self.list),
+            (contract.claim, self.claim),
+            (contract.attach_agent, self.attach_agent),
+            (contract.resume_agent, self.resume_agent),
+            (contract.activate, self.activate),
+            (contract.agent_away, self.agent_away),
+            (contract.agent_back, self.agent_back),
+        ]
+        commands = [spec.serve(_rules_as_problems(handler)) for spec, handler in table]
+        return [*commands, contract.audit.serve(audit_handler(service="session", database=self._database))]
 
     async def request(self, request: RequestInput) -> RequestedSession:
         customer = domain.validate_customer(**request.customer.model_dump())
@@ -155,7 +107,8 @@ class SessionCommands:
     async def list(self, request: ListInput) -> SessionList:
         async with self._database.session() as db:
             sessions = await service.list_sessions(
-                db=db, status=request.status, consultant=request.consultant, limit=request.limit
+                db=db, status=Status(request.status) if request.status else None, consultant=request.consultant,
+                limit=request.limit,
             )
             return session_list(sessions)
 

@@ -12,38 +12,22 @@ from __future__ import annotations
 import logging
 from datetime import UTC
 
+from assist_contract.consent import GRANTED, REVOKED
 from assist_platform.envelope import CloudEvent
 from assist_platform.messaging import Subscription
-from pydantic import AwareDatetime, BaseModel, ValidationError
+from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from . import domain, service
 from .domain import EndedBy, InvalidInput
-from .events import CONSENT_GRANTED, CONSENT_REVOKED
 
 log = logging.getLogger(__name__)
 
 DURABLE = "session"
 
 
-class ConsentRevoked(BaseModel):
-    session_id: str
-    revoked_at: AwareDatetime
-    reason: str
-    # Who ended it, as the consent service recorded it; events from before it said so name only the reason.
-    ended_by: EndedBy | None = None
-    # Who asked and from where, for the audit entry of the ending (absent: the ending's own actor).
-    actor: str | None = None
-    client_address: str | None = None
-
-
-class ConsentGranted(BaseModel):
-    session_id: str
-    consent_id: str
-
-
 async def on_consent_revoked(db: AsyncSession, event: CloudEvent) -> None:
-    revoked = ConsentRevoked.model_validate(event.data)
+    revoked = REVOKED.parse(event)
     try:
         domain.validate_end_reason(revoked.reason)
     except InvalidInput as exc:
@@ -51,18 +35,19 @@ async def on_consent_revoked(db: AsyncSession, event: CloudEvent) -> None:
         return
     session = await service.apply_consent_revoked(
         db=db, session_id=revoked.session_id, reason=revoked.reason, revoked_at=revoked.revoked_at.astimezone(UTC),
-        ended_by=revoked.ended_by, actor=revoked.actor, client_address=revoked.client_address,
+        ended_by=EndedBy(revoked.ended_by) if revoked.ended_by else None, actor=revoked.actor,
+        client_address=revoked.client_address,
     )
     if session is None:
         log.info("consent.revoked %s names unknown session %s; nothing to end", event.id, revoked.session_id)
 
 
 async def on_consent_granted(db: AsyncSession, event: CloudEvent) -> None:
-    granted = ConsentGranted.model_validate(event.data)
+    granted = GRANTED.parse(event)
     await service.record_consent_granted(db=db, session_id=granted.session_id, consent_id=granted.consent_id)
 
 
-_HANDLERS = {CONSENT_REVOKED: on_consent_revoked, CONSENT_GRANTED: on_consent_granted}
+_HANDLERS = {REVOKED.type: on_consent_revoked, GRANTED.type: on_consent_granted}
 
 
 async def on_consent_event(db: AsyncSession, event: CloudEvent) -> None:
@@ -78,5 +63,6 @@ async def on_consent_event(db: AsyncSession, event: CloudEvent) -> None:
 
 def consent_subscription() -> Subscription:
     return Subscription(
-        stream="CONSENT", durable=DURABLE, subjects=(CONSENT_REVOKED, CONSENT_GRANTED), handler=on_consent_event
+        stream=REVOKED.stream, durable=DURABLE, subjects=(REVOKED.subject, GRANTED.subject),
+        handler=on_consent_event,
     )

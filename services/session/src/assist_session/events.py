@@ -1,37 +1,27 @@
-"""The events the session service publishes (CONTRACT §4) and the consent events it reads."""
+"""The events the session service publishes (CONTRACT §4; their types and payload models are
+`assist_contract.session`)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from assist_platform.envelope import CloudEvent, new_event, rfc3339, utcnow
+from assist_contract.session import ENDED
+from assist_contract.spec import EventSpec
+from assist_platform.envelope import CloudEvent, rfc3339, utcnow
 
 from .domain import paused_seconds
 from .models import HelpSession
 
 SOURCE = "assist/session"
 
-SESSION_REQUESTED = "session.requested"
-SESSION_ASSIGNED = "session.assigned"
-SESSION_STARTED = "session.started"
-SESSION_ENDED = "session.ended"
-# The agent's socket dropped while the session ran, and it came back (issue #13: the pause is not billed).
-SESSION_AGENT_LOST = "session.agent_lost"
-SESSION_AGENT_RETURNED = "session.agent_returned"
-
-CONSENT_GRANTED = "consent.granted"
-CONSENT_REVOKED = "consent.revoked"
-
-
 def _time(moment: datetime | None) -> str | None:
     return rfc3339(moment) if moment else None
 
 
-def lifecycle_event(session: HelpSession, *, type: str, at: datetime) -> CloudEvent:
+def lifecycle_event(session: HelpSession, *, spec: EventSpec, at: datetime) -> CloudEvent:
     """`session.requested`, `session.assigned` or `session.started`: who, what, and when it happened."""
-    return new_event(
+    return spec.new(
         source=SOURCE,
-        type=type,
         subject=session.session_id,
         data={
             "session_id": session.session_id,
@@ -43,9 +33,9 @@ def lifecycle_event(session: HelpSession, *, type: str, at: datetime) -> CloudEv
     )
 
 
-def agent_event(session: HelpSession, *, type: str, at: datetime) -> CloudEvent:
+def agent_event(session: HelpSession, *, spec: EventSpec, at: datetime) -> CloudEvent:
     """`session.agent_lost` or `session.agent_returned`: when the gateway saw the agent's socket drop or return."""
-    return new_event(source=SOURCE, type=type, subject=session.session_id,
+    return spec.new(source=SOURCE, subject=session.session_id,
                      data={"session_id": session.session_id, "at": rfc3339(at)})
 
 
@@ -54,9 +44,8 @@ def ended_event(session: HelpSession) -> CloudEvent:
     every period the agent was away before the end (the pauses billing leaves out). One event carries it all, so
     billing never depends on the order of events."""
     periods = session.away_periods()
-    return new_event(
+    return ENDED.new(
         source=SOURCE,
-        type=SESSION_ENDED,
         subject=session.session_id,
         data={
             "session_id": session.session_id,

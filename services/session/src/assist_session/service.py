@@ -5,9 +5,9 @@ transaction (`db`), and only through the rules in `domain`.
 from __future__ import annotations
 
 import hmac
-
 from datetime import datetime
 
+from assist_contract.session import AGENT_LOST, AGENT_RETURNED, ASSIGNED, ENDED, REQUESTED, STARTED
 from assist_platform.audit import append_audit
 from assist_platform.envelope import rfc3339
 from assist_platform.outbox import add_event
@@ -18,10 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from . import domain
 from .domain import Customer, EndedBy, SessionState, Status
-from .events import (
-    SESSION_AGENT_LOST, SESSION_AGENT_RETURNED, SESSION_ASSIGNED, SESSION_REQUESTED, SESSION_STARTED, agent_event,
-    ended_event, lifecycle_event,
-)
+from .events import agent_event, ended_event, lifecycle_event
 from .models import HelpSession
 
 _CODE_DRAWS = 20
@@ -41,7 +38,8 @@ async def load_session(*, db: AsyncSession, session_id: str, for_update: bool = 
     return session
 
 
-_AUDITED = {Status.ASSIGNED: "session.claimed", Status.ACTIVE: "session.started", Status.ENDED: "session.ended"}
+# The audit action of a change that is published is the event's type; a claim's is its own.
+_AUDITED = {Status.ASSIGNED: "session.claimed", Status.ACTIVE: STARTED.type, Status.ENDED: ENDED.type}
 
 
 async def _save_transition(
@@ -57,9 +55,9 @@ async def _save_transition(
     session.apply_state(after)
     db.add(session)
     if after.status is Status.ASSIGNED:
-        add_event(db, lifecycle_event(session, type=SESSION_ASSIGNED, at=after.assigned_at))
+        add_event(db, lifecycle_event(session, spec=ASSIGNED, at=after.assigned_at))
     elif after.status is Status.ACTIVE:
-        add_event(db, lifecycle_event(session, type=SESSION_STARTED, at=after.started_at))
+        add_event(db, lifecycle_event(session, spec=STARTED, at=after.started_at))
     elif after.status is Status.ENDED:
         add_event(db, ended_event(session))
     return True
@@ -131,7 +129,7 @@ async def request_session(
         request_expires_at=domain.request_expires_at(now, ttl_seconds=request_ttl_seconds),
     )
     db.add(session)
-    add_event(db, lifecycle_event(session, type=SESSION_REQUESTED, at=now))
+    add_event(db, lifecycle_event(session, spec=REQUESTED, at=now))
     return session, token
 
 
@@ -228,10 +226,10 @@ async def record_agent_mark(*, db: AsyncSession, session_id: str, kind: str, at:
     db.add(session)
     after = session.away_periods()
     for start in sorted({p.start for p in after} - {p.start for p in before}):
-        add_event(db, agent_event(session, type=SESSION_AGENT_LOST, at=start))
+        add_event(db, agent_event(session, spec=AGENT_LOST, at=start))
     ends = {p.end for p in after if p.end} - {p.end for p in before if p.end}
     for end in sorted(ends):
-        add_event(db, agent_event(session, type=SESSION_AGENT_RETURNED, at=end))
+        add_event(db, agent_event(session, spec=AGENT_RETURNED, at=end))
     return session
 
 

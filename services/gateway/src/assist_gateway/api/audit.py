@@ -6,6 +6,7 @@ import asyncio
 from datetime import datetime
 from typing import Annotated
 
+from assist_contract import billing, consent, session
 from assist_platform.audit import entries_of_session, entry_view
 from assist_platform.problem_docs import problem_responses
 from assist_platform.problems import Problem
@@ -21,7 +22,7 @@ router = APIRouter(tags=["audit"])
 
 AuditReader = Annotated[StaffIdentity, Depends(require_role(SUPERVISOR, ADMIN))]
 # Services whose chains hold entries about sessions, besides the gateway's own (docs/operations.md).
-AUDITED_SERVICES = ("consent", "session", "billing")
+AUDITED_SERVICES = {"consent": consent.audit, "session": session.audit, "billing": billing.audit}
 
 
 @router.get("/audit", response_model=AuditTrailOut, response_model_exclude_unset=True,
@@ -35,7 +36,7 @@ async def session_audit(
     async with runtime.database.transaction() as db:
         own = [entry_view(entry, service="gateway") for entry in await entries_of_session(db, session_id=session_id)]
     answers = await asyncio.gather(
-        *(call(runtime, f"cmd.{service}.audit", {"session_id": session_id}) for service in AUDITED_SERVICES),
+        *(call(runtime, command, {"session_id": session_id}) for command in AUDITED_SERVICES.values()),
         return_exceptions=True,
     )
     entries, missing = list(own), []

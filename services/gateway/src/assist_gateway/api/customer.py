@@ -38,7 +38,7 @@ def _customer_only(caller: SessionCaller) -> None:
 @router.get("/terms", response_model=TermsOut, response_model_exclude_unset=True,
             responses=problem_responses(422, 503))
 async def terms(runtime: RuntimeDep, lang: Literal["bg", "en"] = "bg") -> dict:
-    return await call(runtime, TERMS, {"lang": lang})
+    return (await call(runtime, TERMS, {"lang": lang})).model_dump()
 
 
 @router.get("/price-list", response_model=PriceListOut, response_model_exclude_unset=True,

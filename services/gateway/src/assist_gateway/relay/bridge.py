@@ -14,6 +14,8 @@ of three: each nats-py subscription costs a queue and a task, about 5 KiB, and i
 
 from __future__ import annotations
 
+from assist_contract.gateway import relay_subject
+
 BINARY = b"\x01"
 
 
@@ -22,7 +24,7 @@ TO_HOME_ANY = "to_home.*"
 
 
 def subject(session_id: str, channel: str) -> str:
-    return f"relay.{session_id}.{channel}"
+    return relay_subject(session_id, channel)
 
 
 def channel(subject_name: str) -> str:

@@ -12,6 +12,7 @@ import json
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
+from assist_contract.gateway import CutReply, CutRequest, cut_subject
 from assist_platform.problems import Problem
 
 from . import bridge, closecodes
@@ -33,7 +34,7 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence):
         self.settings = settings
         self.runtime = runtime
         self.replica_id: str = settings.replica_id
-        self.holder_subject = f"gateway.cut.{self.replica_id}"
+        self.holder_subject = cut_subject(self.replica_id)
         self.sessions: dict[str, SessionRelay] = {}
         self.ended: OrderedDict[str, str] = OrderedDict()  # session_id -> close reason
         self.leases = LeaseKeeper(
@@ -86,13 +87,12 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence):
     async def _on_cut_request(self, msg) -> None:
         """The consent service revoked: cut before answering, so its reply (and our 200) means cut."""
         try:
-            request = json.loads(msg.data)
-            session_id = request["session_id"]
-            reason = closecodes.ended_reason(request.get("reason"))
-        except (ValueError, KeyError, TypeError):
+            request = CutRequest.model_validate_json(msg.data)
+        except ValueError:  # pydantic's ValidationError is one
             return
-        cut = self._cut_session(session_id, reason=reason, lease_ids=request.get("lease_ids") or [])
-        await msg.respond(json.dumps({"cut": cut}).encode())
+        cut = self._cut_session(request.session_id, reason=closecodes.ended_reason(request.reason),
+                                lease_ids=request.lease_ids or [])
+        await msg.respond(CutReply(cut=cut).model_dump_json().encode())
 
     def cut_session_locally(self, session_id: str, *, ended_by: str, reason: str | None = None) -> list[str]:
         return self._cut_session(session_id, reason=closecodes.ended_reason(reason, ended_by), lease_ids=[])

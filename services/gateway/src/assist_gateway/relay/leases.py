@@ -13,7 +13,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from assist_platform.commands import call_command
+from assist_contract import consent
+from assist_contract.consent import LeaseReleaseInput
 from assist_platform.problems import Problem
 from assist_platform.retrying import every
 
@@ -57,14 +58,15 @@ class LeaseKeeper:
     async def acquire(self, endpoint: Endpoint) -> None:
         """Take a lease for `endpoint` or raise the consent service's Problem (403 when consent is not in force)."""
         sent_at = time.monotonic()
-        result = await call_command(
-            self._nc(), "cmd.consent.lease.acquire",
-            {"session_id": endpoint.session_id, "holder": self.holder, "endpoint": endpoint.role},
+        # A mapping, not the model: a session id from a URL that breaks the input's rules is the owner's 422
+        # (a Problem, like every refusal of the consent service), not a ValidationError raised here.
+        lease = await consent.lease_acquire(
+            self._nc(), {"session_id": endpoint.session_id, "holder": self.holder, "endpoint": endpoint.role},
             timeout=self._timeout,
         )
-        endpoint.lease_id = result["lease_id"]
-        endpoint.scopes = tuple(result.get("scopes") or ())
-        endpoint.extend(sent_at=sent_at, ttl_seconds=self.granted(float(result["ttl_seconds"])))
+        endpoint.lease_id = lease.lease_id
+        endpoint.scopes = tuple(lease.scopes)
+        endpoint.extend(sent_at=sent_at, ttl_seconds=self.granted(lease.ttl_seconds))
         self._endpoints[endpoint.lease_id] = endpoint
 
     def forget(self, endpoint: Endpoint) -> None:
@@ -78,7 +80,7 @@ class LeaseKeeper:
         if not endpoint.lease_id:
             return
         try:
-            await call_command(self._nc(), "cmd.consent.lease.release", {"lease_ids": [endpoint.lease_id]}, timeout=1.0)
+            await consent.lease_release(self._nc(), LeaseReleaseInput(lease_ids=[endpoint.lease_id]), timeout=1.0)
         except Problem:
             pass  # it lapses on its own within one lease
 
@@ -87,15 +89,15 @@ class LeaseKeeper:
         so a replica that holds no lease still knows how long the others' last."""
         live = [endpoint for endpoint in self._endpoints.values() if not endpoint.cut]
         sent_at = time.monotonic()
-        result = await call_command(
-            self._nc(), "cmd.consent.lease.renew",
-            {"holder": self.holder, "lease_ids": [endpoint.lease_id for endpoint in live]},
+        # A mapping, not the model: too many leases for one request is the owner's 422, as it always was.
+        renewal = await consent.lease_renew(
+            self._nc(), {"holder": self.holder, "lease_ids": [endpoint.lease_id for endpoint in live]},
             timeout=min(self._timeout, self.renew_seconds * 2),
         )
-        ttl = self.granted(float(result["ttl_seconds"]))
-        for endpoint in self.find(result.get("renewed", [])):
+        ttl = self.granted(renewal.ttl_seconds)
+        for endpoint in self.find(renewal.renewed):
             endpoint.extend(sent_at=sent_at, ttl_seconds=ttl)
-        for endpoint in self.find(result.get("revoked", [])):
+        for endpoint in self.find(renewal.revoked):
             self._on_revoked(endpoint)
 
     def lapse_expired(self) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from assist_platform.commands import call_command
+from assist_contract import session as session_service
 from assist_platform.envelope import rfc3339, utcnow
 from assist_platform.problems import Problem
 from assist_platform.retrying import retrying, stop_when, unavailable
@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 # An agent away/back report is retried this often (about a minute at 2 s) while messaging is away.
 _REPORT_ATTEMPTS = 35
+_AGENT_REPORTS = {"away": session_service.agent_away, "back": session_service.agent_back}
 
 
 class SessionPresence:
@@ -42,8 +43,8 @@ class SessionPresence:
                 with attempt:
                     if gone():
                         return
-                    await call_command(self.nc(), "cmd.session.activate", {"session_id": relay.session_id, "at": at},
-                                       timeout=self.settings.command_timeout_seconds)
+                    await session_service.activate(self.nc(), {"session_id": relay.session_id, "at": at},
+                                                   timeout=self.settings.command_timeout_seconds)
                     relay.started = True
         except Problem as problem:
             if problem.status != 503:
@@ -71,8 +72,8 @@ class SessionPresence:
         try:
             async for attempt in policy:
                 with attempt:
-                    await call_command(self.nc(), f"cmd.session.agent_{kind}", {"session_id": session_id, "at": at},
-                                       timeout=self.settings.command_timeout_seconds)
+                    await _AGENT_REPORTS[kind](self.nc(), {"session_id": session_id, "at": at},
+                                               timeout=self.settings.command_timeout_seconds)
         except Problem as problem:
             why = "messaging stayed away" if problem.status == 503 else problem.detail
             log.warning("agent %s of session %s not recorded: %s", kind, session_id, why)

@@ -9,8 +9,9 @@ import secrets
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 
+from assist_contract import session as session_service
+from assist_contract.spec import CommandSpec
 from assist_platform.audit import append_audit
-from assist_platform.commands import call_command
 from assist_platform.problems import Problem
 from assist_platform.retrying import retrying, unavailable
 from fastapi import APIRouter, WebSocket
@@ -91,12 +92,12 @@ class RelayHub(RelayCore):
             async with self._code_failures.attempt(
                     client_address(websocket), wait_seconds=self.settings.command_timeout_seconds) as attempt:
                 if params.get("resume"):
-                    command, payload = "cmd.session.resume_agent", {
+                    command, payload = session_service.resume_agent, {
                         "session_id": params.get("session", ""), "resume_token": params["resume"]}
                 elif SESSION_CODE.match(params.get("code", "")):
                     # The resume token is ours to choose: it makes asking again after a lost reply the same attach.
-                    command, payload = "cmd.session.attach_agent", {"session_code": params["code"],
-                                                                    "resume_token": secrets.token_urlsafe(32)}
+                    command, payload = session_service.attach_agent, {"session_code": params["code"],
+                                                                      "resume_token": secrets.token_urlsafe(32)}
                 else:
                     attempt.failed = True
                     raise Refused(closecodes.NOT_PERMITTED, "a session code is 9 digits")
@@ -116,14 +117,14 @@ class RelayHub(RelayCore):
             hello["resume_token"] = view["resume_token"]
         return endpoint, hello
 
-    async def _call_again_if_lost(self, command: str, payload: dict) -> dict:
+    async def _call_again_if_lost(self, command: CommandSpec, payload: dict) -> dict:
         """A command whose answer may have been lost with a NATS node, asked again (it is idempotent) a few times
         before the agent is told to try later: its code would be spent by then."""
-        policy = retrying(what=command, retry_on=unavailable, attempts=_ASKS_AFTER_A_LOST_REPLY,
+        policy = retrying(what=command.subject, retry_on=unavailable, attempts=_ASKS_AFTER_A_LOST_REPLY,
                           first=_PAUSE_BEFORE_ASKING_AGAIN, most=_PAUSE_BEFORE_ASKING_AGAIN)
         async for attempt in policy:
             with attempt:
-                return await call_command(self.nc(), command, payload, timeout=self.settings.command_timeout_seconds)
+                return await command(self.nc(), payload, timeout=self.settings.command_timeout_seconds)
         raise AssertionError("unreachable: the policy re-raises the last failure")
 
     async def consultant_socket(self, websocket: WebSocket, session_id: str) -> None:
@@ -147,8 +148,8 @@ class RelayHub(RelayCore):
         if session_id in self.ended:
             raise Refused(closecodes.SESSION_ENDED, self.ended[session_id])
         try:
-            view = await call_command(self.nc(), "cmd.session.get", {"session_id": session_id},
-                                      timeout=self.settings.command_timeout_seconds)
+            view = await session_service.get(self.nc(), {"session_id": session_id},
+                                             timeout=self.settings.command_timeout_seconds)
         except Problem as problem:
             raise _refusal(problem) from problem
         if view["status"] == "ended":

@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 
+from assist_contract.session import EVENTS as SESSION_EVENTS
 from assist_platform.problems import Problem
 from assist_platform.runtime import ServiceRuntime
 
@@ -18,7 +19,6 @@ from ..commands import SESSION_LIST, SESSION_QUEUE, call
 from ..domain import CONSULTANT, queue_card, session_card
 
 log = logging.getLogger(__name__)
-SESSION_EVENTS = "session.>"
 # Also refresh this often without events: a safety net for events lost while NATS reconnects, and it keeps
 # proxies from closing an idle stream.
 REFRESH_SECONDS = 15.0

@@ -118,7 +118,7 @@ async def customer_page(request: Request, runtime: RuntimeDep) -> Response:
     for service in prices.get("service_types", []):
         service["label"] = service_label(service, lang)
     return render(
-        request, "customer.html", terms=terms, terms_html=render_terms(terms.get("text", "")), prices=prices,
+        request, "customer.html", terms=terms, terms_html=render_terms(terms.text), prices=prices,
         price_rows=price_rows(prices, lang), vat_percent=vat_percent(prices, lang),
     )
 
