@@ -50,6 +50,19 @@ async def test_a_typed_call_gets_the_output_model_shaped_by_the_owner(nats_url):
     await nc.close()
 
 
+async def test_an_owner_that_answers_outside_its_output_model_is_a_500_not_the_callers_422(nats_url):
+    nc = await nats.connect(nats_url)
+
+    async def broken(request: Shout) -> dict:
+        return {"word": request.word}  # no length
+
+    await _serve(nc, CommandSpec("cmd.test.broken", Shout, Echo).serve(broken))
+    with pytest.raises(Problem) as failed:
+        await CommandSpec("cmd.test.broken", Shout, Echo)(nc, {"word": "x"}, timeout=2)
+    assert failed.value.status == 500
+    await nc.close()
+
+
 async def test_a_command_nobody_serves_is_a_503_at_once(nats_url):
     nc = await nats.connect(nats_url)
     with pytest.raises(Problem) as unavailable:

@@ -31,7 +31,7 @@ class CommandSpec(Generic[In, Out]):
     """A command: its subject, the input its owner validates, and the output it answers (None: a plain object).
 
     The owner registers a handler with `serve`; a caller calls the spec itself:
-    `await consent.revoke(nc, RevokeInput(...), timeout=5.0) -> RevokeOutput`.
+    `await consent.revoke(nc, RevokeInput(...), timeout=5.0)` → `Revoked`.
     """
 
     subject: str
@@ -47,7 +47,11 @@ class CommandSpec(Generic[In, Out]):
         async def _answer(request: In) -> Any:
             result = await handler(request)
             if not isinstance(result, output):
-                result = output.model_validate(result)  # type: ignore[attr-defined]
+                try:
+                    result = output.model_validate(result)  # type: ignore[attr-defined]
+                except ValidationError as exc:
+                    # The owner broke its own contract: a 500 (logged), never the caller's 422.
+                    raise RuntimeError(f"{self.subject} answered outside its output model: {exc}") from None
             return result.model_dump(mode="json", by_alias=True)
 
         return Command(self.subject, self.input, _answer, concurrent=concurrent)
