@@ -271,7 +271,6 @@ class BillingCommands:
                         db=db, record_id=request.record_id, amount=request.amount, reason=request.reason,
                         issued_by=request.issued_by, credit_id=request.credit_id,
                     )
-        self._runtime.notify_outbox()
         return {
             "credit": credit_view(issued.credit),
             "credited": money(issued.credited_total),

@@ -134,7 +134,6 @@ class SessionCommands:
             with attempt:
                 async with self._database.transaction() as db:
                     session, token = await service.request_session(db=db, now=utcnow(), **fields)
-        self._runtime.notify_outbox()
         return RequestedSession(
             session_id=session.session_id,
             session_code=session.session_code,
@@ -166,7 +165,6 @@ class SessionCommands:
                 db=db, session_id=request.session_id, consultant=consultant, now=utcnow(),
                 client_address=request.client_address,
             )
-        self._runtime.notify_outbox()
         return session_view(session)
 
     async def attach_agent(self, request: AttachAgentInput) -> AttachedAgent:
@@ -188,7 +186,6 @@ class SessionCommands:
             session = await service.activate_session(
                 db=db, session_id=request.session_id, at=request.at.astimezone(UTC)
             )
-        self._runtime.notify_outbox()
         return session_view(session)
 
     async def agent_away(self, request: AgentMarkInput) -> SessionView:
@@ -202,5 +199,4 @@ class SessionCommands:
             session = await service.record_agent_mark(
                 db=db, session_id=request.session_id, kind=kind, at=request.at.astimezone(UTC)
             )
-        self._runtime.notify_outbox()
         return session_view(session)

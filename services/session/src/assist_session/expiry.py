@@ -24,7 +24,6 @@ async def expire_due_requests(runtime: ServiceRuntime, *, now: datetime) -> list
         expired = await service.expire_requests(db=db, now=now)
         await service.release_dead_codes(db=db, now=now)
     if expired:
-        runtime.notify_outbox()
         log.info("expired %d request(s) nobody started: %s", len(expired), ", ".join(expired))
     return expired
 
