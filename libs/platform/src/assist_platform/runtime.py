@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -30,6 +30,23 @@ class Command:
     handler: Callable[[Any], Awaitable[Any]]
     # Answer requests in parallel (for handlers that wait on something else, see `serve_command`).
     concurrent: bool = False
+
+
+Handler = Callable[[Any], Awaitable[Any]]
+
+
+def command_table(
+    table: Mapping[str, tuple[type, Handler]], *, wrap: Callable[[Handler], Handler] | None = None,
+    concurrent: Collection[str] = (),
+) -> list[Command]:
+    """The one way a service lists its commands: `subject → (input model, handler)`, each handler wrapped by
+    `wrap` (the service's refusals as problems), those in `concurrent` answered in parallel (`serve_command`).
+
+    Every service's `commands()` returns this; the skeleton adds the service's audit command."""
+    return [
+        Command(subject, input_model, wrap(handler) if wrap else handler, concurrent=subject in concurrent)
+        for subject, (input_model, handler) in table.items()
+    ]
 
 
 BackgroundTask = Callable[["ServiceRuntime"], Awaitable[None]]
