@@ -13,7 +13,14 @@ from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from .db import Database, after_commit, database_of, finish_even_if_cancelled, take_transaction_list, transaction_list
+from .db import (
+    Database,
+    after_commit,
+    database_of,
+    finish_even_if_cancelled,
+    take_transaction_list,
+    transaction_list,
+)
 from .envelope import CloudEvent, utcnow
 from .retrying import retrying, stop_when
 from .telemetry import current_trace_headers
