@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from assist_platform.audit import audit_command
-from assist_platform.runtime import Command
+from assist_platform.runtime import Command, command_table
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
@@ -107,14 +106,31 @@ class LeaseReleaseInput(_Input):
     lease_ids: list[str] = LeaseIds
 
 
-def consent_commands(service: ConsentService) -> list[Command]:
-    """The command table of the service; `revoke` is answered concurrently because it waits for holders."""
+class ConsentCommands:
+    """The command table of the service: each handler translates its input into one call of the service, which
+    owns the transaction. `revoke` is answered concurrently because it waits for lease holders."""
 
-    async def terms(request: TermsInput) -> dict:
-        return service.terms(lang=request.lang)
+    def __init__(self, service: ConsentService) -> None:
+        self._service = service
 
-    async def grant(request: GrantInput) -> dict:
-        return await service.grant(
+    def commands(self) -> list[Command]:
+        table = {
+            TERMS: (TermsInput, self.terms),
+            GRANT: (GrantInput, self.grant),
+            REVOKE: (RevokeInput, self.revoke),
+            GET: (SessionInput, self.get),
+            RECEIPT: (SessionInput, self.receipt),
+            LEASE_ACQUIRE: (LeaseAcquireInput, self.acquire),
+            LEASE_RENEW: (LeaseRenewInput, self.renew),
+            LEASE_RELEASE: (LeaseReleaseInput, self.release),
+        }
+        return command_table(table, concurrent={REVOKE})
+
+    async def terms(self, request: TermsInput) -> dict:
+        return self._service.terms(lang=request.lang)
+
+    async def grant(self, request: GrantInput) -> dict:
+        return await self._service.grant(
             session_id=request.session_id,
             customer=request.customer.model_dump(exclude_none=True),
             terms_version=request.terms_version,
@@ -124,37 +140,25 @@ def consent_commands(service: ConsentService) -> list[Command]:
             user_agent=request.user_agent,
         )
 
-    async def revoke(request: RevokeInput) -> dict:
-        return await service.revoke(
+    async def revoke(self, request: RevokeInput) -> dict:
+        return await self._service.revoke(
             session_id=request.session_id, reason=request.reason, revoked_at=request.revoked_at,
             actor=request.actor, client_address=request.client_address,
         )
 
-    async def get(request: SessionInput) -> dict:
-        return await service.get(session_id=request.session_id)
+    async def get(self, request: SessionInput) -> dict:
+        return await self._service.get(session_id=request.session_id)
 
-    async def receipt(request: SessionInput) -> dict:
-        return await service.receipt(session_id=request.session_id)
+    async def receipt(self, request: SessionInput) -> dict:
+        return await self._service.receipt(session_id=request.session_id)
 
-    async def acquire(request: LeaseAcquireInput) -> dict:
-        return await service.acquire_lease(
+    async def acquire(self, request: LeaseAcquireInput) -> dict:
+        return await self._service.acquire_lease(
             session_id=request.session_id, holder=request.holder, endpoint=request.endpoint
         )
 
-    async def renew(request: LeaseRenewInput) -> dict:
-        return await service.renew_leases(holder=request.holder, lease_ids=request.lease_ids)
+    async def renew(self, request: LeaseRenewInput) -> dict:
+        return await self._service.renew_leases(holder=request.holder, lease_ids=request.lease_ids)
 
-    async def release(request: LeaseReleaseInput) -> dict:
-        return await service.release_leases(lease_ids=request.lease_ids)
-
-    return [
-        audit_command(service="consent", database=service.database),
-        Command(TERMS, TermsInput, terms),
-        Command(GRANT, GrantInput, grant),
-        Command(REVOKE, RevokeInput, revoke, concurrent=True),
-        Command(GET, SessionInput, get),
-        Command(RECEIPT, SessionInput, receipt),
-        Command(LEASE_ACQUIRE, LeaseAcquireInput, acquire),
-        Command(LEASE_RENEW, LeaseRenewInput, renew),
-        Command(LEASE_RELEASE, LeaseReleaseInput, release),
-    ]
+    async def release(self, request: LeaseReleaseInput) -> dict:
+        return await self._service.release_leases(lease_ids=request.lease_ids)

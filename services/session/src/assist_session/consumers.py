@@ -17,7 +17,7 @@ from assist_platform.messaging import Subscription
 from pydantic import AwareDatetime, BaseModel, ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from . import domain, service
+from . import crud, domain
 from .domain import EndedBy, InvalidInput
 from .events import CONSENT_GRANTED, CONSENT_REVOKED
 
@@ -49,7 +49,7 @@ async def on_consent_revoked(db: AsyncSession, event: CloudEvent) -> None:
     except InvalidInput as exc:
         log.error("dropping consent.revoked %s: %s", event.id, exc.detail)
         return
-    session = await service.apply_consent_revoked(
+    session = await crud.apply_consent_revoked(
         db=db, session_id=revoked.session_id, reason=revoked.reason, revoked_at=revoked.revoked_at.astimezone(UTC),
         ended_by=revoked.ended_by, actor=revoked.actor, client_address=revoked.client_address,
     )
@@ -59,7 +59,7 @@ async def on_consent_revoked(db: AsyncSession, event: CloudEvent) -> None:
 
 async def on_consent_granted(db: AsyncSession, event: CloudEvent) -> None:
     granted = ConsentGranted.model_validate(event.data)
-    await service.record_consent_granted(db=db, session_id=granted.session_id, consent_id=granted.consent_id)
+    await crud.record_consent_granted(db=db, session_id=granted.session_id, consent_id=granted.consent_id)
 
 
 _HANDLERS = {CONSENT_REVOKED: on_consent_revoked, CONSENT_GRANTED: on_consent_granted}
