@@ -113,8 +113,9 @@ class SessionCommands:
 
     async def request(self, request: RequestInput) -> RequestedSession:
         session, token = await self._service.request(
-            session_id=request.session_id, customer=request.customer.model_dump(), service_type=request.service_type,
-            description=request.description, consent_id=request.consent_id, scopes=request.scopes,
+            session_id=request.session_id, customer=request.customer.model_dump(),
+            service_type=request.service_type, description=request.description, consent_id=request.consent_id,
+            scopes=request.scopes,
         )
         return RequestedSession(
             session_id=session.session_id,
@@ -153,7 +154,9 @@ class SessionCommands:
         ))
 
     async def activate(self, request: ActivateInput) -> SessionView:
-        return session_view(await self._service.activate(session_id=request.session_id, at=request.at.astimezone(UTC)))
+        return session_view(await self._service.activate(
+            session_id=request.session_id, at=request.at.astimezone(UTC)
+        ))
 
     async def agent_away(self, request: AgentMarkInput) -> SessionView:
         return await self._agent_mark(request, kind=domain.AGENT_AWAY)

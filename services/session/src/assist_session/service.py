@@ -62,7 +62,9 @@ class SessionService:
         async with self.database.session() as db:
             return await crud.queue(db=db)
 
-    async def list_sessions(self, *, status: Status | None, consultant: str | None, limit: int) -> list[HelpSession]:
+    async def list_sessions(
+        self, *, status: Status | None, consultant: str | None, limit: int
+    ) -> list[HelpSession]:
         async with self.database.session() as db:
             return await crud.list_sessions(db=db, status=status, consultant=consultant, limit=limit)
 
