@@ -96,3 +96,45 @@ async def _has_error(publisher: OutboxPublisher) -> bool:
 
 async def _backlog_is(publisher: OutboxPublisher, count: int) -> bool:
     return await publisher.backlog() == count
+
+
+async def test_a_committed_event_wakes_the_publisher_without_anyone_notifying_it(platform_database, nats_url):
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await ensure_streams(js)
+    # An idle poll far beyond the wait below: only the commit's own wake can publish the event in time.
+    publisher = OutboxPublisher(database=platform_database, js=js, idle_poll_seconds=3600)
+    first = session_event("first")
+    async with platform_database.transaction() as db:
+        add_event(db, first)
+    running = asyncio.create_task(publisher.run())
+    # The first round sends what was there before; after it the publisher waits for a wake (or an hour).
+    await wait_until(lambda: _backlog_is(publisher, 0))
+    event = session_event("woken")
+    async with platform_database.transaction() as db:
+        add_event(db, event)
+    await wait_until(lambda: _stream_holds(js, [first.id, event.id]), timeout=10)
+    assert await publisher.backlog() == 0
+    publisher.stop()
+    await asyncio.gather(running, return_exceptions=True)
+    assert platform_database.on_events_committed == []
+    await nc.close()
+
+
+async def test_a_rolled_back_event_wakes_nobody(platform_database):
+    woken: list[str] = []
+    platform_database.on_events_committed.append(lambda: woken.append("woken"))
+    with pytest.raises(RuntimeError):
+        async with platform_database.transaction() as db:
+            add_event(db, session_event("rolled-back"))
+            raise RuntimeError("the state change failed")
+    async with platform_database.transaction() as db:
+        pass
+    assert woken == []
+    async with platform_database.transaction() as db:
+        add_event(db, session_event("committed"))
+    assert woken == ["woken"]
+
+
+async def _stream_holds(js, ids: list[str]) -> bool:
+    return [m.headers["Nats-Msg-Id"] for m in await stream_messages(js)] == ids

@@ -7,7 +7,7 @@ nobody answers in time, the owner's problem passed through); a spec only names t
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -74,6 +74,18 @@ class CommandSpec(Generic[In, Out]):
         if self.output is None:
             return result  # type: ignore[return-value]
         return self.output.model_validate(result)  # type: ignore[attr-defined]
+
+
+Handler = Callable[[Any], Awaitable[Any]]
+
+
+def command_table(table: Mapping[CommandSpec, Handler], *, wrap: Callable[[Handler], Handler] | None = None,
+                  concurrent: Collection[CommandSpec] = ()) -> list[Command]:
+    """The one way a service lists the commands it owns: `spec → handler`, each served through its spec (input
+    validated, output shaped), each handler wrapped by `wrap` (the service's refusals as problems), those in
+    `concurrent` answered in parallel (`serve_command`: a slow one does not hold the others up)."""
+    return [spec.serve(wrap(handler) if wrap else handler, concurrent=spec in concurrent)
+            for spec, handler in table.items()]
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import TypeVar
@@ -78,6 +78,8 @@ def _tune_sqlite(engine_sync) -> None:
 
 # Execution option of the engine behind `Database.session()`: its transactions only read.
 _READ_ONLY = "assist_read_only"
+# Key in `Session.info` of the `Database` that made the session.
+_DATABASE = "assist.database"
 
 
 class Database:
@@ -89,8 +91,13 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(
             async_url(url), connect_args=connect_args(url, schema), pool_pre_ping=is_postgres(url)
         )
-        self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        # Each session knows its database (`database_of`), so a commit hook can reach what this database wakes.
+        info = {_DATABASE: self}
+        self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False, info=info)
         self._read_sessions = self._sessions
+        # Called after each commit of this database that wrote outbox rows (outbox.py): the outbox publisher
+        # registers here, so staging an event wakes it without the caller saying so.
+        self.on_events_committed: list[Callable[[], None]] = []
         # SQLite has one writer at a time. Writers of this process queue here, in order, instead of in SQLite's
         # busy handler, which sleeps in steps of up to 100 ms: two tasks taking turns (a consumer and the outbox
         # publisher) would otherwise add those sleeps to the latency of every event. Other processes (the CLI)
@@ -100,7 +107,8 @@ class Database:
             _tune_sqlite(self.engine.sync_engine)
             self._writer = asyncio.Lock()
             self._read_sessions = async_sessionmaker(
-                self.engine.execution_options(**{_READ_ONLY: True}), class_=AsyncSession, expire_on_commit=False
+                self.engine.execution_options(**{_READ_ONLY: True}), class_=AsyncSession, expire_on_commit=False,
+                info=info,
             )
 
     @asynccontextmanager
@@ -123,8 +131,17 @@ class Database:
         except Exception:
             return False
 
+    def events_committed(self) -> None:
+        for listener in list(self.on_events_committed):
+            listener()
+
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def database_of(session: AsyncSession | Session) -> Database | None:
+    """The `Database` whose transaction `session` is (None for a session made elsewhere, as by Alembic)."""
+    return session.info.get(_DATABASE)
 
 
 async def finish_even_if_cancelled(work: Awaitable[T]) -> T:

@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .db import Database, finish_even_if_cancelled
 from .envelope import CloudEvent, utcnow
-from .outbox import OutboxPublisher, ProcessedEvent
+from .outbox import ProcessedEvent
 from .retrying import retrying, stop_when
 from .telemetry import context_from_headers, tracer
 
@@ -109,13 +109,11 @@ class IdempotentConsumer:
     """
 
     def __init__(
-        self, *, js, database: Database, subscription: Subscription, outbox: OutboxPublisher | None = None,
-        batch_size: int = 100,
+        self, *, js, database: Database, subscription: Subscription, batch_size: int = 100,
     ) -> None:
         self._js = js
         self._database = database
         self._sub = subscription
-        self._outbox = outbox
         self._batch_size = batch_size
         self._pull = None
         self._stopping = False
@@ -192,7 +190,7 @@ class IdempotentConsumer:
                 log.error("consumer %s: dropping a message that is not a CloudEvent: %s", self._sub.durable, exc)
                 await msg.term()
         try:
-            applied = await self.apply_many([(event, dict(msg.headers or {})) for msg, event in decoded])
+            await self.apply_many([(event, dict(msg.headers or {})) for msg, event in decoded])
         except Exception as exc:
             log.info("consumer %s: batch of %d failed (%s); applying one by one", self._sub.durable, len(decoded), exc)
             for msg, _event in decoded:
@@ -200,8 +198,6 @@ class IdempotentConsumer:
             return
         for msg, _event in decoded:
             await msg.ack()
-        if applied and self._outbox is not None:
-            self._outbox.notify()
 
     async def apply_many(self, events: list[tuple[CloudEvent, dict[str, str]]]) -> int:
         """Apply the events not applied before, all in one transaction; returns how many were applied."""
@@ -266,7 +262,7 @@ class IdempotentConsumer:
         token = otel_context.attach(context_from_headers(dict(msg.headers or {})))
         try:
             with self._consume_span(event):
-                applied = await self.apply(event)
+                await self.apply(event)
         except Exception:
             log.exception("consumer %s: handler failed for %s %s; redelivering", self._sub.durable, event.type, event.id)
             await msg.nak(delay=1.0)
@@ -274,8 +270,6 @@ class IdempotentConsumer:
         finally:
             otel_context.detach(token)
         await msg.ack()
-        if applied and self._outbox is not None:
-            self._outbox.notify()
 
     async def apply(self, event: CloudEvent) -> bool:
         """Apply one event exactly once; False when it had been applied before."""

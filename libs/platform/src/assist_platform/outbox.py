@@ -13,7 +13,14 @@ from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from .db import Database, finish_even_if_cancelled, take_transaction_list, transaction_list
+from .db import (
+    Database,
+    after_commit,
+    database_of,
+    finish_even_if_cancelled,
+    take_transaction_list,
+    transaction_list,
+)
 from .envelope import CloudEvent, utcnow
 from .retrying import retrying, stop_when
 from .telemetry import current_trace_headers
@@ -49,7 +56,8 @@ PLATFORM_TABLES = (OutboxEvent.__table__, ProcessedEvent.__table__)
 
 
 def add_event(db: AsyncSession, event: CloudEvent) -> None:
-    """Stage `event` in the caller's transaction; it is published only if that transaction commits."""
+    """Stage `event` in the caller's transaction; it is published only if that transaction commits, and the
+    commit itself wakes the publisher (nobody calls `notify`)."""
     headers = {"Nats-Msg-Id": event.id, **current_trace_headers()}
     # Plain rows written by one INSERT when the transaction commits: building an ORM entity per event cost more
     # than the rest of a billing close together.
@@ -61,10 +69,14 @@ def add_event(db: AsyncSession, event: CloudEvent) -> None:
 
 @orm_events.listens_for(Session, "before_commit")
 def _insert_staged_events(session: Session) -> None:
-    """Every commit of every session writes the events staged in it, inside the transaction it commits."""
+    """Every commit of every session writes the events staged in it, inside the transaction it commits, and
+    once it has committed wakes the publisher of its database."""
     staged = take_transaction_list(session, "outbox")
     if staged:
         session.connection().execute(insert(OutboxEvent.__table__), staged)
+        database = database_of(session)
+        if database is not None:
+            after_commit(session, database.events_committed)
 
 
 class OutboxPublisher:
@@ -82,9 +94,11 @@ class OutboxPublisher:
         self._wake = asyncio.Event()
         self._stopping = False
         self.last_error: str | None = None
+        database.on_events_committed.append(self.notify)
 
     def notify(self) -> None:
-        """Something was committed: look now instead of at the next poll."""
+        """Events were committed (called by the commit itself, see `_insert_staged_events`): look now instead of
+        at the next poll."""
         self._wake.set()
 
     async def run(self) -> None:
@@ -164,3 +178,5 @@ class OutboxPublisher:
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
+        if self.notify in self._database.on_events_committed:
+            self._database.on_events_committed.remove(self.notify)

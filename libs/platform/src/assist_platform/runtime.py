@@ -85,7 +85,7 @@ class ServiceRuntime:
             await hook(self)
         for subscription in self.subscriptions:
             consumer = IdempotentConsumer(
-                js=self.js, database=self.database, subscription=subscription, outbox=self.outbox
+                js=self.js, database=self.database, subscription=subscription
             )
             self.consumers.append(consumer)
             self._spawn(consumer.run(), f"consume-{subscription.durable}")
@@ -101,11 +101,6 @@ class ServiceRuntime:
         task = asyncio.create_task(coroutine, name=f"{self.name}-{name}")
         task.add_done_callback(_log_crash)
         self._tasks.append(task)
-
-    def notify_outbox(self) -> None:
-        """Call after committing a transaction that staged events."""
-        if self.outbox is not None:
-            self.outbox.notify()
 
     def readiness(self) -> dict[str, bool]:
         return {

@@ -18,23 +18,15 @@ from assist_contract.billing import (
     RecordsExportInput,
     SessionReportInput,
 )
+from assist_contract.spec import command_table
 from assist_platform.audit import audit_handler
 from assist_platform.commands import refusals_as_problems
-from assist_platform.envelope import rfc3339, utcnow
-from assist_platform.problems import Problem
-from assist_platform.retrying import on_conflict
-from assist_platform.runtime import Command, ServiceRuntime
+from assist_platform.runtime import Command
 
-from . import ledger, price_lists
-from .domain import CreditRefused, InvalidCredit, InvalidPriceList, money, parse_price_list
-from .export import COLUMNS, CREDIT_COLUMNS, RECORD_COLUMNS, credits_csv, matching_records_csv, records_csv
+from .domain import CreditRefused, InvalidCredit, InvalidPriceList
 from .ledger import NotFound, RecordFilter
 from .price_lists import VersionConflict
-from .settings import Settings
-from .views import credit_view, record_view, session_report
-
-# The most records one filtered export holds (the page lists 500; its export takes every match up to this).
-RECORDS_EXPORT_LIMIT = 10_000
+from .service import BillingService
 
 
 def record_filter(query: RecordQuery) -> RecordFilter:
@@ -64,172 +56,66 @@ _as_problems = refusals_as_problems(_STATUS)
 
 
 class BillingCommands:
-    """The handlers, bound to one runtime: they open the transaction and wake the outbox after commit."""
+    """The handlers: each translates its input into one call of the service, which owns the transaction."""
 
-    def __init__(self, runtime: ServiceRuntime, settings: Settings) -> None:
-        self._runtime = runtime
-        self._settings = settings
-        self._database = runtime.database
+    def __init__(self, service: BillingService) -> None:
+        self._service = service
 
     def commands(self) -> list[Command]:
-        table = [
-            (contract.price_list, self.price_list),
-            (contract.price_list_publish, self.publish_price_list),
-            (contract.records_list, self.list_records),
-            (contract.record_get, self.get_record),
-            (contract.export, self.export),
-            (contract.records_export, self.export_records),
-            (contract.credit, self.credit),
-            (contract.credit_get, self.get_credit),
-            (contract.credits_export, self.export_credits),
-            (contract.session_report, self.session_report),
-        ]
+        table = {
+            contract.price_list: self.price_list,
+            contract.price_list_publish: self.publish_price_list,
+            contract.records_list: self.list_records,
+            contract.record_get: self.get_record,
+            contract.export: self.export,
+            contract.records_export: self.export_records,
+            contract.credit: self.credit,
+            contract.credit_get: self.get_credit,
+            contract.credits_export: self.export_credits,
+            contract.session_report: self.session_report,
+            contract.audit: audit_handler(service="billing", database=self._service.database),
+        }
         # Credits are answered in parallel: each waits on its database transaction (the record's row lock and the
         # number's, on PostgreSQL), not on the others' replies.
-        parallel = {contract.credit}
-        return [
-            *(spec.serve(_as_problems(handler), concurrent=spec in parallel) for spec, handler in table),
-            contract.audit.serve(audit_handler(service="billing", database=self._database)),
-        ]
+        return command_table(table, wrap=_as_problems, concurrent={contract.credit})
 
     async def price_list(self, request: PriceListInput) -> dict:
-        at = request.at.astimezone(UTC) if request.at else utcnow()
-        async with self._database.session() as db:
-            try:
-                return (await price_lists.in_force(db=db, at=at)).to_document()
-            except LookupError as exc:
-                raise Problem(503, "Service unavailable", "No price list is stored yet.") from exc
+        return await self._service.price_list(at=request.at.astimezone(UTC) if request.at else None)
 
     async def publish_price_list(self, request: PublishInput) -> dict:
-        price_list = parse_price_list(request.model_dump(exclude={"published_by"}))
-        async with self._database.transaction() as db:
-            published = await price_lists.publish(
-                db=db, price_list=price_list, now=utcnow(), published_by=request.published_by
-            )
-        return {"published": published, "price_list": price_list.to_document()}
+        return await self._service.publish_price_list(
+            document=request.model_dump(exclude={"published_by"}), published_by=request.published_by
+        )
 
     async def list_records(self, request: ListInput) -> dict:
-        where = record_filter(request)
-        async with self._database.session() as db:
-            records, total = await ledger.list_records(db=db, where=where, limit=request.limit, offset=request.offset)
-            credits = await ledger.credits_of(db=db, record_ids=[record.record_id for record in records])
-            names = await _service_names(db)
-        return {
-            "records": [
-                record_view(record, credits[record.record_id],
-                            service_name=names.get((record.price_list_version, record.service_type)))
-                for record in records
-            ],
-            "total": total,
-            "limit": request.limit,
-            "offset": request.offset,
-        }
+        return await self._service.list_records(
+            where=record_filter(request), limit=request.limit, offset=request.offset
+        )
 
     async def get_record(self, request: RecordIdInput) -> dict:
-        async with self._database.session() as db:
-            record = await ledger.get_record(db=db, record_id=request.record_id)
-            credits = await ledger.credits_of(db=db, record_ids=[record.record_id])
-            names = await _service_names(db)
-        return record_view(record, credits[record.record_id],
-                           service_name=names.get((record.price_list_version, record.service_type)))
+        return await self._service.get_record(record_id=request.record_id)
 
     async def export(self, request: ExportInput) -> dict:
-        start, end = request.start.astimezone(UTC), request.end.astimezone(UTC)
-        async with self._database.session() as db:
-            records = await ledger.closed_between(db=db, ended_from=start, ended_to=end)
-            names = await _service_names(db)
-        text = records_csv(records, service_names=names, dialect=request.dialect)
-        self._fits(text, len(records), "records")
-        return {
-            "from": rfc3339(start), "to": rfc3339(end), "rows": len(records), "columns": list(COLUMNS),
-            "dialect": request.dialect,
-            "filename": f"billing-{start:%Y%m%dT%H%M%SZ}-{end:%Y%m%dT%H%M%SZ}.csv", "csv": text,
-        }
-
-    def _fits(self, text: str, rows: int, what: str) -> None:
-        if len(text.encode()) > self._settings.billing_export_max_bytes:
-            raise Problem(
-                413, "Export too large", f"{rows} {what} do not fit one reply; export a shorter period.",
-                code="export_too_large",
-            )
+        return await self._service.export(
+            start=request.start.astimezone(UTC), end=request.end.astimezone(UTC), dialect=request.dialect
+        )
 
     async def export_records(self, request: RecordsExportInput) -> dict:
-        where = record_filter(request)
-        async with self._database.session() as db:
-            records = await ledger.matching_records(db=db, where=where, limit=RECORDS_EXPORT_LIMIT + 1)
-            if len(records) > RECORDS_EXPORT_LIMIT:
-                raise Problem(
-                    413, "Export too large",
-                    f"more than {RECORDS_EXPORT_LIMIT} records match; narrow the filter.", code="export_too_large",
-                )
-            credits = await ledger.credits_of(db=db, record_ids=[record.record_id for record in records])
-            names = await _service_names(db)
-        text = matching_records_csv(records, credits, service_names=names, dialect=request.dialect)
-        self._fits(text, len(records), "records")
-        return {
-            "rows": len(records), "columns": list(RECORD_COLUMNS), "dialect": request.dialect,
-            "filename": f"billing-records-{utcnow():%Y%m%dT%H%M%SZ}.csv", "csv": text,
-        }
+        return await self._service.export_records(where=record_filter(request), dialect=request.dialect)
 
     async def export_credits(self, request: ExportInput) -> dict:
-        start, end = request.start.astimezone(UTC), request.end.astimezone(UTC)
-        async with self._database.session() as db:
-            credits = await ledger.credits_between(db=db, issued_from=start, issued_to=end)
-            records = await ledger.records_of(db=db, record_ids=sorted({credit.record_id for credit in credits}))
-            names = await _service_names(db)
-        text = credits_csv(credits, records, service_names=names, dialect=request.dialect)
-        self._fits(text, len(credits), "credit notes")
-        return {
-            "from": rfc3339(start), "to": rfc3339(end), "rows": len(credits), "columns": list(CREDIT_COLUMNS),
-            "dialect": request.dialect,
-            "filename": f"credit-notes-{start:%Y%m%dT%H%M%SZ}-{end:%Y%m%dT%H%M%SZ}.csv", "csv": text,
-        }
+        return await self._service.export_credits(
+            start=request.start.astimezone(UTC), end=request.end.astimezone(UTC), dialect=request.dialect
+        )
 
     async def get_credit(self, request: CreditIdInput) -> dict:
-        """A credit note as printed: the note, the record it credits (customer, session, service, amounts)."""
-        async with self._database.session() as db:
-            credit, record, credits = await ledger.credit_note(db=db, credit_id=request.credit_id)
-            names = await _service_names(db)
-        service_name = dict(names.get((record.price_list_version, record.service_type), {}))
-        return {
-            "credit": credit_view(credit),
-            "record": record_view(record, credits, service_name=service_name),
-            "service_name": service_name,
-            "vat_rate": record.vat_rate,
-            "issuer": self._settings.billing_issuer,
-        }
+        return await self._service.get_credit(credit_id=request.credit_id)
 
     async def credit(self, request: CreditInput) -> dict:
-        # The same credit_id raced in for another record: the second pass finds it and says so.
-        async for attempt in on_conflict(attempts=2, when=lambda: request.credit_id is not None):
-            with attempt:
-                async with self._database.transaction() as db:
-                    issued = await ledger.issue_credit(
-                        db=db, record_id=request.record_id, amount=request.amount, reason=request.reason,
-                        issued_by=request.issued_by, credit_id=request.credit_id,
-                    )
-        self._runtime.notify_outbox()
-        return {
-            "credit": credit_view(issued.credit),
-            "credited": money(issued.credited_total),
-            "remaining": money(issued.remaining),
-            "already_issued": issued.already_issued,
-        }
+        return await self._service.credit(
+            record_id=request.record_id, amount=request.amount, reason=request.reason,
+            issued_by=request.issued_by, credit_id=request.credit_id,
+        )
 
     async def session_report(self, request: SessionReportInput) -> dict:
-        async with self._database.session() as db:
-            record = await ledger.record_of_session(db=db, session_id=request.session_id)
-            credits = await ledger.credits_of(db=db, record_ids=[record.record_id])
-            names = await _service_names(db)
-        service_name = dict(names.get((record.price_list_version, record.service_type), {}))
-        return session_report(record, credits[record.record_id], service_name=service_name)
-
-
-async def _service_names(db) -> dict[tuple[str, str], dict[str, str]]:
-    """(version, code) → {bg, en}: the names each record was sold under."""
-    names: dict[tuple[str, str], dict[str, str]] = {}
-    for row in await price_lists.list_versions(db=db):
-        for item in row.document.get("service_types", []):
-            names[(row.version, item["code"])] = item["name"]
-    return names
-
+        return await self._service.session_report(session_id=request.session_id)

@@ -13,20 +13,39 @@ from assist_contract.consent import (
     SessionInput,
     TermsInput,
 )
+from assist_contract.spec import command_table
 from assist_platform.audit import audit_handler
 from assist_platform.runtime import Command
 
 from .service import ConsentService
 
 
-def consent_commands(service: ConsentService) -> list[Command]:
-    """The command table of the service; `revoke` is answered concurrently because it waits for holders."""
+class ConsentCommands:
+    """The command table of the service: each handler translates its input into one call of the service, which
+    owns the transaction. `revoke` is answered concurrently because it waits for lease holders."""
 
-    async def terms(request: TermsInput) -> dict:
-        return service.terms(lang=request.lang)
+    def __init__(self, service: ConsentService) -> None:
+        self._service = service
 
-    async def grant(request: GrantInput) -> dict:
-        return await service.grant(
+    def commands(self) -> list[Command]:
+        table = {
+            contract.audit: audit_handler(service="consent", database=self._service.database),
+            contract.terms: self.terms,
+            contract.grant: self.grant,
+            contract.revoke: self.revoke,
+            contract.get: self.get,
+            contract.receipt: self.receipt,
+            contract.lease_acquire: self.acquire,
+            contract.lease_renew: self.renew,
+            contract.lease_release: self.release,
+        }
+        return command_table(table, concurrent={contract.revoke})
+
+    async def terms(self, request: TermsInput) -> dict:
+        return self._service.terms(lang=request.lang)
+
+    async def grant(self, request: GrantInput) -> dict:
+        return await self._service.grant(
             session_id=request.session_id,
             customer=request.customer.model_dump(exclude_none=True),
             terms_version=request.terms_version,
@@ -36,37 +55,25 @@ def consent_commands(service: ConsentService) -> list[Command]:
             user_agent=request.user_agent,
         )
 
-    async def revoke(request: RevokeInput) -> dict:
-        return await service.revoke(
+    async def revoke(self, request: RevokeInput) -> dict:
+        return await self._service.revoke(
             session_id=request.session_id, reason=request.reason, revoked_at=request.revoked_at,
             actor=request.actor, client_address=request.client_address,
         )
 
-    async def get(request: SessionInput) -> dict:
-        return await service.get(session_id=request.session_id)
+    async def get(self, request: SessionInput) -> dict:
+        return await self._service.get(session_id=request.session_id)
 
-    async def receipt(request: SessionInput) -> dict:
-        return await service.receipt(session_id=request.session_id)
+    async def receipt(self, request: SessionInput) -> dict:
+        return await self._service.receipt(session_id=request.session_id)
 
-    async def acquire(request: LeaseAcquireInput) -> dict:
-        return await service.acquire_lease(
+    async def acquire(self, request: LeaseAcquireInput) -> dict:
+        return await self._service.acquire_lease(
             session_id=request.session_id, holder=request.holder, endpoint=request.endpoint
         )
 
-    async def renew(request: LeaseRenewInput) -> dict:
-        return await service.renew_leases(holder=request.holder, lease_ids=request.lease_ids)
+    async def renew(self, request: LeaseRenewInput) -> dict:
+        return await self._service.renew_leases(holder=request.holder, lease_ids=request.lease_ids)
 
-    async def release(request: LeaseReleaseInput) -> dict:
-        return await service.release_leases(lease_ids=request.lease_ids)
-
-    return [
-        contract.audit.serve(audit_handler(service="consent", database=service.database)),
-        contract.terms.serve(terms),
-        contract.grant.serve(grant),
-        contract.revoke.serve(revoke, concurrent=True),
-        contract.get.serve(get),
-        contract.receipt.serve(receipt),
-        contract.lease_acquire.serve(acquire),
-        contract.lease_renew.serve(renew),
-        contract.lease_release.serve(release),
-    ]
+    async def release(self, request: LeaseReleaseInput) -> dict:
+        return await self._service.release_leases(lease_ids=request.lease_ids)

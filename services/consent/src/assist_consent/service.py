@@ -119,7 +119,6 @@ class ConsentService:
         except IntegrityError as exc:
             raise Problem(409, "Consent exists", f"Session {session_id} already has a consent.",
                           code="consent_exists") from exc
-        self.runtime.notify_outbox()
         return {
             "consent_id": consent.consent_id,
             "session_id": consent.session_id,
@@ -168,8 +167,6 @@ class ConsentService:
                 db=db, consent=consent, reason=reason, revoked_at=revoked_at, actor=actor,
                 client_address=client_address,
             )
-        if not revocation.already_revoked:
-            self.runtime.notify_outbox()
         await self.cut(revocation)
         return revocation.answer()
 

@@ -21,21 +21,14 @@ from .ratelimit import SlidingWindowLimiter
 from .relay import RelayHub
 from .relay.doors import RelayDoors
 from .settings import Settings, get_settings
-from .storage import SERVICE, open_database
+from .storage import SERVICE
+from .storage import build_runtime as build_runtime  # the skeleton's, with the relay added by create_app
 from .storage import migrate as migrate  # the face `assist migrate` calls (src/assist/services.py)
 from .termination import end_session_everywhere
 from .web import install_web
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
-
-
-def build_runtime(settings: Settings) -> ServiceRuntime:
-    return ServiceRuntime(
-        name=SERVICE,
-        settings=settings,
-        database=open_database(settings),
-    )
 
 
 def build_relay_hub(settings: Settings, runtime: ServiceRuntime) -> RelayHub:

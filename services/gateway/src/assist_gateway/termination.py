@@ -125,7 +125,6 @@ async def _cut_without_messaging(
             add_event(db, terminate_requested(
                 session_id=session_id, ended_by=ending.ended_by, reason=ending.reason, requested_at=kept.requested_at
             ))
-        runtime.notify_outbox()
         _remember(session_id, kept)
         log.warning("messaging unavailable: the end of session %s is kept in the outbox, relays cut locally",
                     session_id)

@@ -17,15 +17,14 @@ from assist_contract.session import (
     ResumeAgentInput,
     SessionIdInput,
 )
+from assist_contract.spec import command_table
 from assist_platform.audit import audit_handler
 from assist_platform.commands import refusals_as_problems
-from assist_platform.envelope import utcnow
-from assist_platform.retrying import on_conflict
-from assist_platform.runtime import Command, ServiceRuntime
+from assist_platform.runtime import Command
 
-from . import domain, service
+from . import domain
 from .domain import CodeGone, InvalidInput, QueueFull, Status, TransitionRefused
-from .settings import Settings
+from .service import SessionService
 from .views import RequestedSession, SessionList, SessionView, session_list, session_view
 
 
@@ -45,48 +44,34 @@ _rules_as_problems = refusals_as_problems([
 
 
 class SessionCommands:
-    """The handlers, bound to one runtime: they open the transaction and wake the outbox after commit."""
+    """The handlers: each translates its input into one call of the service, which owns the transaction, and the
+    result into the answer."""
 
-    def __init__(self, runtime: ServiceRuntime, settings: Settings) -> None:
-        self._runtime = runtime
-        self._settings = settings
-        self._database = runtime.database
+    def __init__(self, service: SessionService) -> None:
+        self._service = service
 
     def commands(self) -> list[Command]:
-        table = [
-            (contract.request, self.request),
-            (contract.get, self.get),
-            (contract.queue, self.queue),
-            (contract.list_sessions, self.list),
-            (contract.claim, self.claim),
-            (contract.attach_agent, self.attach_agent),
-            (contract.resume_agent, self.resume_agent),
-            (contract.activate, self.activate),
-            (contract.agent_away, self.agent_away),
-            (contract.agent_back, self.agent_back),
-        ]
-        commands = [spec.serve(_rules_as_problems(handler)) for spec, handler in table]
-        return [*commands, contract.audit.serve(audit_handler(service="session", database=self._database))]
+        table = {
+            contract.request: self.request,
+            contract.get: self.get,
+            contract.queue: self.queue,
+            contract.list_sessions: self.list,
+            contract.claim: self.claim,
+            contract.attach_agent: self.attach_agent,
+            contract.resume_agent: self.resume_agent,
+            contract.activate: self.activate,
+            contract.agent_away: self.agent_away,
+            contract.agent_back: self.agent_back,
+            contract.audit: audit_handler(service="session", database=self._service.database),
+        }
+        return command_table(table, wrap=_rules_as_problems)
 
     async def request(self, request: RequestInput) -> RequestedSession:
-        customer = domain.validate_customer(**request.customer.model_dump())
-        fields = dict(
-            session_id=request.session_id,
-            customer=customer,
-            service_type=domain.validate_service_type(request.service_type, allowed=self._settings.service_types),
-            description=domain.validate_description(request.description),
-            consent_id=request.consent_id,
-            scopes=domain.validate_scopes(request.scopes),
-            code_ttl_seconds=self._settings.session_code_ttl_seconds,
-            request_ttl_seconds=self._settings.session_request_ttl_seconds,
-            max_waiting=self._settings.session_max_waiting_requests,
+        session, token = await self._service.request(
+            session_id=request.session_id, customer=request.customer.model_dump(),
+            service_type=request.service_type, description=request.description, consent_id=request.consent_id,
+            scopes=request.scopes,
         )
-        # Two requests may draw the same free code at once; the unique index refuses one, which draws again.
-        async for attempt in on_conflict(attempts=3):
-            with attempt:
-                async with self._database.transaction() as db:
-                    session, token = await service.request_session(db=db, now=utcnow(), **fields)
-        self._runtime.notify_outbox()
         return RequestedSession(
             session_id=session.session_id,
             session_code=session.session_code,
@@ -97,52 +82,37 @@ class SessionCommands:
         )
 
     async def get(self, request: SessionIdInput) -> SessionView:
-        async with self._database.session() as db:
-            return session_view(await service.load_session(db=db, session_id=request.session_id))
+        return session_view(await self._service.get(session_id=request.session_id))
 
     async def queue(self, _request: QueueInput) -> SessionList:
-        async with self._database.session() as db:
-            return session_list(await service.queue(db=db))
+        return session_list(await self._service.queue())
 
     async def list(self, request: ListInput) -> SessionList:
-        async with self._database.session() as db:
-            sessions = await service.list_sessions(
-                db=db, status=Status(request.status) if request.status else None, consultant=request.consultant,
-                limit=request.limit,
-            )
-            return session_list(sessions)
+        return session_list(await self._service.list_sessions(
+            status=Status(request.status) if request.status else None, consultant=request.consultant,
+            limit=request.limit,
+        ))
 
     async def claim(self, request: ClaimInput) -> SessionView:
-        consultant = domain.validate_consultant(request.consultant)
-        async with self._database.transaction() as db:
-            session = await service.claim_session(
-                db=db, session_id=request.session_id, consultant=consultant, now=utcnow(),
-                client_address=request.client_address,
-            )
-        self._runtime.notify_outbox()
-        return session_view(session)
+        return session_view(await self._service.claim(
+            session_id=request.session_id, consultant=request.consultant, client_address=request.client_address,
+        ))
 
     async def attach_agent(self, request: AttachAgentInput) -> AttachedAgent:
-        async with self._database.transaction() as db:
-            session, resume_token = await service.attach_agent(
-                db=db, session_code=request.session_code.strip(), now=utcnow(), resume_token=request.resume_token
-            )
+        session, resume_token = await self._service.attach_agent(
+            session_code=request.session_code, resume_token=request.resume_token
+        )
         return AttachedAgent(**session_view(session).model_dump(), resume_token=resume_token)
 
     async def resume_agent(self, request: ResumeAgentInput) -> SessionView:
-        async with self._database.session() as db:
-            session = await service.resume_agent(
-                db=db, session_id=request.session_id, resume_token=request.resume_token
-            )
-        return session_view(session)
+        return session_view(await self._service.resume_agent(
+            session_id=request.session_id, resume_token=request.resume_token
+        ))
 
     async def activate(self, request: ActivateInput) -> SessionView:
-        async with self._database.transaction() as db:
-            session = await service.activate_session(
-                db=db, session_id=request.session_id, at=request.at.astimezone(UTC)
-            )
-        self._runtime.notify_outbox()
-        return session_view(session)
+        return session_view(await self._service.activate(
+            session_id=request.session_id, at=request.at.astimezone(UTC)
+        ))
 
     async def agent_away(self, request: AgentMarkInput) -> SessionView:
         return await self._agent_mark(request, kind=domain.AGENT_AWAY)
@@ -151,9 +121,6 @@ class SessionCommands:
         return await self._agent_mark(request, kind=domain.AGENT_BACK)
 
     async def _agent_mark(self, request: AgentMarkInput, *, kind: str) -> SessionView:
-        async with self._database.transaction() as db:
-            session = await service.record_agent_mark(
-                db=db, session_id=request.session_id, kind=kind, at=request.at.astimezone(UTC)
-            )
-        self._runtime.notify_outbox()
-        return session_view(session)
+        return session_view(await self._service.record_agent_mark(
+            session_id=request.session_id, kind=kind, at=request.at.astimezone(UTC)
+        ))

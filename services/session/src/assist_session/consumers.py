@@ -18,7 +18,7 @@ from assist_platform.messaging import Subscription
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from . import domain, service
+from . import crud, domain
 from .domain import EndedBy, InvalidInput
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ async def on_consent_revoked(db: AsyncSession, event: CloudEvent) -> None:
     except InvalidInput as exc:
         log.error("dropping consent.revoked %s: %s", event.id, exc.detail)
         return
-    session = await service.apply_consent_revoked(
+    session = await crud.apply_consent_revoked(
         db=db, session_id=revoked.session_id, reason=revoked.reason, revoked_at=revoked.revoked_at.astimezone(UTC),
         ended_by=EndedBy(revoked.ended_by) if revoked.ended_by else None, actor=revoked.actor,
         client_address=revoked.client_address,
@@ -44,7 +44,7 @@ async def on_consent_revoked(db: AsyncSession, event: CloudEvent) -> None:
 
 async def on_consent_granted(db: AsyncSession, event: CloudEvent) -> None:
     granted = GRANTED.parse(event)
-    await service.record_consent_granted(db=db, session_id=granted.session_id, consent_id=granted.consent_id)
+    await crud.record_consent_granted(db=db, session_id=granted.session_id, consent_id=granted.consent_id)
 
 
 _HANDLERS = {REVOKED.type: on_consent_revoked, GRANTED.type: on_consent_granted}

@@ -2,42 +2,26 @@
 
 from __future__ import annotations
 
-from assist_platform.app import service_app
-from assist_platform.db import Database
-from assist_platform.migrations import service_metadata, upgrade
-from assist_platform.runtime import ServiceRuntime
-from fastapi import FastAPI
+from assist_platform.skeleton import ServiceDefinition
 
 from .commands import SessionCommands
 from .consumers import consent_subscription
-from .expiry import expiry_task
+from .expiry import expire_requests_forever
 from .metrics import refresh_sessions_by_state
 from .models import TABLES
-from .settings import Settings, get_settings
+from .service import SessionService
+from .settings import get_settings
 
-SERVICE = "session"
-
-
-def migrate(settings: Settings) -> None:
-    """Bring the service's database to the newest revision (idempotent)."""
-    url, schema = settings.database_location(SERVICE)
-    upgrade(url=url, schema=schema, package="assist_session", metadata=service_metadata(TABLES))
-
-
-def build_runtime(settings: Settings) -> ServiceRuntime:
-    url, schema = settings.database_location(SERVICE)
-    runtime = ServiceRuntime(
-        name=SERVICE,
-        settings=settings,
-        database=Database(url=url, schema=schema),
-        subscriptions=[consent_subscription()],
-        background=[expiry_task(settings)],
-    )
-    runtime.commands.extend(SessionCommands(runtime, settings).commands())
-    runtime.metric_refreshers.append(refresh_sessions_by_state)
-    return runtime
-
-
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The process's app; `migrate` runs before it (the CLI migrates every service first)."""
-    return service_app(name=SERVICE, runtime=build_runtime(settings or get_settings()))
+SERVICE = ServiceDefinition(
+    name="session",
+    package="assist_session",
+    tables=TABLES,
+    get_settings=get_settings,
+    commands=lambda runtime: SessionCommands(SessionService.for_runtime(runtime)).commands(),
+    subscriptions=lambda _runtime: [consent_subscription()],
+    background=[expire_requests_forever],
+    metric_refreshers=[refresh_sessions_by_state],
+)
+migrate = SERVICE.migrate
+build_runtime = SERVICE.build_runtime
+create_app = SERVICE.create_app
