@@ -14,7 +14,6 @@ import json
 import socket
 import stat
 import threading
-from contextlib import asynccontextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 

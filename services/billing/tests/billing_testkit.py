@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 from assist_platform.commands import call_command
 from assist_platform.envelope import CloudEvent, new_event, rfc3339
-from assist_platform.messaging import connect_nats, ensure_streams
 from assist_platform.testing import eventually  # noqa: F401 - the billing tests import it from here
 
 CUSTOMER = {"name": "Иван Петров", "email": "ivan@example.bg", "company": "Пример ООД", "phone": None}

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 
-from assist_platform.envelope import utcnow
-from sqlmodel import delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .domain import token_digest
