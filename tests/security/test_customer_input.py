@@ -16,7 +16,7 @@ import uuid
 import httpx
 import nats
 import pytest
-from conftest import start_module_system
+from conftest import module_system
 from identities import PASSWORD, STAFF
 from public_api import CUSTOMER, bearer, login
 
@@ -140,17 +140,11 @@ async def test_a_price_takes_no_boolean_or_text_for_a_whole_number(system, field
 
 @pytest.fixture(scope="module")
 def throttled_system(tmp_path_factory):
-    system, location = start_module_system(
+    with module_system(
         tmp_path_factory, HELP_REQUESTS_PER_ADDRESS=str(PER_ADDRESS), HELP_REQUESTS_WINDOW_SECONDS="600",
         SESSION_MAX_WAITING_REQUESTS=str(MAX_WAITING),
-    )
-    try:
+    ) as system:
         yield system
-    finally:
-        try:
-            system.stop()
-        finally:
-            location.drop()
 
 
 def client_from(system, address: str) -> httpx.AsyncClient:
