@@ -5,24 +5,14 @@ identities every test of the suite attacks with.
 from __future__ import annotations
 
 import sys
-from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
-from system import System, own_system
 
 # The suite's helper modules (identities.py) sit beside the tests; pytest imports tests in importlib mode.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from identities import PASSWORD, STAFF  # noqa: E402
-
-
-def module_system(tmp_path_factory, *, data_dir: Path | None = None, staff: bool = True, gateways: int = 1,
-                  **extra_env: str) -> AbstractContextManager[System]:
-    """A system of the module's own (`own_system`) with the suite's staff accounts unless `staff` is false."""
-    users = [(identity.removeprefix("other_"), username, PASSWORD)  # "other_consultant" is a second consultant
-             for identity, username in STAFF.items()] if staff else []
-    return own_system(data_dir or tmp_path_factory.mktemp("security"), gateways=gateways, users=users, **extra_env)
+from identities import module_system  # noqa: E402
 
 
 @pytest.fixture(scope="package")

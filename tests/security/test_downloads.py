@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from agent_build import built_agent_dist, executable_name
-from conftest import module_system
+from identities import module_system
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 

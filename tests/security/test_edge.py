@@ -21,8 +21,7 @@ import httpx
 import pytest
 import websockets
 from browser import chromium, new_page
-from conftest import module_system
-from identities import PASSWORD, STAFF
+from identities import PASSWORD, STAFF, module_system
 from public_api import bearer, close_code, login, next_control, request_help, ws_url
 
 from assist_agent import framing

@@ -16,8 +16,7 @@ import httpx
 import pytest
 import websockets
 from agent_flow import AgentProcess, Consultant
-from conftest import module_system
-from identities import STAFF
+from identities import STAFF, module_system
 from public_api import (
     bearer, close_code, connect_agent, connect_consultant, login, next_control, request_help, wait_for_status, ws_url,
 )

@@ -11,8 +11,7 @@ import time
 import httpx
 import pytest
 import websockets
-from conftest import module_system
-from identities import PASSWORD, STAFF
+from identities import PASSWORD, STAFF, module_system
 from public_api import bearer, close_code, connect_agent, login, next_control, request_help, ws_url
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
