@@ -11,17 +11,15 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import uuid
 from pathlib import Path
 
 import httpx
 import pytest
-from agent_flow import PASSWORD, AgentProcess, Consultant, TmuxAgent, session_view
-from public_api import bearer, connect_consultant, login, next_control, request_help, wait_for_status
-from system import System, port_block
+from agent_flow import PASSWORD, AgentProcess, TmuxAgent, consultant_joins, session_view
+from public_api import bearer, login, request_help, wait_for_status
+from system import own_system
 
 from assist_agent import console, framing
-from assist_platform.testing import DatabaseLocation
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "faults"))
 from proxy import CuttableProxy  # noqa: E402  (the fault suite's cuttable TCP proxy, between agent and gateway)
@@ -35,23 +33,11 @@ REQUEST_TTL = 20  # seconds a request nobody starts lives (SESSION_REQUEST_TTL_S
 
 @pytest.fixture(scope="module")
 def endings_system(tmp_path_factory):
-    location = DatabaseLocation(data_dir=tmp_path_factory.mktemp("endings"),
-                                database_url=os.environ.get("DATABASE_URL") or None,
-                                schema_prefix=f"t{uuid.uuid4().hex[:10]}_")
-    env = {**os.environ, **location.env(), "ASSIST_PORT": str(port_block(1)), "ASSIST_GATEWAYS": "1",
-           "AGENT_GRACE_SECONDS": str(GRACE), "SESSION_REQUEST_TTL_SECONDS": str(REQUEST_TTL),
-           "SESSION_EXPIRY_INTERVAL_SECONDS": "1"}
-    env.pop("NATS_URL", None)
-    system = System(env=env, data_dir=location.data_dir).start()
-    try:
-        system.add_user("consultant", "maria", PASSWORD)
-        system.add_user("supervisor", "sofia", PASSWORD)
+    with own_system(tmp_path_factory.mktemp("endings"),
+                    users=[("consultant", "maria", PASSWORD), ("supervisor", "sofia", PASSWORD)],
+                    AGENT_GRACE_SECONDS=str(GRACE), SESSION_REQUEST_TTL_SECONDS=str(REQUEST_TTL),
+                    SESSION_EXPIRY_INTERVAL_SECONDS="1") as system:
         yield system
-    finally:
-        try:
-            system.stop()
-        finally:
-            location.drop()
 
 
 @pytest.fixture
@@ -65,24 +51,6 @@ def cleanup():
 async def _request(system):
     async with httpx.AsyncClient(base_url=system.gateway_url, timeout=10) as customer:
         return await request_help(customer, scopes=("view", "control"))
-
-
-async def _consultant_joins(system, request) -> tuple[Consultant, str]:
-    """maria claims the request and opens the console; the agent's hello answered."""
-    url = system.gateway_url
-    async with httpx.AsyncClient(base_url=url, timeout=10) as staff:
-        token = await login(staff, "maria", PASSWORD)
-        claimed = await staff.post(f"/api/v1/sessions/{request.session_id}/claim", headers=bearer(token))
-        assert claimed.status_code == 200, claimed.text
-    ws = await connect_consultant(url, request.session_id, token)
-    await next_control(ws, "peer_joined")
-    consultant = Consultant(ws=ws, session_id=request.session_id, customer_token=request.customer_token,
-                            agent_hello={})
-    consultant.agent_hello = await consultant.next_control("hello", timeout=15)
-    await consultant.send(console.hello())
-    async with httpx.AsyncClient(base_url=url, timeout=10) as customer:
-        await wait_for_status(customer, request.session_id, bearer(request.customer_token), "active")
-    return consultant, token
 
 
 async def _end_as(system, session_id: str, username: str) -> None:
@@ -118,7 +86,7 @@ async def test_in_an_80_column_window_the_customer_watches_the_shell_and_is_told
     waiting = await agent.wait_for_screen(HOTKEY[language])
     assert HOTKEY[language] in waiting[23], waiting  # the status line: the bottom row
     assert f"{agent.log_file}" in "".join(waiting)  # the log file named once, the log lines in it
-    consultant, _ = await _consultant_joins(system, request)
+    consultant, _ = await consultant_joins(system.gateway_url, request)
     await consultant.next_frame(framing.TERMINAL)  # the prompt: the shell reads from here on
     await consultant.send(console.keystrokes("echo shared-$((6 * 7)); sleep 2; echo still-here\n"))
     # Two seconds of clock ticks between the two lines: the screen holds the shell and one status line at the bottom.
@@ -148,7 +116,7 @@ async def test_the_customer_page_ending_stops_the_agent(endings_system, tmp_path
     agent = AgentProcess(gateway=system.gateway_url, code=request.session_code, log_dir=tmp_path, verbose=False)
     cleanup.append(agent)
     await agent.wait_for_log("[waiting for the consultant]", timeout=20)
-    await _consultant_joins(system, request)
+    await consultant_joins(system.gateway_url, request)
     async with httpx.AsyncClient(base_url=system.gateway_url, timeout=30) as customer:
         ended = await customer.post(f"/api/v1/sessions/{request.session_id}/terminate",
                                     headers=bearer(request.customer_token))
@@ -183,7 +151,7 @@ async def test_an_agent_cut_off_past_the_grace_period_stops_and_says_so(endings_
                          grace=GRACE, verbose=False)
     cleanup.append(agent)
     await agent.wait_for_log("[waiting for the consultant]", timeout=20)
-    consultant, _ = await _consultant_joins(system, request)
+    consultant, _ = await consultant_joins(system.gateway_url, request)
     await proxy.cut()  # the customer's network goes away, and stays away
     assert await agent.wait_exit(timeout=GRACE + 30) == 3
     assert (f"The connection was lost for more than {GRACE} s: the session is over.\n"

@@ -9,13 +9,13 @@ import json
 import math
 import subprocess
 import sys
-import time
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import httpx
 import pytest
+from billing_events import closed_record
 from public_api import CUSTOMER, bearer, events_for, login, request_help, wait_for_status
 from relay_flow import open_relay
 
@@ -35,18 +35,6 @@ def expected_charge(price: dict, vat_rate: Decimal, seconds: int) -> dict[str, D
     net = units * Decimal(price["unit_price"])
     vat = (net * vat_rate).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     return {"units": units, "net": net, "vat": vat, "gross": net + vat}
-
-
-async def wait_for_closed_record(client, headers, session_id: str, timeout: float = 20) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        page = (await client.get("/api/v1/billing/records", params={"status": "closed", "limit": 500},
-                                 headers=headers)).json()
-        found = [record for record in page["records"] if record["session_id"] == session_id]
-        if found:
-            return found[0]
-        assert time.monotonic() < deadline, f"no closed record for {session_id}"
-        await asyncio.sleep(0.1)
 
 
 async def test_started_sessions_are_billed_once_and_unstarted_ones_never(start_system):
@@ -77,7 +65,7 @@ async def test_started_sessions_are_billed_once_and_unstarted_ones_never(start_s
 
         for request, ended_by in ((by_customer, "customer"), (by_consultant, "consultant")):
             session = await wait_for_status(client, request.session_id, bearer(request.customer_token), "ended")
-            record = await wait_for_closed_record(client, finance, request.session_id)
+            record = await closed_record(client, finance, request.session_id)
             active = parse_time(session["ended_at"]) - parse_time(session["started_at"])
             assert record["billable_seconds"] == math.ceil(active.total_seconds())
             charge = expected_charge(price, vat_rate, record["billable_seconds"])

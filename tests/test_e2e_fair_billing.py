@@ -3,14 +3,14 @@ can tell the agent is away and until when the session waits for it."""
 
 from __future__ import annotations
 
-import asyncio
 import math
-import time
 from datetime import datetime, timedelta
 
 import httpx
 import pytest
 import websockets
+from assist_platform.testing import eventually
+from billing_events import closed_record
 from public_api import bearer, close_code, events_for, login, next_control, wait_for_status, ws_url
 from relay_flow import PASSWORD, next_binary, open_relay
 
@@ -26,26 +26,12 @@ def parse_time(value: str) -> datetime:
 
 async def view_when(client, request, condition, *, what: str, timeout: float = 15.0) -> dict:
     """The customer's view of the session once `condition(view)` holds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        view = (await client.get(f"/api/v1/sessions/{request.session_id}",
+    async def view() -> dict | None:
+        body = (await client.get(f"/api/v1/sessions/{request.session_id}",
                                  headers=bearer(request.customer_token))).json()
-        if condition(view):
-            return view
-        assert time.monotonic() < deadline, f"timed out waiting for {what}; last view {view}"
-        await asyncio.sleep(0.1)
+        return body if condition(body) else None
 
-
-async def closed_record(client, finance: dict, session_id: str, timeout: float = 20.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        page = (await client.get("/api/v1/billing/records", params={"status": "closed", "limit": 500},
-                                 headers=finance)).json()
-        found = [record for record in page["records"] if record["session_id"] == session_id]
-        if found:
-            return found[0]
-        assert time.monotonic() < deadline, f"no closed record for {session_id}"
-        await asyncio.sleep(0.1)
+    return await eventually(view, timeout=timeout, what=what)
 
 
 def away_seconds(periods: list[dict], *, ended_at: datetime) -> float:

@@ -11,19 +11,16 @@ it, and a held frame of an agent that hung up is never delivered.
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 
 import httpx
 import pytest
 import websockets
-from assist_platform.testing import DatabaseLocation
 from public_api import (
     bearer, close_code, connect_agent, connect_consultant, login, next_control, request_help, wait_for_status,
     ws_url,
 )
 from relay_flow import PASSWORD, next_binary
-from system import System, port_block
+from system import own_system
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -34,21 +31,9 @@ REPLICAS = pytest.mark.parametrize("across", [False, True], ids=["one replica", 
 @pytest.fixture(scope="module")
 def two_replicas(tmp_path_factory):
     """One system with two gateway replicas for the module's hundreds of sessions."""
-    location = DatabaseLocation(data_dir=tmp_path_factory.mktemp("first-frames"),
-                                database_url=os.environ.get("DATABASE_URL") or None,
-                                schema_prefix=f"t{uuid.uuid4().hex[:10]}_")
-    env = {**os.environ, **location.env(), "ASSIST_PORT": str(port_block(2)), "ASSIST_GATEWAYS": "2",
-           "HELP_REQUESTS_PER_ADDRESS": "100000"}
-    env.pop("NATS_URL", None)
-    system = System(env=env, data_dir=location.data_dir).start()
-    try:
-        system.add_user("consultant", "maria", PASSWORD)
+    with own_system(tmp_path_factory.mktemp("first-frames"), gateways=2, users=[("consultant", "maria", PASSWORD)],
+                    HELP_REQUESTS_PER_ADDRESS="100000") as system:
         yield system
-    finally:
-        try:
-            system.stop()
-        finally:
-            location.drop()
 
 
 class _Rounds:

@@ -7,11 +7,10 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 from assist_platform.natsserver import NatsServerProcess, free_ports
+from assist_platform.testing import ServiceProcess, wait_until_ready
 from system import UNTHROTTLED_HELP_REQUESTS
 
 PASSWORD = "a long enough password"
@@ -32,7 +31,7 @@ class Stack:
         names = [*SERVICES, *(f"gateway-{i}" for i in range(1, gateways + 1))]
         # NATS may not listen yet (a test can pick its port and start it later).
         self.ports = dict(zip(names, free_ports(len(names), avoid=[self.nats.port]), strict=True))
-        self.processes: dict[str, subprocess.Popen] = {}
+        self.processes: dict[str, ServiceProcess] = {}
 
     @property
     def gateway_urls(self) -> list[str]:
@@ -58,15 +57,12 @@ class Stack:
             index = int(name.split("-")[1])
             env.update(REPLICA_ID=f"gw{index}", ASSIST_PORT="0")
             env["NATS_URL"] = self.gateway_nats_urls.get(index, self.nats.url)
-        log = (self.root / f"{name}.log").open("ab")
-        self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "assist", "service", service, "--port", str(self.ports[name])],
-            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )
+        self.processes[name] = ServiceProcess(service, env=env, log_path=self.root / f"{name}.log",
+                                              port=self.ports[name]).start()
 
     def kill(self, name: str) -> None:
         """SIGKILL: no shutdown hook runs, no outbox is flushed, no socket is closed politely."""
-        process = self.processes[name]
+        process = self.processes[name].process
         process.send_signal(signal.SIGKILL)
         process.wait()
 
@@ -76,20 +72,8 @@ class Stack:
         self.wait_ready([name])
 
     def wait_ready(self, names: list[str], timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        pending = list(names)
-        with httpx.Client(timeout=1.0) as client:
-            while pending:
-                name = pending[0]
-                assert self.processes[name].poll() is None, f"{name} exited:\n{self.log(name)}"
-                try:
-                    if client.get(f"{self.url(name)}/readyz").status_code == 200:
-                        pending.pop(0)
-                        continue
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, f"not ready: {pending}\n{self.log(name)}"
-                time.sleep(0.1)  # polling interval while waiting for readiness
+        wait_until_ready({name: (self.processes[name].process, self.url(name)) for name in names}, timeout=timeout,
+                         log_tail=self.log)
 
     def assist(self, *args: str) -> None:
         result = subprocess.run([sys.executable, "-m", "assist", *args], env=self.env, capture_output=True, text=True,
@@ -109,14 +93,15 @@ class Stack:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
     def all_alive(self) -> None:
-        for name, process in self.processes.items():
-            assert process.poll() is None, f"{name} died:\n{self.log(name)}"
+        for name, service in self.processes.items():
+            assert service.process.poll() is None, f"{name} died:\n{self.log(name)}"
 
     def stop(self) -> None:
-        for process in self.processes.values():
+        processes = [service.process for service in self.processes.values()]
+        for process in processes:
             if process.poll() is None:
                 process.terminate()
-        for process in self.processes.values():
+        for process in processes:
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:

@@ -12,9 +12,9 @@ import httpx
 import nats
 import pytest
 from assist_platform.natsserver import free_port
+from assist_platform.testing import eventually, ready
 from proxy import ProxyThread
-from public_api import bearer, close_code, connect_agent, connect_consultant, next_control
-from public_api import wait_for_status
+from public_api import bearer, close_code, connect_agent, connect_consultant, next_control, wait_for_status
 from relay_flow import bytes_cross_both_ways, claimed_request, next_binary, open_relay
 from stream import Outcome, assert_invariants
 
@@ -43,16 +43,8 @@ async def _terminate(gateway: str, request) -> float:
 
 
 async def _ready(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(timeout=2) as client:
-        while True:
-            try:
-                if (await client.get(f"{url}/readyz")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, f"{url} did not recover"
-            await asyncio.sleep(0.2)  # polling until the gateway reconnects to NATS
+    """Until the gateway at `url` is ready again (it reconnects to NATS by itself)."""
+    await eventually(lambda: asyncio.to_thread(ready, url), timeout=timeout, what=f"{url} recovering")
 
 
 async def test_a_gateway_cut_off_from_nats_fails_closed_and_recovers_by_itself(partitioned):
@@ -131,11 +123,11 @@ async def _meet_then_end(stack, gateway: str, request, agent, consultant) -> Non
 
 
 async def _not_ready(url: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(timeout=2) as client:
-        while (await client.get(f"{url}/readyz")).status_code == 200:
-            assert time.monotonic() < deadline, f"{url} never noticed that NATS went away"
-            await asyncio.sleep(0.05)  # polling until the gateway notices
+    """Until the gateway at `url` has noticed that NATS went away (it answers /readyz with 503)."""
+    async def noticed() -> bool:
+        return not await asyncio.to_thread(ready, url)
+
+    await eventually(noticed, timeout=timeout, what=f"{url} noticing that NATS went away")
 
 
 async def test_a_frame_sent_while_the_gateway_reconnects_to_nats_neither_drops_the_socket_nor_is_lost(partitioned):
@@ -171,15 +163,9 @@ async def test_an_agent_told_attached_as_its_gateway_loses_nats_stays_attached_a
     proxy.cut_after(b'"ttl_seconds"')  # the consent lease's answer: the agent's last NATS reply before attaching
     agent = await connect_agent(isolated, request.session_code)
     await next_control(agent, "attached")
-    await _until(proxy.is_cut, "the proxy never saw the lease's answer")
+    await eventually(proxy.is_cut, what="the proxy seeing the lease's answer")
     await asyncio.to_thread(proxy.start)
 
     consultant = await connect_consultant(healthy, request.session_id, token)
     await _meet_then_end(stack, healthy, request, agent, consultant)
 
-
-async def _until(condition, message: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, message
-        await asyncio.sleep(0.02)  # polling a flag of the proxy's thread

@@ -4,10 +4,13 @@ role, each with the credential the platform gave it; and the sessions they are l
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 from public_api import HelpRequest, bearer, login, request_help
+from system import System, own_system
 
 PASSWORD = "a long enough password"
 # Staff accounts, one per role, plus a second consultant who is never assigned the session under attack.
@@ -15,6 +18,14 @@ STAFF = {"consultant": "maria", "other_consultant": "olga", "supervisor": "sam",
 ANONYMOUS, CUSTOMER, OTHER_CUSTOMER = "anonymous", "customer", "other_customer"
 IDENTITIES = (ANONYMOUS, CUSTOMER, OTHER_CUSTOMER, *STAFF)
 STAFF_IDENTITIES = frozenset(STAFF)
+
+
+def module_system(tmp_path_factory, *, data_dir: Path | None = None, staff: bool = True, gateways: int = 1,
+                  **extra_env: str) -> AbstractContextManager[System]:
+    """A system of the module's own (`own_system`) with the suite's staff accounts unless `staff` is false."""
+    users = [(identity.removeprefix("other_"), username, PASSWORD)  # "other_consultant" is a second consultant
+             for identity, username in STAFF.items()] if staff else []
+    return own_system(data_dir or tmp_path_factory.mktemp("security"), gateways=gateways, users=users, **extra_env)
 
 
 @dataclass

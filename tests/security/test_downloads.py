@@ -12,14 +12,12 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import uuid
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from agent_build import built_agent_dist, executable_name
-from assist_platform.testing import DatabaseLocation
-from system import System, port_block
+from identities import module_system
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -43,20 +41,10 @@ def downloads_system(tmp_path_factory):
     os.utime(dist / OLD_WHEEL, (1_000_000_000, 1_000_000_000))  # older than the current one
     (dist / WHEEL).write_bytes(b"PK wheel")
     (dist / EXECUTABLE).write_bytes(b"\x7fELF agent")
-    # As conftest's start_module_system, without its staff accounts: nobody logs in here.
-    location = DatabaseLocation(data_dir=root / "data", database_url=os.environ.get("DATABASE_URL") or None,
-                                schema_prefix=f"t{uuid.uuid4().hex[:10]}_")
-    env = {**os.environ, **location.env(), "ASSIST_PORT": str(port_block(1)), "ASSIST_GATEWAYS": "1",
-           "ASSIST_AGENT_DIST_DIR": str(dist)}
-    env.pop("NATS_URL", None)
-    system = System(env=env, data_dir=location.data_dir).start()
-    try:
+    # Nobody logs in here: no staff accounts.
+    with module_system(tmp_path_factory, data_dir=root / "data", staff=False,
+                       ASSIST_AGENT_DIST_DIR=str(dist)) as system:
         yield system
-    finally:
-        try:
-            system.stop()
-        finally:
-            location.drop()
 
 
 async def _raw_get(gateway_url: str, raw_path: str) -> tuple[int, bytes]:

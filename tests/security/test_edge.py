@@ -21,8 +21,7 @@ import httpx
 import pytest
 import websockets
 from browser import chromium, new_page
-from conftest import start_module_system
-from identities import PASSWORD, STAFF
+from identities import PASSWORD, STAFF, module_system
 from public_api import bearer, close_code, login, next_control, request_help, ws_url
 
 from assist_agent import framing
@@ -35,35 +34,23 @@ FORGED = "203.0.113.7"
 
 
 def _system(tmp_path_factory, **env: str):
-    system, location = start_module_system(
-        tmp_path_factory, LOGIN_ATTEMPTS_PER_MINUTE=str(ATTEMPTS), CODE_ATTEMPTS_PER_MINUTE=str(ATTEMPTS), **env)
-    return system, location
+    """The edge's own system: logins and session codes throttled at a few attempts a minute."""
+    return module_system(tmp_path_factory, LOGIN_ATTEMPTS_PER_MINUTE=str(ATTEMPTS),
+                         CODE_ATTEMPTS_PER_MINUTE=str(ATTEMPTS), **env)
 
 
 @pytest.fixture(scope="module")
 def edge_system(tmp_path_factory):
     """`assist dev` as it starts by default: no trusted proxy, no API docs, no metrics token."""
-    system, location = _system(tmp_path_factory)
-    try:
+    with _system(tmp_path_factory) as system:
         yield system
-    finally:
-        try:
-            system.stop()
-        finally:
-            location.drop()
 
 
 @pytest.fixture(scope="module")
 def proxied_system(tmp_path_factory):
     """A gateway behind a proxy at 127.0.0.1 (TRUSTED_PROXIES)."""
-    system, location = _system(tmp_path_factory, TRUSTED_PROXIES="127.0.0.1")
-    try:
+    with _system(tmp_path_factory, TRUSTED_PROXIES="127.0.0.1") as system:
         yield system
-    finally:
-        try:
-            system.stop()
-        finally:
-            location.drop()
 
 
 def client_from(base_url: str, address: str | None = None) -> httpx.AsyncClient:

@@ -16,8 +16,7 @@ import httpx
 import pytest
 import websockets
 from agent_flow import AgentProcess, Consultant
-from conftest import start_module_system
-from identities import STAFF
+from identities import STAFF, module_system
 from public_api import (
     bearer, close_code, connect_agent, connect_consultant, login, next_control, request_help, wait_for_status, ws_url,
 )
@@ -37,15 +36,9 @@ REPLICAS = pytest.mark.parametrize("across", [False, True], ids=["one replica", 
 
 @pytest.fixture(scope="module")
 def trust_system(tmp_path_factory):
-    system, location = start_module_system(tmp_path_factory, ASSIST_GATEWAYS="2", CODE_ATTEMPTS_PER_MINUTE="100000",
-                                           LOGIN_ATTEMPTS_PER_MINUTE="100000")
-    try:
+    with module_system(tmp_path_factory, gateways=2, CODE_ATTEMPTS_PER_MINUTE="100000",
+                       LOGIN_ATTEMPTS_PER_MINUTE="100000") as system:
         yield system
-    finally:
-        try:
-            system.stop()
-        finally:
-            location.drop()
 
 
 @pytest.fixture

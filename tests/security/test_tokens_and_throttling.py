@@ -11,8 +11,7 @@ import time
 import httpx
 import pytest
 import websockets
-from conftest import start_module_system
-from identities import PASSWORD, STAFF
+from identities import PASSWORD, STAFF, module_system
 from public_api import bearer, close_code, connect_agent, login, next_control, request_help, ws_url
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
@@ -26,17 +25,11 @@ TOTAL_FAILURES = 25
 
 @pytest.fixture(scope="module")
 def strict_system(tmp_path_factory):
-    system, location = start_module_system(
+    with module_system(
         tmp_path_factory, STAFF_TOKEN_TTL_SECONDS=str(TOKEN_TTL), LOGIN_ATTEMPTS_PER_MINUTE=str(ATTEMPTS),
         CODE_FAILURES_PER_MINUTE=str(ATTEMPTS), CODE_FAILURES_PER_MINUTE_TOTAL=str(TOTAL_FAILURES),
-    )
-    try:
+    ) as system:
         yield system
-    finally:
-        try:
-            system.stop()
-        finally:
-            location.drop()
 
 
 async def test_a_customer_token_cannot_read_or_end_another_session(strict_system):

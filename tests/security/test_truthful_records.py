@@ -4,28 +4,15 @@ On the suite's one system, with the identities of identities.py."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 
 import httpx
 import pytest
+from billing_events import closed_record
 from identities import PASSWORD, STAFF
 from public_api import bearer, close_code, connect_agent, connect_consultant, login, next_control, request_help, \
     wait_for_status
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
-
-
-async def closed_record(client, headers: dict, session_id: str, timeout: float = 20.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        page = (await client.get("/api/v1/billing/records", params={"status": "closed", "limit": 500},
-                                 headers=headers)).json()
-        found = [record for record in page["records"] if record["session_id"] == session_id]
-        if found:
-            return found[0]
-        assert time.monotonic() < deadline, f"no closed record for {session_id}"
-        await asyncio.sleep(0.1)
 
 
 async def test_a_supervisors_end_is_recorded_told_billed_and_audited_as_the_supervisors(system):

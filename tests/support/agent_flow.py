@@ -154,6 +154,13 @@ async def start_session(system, tmp_path: Path, *, scopes=("view", "control"), e
     agent = AgentProcess(gateway=gateway or url, code=request.session_code, log_dir=tmp_path, env=env, grace=grace,
                          lang=lang, verbose=verbose)
     await agent.wait_for_log("[waiting for the consultant]" if lang == "en" else "[чака консултанта]", timeout=20)
+    consultant, _token = await consultant_joins(url, request)
+    return agent, consultant
+
+
+async def consultant_joins(url: str, request) -> tuple[Consultant, str]:
+    """maria claims the request and opens the console; the agent's hello answered and the session active. The
+    consultant and maria's token."""
     async with httpx.AsyncClient(base_url=url, timeout=10) as staff:
         token = await login(staff, "maria", PASSWORD)
         claimed = await staff.post(f"/api/v1/sessions/{request.session_id}/claim", headers=bearer(token))
@@ -166,7 +173,7 @@ async def start_session(system, tmp_path: Path, *, scopes=("view", "control"), e
     await consultant.send(console.hello())
     async with httpx.AsyncClient(base_url=url, timeout=10) as customer:
         await wait_for_status(customer, request.session_id, bearer(request.customer_token), "active")
-    return agent, consultant
+    return consultant, token
 
 
 async def session_view(system, consultant: Consultant) -> dict:

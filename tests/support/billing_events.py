@@ -7,14 +7,13 @@ the whole relay would take that long.
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from datetime import datetime
 
 import httpx
 import nats
 from assist_platform.envelope import new_event, rfc3339
+from assist_platform.testing import eventually
 
 
 async def publish_billed_session(
@@ -43,12 +42,15 @@ async def publish_billed_session(
 async def closed_records(client: httpx.AsyncClient, headers: dict, session_ids: list[str],
                          timeout: float = 20.0) -> dict[str, dict]:
     """The closed billing records of `session_ids` (through the API), once billing has closed them all."""
-    deadline = time.monotonic() + timeout
-    while True:
+    async def all_closed() -> dict[str, dict] | None:
         page = (await client.get("/api/v1/billing/records", params={"status": "closed", "limit": 500},
                                  headers=headers)).json()
         found = {record["session_id"]: record for record in page["records"] if record["session_id"] in session_ids}
-        if len(found) == len(session_ids):
-            return found
-        assert time.monotonic() < deadline, f"no closed records for {set(session_ids) - set(found)}"
-        await asyncio.sleep(0.1)
+        return found if len(found) == len(session_ids) else None
+
+    return await eventually(all_closed, timeout=timeout, what=f"closed records for {session_ids}")
+
+
+async def closed_record(client: httpx.AsyncClient, headers: dict, session_id: str, timeout: float = 20.0) -> dict:
+    """The closed billing record of `session_id`, once billing has closed it."""
+    return (await closed_records(client, headers, [session_id], timeout))[session_id]

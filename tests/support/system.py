@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from assist_platform.natsserver import free_port
-from assist_platform.testing import READY_POLL_INTERVAL, eventually_sync, ready
+from assist_platform.testing import READY_POLL_INTERVAL, DatabaseLocation, eventually_sync, ready
 
 # The console script next to the interpreter running the tests: `.venv/bin/assist` under `make test`.
 ASSIST = str(Path(sys.executable).parent / "assist")
@@ -47,6 +51,31 @@ def _bindable(port: int) -> bool:
 # waiting requests let through; a system started for them lifts both unless its `env` sets them (the limits
 # themselves are tested in tests/security/test_customer_input.py).
 UNTHROTTLED_HELP_REQUESTS = {"HELP_REQUESTS_PER_ADDRESS": "1000000", "SESSION_MAX_WAITING_REQUESTS": "1000000"}
+
+
+@contextmanager
+def own_system(data_dir: Path, *, gateways: int = 1, users: Iterable[tuple[str, str, str]] = (),
+               **extra_env: str) -> Iterator[System]:
+    """A running system of a module's own (SQLite files in `data_dir` or fresh PostgreSQL schemas when
+    `DATABASE_URL` is set), with its own bundled nats-server, `gateways` replicas, the accounts `users` (role,
+    username, password) and the environment `extra_env`; stopped and its schemas dropped when the block ends,
+    however it ends. (A test's own systems come from the `start_system` fixture, tests/conftest.py.)"""
+    location = DatabaseLocation(data_dir=data_dir, database_url=os.environ.get("DATABASE_URL") or None,
+                                schema_prefix=f"t{uuid.uuid4().hex[:10]}_")
+    env = {**os.environ, **location.env(), "ASSIST_PORT": str(port_block(gateways)),
+           "ASSIST_GATEWAYS": str(gateways), **extra_env}
+    env.pop("NATS_URL", None)  # the bundled nats-server: a system must not share a broker with other tests
+    system = System(env=env, data_dir=location.data_dir)
+    try:
+        system.start()
+        for role, username, password in users:
+            system.add_user(role, username, password)
+        yield system
+    finally:
+        try:
+            system.stop()
+        finally:
+            location.drop()
 
 
 class System:

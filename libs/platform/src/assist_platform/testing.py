@@ -27,14 +27,19 @@ import pytest
 from .natsserver import NatsServerProcess, free_port, nats_server_binary, wait_for_port
 
 __all__ = [
-    "NatsServerProcess", "ServiceProcess", "eventually", "eventually_sync", "free_port", "migrate_from_template",
-    "nats_server_binary", "ready", "wait_for_port",
+    "NatsServerProcess", "ServiceProcess", "TimedOut", "eventually", "eventually_sync", "free_port",
+    "migrate_from_template", "nats_server_binary", "ready", "wait_for_port",
 ]
 
 
 # --- waiting for a condition ------------------------------------------------------------------------------------------
 
 POLL_INTERVAL = 0.02
+
+
+class TimedOut(AssertionError):
+    """`eventually` gave up: the condition never held. An AssertionError, so pytest reports it as a failed test;
+    a class of its own, so a caller can tell "never happened" from an assertion the condition itself raised."""
 
 
 async def eventually(condition: Callable[[], Any | Awaitable[Any]], *, timeout: float = 10.0, what: str = "",
@@ -49,7 +54,7 @@ async def eventually(condition: Callable[[], Any | Awaitable[Any]], *, timeout: 
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(_timed_out(condition, timeout, what, result))
+            raise TimedOut(_timed_out(condition, timeout, what, result))
         await asyncio.sleep(interval)  # the polling interval, not a wait for time to pass
 
 
@@ -62,7 +67,7 @@ def eventually_sync(condition: Callable[[], Any], *, timeout: float = 10.0, what
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(_timed_out(condition, timeout, what, result))
+            raise TimedOut(_timed_out(condition, timeout, what, result))
         time.sleep(interval)  # the polling interval, not a wait for time to pass
 
 
@@ -113,12 +118,10 @@ def wait_until_ready(processes: dict[str, tuple[subprocess.Popen, str]], *, time
 
     try:
         eventually_sync(all_ready, timeout=timeout, what="readiness", interval=READY_POLL_INTERVAL)
-    except AssertionError as error:
-        if pending and "timed out" in str(error):
-            raise AssertionError(
-                f"not ready after {timeout:g} s: {sorted(pending)}\n" + "\n".join(log_tail(name) for name in pending)
-            ) from None
-        raise
+    except TimedOut:
+        raise TimedOut(
+            f"not ready after {timeout:g} s: {sorted(pending)}\n" + "\n".join(log_tail(name) for name in pending)
+        ) from None
 
 
 class ServiceProcess:
