@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from assist_platform.testing import DatabaseLocation
@@ -118,6 +118,15 @@ def start_system(request, database_location, _shared_system) -> Callable[..., Sy
         for system in shared_used[:1]:
             print("\n(the shared system: its logs hold earlier tests' lines too)")
             print_log_tails(system)
+
+
+@pytest.fixture
+def agents() -> Iterator:
+    """The agent processes a test started (`agents.append(agent)`), stopped after it however it ends."""
+    started = []
+    yield started
+    for agent in started:
+        agent.stop()
 
 
 def print_log_tails(system: System) -> None:

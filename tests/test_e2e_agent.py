@@ -26,14 +26,6 @@ def xvfb():
     display.stop()
 
 
-@pytest.fixture
-def agents():
-    started = []
-    yield started
-    for agent in started:
-        agent.stop()
-
-
 async def test_a_command_typed_by_the_consultant_runs_in_the_agents_terminal(start_system, tmp_path, agents):
     system = start_system(shared=True)
     agent, consultant = await start_session(system, tmp_path, scopes=("view", "control"))

@@ -46,14 +46,6 @@ def desktop():
     display.stop()
 
 
-@pytest.fixture
-def agents():
-    started = []
-    yield started
-    for agent in started:
-        agent.stop()
-
-
 async def canvas_box(page) -> dict:
     return await page.evaluate("""() => {
         const r = document.getElementById('screen').getBoundingClientRect();

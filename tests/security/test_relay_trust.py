@@ -50,14 +50,6 @@ async def hop(trust_system):
     await proxy.cut()
 
 
-@pytest.fixture
-def agents():
-    started: list[AgentProcess] = []
-    yield started
-    for agent in started:
-        agent.stop()
-
-
 async def _claimed(gateway: str, token: str, *, scopes=("view", "control")):
     async with httpx.AsyncClient(base_url=gateway, timeout=30) as client:
         request = await request_help(client, scopes=scopes)

@@ -27,14 +27,6 @@ needs_x = pytest.mark.skipif(missing_x_tools() is not None, reason=missing_x_too
 HISTORY = "assist.console.terminal."
 
 
-@pytest.fixture
-def agents():
-    started = []
-    yield started
-    for agent in started:
-        agent.stop()
-
-
 async def stored(page) -> dict[str, str]:
     """Everything the page's tab keeps in sessionStorage."""
     return await page.evaluate("() => Object.fromEntries(Object.entries(sessionStorage))")
