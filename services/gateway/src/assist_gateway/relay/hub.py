@@ -193,7 +193,13 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence):
 
     # --- detaching -------------------------------------------------------------------------------------------
     async def detach(self, relay: SessionRelay, endpoint: Endpoint) -> None:
-        await self.leases.release(endpoint)
+        if relay.session_id in self.ended:
+            # Its consent is revoked, or being revoked by the ending that cut it here: that ends the lease. A
+            # release as well would queue for the consent service's one writer beside (or ahead of) that revoke.
+            # Should the ending have been refused, the lease lapses unrenewed within one lease.
+            self.leases.forget(endpoint)
+        else:
+            await self.leases.release(endpoint)
         if endpoint.role == "agent" and relay.agent is endpoint:
             relay.agent = None
             if relay.consultant is not None:
