@@ -224,3 +224,11 @@ async def test_finance_reads_billing_records(system) -> None:
     assert naive.status_code == 422
     consultant = await system.staff_headers("carl", "consultant")
     assert (await system.client.get("/api/v1/billing/records", headers=consultant)).status_code == 403
+
+
+async def test_an_ending_cuts_first_only_where_the_session_has_an_endpoint(gateway) -> None:
+    """The replica that takes an ending cuts its own endpoints before revoking (relay/hub.py); with none here it
+    remembers nothing, so an ending the consent service refuses leaves no session refused here."""
+    hub = gateway.app.state.relay_hub
+    assert hub.cut_endpoints_here("s-elsewhere", ended_by="customer", reason="customer_terminated") == []
+    assert "s-elsewhere" not in hub.ended

@@ -62,10 +62,10 @@ async def create_consent(
 async def record_revocation(
     *, db: AsyncSession, consent: Consent, revoked_at: datetime, reason: str
 ) -> Consent:
+    """Written at commit, no flush of its own (the revoke holds the write lock meanwhile)."""
     consent.revoked_at = revoked_at
     consent.revoke_reason = reason
     db.add(consent)
-    await db.flush()
     return consent
 
 
@@ -100,26 +100,42 @@ async def create_lease(
     return lease
 
 
-async def lock_consents_of_leases(*, db: AsyncSession, lease_ids: list[str]) -> dict[str, Consent]:
-    """The consents behind these leases, share-locked in a fixed order (no deadlock between two renewals):
-    a revoke, which takes the row for update, waits for this transaction, and this one for a revoke."""
+async def lock_consents_of_leases(
+    *, db: AsyncSession, lease_ids: list[str]
+) -> list[tuple[str, datetime | None, datetime]]:
+    """(consent_id, revoked_at, expires_at) of the consents behind these leases, share-locked in a fixed order
+    (no deadlock between two renewals): a revoke, which takes the row for update, waits for this transaction,
+    and this one for a revoke. Columns, not entities: a renewal names every lease of a replica each second,
+    and loading each consent (its JSON customer and scopes) cost more than the rest of it."""
     of_leases = select(Lease.consent_id).where(col(Lease.lease_id).in_(lease_ids))
     query = (
-        select(Consent)
+        select(Consent.consent_id, Consent.revoked_at, Consent.expires_at)
         .where(col(Consent.consent_id).in_(of_leases))
         .order_by(Consent.consent_id)
         .with_for_update(read=True)
     )
-    return {consent.consent_id: consent for consent in (await db.exec(query)).all()}
+    return [tuple(row) for row in (await db.exec(query)).all()]
 
 
-async def get_leases(*, db: AsyncSession, lease_ids: list[str]) -> list[Lease]:
-    return list((await db.exec(select(Lease).where(col(Lease.lease_id).in_(lease_ids)))).all())
-
-
-async def extend_leases(*, db: AsyncSession, lease_ids: list[str], expires_at: datetime) -> None:
-    if lease_ids:
-        await db.exec(update(Lease).where(col(Lease.lease_id).in_(lease_ids)).values(expires_at=expires_at))
+async def extend_held_leases(
+    *, db: AsyncSession, holder: str, lease_ids: list[str], consent_ids: list[str], expires_at: datetime
+) -> list[str]:
+    """Extend those of `lease_ids` that `holder` holds, not released, of one of `consent_ids`; their ids.
+    One statement: a renewal holds the service's write lock no longer than it must (a revoke waits for it)."""
+    if not lease_ids or not consent_ids:
+        return []
+    statement = (
+        update(Lease)
+        .where(
+            col(Lease.lease_id).in_(lease_ids),
+            Lease.holder == holder,
+            col(Lease.released_at).is_(None),
+            col(Lease.consent_id).in_(consent_ids),
+        )
+        .values(expires_at=expires_at)
+        .returning(Lease.lease_id)
+    )
+    return list((await db.exec(statement)).scalars().all())
 
 
 async def release_leases(*, db: AsyncSession, lease_ids: list[str], now: datetime) -> int:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from assist_contract.consent import GRANTED, REVOKED
-from assist_platform.audit import actor_of_reason, append_audit, entries_of_session
+from assist_platform.audit import actor_of_reason, append_audit, entries_of_session, stage_audit
 from assist_platform.endings import ended_by_of
 from assist_platform.envelope import rfc3339, utcnow
 from assist_platform.outbox import add_event
@@ -57,6 +57,7 @@ class ConsentService:
     runtime: ServiceRuntime
     settings: Settings
     catalog: TermsCatalog
+    _cuts: set[asyncio.Task] = field(default_factory=set, repr=False)
 
     @classmethod
     def for_runtime(cls, runtime: ServiceRuntime) -> ConsentService:
@@ -154,7 +155,13 @@ class ConsentService:
         self, *, session_id: str, reason: str, revoked_at: datetime | None = None, actor: str | None = None,
         client_address: str | None = None,
     ) -> dict[str, Any]:
-        """Record the revocation, then cut every live lease of the session; answer only once all are cut.
+        """Cut every live lease of the session and record the revocation; answer only once both are done.
+
+        The cut requests leave as soon as the live leases are read, before the revocation is written and
+        committed: the consent's row lock, held until the commit, keeps that set complete (a lease acquired or
+        renewed meanwhile waits for the lock, then finds the consent revoked), and the holders cut while this
+        transaction finishes instead of after it. Should the transaction fail, the relays are cut all the same
+        (fail closed) and the revoke answers the error.
 
         The answer is the revocation that counts: a repeated revoke answers the first one (its time, reason and
         who ended the session).
@@ -163,42 +170,62 @@ class ConsentService:
             consent = await crud.get_consent(db=db, session_id=session_id, lock=True)
             if consent is None:
                 raise _no_consent(session_id)
+            leases = await crud.live_leases(db=db, session_id=session_id, now=utcnow())
+            counting_reason = consent.revoke_reason if consent.revoked_at is not None else reason
+            cutting = self._start_cut(session_id=session_id, reason=counting_reason, leases=leases)
             revocation = await self.record_revocation(
                 db=db, consent=consent, reason=reason, revoked_at=revoked_at, actor=actor,
-                client_address=client_address,
+                client_address=client_address, leases=leases,
             )
-        await self.cut(revocation)
+        await cutting
         return revocation.answer()
 
     async def record_revocation(
         self, *, db, consent: Consent, reason: str, revoked_at: datetime | None = None, actor: str | None = None,
-        client_address: str | None = None,
+        client_address: str | None = None, leases: list | None = None,
     ) -> Revocation:
         """In the caller's transaction, with the consent row locked: record the revocation (once: a consent
-        already revoked keeps its first one) with its `consent.revoked`, and read the live leases to cut, so a
-        lease acquired or renewed concurrently is either seen here (and cut) or refused there."""
+        already revoked keeps its first one) with its `consent.revoked`, and read the live leases to cut
+        (unless the caller read them already, under the same lock), so a lease acquired or renewed
+        concurrently is either seen here (and cut) or refused there."""
         now = utcnow()
         already_revoked = consent.revoked_at is not None
         if not already_revoked:
             when = effective_revoked_at(requested=revoked_at, now=now, granted_at=consent.granted_at)
             await crud.record_revocation(db=db, consent=consent, revoked_at=when, reason=reason)
             add_event(db, events.consent_revoked(consent, actor=actor, client_address=client_address))
-            await append_audit(
+            stage_audit(
                 db, action=REVOKED.type, actor=actor or actor_of_reason(reason), session_id=consent.session_id,
                 client_address=client_address, detail={"consent_id": consent.consent_id, "reason": reason,
                                                        "revoked_at": rfc3339(consent.revoked_at)},
             )
-        leases = await crud.live_leases(db=db, session_id=consent.session_id, now=now)
+        if leases is None:
+            leases = await crud.live_leases(db=db, session_id=consent.session_id, now=now)
         return Revocation(consent=consent, already_revoked=already_revoked, leases=leases)
 
     async def cut(self, revocation: Revocation) -> None:
         """Ask every holder of a live lease to cut; returns once each confirmed or its lease ran out."""
         consent = revocation.consent
+        await self._cut_leases(
+            session_id=consent.session_id, reason=consent.revoke_reason, leases=revocation.leases
+        )
+
+    def _start_cut(self, *, session_id: str, reason: str, leases: list) -> asyncio.Task:
+        """The cut of `leases`, under way in a task of its own (kept here while it runs: the loop holds tasks
+        weakly, and a revoke whose transaction failed leaves its cut to finish on its own)."""
+        task = asyncio.get_running_loop().create_task(
+            self._cut_leases(session_id=session_id, reason=reason, leases=leases), name=f"cut {session_id}"
+        )
+        self._cuts.add(task)
+        task.add_done_callback(self._cuts.discard)
+        return task
+
+    async def _cut_leases(self, *, session_id: str, reason: str, leases: list) -> None:
         await cut_leases(
             self.runtime.nc,
-            session_id=consent.session_id,
-            reason=consent.revoke_reason,
-            leases=revocation.leases,
+            session_id=session_id,
+            reason=reason,
+            leases=leases,
             margin_seconds=self.settings.consent_cut_margin_seconds,
         )
 
@@ -257,21 +284,14 @@ class ConsentService:
         wanted = list(dict.fromkeys(lease_ids))
         if not wanted:  # a holder with no leases asks how long a lease lasts (relay/leases.py in the gateway)
             return {"ttl_seconds": ttl, "renewed": [], "revoked": []}
-        renewed: list[str] = []
         async with self.database.transaction() as db:
-            consents = await crud.lock_consents_of_leases(db=db, lease_ids=wanted) if wanted else {}
+            consents = await crud.lock_consents_of_leases(db=db, lease_ids=wanted)
             now = utcnow()
-            for lease in await crud.get_leases(db=db, lease_ids=wanted) if wanted else []:
-                consent = consents.get(lease.consent_id)
-                if (
-                    consent is not None
-                    and lease.holder == holder
-                    and lease.released_at is None
-                    and is_in_force(revoked_at=consent.revoked_at, expires_at=consent.expires_at, now=now)
-                ):
-                    renewed.append(lease.lease_id)
-            await crud.extend_leases(
-                db=db, lease_ids=renewed, expires_at=lease_expires_at(now=now, ttl_seconds=ttl)
+            in_force = [consent_id for consent_id, revoked_at, expires_at in consents
+                        if is_in_force(revoked_at=revoked_at, expires_at=expires_at, now=now)]
+            renewed = await crud.extend_held_leases(
+                db=db, holder=holder, lease_ids=wanted, consent_ids=in_force,
+                expires_at=lease_expires_at(now=now, ttl_seconds=ttl),
             )
         kept = set(renewed)
         return {"ttl_seconds": ttl, "renewed": renewed, "revoked": [lid for lid in wanted if lid not in kept]}

@@ -1,5 +1,7 @@
 """Ending a session so that "200 means cut" (DESIGN.md): revoke the consent; the session ends from that.
 
+This replica's own endpoints of the session are cut first, before the consent service is asked: they need no
+message to be cut, and a relay it would cut a few milliseconds later anyway gains nothing from waiting for it.
 The consent service answers a revoke only once every relay holding a lease has cut (or let its lease lapse), and
 its answer names the revocation that counts: the first one, with who ended the session. The session service ends
 the session when it reads the resulting `consent.revoked`, a few milliseconds later; nothing here ends it.
@@ -46,7 +48,9 @@ _KEPT_MEMORY = 10_000
 class LocalCutter(Protocol):
     leases: Any  # relay.leases.LeaseKeeper: the longest lease consent has granted (`longest_ttl_seconds`)
 
-    def cut_session_locally(self, session_id: str, *, ended_by: str) -> Any: ...
+    def cut_session_locally(self, session_id: str, *, ended_by: str, reason: str | None = None) -> Any: ...
+
+    def cut_endpoints_here(self, session_id: str, *, ended_by: str, reason: str) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,7 @@ async def _end_session_everywhere(
     kept = _kept.get(session_id)
     if kept is not None:  # an earlier ending kept while NATS was away is the one that counts
         ending = kept.ending
+    relay_hub.cut_endpoints_here(session_id, ended_by=ending.ended_by, reason=ending.reason)
     try:
         revocation = await revoke_consent(
             runtime, session_id=session_id, reason=ending.reason, lease_seconds=_lease_seconds(relay_hub) or 0.0,
@@ -128,7 +133,7 @@ async def _cut_without_messaging(
         _remember(session_id, kept)
         log.warning("messaging unavailable: the end of session %s is kept in the outbox, relays cut locally",
                     session_id)
-    relay_hub.cut_session_locally(session_id, ended_by=kept.ending.ended_by)
+    relay_hub.cut_session_locally(session_id, ended_by=kept.ending.ended_by, reason=kept.ending.reason)
     lease_seconds = _lease_seconds(relay_hub)
     if lease_seconds is None:
         # Never told how long a lease lasts (no NATS since this process started): nothing to wait out with

@@ -97,6 +97,15 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence):
     def cut_session_locally(self, session_id: str, *, ended_by: str, reason: str | None = None) -> list[str]:
         return self._cut_session(session_id, reason=closecodes.ended_reason(reason, ended_by), lease_ids=[])
 
+    def cut_endpoints_here(self, session_id: str, *, ended_by: str, reason: str) -> list[str]:
+        """An ending about to revoke the consent: cut the session's endpoints on this replica now rather than
+        when the consent service's cut request comes back here. Only a session with an endpoint here (it holds
+        a lease, so the session has a consent to revoke) and not known ended (the close reason already given
+        stands): a refused ending of a session without a relay here must leave nothing behind."""
+        if session_id not in self.sessions or session_id in self.ended:
+            return []
+        return self.cut_session_locally(session_id, ended_by=ended_by, reason=reason)
+
     def _cut_session(self, session_id: str, *, reason: str, lease_ids: list[str]) -> list[str]:
         self._remember_ended(session_id, reason)
         cut: list[str] = []
@@ -184,7 +193,13 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence):
 
     # --- detaching -------------------------------------------------------------------------------------------
     async def detach(self, relay: SessionRelay, endpoint: Endpoint) -> None:
-        await self.leases.release(endpoint)
+        if relay.session_id in self.ended:
+            # Its consent is revoked, or being revoked by the ending that cut it here: that ends the lease. A
+            # release as well would queue for the consent service's one writer beside (or ahead of) that revoke.
+            # Should the ending have been refused, the lease lapses unrenewed within one lease.
+            self.leases.forget(endpoint)
+        else:
+            await self.leases.release(endpoint)
         if endpoint.role == "agent" and relay.agent is endpoint:
             relay.agent = None
             if relay.consultant is not None:
