@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.websockets import WebSocketDisconnect
 
 from ..edge import client_address, origin_allowed
+from ..identity import TOKEN_COOKIE
 from ..ratelimit import FailureBudget, OverBudget
 from . import closecodes
 from .endpoint import Endpoint
@@ -30,7 +31,6 @@ log = logging.getLogger(__name__)
 
 SESSION_CODE = re.compile(r"^\d{9}$")
 _ASKS_AFTER_A_LOST_REPLY, _PAUSE_BEFORE_ASKING_AGAIN = 3, 0.25
-STAFF_COOKIE = "assist_token"
 
 _PROBLEM_TO_CLOSE = {
     401: closecodes.NOT_AUTHENTICATED,
@@ -57,7 +57,7 @@ def staff_token(websocket: WebSocket) -> str | None:
     header = websocket.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip() or None
-    return websocket.cookies.get(STAFF_COOKIE)
+    return websocket.cookies.get(TOKEN_COOKIE)
 
 
 class RelayHub(RelayCore):
@@ -138,7 +138,7 @@ class RelayHub(RelayCore):
         # subdomain): the cookie alone is no proof that the gateway's own page opened it, its Origin is. A program
         # sends the token in a header that no page can make a browser send, so it needs no Origin.
         bearer = websocket.headers.get("authorization", "").lower().startswith("bearer ")
-        if not bearer and STAFF_COOKIE in websocket.cookies and not origin_allowed(
+        if not bearer and TOKEN_COOKIE in websocket.cookies and not origin_allowed(
                 websocket, self.settings.public_origin_list):
             raise Refused(closecodes.NOT_PERMITTED, "this page's origin may not open the consultant socket")
         token = staff_token(websocket)
