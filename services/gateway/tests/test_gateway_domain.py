@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from assist_gateway.domain import (
+    CONSULTANT_ENDING,
+    CUSTOMER_ENDING,
     ROLES,
     Ending,
+    KeptEnding,
+    KeptEndings,
     may_end_session,
     password_problem,
     public_session_view,
@@ -132,3 +138,17 @@ def test_a_staff_ending_names_who_ended_it(role: str, ended_by: str, reason: str
 def test_the_relay_close_reason_names_a_supervisor() -> None:
     assert ended_reason("supervisor_ended") == "session ended by supervisor"
     assert ended_reason(None, "supervisor") == "session ended by supervisor"
+
+
+def test_kept_endings_are_remembered_until_forgotten_and_the_oldest_go_first_past_the_memory():
+    kept = KeptEndings(memory=2)
+    first = KeptEnding(ending=CUSTOMER_ENDING, requested_at=datetime(2026, 11, 29, 8, 0, tzinfo=UTC))
+    second = KeptEnding(ending=CONSULTANT_ENDING, requested_at=datetime(2026, 11, 29, 8, 1, tzinfo=UTC))
+    kept.remember("s1", first)
+    kept.remember("s2", second)
+    assert (kept.get("s1"), kept.get("s2"), kept.get("s3")) == (first, second, None)
+    kept.remember("s3", first)  # past the memory: s1, the oldest, is forgotten
+    assert (kept.get("s1"), kept.get("s2"), kept.get("s3")) == (None, second, first)
+    kept.forget("s2")
+    kept.forget("never kept")
+    assert kept.get("s2") is None and kept.get("s3") == first

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -102,6 +104,35 @@ def _grace_ends_at(away_since: str, grace_seconds: float) -> str:
 def remaining_lease_wait(*, requested_seconds_ago: float, lease_seconds: float) -> float:
     """How much longer to wait until every relay has lapsed, given a cut requested that long ago."""
     return max(0.0, lease_seconds - max(0.0, requested_seconds_ago))
+
+
+@dataclass(frozen=True)
+class KeptEnding:
+    """An ending answered while consent could not be reached: its event is in the outbox."""
+
+    ending: Ending
+    requested_at: datetime
+
+
+class KeptEndings:
+    """The endings one gateway process answered while NATS was away, by session: the first ending of a session
+    wins (a later terminate repeats it), until consent has been told. Bounded: the oldest are forgotten first."""
+
+    def __init__(self, memory: int = 10_000) -> None:
+        self._memory = memory
+        self._kept: OrderedDict[str, KeptEnding] = OrderedDict()
+
+    def get(self, session_id: str) -> KeptEnding | None:
+        return self._kept.get(session_id)
+
+    def remember(self, session_id: str, kept: KeptEnding) -> None:
+        self._kept[session_id] = kept
+        while len(self._kept) > self._memory:
+            self._kept.popitem(last=False)
+
+    def forget(self, session_id: str) -> None:
+        """Consent has the ending: nothing to repeat any more."""
+        self._kept.pop(session_id, None)
 
 
 # What the live lists and the API's lists show of a session (issue #12, need-to-know): who asks (name, company),

@@ -18,9 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Protocol
 
 from assist_platform.endings import ending_of
@@ -32,7 +29,7 @@ from opentelemetry import trace
 from prometheus_client import Histogram
 
 from .commands import revoke_consent
-from .domain import Ending, remaining_lease_wait
+from .domain import Ending, KeptEnding, KeptEndings, remaining_lease_wait
 from .events import terminate_requested
 
 log = logging.getLogger(__name__)
@@ -41,27 +38,15 @@ REVOCATION_SECONDS = Histogram(
     "From a terminate or end request until access is cut everywhere (path: nats, queued, refused, failed)",
     ["path"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 7.5, 10.0, 15.0),
 )
-# How many endings kept while NATS was away a process remembers (the first one of a session wins).
-_KEPT_MEMORY = 10_000
 
 
 class LocalCutter(Protocol):
     leases: Any  # relay.leases.LeaseKeeper: the longest lease consent has granted (`longest_ttl_seconds`)
+    kept_endings: KeptEndings  # what this process answered while NATS was away
 
     def cut_session_locally(self, session_id: str, *, ended_by: str, reason: str | None = None) -> Any: ...
 
     def cut_endpoints_here(self, session_id: str, *, ended_by: str, reason: str) -> Any: ...
-
-
-@dataclass(frozen=True)
-class KeptEnding:
-    """An ending answered while consent could not be reached: its event is in the outbox."""
-
-    ending: Ending
-    requested_at: datetime
-
-
-_kept: OrderedDict[str, KeptEnding] = OrderedDict()
 
 
 def _messaging_away(problem: Problem) -> bool:
@@ -98,7 +83,7 @@ async def _end_session_everywhere(
     *, runtime: ServiceRuntime, relay_hub: LocalCutter, session_id: str, ending: Ending, audit: dict,
     started: float,
 ) -> str:
-    kept = _kept.get(session_id)
+    kept = relay_hub.kept_endings.get(session_id)
     if kept is not None:  # an earlier ending kept while NATS was away is the one that counts
         ending = kept.ending
     relay_hub.cut_endpoints_here(session_id, ended_by=ending.ended_by, reason=ending.reason)
@@ -116,21 +101,21 @@ async def _end_session_everywhere(
         REVOCATION_SECONDS.labels(path="queued").observe(time.perf_counter() - started)
         return ended_by
     REVOCATION_SECONDS.labels(path="nats").observe(time.perf_counter() - started)
-    _kept.pop(session_id, None)
+    relay_hub.kept_endings.forget(session_id)
     return revocation.ended_by or ending_of(revocation.reason).ended_by
 
 
 async def _cut_without_messaging(
     *, runtime: ServiceRuntime, relay_hub: LocalCutter, session_id: str, ending: Ending
 ) -> str:
-    kept = _kept.get(session_id)
+    kept = relay_hub.kept_endings.get(session_id)
     if kept is None:
         kept = KeptEnding(ending=ending, requested_at=utcnow())
         async with runtime.database.transaction() as db:
             add_event(db, terminate_requested(
                 session_id=session_id, ended_by=ending.ended_by, reason=ending.reason, requested_at=kept.requested_at
             ))
-        _remember(session_id, kept)
+        relay_hub.kept_endings.remember(session_id, kept)
         log.warning("messaging unavailable: the end of session %s is kept in the outbox, relays cut locally",
                     session_id)
     relay_hub.cut_session_locally(session_id, ended_by=kept.ending.ended_by, reason=kept.ending.reason)
@@ -147,8 +132,3 @@ async def _cut_without_messaging(
     await asyncio.sleep(wait)
     return kept.ending.ended_by
 
-
-def _remember(session_id: str, kept: KeptEnding) -> None:
-    _kept[session_id] = kept
-    while len(_kept) > _KEPT_MEMORY:
-        _kept.popitem(last=False)

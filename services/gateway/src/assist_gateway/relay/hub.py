@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from assist_contract.gateway import CutReply, CutRequest, cut_subject
 from assist_platform.problems import Problem
 
+from ..domain import KeptEndings
 from . import bridge, closecodes
 from .endpoint import Endpoint
 from .frames import FramePolicy
@@ -37,6 +38,7 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence):
         self.holder_subject = cut_subject(self.replica_id)
         self.sessions: dict[str, SessionRelay] = {}
         self.ended: OrderedDict[str, str] = OrderedDict()  # session_id -> close reason
+        self.kept_endings = KeptEndings()  # endings answered while NATS was away (termination.py)
         self.leases = LeaseKeeper(
             nc_getter=self.nc, holder=self.holder_subject,
             renew_seconds=settings.lease_renew_seconds,
