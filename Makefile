@@ -6,6 +6,12 @@ UV := .tools/bin/uv
 PYTHON ?= python3
 PYTEST_ARGS ?=
 
+# `assist dev` and the suite start dozens of Python processes (services, gateways, agents, CLI calls). With
+# PYTHONDONTWRITEBYTECODE set, as some machines and CI images set it, each of them compiles every module it imports
+# from source again: 2.5-3.5 s of CPU per service instead of ~1 s, and a system's start 17 s instead of 6 s on two
+# cores. The caches go into __pycache__ beside the sources (.venv and our own packages), which git ignores.
+unexport PYTHONDONTWRITEBYTECODE
+
 .PHONY: run test sync lock clean agent web bench
 WEB := services/gateway/web
 
