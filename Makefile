@@ -5,6 +5,10 @@ UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 PYTHON ?= python3
 PYTEST_ARGS ?=
+# Two pytest-xdist workers, a test module to one worker (its module-scoped system is started once): the end-to-end
+# tests mostly wait on sockets, timers and other processes, so two cores run two of them side by side (measured in
+# docs/benchmarks.md). PYTEST_WORKERS=0 runs the suite in this one process.
+PYTEST_WORKERS ?= 2
 
 # `assist dev` and the suite start dozens of Python processes (services, gateways, agents, CLI calls). With
 # PYTHONDONTWRITEBYTECODE set, as some machines and CI images set it, each of them compiles every module it imports
@@ -20,7 +24,7 @@ run: sync agent
 
 # The suite's executable test (tests/test_agent_executable.py) runs the agent `make agent` built.
 test: sync agent
-	.venv/bin/pytest $(PYTEST_ARGS)
+	.venv/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The full benchmark figures (docs/benchmarks.md); `make test` runs each in a short --quick mode.
 bench: sync

@@ -1,9 +1,13 @@
-"""`assist dev` as `make run` starts it: every service answers, SIGTERM stops all, a restart continues."""
+"""`assist dev` as `make run` starts it: every service answers, SIGTERM stops all, a restart continues.
+
+What only reads the system or adds an account of its own runs on the shared system (two replicas, as `make run`
+with ASSIST_GATEWAYS=2 starts them); what stops, kills or restarts it starts its own."""
 
 from __future__ import annotations
 
 import os
 import signal
+import uuid
 from urllib.parse import urlsplit
 
 import httpx
@@ -27,7 +31,7 @@ def alive(pid: int) -> bool:
 
 
 def test_every_service_answers_healthz_and_readyz(start_system):
-    system = start_system()
+    system = start_system(shared=True)
     assert {"consent", "session", "gateway-1"} <= set(system.services)
     with httpx.Client(timeout=5) as client:
         for name, service in system.services.items():
@@ -78,7 +82,7 @@ def test_restart_with_the_same_data_dir_continues(start_system):
 
 
 def test_several_gateway_replicas_listen_on_consecutive_ports(start_system):
-    system = start_system(gateways=2)
+    system = start_system(gateways=2, shared=True)
     first, second = system.gateway_urls
     assert int(second.rsplit(":", 1)[1]) == int(first.rsplit(":", 1)[1]) + 1
     with httpx.Client(timeout=5) as client:
@@ -97,14 +101,19 @@ def test_a_service_that_dies_stops_everything_with_a_failure(start_system):
 
 
 def test_user_add_creates_an_account(start_system):
-    system = start_system()
-    result = system.add_user_with_cli("supervisor", "bob", "correct horse battery")
+    system = start_system(shared=True)
+    username = f"cli-bob-{uuid.uuid4().hex[:8]}"  # the shared system's accounts are every test's
+    result = system.add_user_with_cli("supervisor", username, "correct horse battery")
     assert result.returncode == 0, result.stderr
-    assert "bob" in result.stdout
+    assert username in result.stdout
+    with httpx.Client(timeout=5) as client:
+        token = client.post(f"{system.gateway_url}/api/v1/auth/token",
+                            data={"username": username, "password": "correct horse battery"})
+    assert token.status_code == 200, token.text
 
 
 def test_user_add_with_an_unknown_role_is_one_readable_line(start_system):
-    system = start_system()
+    system = start_system(shared=True)
     result = system.add_user_with_cli("emperor", "carol", "correct horse battery", check=False)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr

@@ -48,4 +48,6 @@ def server_options(settings: object) -> dict:
         # The relay carries screen tiles that are compressed already and terminal bytes: per-message deflate
         # would cost the gateway a compression and a decompression per frame (measured: the whole throughput).
         "ws_per_message_deflate": False,
+        # Idle keep-alive connections outlive the proxies' own idle timeout (PlatformSettings.http_keep_alive_seconds).
+        "timeout_keep_alive": getattr(settings, "http_keep_alive_seconds", 75.0),
     }

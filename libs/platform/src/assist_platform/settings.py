@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,6 +27,11 @@ class PlatformSettings(BaseSettings):
     # How many replicas each stream keeps (3 in a NATS cluster in production).
     stream_replicas: int = 1
     log_level: str = "INFO"
+    # How long the HTTP server keeps an idle keep-alive connection. Longer than the idle timeout of the proxies and
+    # load balancers in front (commonly 60 s), so that they, not the server, close an idle connection: when both
+    # sides time out alike, a request sent on a connection at the moment the server closes it is lost ("server
+    # disconnected without sending a response"). uvicorn's default is 5 s, which is also httpx's client default.
+    http_keep_alive_seconds: float = Field(default=75.0, gt=0)
     # Span exporters (comma separated: otlp, console, none); unset: otlp when an OTLP endpoint is set, else none.
     # The OTLP exporter reads the standard OTEL_EXPORTER_OTLP_* variables itself.
     otel_traces_exporter: str | None = None
