@@ -119,16 +119,11 @@ class RecordOpened(BaseModel):
     started_at: AwareDatetime
 
 
-class RecordClosed(BaseModel):
-    """Money as decimal strings with two places (CONTRACT §4)."""
+class RecordClosed(RecordOpened):
+    """The opened record's fields, then the end and the money: decimal strings with two places (CONTRACT §4)."""
 
-    record_id: str
-    session_id: str
     customer: dict | None = None
     consultant: str | None = None
-    service_type: str
-    price_list_version: str
-    started_at: AwareDatetime
     ended_at: AwareDatetime
     ended_by: str | None = None
     end_reason: str | None = None

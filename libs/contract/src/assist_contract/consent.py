@@ -5,10 +5,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from assist_platform.audit import AuditQuery
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from .consent_rules import DEFAULT_LANGUAGE, normalize_scopes, validate_language, validate_reason
@@ -22,6 +22,8 @@ EVENTS = "consent.>"
 SessionId = Field(min_length=1, max_length=64)
 Holder = Field(min_length=1, max_length=200, description="the NATS subject that answers cut requests")
 LeaseIds = Field(max_length=10_000)
+# A language the terms are written in (consent_rules.LANGUAGES); any other is a 422.
+Language = Annotated[str, AfterValidator(validate_language)]
 
 
 class _Input(BaseModel):
@@ -36,12 +38,7 @@ class Customer(_Input):
 
 
 class TermsInput(_Input):
-    lang: str = DEFAULT_LANGUAGE
-
-    @field_validator("lang")
-    @classmethod
-    def _known_language(cls, lang: str) -> str:
-        return validate_language(lang)
+    lang: Language = DEFAULT_LANGUAGE
 
 
 class GrantInput(_Input):
@@ -50,7 +47,7 @@ class GrantInput(_Input):
     terms_version: str = Field(min_length=1, max_length=32)
     scopes: list[str]
     # The language of the terms the customer was shown (the receipt names it; the sha256 is of that text).
-    lang: str = DEFAULT_LANGUAGE
+    lang: Language = DEFAULT_LANGUAGE
     client_address: str | None = Field(default=None, max_length=100)
     user_agent: str | None = Field(default=None, max_length=1000)
 
@@ -64,11 +61,6 @@ class GrantInput(_Input):
         except ValueError as exc:
             kind = "scopes_required" if not scopes else "scope_unknown"
             raise PydanticCustomError(kind, str(exc)) from exc
-
-    @field_validator("lang")
-    @classmethod
-    def _known_language(cls, lang: str) -> str:
-        return validate_language(lang)
 
 
 class RevokeInput(_Input):

@@ -30,7 +30,11 @@ from .service import BillingService
 
 
 def record_filter(query: RecordQuery) -> RecordFilter:
-    """The ledger's filter of a records query (`from`/`to`: when the session started)."""
+    """The ledger's filter of a records query (`from`/`to`: when the session started).
+
+    It lives with the commands, not in the contract's `RecordQuery`: the query is what any caller may send, the
+    filter is how this service's ledger reads it (times in UTC, a blank customer meaning none), and both the
+    records and the export command translate through this one function."""
     customer = query.customer.strip() if query.customer else None
     return RecordFilter(
         status=query.status,
