@@ -60,23 +60,26 @@ def record_closed_event(record: Mapping[str, Any]) -> CloudEvent:
     )
 
 
+def credit_fields(credit: Credit) -> dict[str, Any]:
+    """A credit note as `billing.record.credited` and the commands' answers (views.py) both show it."""
+    return {
+        "credit_id": credit.credit_id,
+        "number": credit.number,
+        "record_id": credit.record_id,
+        "session_id": credit.session_id,
+        "amount": credit.amount,
+        "net": credit.net,
+        "vat": credit.vat,
+        "currency": credit.currency,
+        "reason": credit.reason,
+        "issued_by": credit.issued_by,
+        "credited_at": _time(credit.issued_at),
+    }
+
+
 def record_credited_event(credit: Credit, *, credited_total: str, remaining: str) -> CloudEvent:
     return RECORD_CREDITED.new(
         source=SOURCE,
         subject=credit.session_id,
-        data={
-            "credit_id": credit.credit_id,
-            "number": credit.number,
-            "record_id": credit.record_id,
-            "session_id": credit.session_id,
-            "amount": credit.amount,
-            "net": credit.net,
-            "vat": credit.vat,
-            "currency": credit.currency,
-            "reason": credit.reason,
-            "issued_by": credit.issued_by,
-            "credited_at": _time(credit.issued_at),
-            "credited_total": credited_total,
-            "remaining": remaining,
-        },
+        data={**credit_fields(credit), "credited_total": credited_total, "remaining": remaining},
     )

@@ -8,6 +8,7 @@ from decimal import Decimal
 from assist_platform.envelope import rfc3339
 
 from .domain import money
+from .events import credit_fields
 from .ledger import credited_total
 from .models import BillingRecord, Credit
 
@@ -30,20 +31,8 @@ def _price(record: BillingRecord) -> dict:
     }
 
 
-def credit_view(credit: Credit) -> dict:
-    return {
-        "credit_id": credit.credit_id,
-        "number": credit.number,
-        "record_id": credit.record_id,
-        "session_id": credit.session_id,
-        "amount": credit.amount,
-        "net": credit.net,
-        "vat": credit.vat,
-        "currency": credit.currency,
-        "reason": credit.reason,
-        "issued_by": credit.issued_by,
-        "credited_at": _time(credit.issued_at),
-    }
+# A credit note in an answer is what its event says of it.
+credit_view = credit_fields
 
 
 def record_view(record: BillingRecord, credits: list[Credit], *, service_name: dict[str, str] | None = None) -> dict:
