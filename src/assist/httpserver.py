@@ -8,9 +8,13 @@ which tells a client nothing, so this protocol answers 431 problem+json, as ever
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+if TYPE_CHECKING:
+    from assist_platform.settings import PlatformSettings
 
 # h11's own default, for a service whose settings name no limit (the internal ones).
 DEFAULT_MAX_HEADER_BYTES = 16384
@@ -36,7 +40,7 @@ class HeaderBoundH11Protocol(H11Protocol):
         self.transport.close()
 
 
-def server_options(settings: object) -> dict:
+def server_options(settings: PlatformSettings) -> dict:
     """uvicorn's options for a service process with these settings: the edge choices made deliberately."""
     return {
         "http": HeaderBoundH11Protocol,
@@ -49,5 +53,5 @@ def server_options(settings: object) -> dict:
         # would cost the gateway a compression and a decompression per frame (measured: the whole throughput).
         "ws_per_message_deflate": False,
         # Idle keep-alive connections outlive the proxies' own idle timeout (PlatformSettings.http_keep_alive_seconds).
-        "timeout_keep_alive": getattr(settings, "http_keep_alive_seconds", 75.0),
+        "timeout_keep_alive": settings.http_keep_alive_seconds,
     }
