@@ -18,6 +18,11 @@ def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def rfc3339_or_none(moment: datetime | None) -> str | None:
+    """`rfc3339`, and None (JSON null) for a time that has not happened yet."""
+    return rfc3339(moment) if moment else None
+
+
 class CloudEvent(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 

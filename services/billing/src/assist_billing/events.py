@@ -4,18 +4,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from assist_contract.billing import RECORD_CLOSED, RECORD_CREDITED, RECORD_OPENED
-from assist_platform.envelope import CloudEvent, rfc3339
+from assist_platform.envelope import CloudEvent, rfc3339_or_none
 
 from .models import Credit
 
 SOURCE = "assist/billing"
-
-def _time(moment: datetime | None) -> str | None:
-    return rfc3339(moment) if moment else None
 
 
 def record_opened_event(record: Mapping[str, Any]) -> CloudEvent:
@@ -27,7 +23,7 @@ def record_opened_event(record: Mapping[str, Any]) -> CloudEvent:
             "session_id": record["session_id"],
             "service_type": record["service_type"],
             "price_list_version": record["price_list_version"],
-            "started_at": _time(record["started_at"]),
+            "started_at": rfc3339_or_none(record["started_at"]),
         },
     )
 
@@ -43,8 +39,8 @@ def record_closed_event(record: Mapping[str, Any]) -> CloudEvent:
             "consultant": record["consultant"],
             "service_type": record["service_type"],
             "price_list_version": record["price_list_version"],
-            "started_at": _time(record["started_at"]),
-            "ended_at": _time(record["ended_at"]),
+            "started_at": rfc3339_or_none(record["started_at"]),
+            "ended_at": rfc3339_or_none(record["ended_at"]),
             "ended_by": record["ended_by"],
             "end_reason": record["end_reason"],
             "billable_seconds": record["billable_seconds"],
@@ -73,7 +69,7 @@ def credit_fields(credit: Credit) -> dict[str, Any]:
         "currency": credit.currency,
         "reason": credit.reason,
         "issued_by": credit.issued_by,
-        "credited_at": _time(credit.issued_at),
+        "credited_at": rfc3339_or_none(credit.issued_at),
     }
 
 

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 
-from assist_platform.envelope import rfc3339
+from assist_platform.envelope import rfc3339_or_none
 
 from .domain import money
 from .events import credit_fields
 from .ledger import credited_total
 from .models import BillingRecord, Credit
-
-
-def _time(moment: datetime | None) -> str | None:
-    return rfc3339(moment) if moment else None
 
 
 def _price(record: BillingRecord) -> dict:
@@ -46,8 +41,8 @@ def record_view(record: BillingRecord, credits: list[Credit], *, service_name: d
         "customer": record.customer,
         "consultant": record.consultant,
         "price_list_version": record.price_list_version,
-        "started_at": _time(record.started_at),
-        "ended_at": _time(record.ended_at),
+        "started_at": rfc3339_or_none(record.started_at),
+        "ended_at": rfc3339_or_none(record.ended_at),
         "ended_by": record.ended_by,
         "end_reason": record.end_reason,
         "billable_seconds": record.billable_seconds,
@@ -56,8 +51,8 @@ def record_view(record: BillingRecord, credits: list[Credit], *, service_name: d
         "credits": [credit_view(credit) for credit in credits],
         "credited": money(credited),
         "remaining": money(Decimal(record.gross) - credited) if record.gross is not None else None,
-        "opened_at": _time(record.opened_at),
-        "closed_at": _time(record.closed_at),
+        "opened_at": rfc3339_or_none(record.opened_at),
+        "closed_at": rfc3339_or_none(record.closed_at),
     }
 
 
@@ -69,8 +64,8 @@ def session_report(record: BillingRecord, credits: list[Credit], *, service_name
         "service_type": record.service_type,
         "service_name": service_name,
         "consultant": record.consultant,
-        "started_at": _time(record.started_at),
-        "ended_at": _time(record.ended_at),
+        "started_at": rfc3339_or_none(record.started_at),
+        "ended_at": rfc3339_or_none(record.ended_at),
         "ended_by": record.ended_by,
         "duration_seconds": record.billable_seconds,
         **_price(record),

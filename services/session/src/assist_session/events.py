@@ -7,15 +7,12 @@ from datetime import datetime
 
 from assist_contract.session import ENDED
 from assist_contract.spec import EventSpec
-from assist_platform.envelope import CloudEvent, rfc3339, utcnow
+from assist_platform.envelope import CloudEvent, rfc3339, rfc3339_or_none, utcnow
 
 from .domain import paused_seconds
 from .models import HelpSession
 
 SOURCE = "assist/session"
-
-def _time(moment: datetime | None) -> str | None:
-    return rfc3339(moment) if moment else None
 
 
 def lifecycle_event(session: HelpSession, *, spec: EventSpec, at: datetime) -> CloudEvent:
@@ -49,15 +46,15 @@ def ended_event(session: HelpSession) -> CloudEvent:
         subject=session.session_id,
         data={
             "session_id": session.session_id,
-            "ended_at": _time(session.ended_at),
+            "ended_at": rfc3339_or_none(session.ended_at),
             "ended_by": session.ended_by,
             "end_reason": session.end_reason,
-            "started_at": _time(session.started_at),
+            "started_at": rfc3339_or_none(session.started_at),
             "consultant": session.consultant,
             "service_type": session.service_type,
             "customer": session.customer,
-            "requested_at": _time(session.requested_at),
-            "agent_away": [{"from": rfc3339(period.start), "to": _time(period.end)} for period in periods],
+            "requested_at": rfc3339_or_none(session.requested_at),
+            "agent_away": [{"from": rfc3339(period.start), "to": rfc3339_or_none(period.end)} for period in periods],
             "paused_seconds": paused_seconds(session.state(), periods, now=session.ended_at or utcnow()),
         },
     )
