@@ -16,14 +16,11 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 if TYPE_CHECKING:
     from assist_platform.settings import PlatformSettings
 
-# h11's own default, for a service whose settings name no limit (the internal ones).
-DEFAULT_MAX_HEADER_BYTES = 16384
-
 
 class HeaderBoundH11Protocol(H11Protocol):
     def send_400_response(self, msg: str) -> None:
         pending, _closed = self.conn.trailing_data
-        limit = self.config.h11_max_incomplete_event_size or DEFAULT_MAX_HEADER_BYTES
+        limit = self.config.h11_max_incomplete_event_size
         if len(pending) <= limit:
             super().send_400_response(msg)
             return
@@ -44,7 +41,7 @@ def server_options(settings: PlatformSettings) -> dict:
     """uvicorn's options for a service process with these settings: the edge choices made deliberately."""
     return {
         "http": HeaderBoundH11Protocol,
-        "h11_max_incomplete_event_size": getattr(settings, "max_header_bytes", DEFAULT_MAX_HEADER_BYTES),
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
         # uvicorn would believe X-Forwarded-For from 127.0.0.1 (FORWARDED_ALLOW_IPS): anyone on the machine could
         # choose their address. The gateway decides the client itself, from TRUSTED_PROXIES (assist_gateway.edge).
         "proxy_headers": False,

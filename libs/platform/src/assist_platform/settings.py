@@ -32,6 +32,9 @@ class PlatformSettings(BaseSettings):
     # sides time out alike, a request sent on a connection at the moment the server closes it is lost ("server
     # disconnected without sending a response"). uvicorn's default is 5 s, which is also httpx's client default.
     http_keep_alive_seconds: float = Field(default=75.0, gt=0)
+    # Largest request line plus headers (bytes): the HTTP server stops reading there and answers 431
+    # (src/assist/httpserver.py); the gateway's middleware holds requests that reach it to the same bound.
+    max_header_bytes: int = Field(default=16384, ge=1024, le=1048576)
     # Span exporters (comma separated: otlp, console, none); unset: otlp when an OTLP endpoint is set, else none.
     # The OTLP exporter reads the standard OTEL_EXPORTER_OTLP_* variables itself.
     otel_traces_exporter: str | None = None

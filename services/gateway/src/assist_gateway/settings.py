@@ -95,8 +95,6 @@ class Settings(PlatformSettings):
     # cookie, besides the gateway's own (the request's scheme and Host). Behind a proxy that rewrites Host, name
     # the public origin here.
     public_origins: str = ""
-    # Largest request line plus headers (bytes); larger ones get 431 from the server (src/assist/httpserver.py).
-    max_header_bytes: int = 16384
     # GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`; unset, the gateway serves no /metrics.
     metrics_token: str | None = None
     # Serve /docs, /redoc and /openapi.json (off: the API's map is no business of the public).
@@ -114,8 +112,6 @@ class Settings(PlatformSettings):
     def _refuse_bad_edge_values(self) -> Settings:
         parse_networks(self.trusted_proxies)  # each raises ValueError naming the bad item
         parse_origins(self.public_origins)
-        if not 1024 <= self.max_header_bytes <= 1048576:
-            raise ValueError("MAX_HEADER_BYTES must be between 1024 and 1048576")
         return self
 
 
