@@ -25,6 +25,7 @@ from pathlib import Path
 
 from assist_contract.billing import RECORD_CLOSED, RECORD_OPENED
 from assist_contract.session import ENDED, STARTED
+from assist_contract.streams import STREAMS
 from assist_platform.envelope import CloudEvent, rfc3339
 from assist_platform.messaging import connect_nats, ensure_streams
 from assist_platform.natsserver import NatsServerProcess
@@ -138,7 +139,7 @@ async def bench(*, count: int, rate: float, data_dir: Path) -> list[dict]:
     try:
         nc = await connect_nats(nats.url, name="bench", attempts=10)
         js = nc.jetstream()
-        await ensure_streams(js)
+        await ensure_streams(js, STREAMS)
         watcher = Watcher()
         await nc.subscribe(RECORD_OPENED.subject, cb=watcher.on_message)
         await nc.subscribe(RECORD_CLOSED.subject, cb=watcher.on_message)

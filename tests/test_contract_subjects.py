@@ -11,7 +11,8 @@ Where: every .py of the services' sources, the platform, the CLI (src/), the age
 - migrations (`*/migrations/versions/`): frozen history, which must keep the words it was written with;
 - test suites (`*/tests/`, `tests/`): they speak the wire on purpose, so that a renamed subject in the contract
   fails them instead of passing unnoticed.
-`KNOWN` lists what is left, each with its reason; it can only shrink (an entry no longer found fails too).
+The streams that keep the events are the contract's too (`assist_contract.streams`): the platform, below it, creates
+what it is given.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 import pytest
 from assist_contract import billing, consent, gateway, session
 from assist_contract.spec import CommandSpec, EventSpec
-from assist_platform import messaging
+from assist_contract.streams import STREAMS
 
 ROOT = Path(__file__).resolve().parents[1]
 SEARCHED = ["services/*/src", "libs/platform/src", "src", "agent/src", "bench"]
@@ -31,16 +32,6 @@ COMMAND_PREFIXES = tuple(f"cmd.{name}." for name in ("consent", "session", "bill
 # f-strings that build a subject start like this.
 BUILT_PREFIXES = ("cmd.", "gateway.cut.", "relay.")
 
-# (path, literal): why it stays.
-KNOWN: dict[tuple[str, str], str] = {
-    # The platform creates the streams and sits below the contract, so it cannot import it;
-    # test_the_platforms_streams_are_the_contracts keeps the two equal.
-    ("libs/platform/src/assist_platform/messaging.py", "consent.>"): "stream layout, below the contract",
-    ("libs/platform/src/assist_platform/messaging.py", "session.>"): "stream layout, below the contract",
-    ("libs/platform/src/assist_platform/messaging.py", "billing.>"): "stream layout, below the contract",
-    ("libs/platform/src/assist_platform/messaging.py", "gateway.terminate_requested"):
-        "stream layout, below the contract",
-}
 
 
 def _contract_subjects() -> set[str]:
@@ -111,29 +102,20 @@ def test_the_contract_names_every_service_and_knows_its_subjects() -> None:
 
 
 def test_no_subject_is_written_outside_the_contract() -> None:
-    left = [(path, line, literal) for path, line, literal in _all_offenders() if (path, literal) not in KNOWN]
+    left = _all_offenders()
     assert not left, "subjects written outside libs/contract (import them from assist_contract):\n" + "\n".join(
         f"{path}:{line}: {literal!r}" for path, line, literal in left
     )
 
 
-def test_the_known_leftovers_are_still_there() -> None:
-    """The list only shrinks: an entry that is gone must leave the list too."""
-    found = {(path, literal) for path, _line, literal in _all_offenders()}
-    assert not set(KNOWN) - found, f"no longer written, remove from KNOWN: {sorted(set(KNOWN) - found)}"
-
-
-def test_the_platforms_streams_are_the_contracts() -> None:
-    assert messaging.STREAMS == {
-        consent.STREAM: [consent.EVENTS],
-        session.STREAM: [session.EVENTS],
-        billing.STREAM: [billing.EVENTS],
-        gateway.STREAM: [gateway.TERMINATE_REQUESTED.subject],
-    }
+def test_every_event_of_the_contract_is_kept_by_its_own_stream_and_no_other() -> None:
     every_event = [spec for module in (consent, session, billing, gateway)
                    for spec in vars(module).values() if isinstance(spec, EventSpec)]
+    assert len(every_event) >= 10
     for spec in every_event:
-        assert any(_matches(pattern, spec.subject) for pattern in messaging.STREAMS[spec.stream]), spec
+        keepers = {name for name, patterns in STREAMS.items()
+                   if any(_matches(pattern, spec.subject) for pattern in patterns)}
+        assert keepers == {spec.stream}, spec
 
 
 def _matches(pattern: str, subject: str) -> bool:

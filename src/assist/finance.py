@@ -31,12 +31,13 @@ def tail(
 async def tail_events(
     *, nats_url: str, since: datetime | None, out: TextIO, durable: str = "finance-tail", stop_after: int | None = None
 ) -> int:
+    from assist_contract.streams import STREAMS
     from assist_platform.messaging import connect_nats, ensure_streams
 
     nc = await connect_nats(nats_url, name=f"assist-finance-{durable}")
     try:
         js = nc.jetstream()
-        await ensure_streams(js)
+        await ensure_streams(js, STREAMS)
         pull = await _bind(js, durable=durable, since=since)
         return await _copy(pull, out=out, stop_after=stop_after)
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import nats
+from assist_contract.streams import STREAMS
 from assist_platform.envelope import CloudEvent, new_event
 from assist_platform.messaging import IdempotentConsumer, Subscription, ensure_streams
 from assist_platform.outbox import OutboxEvent, ProcessedEvent, add_event
@@ -27,7 +28,7 @@ async def wait_for_count(database, model, expected: int, timeout: float = 15.0) 
 async def test_each_event_takes_effect_once_despite_redelivery_and_a_failed_attempt(platform_database, nats_url):
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
-    await ensure_streams(js)
+    await ensure_streams(js, STREAMS)
     attempts: dict[str, int] = {}
 
     async def bill(db, event: CloudEvent) -> None:

@@ -6,6 +6,7 @@ import asyncio
 
 import nats
 import pytest
+from assist_contract.streams import STREAMS
 from assist_platform.envelope import new_event
 from assist_platform.messaging import ensure_streams
 from assist_platform.outbox import OutboxEvent, OutboxPublisher, add_event
@@ -30,7 +31,7 @@ async def wait_until(predicate, timeout: float = 10.0) -> None:
 async def test_an_event_is_published_only_if_its_transaction_commits(platform_database, nats_url):
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
-    await ensure_streams(js)
+    await ensure_streams(js, STREAMS)
     committed = session_event("committed")
     async with platform_database.transaction() as db:
         add_event(db, committed)
@@ -50,7 +51,7 @@ async def test_an_event_is_published_only_if_its_transaction_commits(platform_da
 async def test_events_staged_while_nats_is_down_go_out_once_when_it_returns(platform_database, own_nats_server):
     nc = await nats.connect(own_nats_server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.1)
     js = nc.jetstream()
-    await ensure_streams(js)
+    await ensure_streams(js, STREAMS)
     publisher = OutboxPublisher(database=platform_database, js=js, idle_poll_seconds=0.1)
     running = asyncio.create_task(publisher.run())
     own_nats_server.stop()
@@ -74,7 +75,7 @@ async def test_events_staged_while_nats_is_down_go_out_once_when_it_returns(plat
 async def test_a_row_sent_again_after_a_crash_is_dropped_by_jetstream(platform_database, nats_url):
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
-    await ensure_streams(js)
+    await ensure_streams(js, STREAMS)
     event = session_event("resent")
     async with platform_database.transaction() as db:
         add_event(db, event)
@@ -101,7 +102,7 @@ async def _backlog_is(publisher: OutboxPublisher, count: int) -> bool:
 async def test_a_committed_event_wakes_the_publisher_without_anyone_notifying_it(platform_database, nats_url):
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
-    await ensure_streams(js)
+    await ensure_streams(js, STREAMS)
     # An idle poll far beyond the wait below: only the commit's own wake can publish the event in time.
     publisher = OutboxPublisher(database=platform_database, js=js, idle_poll_seconds=3600)
     first = session_event("first")

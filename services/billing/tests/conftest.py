@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from assist_billing.main import build_runtime, migrate, store_bundled_price_lists
 from assist_billing.settings import Settings
+from assist_contract.streams import STREAMS
 from assist_platform.messaging import connect_nats, ensure_streams
 from assist_platform.testing import migrate_from_template
 
@@ -32,7 +33,7 @@ def billing_settings(nats_url, database_location) -> Settings:
 async def bus(nats_url):
     nc = await connect_nats(nats_url, name="billing-test", attempts=5)
     js = nc.jetstream()
-    await ensure_streams(js)
+    await ensure_streams(js, STREAMS)
     yield SessionBus(nc, js)
     await nc.drain()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import nats
@@ -27,13 +27,6 @@ from .telemetry import context_from_headers, tracer
 
 log = logging.getLogger(__name__)
 
-STREAMS: dict[str, list[str]] = {
-    "CONSENT": ["consent.>"],
-    "SESSION": ["session.>"],
-    "BILLING": ["billing.>"],
-    # The gateway's own events; not `gateway.>`: `gateway.cut.<replica>` are core NATS requests, never stored.
-    "GATEWAY": ["gateway.terminate_requested"],
-}
 DUPLICATE_WINDOW_SECONDS = 120.0
 
 
@@ -61,12 +54,13 @@ async def connect_nats(
     raise AssertionError("unreachable: the policy re-raises the last failure")
 
 
-async def ensure_streams(js, *, replicas: int = 1) -> None:
-    """Create the platform's streams, or bring their subjects and settings up to date."""
-    for name, subjects in STREAMS.items():
+async def ensure_streams(js, streams: Mapping[str, Sequence[str]], *, replicas: int = 1) -> None:
+    """Create the streams (`name → subjects`: the contract's `assist_contract.streams.STREAMS`), or bring their
+    subjects and settings up to date."""
+    for name, subjects in streams.items():
         config = StreamConfig(
             name=name,
-            subjects=subjects,
+            subjects=list(subjects),
             storage=StorageType.FILE,
             num_replicas=replicas,
             duplicate_window=DUPLICATE_WINDOW_SECONDS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -40,6 +40,8 @@ class ServiceRuntime:
     name: str
     settings: PlatformSettings
     database: Database
+    # The streams it creates once connected (`name → subjects`, the contract's), before the outbox publishes.
+    streams: Mapping[str, Sequence[str]] = field(default_factory=dict)
     subscriptions: list[Subscription] = field(default_factory=list)
     commands: list[Command] = field(default_factory=list)
     background: list[BackgroundTask] = field(default_factory=list)
@@ -67,7 +69,7 @@ class ServiceRuntime:
         self.js = self.nc.jetstream()
         while True:
             try:
-                await ensure_streams(self.js, replicas=self.settings.stream_replicas)
+                await ensure_streams(self.js, self.streams, replicas=self.settings.stream_replicas)
                 break
             except Exception as exc:
                 log.warning("could not ensure streams yet: %s", exc)

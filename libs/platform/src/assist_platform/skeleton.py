@@ -13,7 +13,7 @@ Events staged in a transaction (`outbox.add_event`) wake the outbox publisher wh
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -45,6 +45,8 @@ class ServiceDefinition(Generic[S]):
     package: str
     tables: Sequence[Table] = field(repr=False)
     get_settings: Callable[[], S]
+    # The streams every service creates at its start (`name → subjects`): the contract's `STREAMS`.
+    streams: Mapping[str, Sequence[str]]
     # `runtime → list of Command`: the service's `commands()` (the contract's `command_table`, its audit command
     # among them).
     commands: Callable[[ServiceRuntime], Sequence[Command]] = _nothing
@@ -65,7 +67,7 @@ class ServiceDefinition(Generic[S]):
 
     def build_runtime(self, settings: S) -> ServiceRuntime:
         runtime = ServiceRuntime(
-            name=self.name, settings=settings, database=self.open_database(settings),
+            name=self.name, settings=settings, database=self.open_database(settings), streams=self.streams,
             background=list(self.background), metric_refreshers=list(self.metric_refreshers),
         )
         runtime.commands.extend(self.commands(runtime))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from assist_contract.streams import STREAMS
 from assist_platform.skeleton import ServiceDefinition
 
 from .commands import BillingCommands
@@ -15,6 +16,7 @@ SERVICE = ServiceDefinition(
     package="assist_billing",
     tables=TABLES,
     get_settings=get_settings,
+    streams=STREAMS,
     commands=lambda runtime: BillingCommands(BillingService.for_runtime(runtime)).commands(),
     subscriptions=lambda _runtime: [session_subscription()],
     before_start=[lambda runtime: store_bundled_price_lists(runtime.database)],

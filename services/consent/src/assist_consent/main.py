@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from assist_contract.streams import STREAMS
 from assist_platform.skeleton import ServiceDefinition
 
 from .commands import ConsentCommands
@@ -16,6 +17,7 @@ SERVICE = ServiceDefinition(
     package="assist_consent",
     tables=TABLES,
     get_settings=get_settings,
+    streams=STREAMS,
     commands=lambda runtime: ConsentCommands(ConsentService.for_runtime(runtime)).commands(),
     subscriptions=lambda runtime: EndingConsumer(ConsentService.for_runtime(runtime)).subscriptions(),
     background=[expire_consents],

@@ -7,6 +7,7 @@ Apart from `main.py` so that whatever needs the database without the app (`assis
 
 from __future__ import annotations
 
+from assist_contract.streams import STREAMS
 from assist_platform.skeleton import ServiceDefinition
 
 from .models import TABLES
@@ -15,7 +16,7 @@ from .settings import get_settings
 # No commands of its own (the relay serves the cut subjects, main.py) and no audit command: the gateway reads its
 # own chain in place (api/audit.py) and asks the others for theirs.
 GATEWAY = ServiceDefinition(
-    name="gateway", package="assist_gateway", tables=TABLES, get_settings=get_settings
+    name="gateway", package="assist_gateway", tables=TABLES, get_settings=get_settings, streams=STREAMS,
 )
 SERVICE = GATEWAY.name
 migrate = GATEWAY.migrate

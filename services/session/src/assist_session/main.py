@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from assist_contract.streams import STREAMS
 from assist_platform.skeleton import ServiceDefinition
 
 from .commands import SessionCommands
@@ -17,6 +18,7 @@ SERVICE = ServiceDefinition(
     package="assist_session",
     tables=TABLES,
     get_settings=get_settings,
+    streams=STREAMS,
     commands=lambda runtime: SessionCommands(SessionService.for_runtime(runtime)).commands(),
     subscriptions=lambda _runtime: [consent_subscription()],
     background=[expire_requests_forever],
