@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from assist_contract.session import SessionView
 from assist_gateway.domain import (
     CONSULTANT_ENDING,
     CUSTOMER_ENDING,
@@ -15,8 +16,10 @@ from assist_gateway.domain import (
     may_end_session,
     password_problem,
     public_session_view,
+    queue_card,
     remaining_lease_wait,
     role_problem,
+    session_card,
     staff_ending,
     token_digest,
     username_problem,
@@ -74,23 +77,22 @@ def test_who_may_end_a_session(username: str, role: str, assigned: str | None, a
     assert may_end_session(username=username, role=role, assigned_consultant=assigned) is allowed
 
 
+def session_view(**changes) -> SessionView:
+    """A waiting request as the session service answers it, with `changes`."""
+    fields = dict(
+        session_id="s", status="waiting", service_type="consultation", description="d",
+        customer={"name": "Ива", "company": "Ива ЕООД", "email": "iva@example.com", "phone": "+359 2 000"},
+        consultant=None, scopes=["view"], consent_id="c", requested_at=datetime(2026, 11, 28, 9, 59, tzinfo=UTC),
+        assigned_at=None, started_at=None, ended_at=None, ended_by=None, end_reason=None,
+        expires_at=datetime(2026, 11, 28, 10, 59, tzinfo=UTC), agent="not_started", agent_away_since=None,
+        paused_seconds=0,
+    )
+    return SessionView(**{**fields, **changes})
+
+
 def test_a_customer_sees_the_contract_fields_and_scopes_only() -> None:
-    view = {
-        "session_id": "s",
-        "status": "waiting",
-        "service_type": "consultation",
-        "consultant": None,
-        "requested_at": "t",
-        "started_at": None,
-        "ended_at": None,
-        "ended_by": None,
-        "end_reason": None,
-        "scopes": ["view"],
-        "customer": {"name": "x"},
-        "consent_id": "c",
-        "description": "d",
-    }
-    shown = public_session_view(view, agent_grace_seconds=30)
+    shown = public_session_view(session_view(), agent_grace_seconds=30)
+    assert shown["requested_at"] == "2026-11-28T09:59:00Z"  # JSON, as the contract writes times
     assert set(shown) == {
         "agent",
         "agent_away_since",
@@ -117,13 +119,23 @@ def test_the_lease_wait_counts_from_the_first_request(ago: float, lease: float, 
 
 
 def test_the_customer_sees_when_an_away_agent_s_session_will_end() -> None:
-    view = {"session_id": "s", "status": "active", "agent": "away", "agent_away_since": "2026-11-28T10:00:00Z",
-            "paused_seconds": 12}
+    view = session_view(status="active", agent="away", agent_away_since=datetime(2026, 11, 28, 10, 0, tzinfo=UTC),
+                        paused_seconds=12)
     shown = public_session_view(view, agent_grace_seconds=30)
     assert (shown["agent"], shown["agent_away_since"], shown["agent_grace_ends_at"], shown["paused_seconds"]) == (
         "away", "2026-11-28T10:00:00Z", "2026-11-28T10:00:30Z", 12)
-    ended = public_session_view({**view, "status": "ended"}, agent_grace_seconds=30)
+    ended = public_session_view(view.model_copy(update={"status": "ended"}), agent_grace_seconds=30)
     assert (ended["agent_away_since"], ended["agent_grace_ends_at"]) == (None, None)
+
+
+def test_a_card_names_who_asks_and_since_when_and_the_queue_adds_how_to_reach_them() -> None:
+    card = session_card(session_view())
+    assert card == {"session_id": "s", "status": "waiting", "service_type": "consultation", "consultant": None,
+                    "requested_at": "2026-11-28T09:59:00Z", "assigned_at": None, "started_at": None,
+                    "ended_at": None, "expires_at": "2026-11-28T10:59:00Z",
+                    "customer": {"name": "Ива", "company": "Ива ЕООД"}}
+    assert queue_card(session_view())["customer"] == {"name": "Ива", "company": "Ива ЕООД",
+                                                      "email": "iva@example.com", "phone": "+359 2 000"}
 
 
 @pytest.mark.parametrize(("role", "ended_by", "reason"), [

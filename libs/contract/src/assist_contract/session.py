@@ -1,10 +1,11 @@
 """The session service's public face: the commands it answers (`cmd.session.*`) and the events it publishes
-(stream SESSION). docs/commands.md and docs/events.md describe each. Results are the session view (the session
-service's `views`), not typed here yet.
+(stream SESSION). docs/commands.md and docs/events.md describe each. The commands answer the session view
+(`SessionView`), which the session service builds (its `views`) and the gateway reads.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from assist_platform.audit import AuditQuery
@@ -18,6 +19,9 @@ COMMANDS = "cmd.session.>"
 EVENTS = "session.>"
 
 Status = Literal["waiting", "assigned", "active", "ended"]
+# What the customer page shows of the agent (issue #13): not attached yet, connected, or away (it may come back
+# within the gateway's grace period).
+AgentPresence = Literal["not_started", "connected", "away"]
 
 # Generous outer bounds so nothing absurd reaches the rules; the session's rules give the precise answers.
 _ID = Field(min_length=1, max_length=64)
@@ -81,16 +85,68 @@ class AgentMarkInput(BaseModel):
     at: AwareDatetime  # when the gateway saw it: reports arrive late and out of order, the time orders them
 
 
-request: CommandSpec[RequestInput, JsonObject] = CommandSpec("cmd.session.request", RequestInput)
-get: CommandSpec[SessionIdInput, JsonObject] = CommandSpec("cmd.session.get", SessionIdInput)
-queue: CommandSpec[QueueInput, JsonObject] = CommandSpec("cmd.session.queue", QueueInput)
-list_sessions: CommandSpec[ListInput, JsonObject] = CommandSpec("cmd.session.list", ListInput)
-claim: CommandSpec[ClaimInput, JsonObject] = CommandSpec("cmd.session.claim", ClaimInput)
-attach_agent: CommandSpec[AttachAgentInput, JsonObject] = CommandSpec("cmd.session.attach_agent", AttachAgentInput)
-resume_agent: CommandSpec[ResumeAgentInput, JsonObject] = CommandSpec("cmd.session.resume_agent", ResumeAgentInput)
-activate: CommandSpec[ActivateInput, JsonObject] = CommandSpec("cmd.session.activate", ActivateInput)
-agent_away: CommandSpec[AgentMarkInput, JsonObject] = CommandSpec("cmd.session.agent_away", AgentMarkInput)
-agent_back: CommandSpec[AgentMarkInput, JsonObject] = CommandSpec("cmd.session.agent_back", AgentMarkInput)
+class SessionView(BaseModel):
+    """A session as the commands answer it (docs/commands.md, "Session view")."""
+
+    session_id: str
+    status: Status
+    service_type: str
+    description: str
+    customer: dict
+    consultant: str | None
+    scopes: list[str]
+    consent_id: str | None
+    requested_at: datetime
+    assigned_at: datetime | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    ended_by: str | None
+    end_reason: str | None
+    # When the request ends by itself if nobody starts it; None once it started or ended.
+    expires_at: datetime | None
+    # The agent: whether it attached, is connected or away since when, and the seconds it was away while the
+    # session was active (not billed).
+    agent: AgentPresence
+    agent_away_since: datetime | None
+    paused_seconds: int
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionView]
+
+
+class RequestedSession(BaseModel):
+    """A new request: the code the customer gives their agent and the token of their page (given once)."""
+
+    session_id: str
+    session_code: str
+    customer_token: str
+    status: Status
+    expires_at: datetime
+    code_expires_at: datetime
+
+
+class AttachedAgent(SessionView):
+    """The session view, and the token with which the same agent may come back (given once, at attach)."""
+
+    resume_token: str
+
+
+request: CommandSpec[RequestInput, RequestedSession] = CommandSpec("cmd.session.request", RequestInput,
+                                                                   RequestedSession)
+get: CommandSpec[SessionIdInput, SessionView] = CommandSpec("cmd.session.get", SessionIdInput, SessionView)
+queue: CommandSpec[QueueInput, SessionList] = CommandSpec("cmd.session.queue", QueueInput, SessionList)
+list_sessions: CommandSpec[ListInput, SessionList] = CommandSpec("cmd.session.list", ListInput, SessionList)
+claim: CommandSpec[ClaimInput, SessionView] = CommandSpec("cmd.session.claim", ClaimInput, SessionView)
+attach_agent: CommandSpec[AttachAgentInput, AttachedAgent] = CommandSpec("cmd.session.attach_agent",
+                                                                         AttachAgentInput, AttachedAgent)
+resume_agent: CommandSpec[ResumeAgentInput, SessionView] = CommandSpec("cmd.session.resume_agent", ResumeAgentInput,
+                                                                       SessionView)
+activate: CommandSpec[ActivateInput, SessionView] = CommandSpec("cmd.session.activate", ActivateInput, SessionView)
+agent_away: CommandSpec[AgentMarkInput, SessionView] = CommandSpec("cmd.session.agent_away", AgentMarkInput,
+                                                                   SessionView)
+agent_back: CommandSpec[AgentMarkInput, SessionView] = CommandSpec("cmd.session.agent_back", AgentMarkInput,
+                                                                   SessionView)
 
 # Its entries of the audit chain about one session (the platform's audit_handler answers it).
 audit: CommandSpec[AuditQuery, JsonObject] = CommandSpec("cmd.session.audit", AuditQuery)

@@ -70,5 +70,5 @@ async def revoke_consent(
     return await call(runtime, consent.revoke, payload, timeout=timeout)
 
 
-async def get_session(runtime: ServiceRuntime, *, session_id: str) -> dict[str, Any]:
+async def get_session(runtime: ServiceRuntime, *, session_id: str) -> session.SessionView:
     return await call(runtime, SESSION_GET, {"session_id": session_id})

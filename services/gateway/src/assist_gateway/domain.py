@@ -6,12 +6,14 @@ import hashlib
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from assist_contract.session import SessionView
 from assist_platform.endings import (  # noqa: F401  (who ends a session and why, defined once for all)
     AGENT_LOST_ENDING, CONSULTANT_ENDING, CUSTOMER_ENDING, SUPERVISOR_ENDING, Ending,
 )
+from assist_platform.envelope import rfc3339_or_none
 
 CONSULTANT, SUPERVISOR, FINANCE, ADMIN = "consultant", "supervisor", "finance", "admin"
 ROLES = (CONSULTANT, SUPERVISOR, FINANCE, ADMIN)
@@ -83,22 +85,18 @@ def may_end_session(*, username: str, role: str, assigned_consultant: str | None
     return role == CONSULTANT and assigned_consultant is not None and assigned_consultant == username
 
 
-def public_session_view(view: dict[str, Any], *, agent_grace_seconds: float) -> dict[str, Any]:
-    """What the customer sees: the contract's fields, and the truth about the agent (issue #13): not started,
-    connected or away, since when, when the session ends as `agent_lost` if it stays away, and the seconds it
-    was away while the session ran (not billed)."""
-    public = {field: view.get(field) for field in PUBLIC_SESSION_FIELDS}
-    away_since = view.get("agent_away_since") if view.get("status") != "ended" else None
-    public["agent"] = view.get("agent") or "not_started"
-    public["agent_away_since"] = away_since
-    public["agent_grace_ends_at"] = _grace_ends_at(away_since, agent_grace_seconds) if away_since else None
-    public["paused_seconds"] = int(view.get("paused_seconds") or 0)
+def public_session_view(view: SessionView, *, agent_grace_seconds: float) -> dict[str, Any]:
+    """What the customer sees, as JSON: the contract's fields, and the truth about the agent (issue #13): not
+    started, connected or away, since when, when the session ends as `agent_lost` if it stays away, and the
+    seconds it was away while the session ran (not billed)."""
+    away = view.agent_away_since is not None and view.status != "ended"
+    public = view.model_dump(mode="json", include={*PUBLIC_SESSION_FIELDS, "agent", "agent_away_since",
+                                                   "paused_seconds"})
+    if not away:
+        public["agent_away_since"] = None
+    grace_ends = view.agent_away_since + timedelta(seconds=agent_grace_seconds) if away else None
+    public["agent_grace_ends_at"] = rfc3339_or_none(grace_ends)
     return public
-
-
-def _grace_ends_at(away_since: str, grace_seconds: float) -> str:
-    ends = datetime.fromisoformat(away_since.replace("Z", "+00:00")) + timedelta(seconds=grace_seconds)
-    return ends.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def remaining_lease_wait(*, requested_seconds_ago: float, lease_seconds: float) -> float:
@@ -160,15 +158,15 @@ QUEUE_CUSTOMER_FIELDS = (*CARD_CUSTOMER_FIELDS, "email", "phone")
 
 
 def session_card(
-    view: dict[str, Any], *, customer_fields: tuple[str, ...] = CARD_CUSTOMER_FIELDS
+    view: SessionView, *, customer_fields: tuple[str, ...] = CARD_CUSTOMER_FIELDS
 ) -> dict[str, Any]:
-    customer = view.get("customer")
-    card = {field: view.get(field) for field in SESSION_CARD_FIELDS}
-    card["customer"] = {key: customer.get(key) for key in customer_fields} if isinstance(customer, dict) else {}
+    """A session in a list, as JSON."""
+    card = view.model_dump(mode="json", include=set(SESSION_CARD_FIELDS))
+    card["customer"] = {key: view.customer.get(key) for key in customer_fields}
     return card
 
 
-def queue_card(view: dict[str, Any]) -> dict[str, Any]:
+def queue_card(view: SessionView) -> dict[str, Any]:
     """A waiting request as the consultants' console shows it: the card and the customer's contact."""
     return session_card(view, customer_fields=QUEUE_CUSTOMER_FIELDS)
 

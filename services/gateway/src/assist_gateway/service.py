@@ -52,15 +52,10 @@ async def request_help(
     )
     async with runtime.database.transaction() as db:
         await crud.store_customer_credential(
-            db=db, session_id=session_id, customer_token=session["customer_token"]
+            db=db, session_id=session_id, customer_token=session.customer_token
         )
-    return {
-        "session_id": session_id,
-        "session_code": session["session_code"],
-        "customer_token": session["customer_token"],
-        "status": session.get("status", "waiting"),
-        "expires_at": session["expires_at"],
-    }
+    return session.model_dump(mode="json", include={"session_id", "session_code", "customer_token", "status",
+                                                    "expires_at"})
 
 
 async def authorize_staff_end(*, runtime: ServiceRuntime, session_id: str, staff: StaffIdentity) -> None:
@@ -70,7 +65,7 @@ async def authorize_staff_end(*, runtime: ServiceRuntime, session_id: str, staff
     so an assigned consultant can still end (and cut) the session.
     """
     try:
-        assigned = (await get_session(runtime, session_id=session_id)).get("consultant")
+        assigned = (await get_session(runtime, session_id=session_id)).consultant
     except Problem as problem:
         if problem.status != 503:
             raise

@@ -10,12 +10,16 @@ from assist_contract.session import (
     ActivateInput,
     AgentMarkInput,
     AttachAgentInput,
+    AttachedAgent,
     ClaimInput,
     ListInput,
     QueueInput,
+    RequestedSession,
     RequestInput,
     ResumeAgentInput,
     SessionIdInput,
+    SessionList,
+    SessionView,
 )
 from assist_contract.spec import command_table
 from assist_platform.audit import audit_handler
@@ -25,14 +29,7 @@ from assist_platform.runtime import Command
 from . import domain
 from .domain import CodeGone, InvalidInput, QueueFull, Status, TransitionRefused
 from .service import SessionService
-from .views import RequestedSession, SessionList, SessionView, session_list, session_view
-
-
-class AttachedAgent(SessionView):
-    """The session view, and the token with which the same agent may come back (given once, at attach)."""
-
-    resume_token: str
-
+from .views import session_list, session_view
 
 # A refusal of the rules leaves as the problem a caller can act on (422, 409, 410, 429), never as a 500.
 _rules_as_problems = refusals_as_problems([
@@ -76,7 +73,7 @@ class SessionCommands:
             session_id=session.session_id,
             session_code=session.session_code,
             customer_token=token,
-            status=Status(session.status),
+            status=session.status,
             expires_at=session.request_expires_at,
             code_expires_at=session.code_expires_at,
         )

@@ -1,52 +1,13 @@
-"""What commands answer about a session (docs/commands.md, "Session view")."""
+"""What commands answer about a session (docs/commands.md, "Session view"): the contract's `SessionView`, built
+from the stored session."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from pydantic import BaseModel
-
+from assist_contract.session import SessionList, SessionView
 from assist_platform.envelope import utcnow
 
 from .domain import NOT_STARTED, AgentPresence, Status, agent_presence, paused_seconds
 from .models import HelpSession
-
-
-class SessionView(BaseModel):
-    session_id: str
-    status: Status
-    service_type: str
-    description: str
-    customer: dict
-    consultant: str | None
-    scopes: list[str]
-    consent_id: str | None
-    requested_at: datetime
-    assigned_at: datetime | None
-    started_at: datetime | None
-    ended_at: datetime | None
-    ended_by: str | None
-    end_reason: str | None
-    # When the request ends by itself if nobody starts it; None once it started or ended.
-    expires_at: datetime | None
-    # What the customer page shows of the agent (issue #13): whether it attached, is connected or away since
-    # when, and the seconds it was away while the session was active (not billed).
-    agent: AgentPresence
-    agent_away_since: datetime | None
-    paused_seconds: int
-
-
-class SessionList(BaseModel):
-    sessions: list[SessionView]
-
-
-class RequestedSession(BaseModel):
-    session_id: str
-    session_code: str
-    customer_token: str
-    status: Status
-    expires_at: datetime
-    code_expires_at: datetime
 
 
 def session_view(session: HelpSession) -> SessionView:

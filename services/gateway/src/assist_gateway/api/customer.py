@@ -101,7 +101,7 @@ async def session_detail(session_id: str, reader: SessionReaderDep, runtime: Run
     """The customer sees the contract's fields and the scopes; the assigned consultant, supervisors and admins
     (audited) also see who asked and why."""
     if reader.view is not None:
-        return reader.view
+        return reader.view.model_dump(mode="json")
     return public_session_view(await get_session(runtime, session_id=session_id),
                                agent_grace_seconds=runtime.settings.agent_grace_seconds)
 

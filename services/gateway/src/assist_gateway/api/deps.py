@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+from assist_contract.session import SessionView
 from assist_platform.problems import Problem
 from assist_platform.runtime import ServiceRuntime
 from fastapi import Depends, HTTPException, Request
@@ -115,7 +116,7 @@ class SessionReader:
     """Who may read a session's full record, and the record when staff read it (already fetched to decide)."""
 
     caller: SessionCaller
-    view: dict | None = None
+    view: SessionView | None = None
 
 
 async def _session_reader(caller: SessionCallerDep, runtime: RuntimeDep, request: Request) -> SessionReader:
@@ -128,7 +129,7 @@ async def _session_reader(caller: SessionCallerDep, runtime: RuntimeDep, request
     if staff.role not in SESSION_VIEWER_ROLES:
         raise Problem(403, "Forbidden", f"The role {staff.role} does not look at sessions.")
     view = await get_session(runtime, session_id=caller.session_id)
-    assigned = view.get("consultant")
+    assigned = view.consultant
     if not may_read_session(username=staff.username, role=staff.role, assigned_consultant=assigned):
         raise Problem(403, "Forbidden", "Only the consultant assigned to this session reads its details.")
     if read_is_audited(username=staff.username, role=staff.role, assigned_consultant=assigned):

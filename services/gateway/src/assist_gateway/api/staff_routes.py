@@ -35,7 +35,7 @@ async def queue(staff: QueueWatcher, runtime: RuntimeDep) -> dict:
     """Waiting sessions, oldest first, as cards: who asks (name, company), for what, since when. The email,
     phone and description are for the consultant who claims the session (`GET /sessions/{id}`)."""
     found = await call(runtime, SESSION_QUEUE, {})
-    return {"sessions": [session_card(view) for view in found.get("sessions", [])]}
+    return {"sessions": [session_card(view) for view in found.sessions]}
 
 
 @router.post("/sessions/{session_id}/claim", response_model=ClaimedOut,
@@ -45,7 +45,7 @@ async def claim(session_id: str, staff: Consultant, runtime: RuntimeDep, request
                                                "client_address": client_address(request)})
     async with runtime.database.transaction() as db:
         await crud.record_assignment(db=db, session_id=session_id, consultant=staff.username)
-    return ClaimedOut(session_id=session_id, status=view["status"], consultant=view.get("consultant"))
+    return ClaimedOut(session_id=session_id, status=view.status, consultant=view.consultant)
 
 
 @router.post("/sessions/{session_id}/end", response_model=EndedOut,
@@ -73,6 +73,6 @@ async def sessions(
     query: dict = {"status": status} if status else {}
     if staff.role == CONSULTANT:
         query["consultant"] = staff.username
-        return await call(runtime, SESSION_LIST, query)
+        return (await call(runtime, SESSION_LIST, query)).model_dump(mode="json")
     found = await call(runtime, SESSION_LIST, query)
-    return {"sessions": [session_card(view) for view in found.get("sessions", [])]}
+    return {"sessions": [session_card(view) for view in found.sessions]}

@@ -8,8 +8,10 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from assist_contract import session as session_service
+from assist_contract.session import AttachedAgent, SessionView
 from assist_contract.spec import CommandSpec
 from assist_platform.audit import append_audit
 from assist_platform.problems import Problem
@@ -110,14 +112,15 @@ class RelayHub(RelayCore):
         except OverBudget:
             raise Refused(closecodes.TOO_MANY_ATTEMPTS, "too many failed session code attempts; wait a minute") \
                 from None
-        endpoint = Endpoint(role="agent", session_id=view["session_id"], websocket=websocket)
-        hello = {"type": "attached", "session_id": view["session_id"], "status": view.get("status"),
-                 "consultant": view.get("consultant"), "resumed": "resume_token" not in view}
-        if "resume_token" in view:
-            hello["resume_token"] = view["resume_token"]
+        endpoint = Endpoint(role="agent", session_id=view.session_id, websocket=websocket)
+        attached = isinstance(view, AttachedAgent)  # a first attach; a resume answers the plain view
+        hello = {"type": "attached", "session_id": view.session_id, "status": view.status,
+                 "consultant": view.consultant, "resumed": not attached}
+        if attached:
+            hello["resume_token"] = view.resume_token
         return endpoint, hello
 
-    async def _call_again_if_lost(self, command: CommandSpec, payload: dict) -> dict:
+    async def _call_again_if_lost(self, command: CommandSpec[Any, SessionView], payload: dict) -> SessionView:
         """A command whose answer may have been lost with a NATS node, asked again (it is idempotent) a few times
         before the agent is told to try later: its code would be spent by then."""
         policy = retrying(what=command.subject, retry_on=unavailable, attempts=_ASKS_AFTER_A_LOST_REPLY,
@@ -152,12 +155,12 @@ class RelayHub(RelayCore):
                                              timeout=self.settings.command_timeout_seconds)
         except Problem as problem:
             raise _refusal(problem) from problem
-        if view["status"] == "ended":
-            raise Refused(closecodes.SESSION_ENDED, closecodes.ended_reason(view.get("end_reason"), view.get("ended_by")))
-        if view["status"] not in ("assigned", "active") or view.get("consultant") != identity.username:
+        if view.status == "ended":
+            raise Refused(closecodes.SESSION_ENDED, closecodes.ended_reason(view.end_reason, view.ended_by))
+        if view.status not in ("assigned", "active") or view.consultant != identity.username:
             raise Refused(closecodes.NOT_PERMITTED, "this session is not assigned to you")
         endpoint = Endpoint(role="consultant", session_id=session_id, websocket=websocket, who=identity.username)
-        return endpoint, {"type": "attached", "session_id": session_id, "status": view["status"]}
+        return endpoint, {"type": "attached", "session_id": session_id, "status": view.status}
 
     async def _serve(self, endpoint: Endpoint, *, hello: dict) -> None:
         if endpoint.session_id in self.ended:

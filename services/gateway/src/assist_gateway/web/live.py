@@ -64,11 +64,11 @@ async def snapshot_for(runtime: ServiceRuntime, role: str) -> str:
     try:
         if role == CONSULTANT:
             found = await call(runtime, SESSION_QUEUE, {})
-            return sse("queue", {"sessions": [queue_card(v) for v in found.get("sessions", [])]})
+            return sse("queue", {"sessions": [queue_card(view) for view in found.sessions]})
         running = []
         for status in ("active", "assigned"):
             found = await call(runtime, SESSION_LIST, {"status": status})
-            running.extend(session_card(v) for v in found.get("sessions", []))
+            running.extend(session_card(view) for view in found.sessions)
         return sse("sessions", {"sessions": running})
     except Problem as problem:
         # Shown as "offline" by the page; the stream stays open and the next change tries again.

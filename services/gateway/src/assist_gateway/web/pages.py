@@ -203,7 +203,8 @@ async def console_page(request: Request, runtime: RuntimeDep) -> Response:
     except _NeedsLogin:
         return to_login(request)
     history = await call(runtime, SESSION_LIST, {"consultant": staff.username})
-    return render(request, "console.html", staff=staff, token=token, history=history.get("sessions", [])[:50],
+    return render(request, "console.html", staff=staff, token=token,
+                  history=[view.model_dump(mode="json") for view in history.sessions[:50]],
                   service_names=await service_names(runtime, language(request)))
 
 
@@ -225,11 +226,11 @@ async def console_session_page(session_id: str, request: Request, runtime: Runti
             detail=words["cq_session_missing" if missing else "cq_page_failed"],
             back_href="/console", back_label=words["cq_back_consultant"], staff=staff,
         )
-    if view.get("consultant") != staff.username:
+    if view.consultant != staff.username:
         raise ForbiddenPage(staff, "cq_forbidden_session")
     names = await service_names(runtime, language(request))
-    return render(request, "session.html", staff=staff, token=token, session=view,
-                  service_name=names.get(view.get("service_type"), view.get("service_type")))
+    return render(request, "session.html", staff=staff, token=token, session=view.model_dump(mode="json"),
+                  service_name=names.get(view.service_type, view.service_type))
 
 
 @router.get("/console/events")
