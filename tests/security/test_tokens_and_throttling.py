@@ -112,12 +112,14 @@ async def _guesses(gateway_url: str, address: str, count: int) -> list[int | Non
 
 
 async def _claimed_requests(gateway_url: str, count: int) -> list:
-    # The consultant logs in from an address of her own: the password guessing test locks 127.0.0.1 out.
+    # The consultant logs in from an address of her own: the password guessing test locks 127.0.0.1 out. A token
+    # of this system lasts TOKEN_TTL (3 s), less than a dozen requests and claims take on a loaded machine: she
+    # logs in again for each claim.
     async with httpx.AsyncClient(base_url=gateway_url, timeout=30,
                                  transport=httpx.AsyncHTTPTransport(local_address="127.0.0.4")) as client:
-        token = await login(client, STAFF["consultant"], PASSWORD)
         requests = [await request_help(client) for _ in range(count)]
         for request in requests:
+            token = await login(client, STAFF["consultant"], PASSWORD)
             claimed = await client.post(f"/api/v1/sessions/{request.session_id}/claim", headers=bearer(token))
             assert claimed.status_code == 200, claimed.text
     return requests
