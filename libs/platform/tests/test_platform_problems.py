@@ -1,12 +1,15 @@
 """Problems: a 422 names each wrong field in words a customer can read; a problem with `retry_after` says it in
-the Retry-After header."""
+the Retry-After header; a database that does not answer is a 503 to try again, never a bare 500."""
 
 from __future__ import annotations
 
 import httpx
+from assist_platform.db import Database
+from assist_platform.natsserver import free_port
 from assist_platform.problems import Problem, install_problem_handlers, invalid_input_problem
 from fastapi import FastAPI
 from pydantic import BaseModel, StrictBool
+from sqlalchemy import text
 
 
 class Inner(BaseModel):
@@ -62,3 +65,27 @@ def test_query_and_path_errors_say_where_they_are():
     problem = invalid_input_problem([{"loc": ("query", "lang"), "msg": "Input should be 'bg' or 'en'",
                                       "type": "literal_error"}])
     assert problem.detail == "query parameter lang: input should be 'bg' or 'en'"
+
+
+async def test_a_database_that_cannot_be_reached_is_a_503_to_try_again_not_a_500():
+    # A real PostgreSQL client against a port where nothing listens: what a restart or a full connection table
+    # looks like to a request.
+    database = Database(url=f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nowhere", schema="public")
+    application = FastAPI()
+    install_problem_handlers(application)
+
+    @application.get("/reads")
+    async def reads() -> dict:
+        async with database.session() as db:
+            await db.exec(text("SELECT 1"))
+        return {}
+
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://test") as client:
+            response = await client.get("/reads")
+    finally:
+        await database.close()
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["detail"] == "The database cannot be reached right now; try again shortly."

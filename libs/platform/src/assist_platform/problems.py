@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -148,6 +151,16 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _data(_request: Request, _exc: DataError) -> JSONResponse:
         # The database refused a value that passed validation (a NUL byte in a string, say): bad input, not a 500.
         return problem_response(Problem(422, "Invalid request", "A value in the request cannot be stored or searched."))
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database_away(_request: Request, exc: Exception) -> JSONResponse:
+        # The database did not answer: restarting, unreachable, out of connections, or a lock that did not come
+        # free. Nothing was half done (the transaction rolled back), so the caller may simply try again.
+        log.warning("database unavailable: %s", str(exc).splitlines()[0][:300])
+        return problem_response(Problem(503, "Service unavailable",
+                                        "The database cannot be reached right now; try again shortly.",
+                                        retry_after=1))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
