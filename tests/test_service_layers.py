@@ -53,3 +53,16 @@ def test_commands_are_listed_with_the_command_table(service):
 def test_nobody_wakes_the_outbox_by_hand():
     sources = [*ROOT.glob("services/*/src/**/*.py"), *ROOT.glob("libs/*/src/**/*.py")]
     assert _lines_matching(r"notify_outbox|\.notify\(\)", sources) == []
+
+
+# In the gateway, its own tables are read and written by its service layer and by the modules that own a part of
+# them (identity: tokens and logins; staff: accounts; termination: the ending kept while NATS is away), never by a
+# route, a page or the relay.
+GATEWAY_STATE_OWNERS = {"service.py", "identity.py", "staff.py", "termination.py"}
+
+
+def test_no_gateway_route_page_or_relay_opens_a_transaction():
+    modules = [path for path in _package("gateway").rglob("*.py")
+               if path.name not in GATEWAY_STATE_OWNERS and "migrations" not in path.parts]
+    assert len(modules) > 20
+    assert _lines_matching(r"\.(transaction|session)\(\)", modules) == []

@@ -115,3 +115,13 @@ def test_an_event_is_checked_where_it_is_published_and_read_by_its_model():
         rang.new(source="test", subject="s-1", data={"session_id": "s-1"})
     with pytest.raises(ValidationError):
         rang.parse(new_event(source="test", type="test.rang", subject="s-1", data={"times": "many"}))
+
+
+def test_every_command_of_the_contract_types_its_input_and_its_output() -> None:
+    from assist_contract import billing, gateway, session
+
+    specs = [value for module in (consent, session, billing, gateway) for value in vars(module).values()
+             if isinstance(value, CommandSpec)]
+    assert len(specs) >= 30
+    for spec in specs:
+        assert issubclass(spec.input, BaseModel) and issubclass(spec.output, BaseModel), spec.subject

@@ -1,16 +1,16 @@
 """The billing service's public face: the commands it answers (`cmd.billing.*`) and the events it publishes
-(stream BILLING). docs/commands.md, docs/events.md and docs/finance.md describe each. Results are billing's views
-(records, credits, exports, the price list), not typed here yet.
+(stream BILLING). docs/commands.md, docs/events.md and docs/finance.md describe each. Amounts and rates travel as
+decimal strings (two places for money), never as floats; times as RFC 3339.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from assist_platform.audit import AuditQuery
+from assist_platform.audit import AuditQuery, AuditTrail
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from .spec import CommandSpec, EventSpec, JsonObject
+from .spec import CommandSpec, EventSpec
 
 STREAM = "BILLING"
 COMMANDS = "cmd.billing.>"
@@ -94,22 +94,169 @@ class SessionReportInput(BaseModel):
     session_id: str = _ID
 
 
-price_list: CommandSpec[PriceListInput, JsonObject] = CommandSpec("cmd.billing.price_list", PriceListInput)
-price_list_publish: CommandSpec[PublishInput, JsonObject] = CommandSpec("cmd.billing.price_list.publish",
-                                                                         PublishInput)
-records_list: CommandSpec[ListInput, JsonObject] = CommandSpec("cmd.billing.records.list", ListInput)
-record_get: CommandSpec[RecordIdInput, JsonObject] = CommandSpec("cmd.billing.records.get", RecordIdInput)
-export: CommandSpec[ExportInput, JsonObject] = CommandSpec("cmd.billing.export", ExportInput)
-records_export: CommandSpec[RecordsExportInput, JsonObject] = CommandSpec("cmd.billing.records.export",
-                                                                           RecordsExportInput)
-credit: CommandSpec[CreditInput, JsonObject] = CommandSpec("cmd.billing.credit", CreditInput)
-credit_get: CommandSpec[CreditIdInput, JsonObject] = CommandSpec("cmd.billing.credit.get", CreditIdInput)
-credits_export: CommandSpec[ExportInput, JsonObject] = CommandSpec("cmd.billing.credits.export", ExportInput)
-session_report: CommandSpec[SessionReportInput, JsonObject] = CommandSpec("cmd.billing.session_report",
-                                                                           SessionReportInput)
+# --- What the commands answer ------------------------------------------------------------------------------------
+# Times are RFC 3339 strings as written on the wire, as consent's outputs (a model that parsed them would write them
+# anew); money and rates decimal strings.
+
+# A service type's name in each language of the pages: {"bg": ..., "en": ...}.
+ServiceName = dict[str, str]
+
+
+class ServiceTypePrice(BaseModel):
+    code: str
+    name: ServiceName
+    unit_seconds: int
+    unit_price: str
+    minimum_units: int
+
+    def name_in(self, lang: str) -> str:
+        """Its name in `lang`, else in the first language the price list names it in."""
+        return self.name.get(lang) or next(iter(self.name.values()), "")
+
+
+class PriceList(BaseModel):
+    """One version of the price list, and when it took effect."""
+
+    version: str
+    effective_from: str
+    currency: str
+    vat_rate: str
+    service_types: list[ServiceTypePrice]
+
+
+class PriceListPublished(BaseModel):
+    published: bool  # false: this very version was published before
+    price_list: PriceList
+
+
+class CreditNote(BaseModel):
+    """A credit note, as the commands answer it and `billing.record.credited` carries it."""
+
+    credit_id: str
+    number: str | int
+    record_id: str
+    session_id: str
+    amount: str  # gross, VAT included
+    net: str
+    vat: str
+    currency: str
+    reason: str
+    issued_by: str | None = None
+    credited_at: str
+
+
+class Priced(BaseModel):
+    """How a session is priced: units of so many seconds, at least so many, at a price; net, VAT and gross. The
+    amounts are null while the record is open."""
+
+    units: int | None
+    unit_seconds: int | None
+    minimum_units: int | None
+    unit_price: str | None
+    net: str | None
+    vat_rate: str | None
+    vat: str | None
+    gross: str | None
+
+
+class Record(Priced):
+    """A billing record (docs/commands.md, "Record"): the end and the amounts are null while it is open."""
+
+    record_id: str
+    session_id: str
+    status: Literal["open", "closed"]
+    service_type: str
+    service_name: ServiceName  # as in the price list version used
+    customer: dict | None
+    consultant: str | None
+    price_list_version: str
+    started_at: str
+    ended_at: str | None
+    ended_by: str | None
+    end_reason: str | None
+    billable_seconds: int | None
+    currency: str
+    credits: list[CreditNote]
+    credited: str
+    remaining: str | None
+    opened_at: str | None
+    closed_at: str | None
+
+
+class RecordPage(BaseModel):
+    records: list[Record]
+    total: int
+    limit: int
+    offset: int
+
+
+class CsvExport(BaseModel):
+    """A CSV file in one reply."""
+
+    rows: int
+    columns: list[str]
+    dialect: Dialect
+    filename: str
+    csv: str
+
+
+class PeriodExport(CsvExport):
+    """The CSV of a period, `[from, to)`."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+
+
+class CreditIssued(BaseModel):
+    credit: CreditNote
+    credited: str  # the record's credits so far, this one included
+    remaining: str
+    already_issued: bool  # the same `credit_id` was issued before: this is that credit note
+
+
+class CreditNoteDocument(BaseModel):
+    """A credit note as printed: the note, the record it credits, and who issues it."""
+
+    credit: CreditNote
+    record: Record
+    service_name: ServiceName
+    vat_rate: str | None
+    issuer: str
+
+
+class SessionReport(Priced):
+    """The customer's account of one session: when, who, how long, and what it costs."""
+
+    session_id: str
+    status: Literal["open", "closed"]
+    service_type: str
+    service_name: ServiceName
+    consultant: str | None
+    started_at: str
+    ended_at: str | None
+    ended_by: str | None
+    duration_seconds: int | None
+    credited: str
+    currency: str
+    price_list_version: str
+
+
+price_list = CommandSpec("cmd.billing.price_list", PriceListInput, PriceList)
+price_list_publish = CommandSpec("cmd.billing.price_list.publish", PublishInput, PriceListPublished)
+records_list = CommandSpec("cmd.billing.records.list", ListInput, RecordPage)
+record_get = CommandSpec("cmd.billing.records.get", RecordIdInput, Record)
+export = CommandSpec("cmd.billing.export", ExportInput, PeriodExport)
+records_export = CommandSpec("cmd.billing.records.export", RecordsExportInput, CsvExport)
+credit = CommandSpec("cmd.billing.credit", CreditInput, CreditIssued)
+credit_get = CommandSpec("cmd.billing.credit.get", CreditIdInput, CreditNoteDocument)
+credits_export = CommandSpec("cmd.billing.credits.export", ExportInput, PeriodExport)
+session_report = CommandSpec("cmd.billing.session_report", SessionReportInput, SessionReport)
 
 # Its entries of the audit chain about one session (the platform's audit_handler answers it).
-audit: CommandSpec[AuditQuery, JsonObject] = CommandSpec("cmd.billing.audit", AuditQuery)
+audit = CommandSpec("cmd.billing.audit", AuditQuery, AuditTrail)
+
 
 class RecordOpened(BaseModel):
     record_id: str
@@ -138,17 +285,9 @@ class RecordClosed(RecordOpened):
     currency: str
 
 
-class RecordCredited(BaseModel):
-    credit_id: str
-    number: str | int
-    record_id: str
-    session_id: str
-    amount: str
-    net: str
-    vat: str
-    currency: str
-    reason: str
-    issued_by: str | None = None
+class RecordCredited(CreditNote):
+    """The credit note, and what the record has been credited in all and what remains of it."""
+
     credited_at: AwareDatetime
     credited_total: str
     remaining: str

@@ -5,14 +5,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from assist_platform.audit import AuditQuery
+from assist_platform.audit import AuditQuery, AuditTrail
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from .consent_rules import DEFAULT_LANGUAGE, normalize_scopes, validate_language, validate_reason
-from .spec import CommandSpec, EventSpec, JsonObject
+from .spec import CommandSpec, EventSpec
 
 STREAM = "CONSENT"
 # Every command subject of the service (its NATS permission, its queue group's reach).
@@ -137,6 +137,42 @@ class ConsentView(BaseModel):
     reason: str | None
 
 
+class ReceiptTerms(BaseModel):
+    version: str
+    sha256: str
+    lang: str | None
+
+
+class AuditEntryRef(BaseModel):
+    """Where the grant stands in consent's audit chain: the customer can have it checked."""
+
+    service: str
+    id: int
+    hash: str
+
+
+class ConsentReceipt(BaseModel):
+    """The customer's record of what was consented to, when, from where, and how it ended (docs/consent.md). Its
+    members in this order are the document the customer keeps."""
+
+    format: str
+    receipt_id: str
+    consent_id: str
+    session_id: str
+    issuer: str
+    customer: dict[str, Any]
+    scopes: list[str]
+    terms: ReceiptTerms
+    granted_at: str
+    expires_at: str
+    client_address: str | None
+    user_agent: str | None
+    revoked_at: str | None
+    reason: str | None
+    statement: str
+    audit_entry: AuditEntryRef | None
+
+
 class LeaseGranted(BaseModel):
     lease_id: str
     session_id: str
@@ -161,13 +197,13 @@ grant = CommandSpec("cmd.consent.grant", GrantInput, Granted)
 revoke = CommandSpec("cmd.consent.revoke", RevokeInput, Revoked)
 get = CommandSpec("cmd.consent.get", SessionInput, ConsentView)
 # The receipt's format is the consent service's (`receipts.RECEIPT_FORMAT`), passed through to the customer.
-receipt: CommandSpec[SessionInput, JsonObject] = CommandSpec("cmd.consent.receipt", SessionInput)
+receipt = CommandSpec("cmd.consent.receipt", SessionInput, ConsentReceipt)
 lease_acquire = CommandSpec("cmd.consent.lease.acquire", LeaseAcquireInput, LeaseGranted)
 lease_renew = CommandSpec("cmd.consent.lease.renew", LeaseRenewInput, LeasesRenewed)
 lease_release = CommandSpec("cmd.consent.lease.release", LeaseReleaseInput, LeasesReleased)
 
 # Its entries of the audit chain about one session (the platform's audit_handler answers it).
-audit: CommandSpec[AuditQuery, JsonObject] = CommandSpec("cmd.consent.audit", AuditQuery)
+audit = CommandSpec("cmd.consent.audit", AuditQuery, AuditTrail)
 
 class ConsentGranted(BaseModel):
     """The consent service sends every field; a consumer may rely on the two ids alone (the session service

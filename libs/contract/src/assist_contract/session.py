@@ -8,10 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from assist_platform.audit import AuditQuery
+from assist_platform.audit import AuditQuery, AuditTrail
 from pydantic import AwareDatetime, BaseModel, Field
 
-from .spec import CommandSpec, EventSpec, JsonObject
+from .spec import CommandSpec, EventSpec
 
 STREAM = "SESSION"
 COMMANDS = "cmd.session.>"
@@ -132,24 +132,20 @@ class AttachedAgent(SessionView):
     resume_token: str
 
 
-request: CommandSpec[RequestInput, RequestedSession] = CommandSpec("cmd.session.request", RequestInput,
-                                                                   RequestedSession)
-get: CommandSpec[SessionIdInput, SessionView] = CommandSpec("cmd.session.get", SessionIdInput, SessionView)
-queue: CommandSpec[QueueInput, SessionList] = CommandSpec("cmd.session.queue", QueueInput, SessionList)
-list_sessions: CommandSpec[ListInput, SessionList] = CommandSpec("cmd.session.list", ListInput, SessionList)
-claim: CommandSpec[ClaimInput, SessionView] = CommandSpec("cmd.session.claim", ClaimInput, SessionView)
-attach_agent: CommandSpec[AttachAgentInput, AttachedAgent] = CommandSpec("cmd.session.attach_agent",
-                                                                         AttachAgentInput, AttachedAgent)
-resume_agent: CommandSpec[ResumeAgentInput, SessionView] = CommandSpec("cmd.session.resume_agent", ResumeAgentInput,
-                                                                       SessionView)
-activate: CommandSpec[ActivateInput, SessionView] = CommandSpec("cmd.session.activate", ActivateInput, SessionView)
-agent_away: CommandSpec[AgentMarkInput, SessionView] = CommandSpec("cmd.session.agent_away", AgentMarkInput,
-                                                                   SessionView)
-agent_back: CommandSpec[AgentMarkInput, SessionView] = CommandSpec("cmd.session.agent_back", AgentMarkInput,
-                                                                   SessionView)
+request = CommandSpec("cmd.session.request", RequestInput, RequestedSession)
+get = CommandSpec("cmd.session.get", SessionIdInput, SessionView)
+queue = CommandSpec("cmd.session.queue", QueueInput, SessionList)
+list_sessions = CommandSpec("cmd.session.list", ListInput, SessionList)
+claim = CommandSpec("cmd.session.claim", ClaimInput, SessionView)
+attach_agent = CommandSpec("cmd.session.attach_agent", AttachAgentInput, AttachedAgent)
+resume_agent = CommandSpec("cmd.session.resume_agent", ResumeAgentInput, SessionView)
+activate = CommandSpec("cmd.session.activate", ActivateInput, SessionView)
+agent_away = CommandSpec("cmd.session.agent_away", AgentMarkInput, SessionView)
+agent_back = CommandSpec("cmd.session.agent_back", AgentMarkInput, SessionView)
 
 # Its entries of the audit chain about one session (the platform's audit_handler answers it).
-audit: CommandSpec[AuditQuery, JsonObject] = CommandSpec("cmd.session.audit", AuditQuery)
+audit = CommandSpec("cmd.session.audit", AuditQuery, AuditTrail)
+
 
 class SessionLifecycle(BaseModel):
     """`session.requested`, `session.assigned`, `session.started`: who, what, and when it happened."""

@@ -19,16 +19,13 @@ from nats.aio.client import Client as NATS
 from pydantic import BaseModel, ValidationError
 
 In = TypeVar("In", bound=BaseModel)
-Out = TypeVar("Out")
+Out = TypeVar("Out", bound=BaseModel)
 Payload = TypeVar("Payload", bound=BaseModel)
-
-# A command whose result is not typed (yet) answers a plain JSON object.
-JsonObject = dict[str, Any]
 
 
 @dataclass(frozen=True)
 class CommandSpec(Generic[In, Out]):
-    """A command: its subject, the input its owner validates, and the output it answers (None: a plain object).
+    """A command: its subject, the input its owner validates, and the output it answers.
 
     The owner registers a handler with `serve`; a caller calls the spec itself:
     `await consent.revoke(nc, RevokeInput(...), timeout=5.0)` → `Revoked`.
@@ -36,19 +33,18 @@ class CommandSpec(Generic[In, Out]):
 
     subject: str
     input: type[In]
-    output: type[Out] | None = None
+    output: type[Out]
 
     def serve(self, handler: Callable[[In], Awaitable[Any]], *, concurrent: bool = False) -> Command:
-        """The owner's side: `handler` gets the validated input; its result is shaped by the output model."""
-        if self.output is None:
-            return Command(self.subject, self.input, handler, concurrent=concurrent)
+        """The owner's side: `handler` gets the validated input; its result (the output model, or a mapping that
+        must fit it) is checked against the output model and answered as JSON."""
         output = self.output
 
         async def _answer(request: In) -> Any:
             result = await handler(request)
             if not isinstance(result, output):
                 try:
-                    result = output.model_validate(result)  # type: ignore[attr-defined]
+                    result = output.model_validate(result)
                 except ValidationError as exc:
                     # The owner broke its own contract: a 500 (logged), never the caller's 422.
                     raise RuntimeError(f"{self.subject} answered outside its output model: {exc}") from None
@@ -71,9 +67,7 @@ class CommandSpec(Generic[In, Out]):
         """Send the command; its typed result, or the owner's problem raised, or 503 when nobody answers in time."""
         body = self.request_of(request).model_dump(mode="json", by_alias=True, exclude_unset=True)
         result = await call_command(nc, self.subject, body, timeout=timeout)
-        if self.output is None:
-            return result  # type: ignore[return-value]
-        return self.output.model_validate(result)  # type: ignore[attr-defined]
+        return self.output.model_validate(result)
 
 
 Handler = Callable[[Any], Awaitable[Any]]

@@ -28,7 +28,7 @@ from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from . import endings
-from .db import before_commit, take_transaction_list, transaction_list
+from .db import Database, before_commit, take_transaction_list, transaction_list
 from .envelope import rfc3339, utcnow
 
 GENESIS = "0" * 64
@@ -89,6 +89,18 @@ async def append_audit(
     db.add(entry)
     await db.flush()
     return entry
+
+
+async def record_audit(
+    database: Database, *, action: str, actor: str, session_id: str | None = None,
+    client_address: str | None = None, detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one entry in a short transaction of its own: for a record that must stand before the caller goes on
+    (an overseer's read of customers' data, a relay connecting), whatever the caller does next. Raises if it
+    cannot be written, so that the caller can refuse instead of acting unrecorded."""
+    async with database.transaction() as db:
+        return await append_audit(db, action=action, actor=actor, session_id=session_id,
+                                  client_address=client_address, detail=detail)
 
 
 def stage_audit(
@@ -164,16 +176,41 @@ class AuditQuery(BaseModel):
     session_id: str = PydanticField(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
 
 
-def audit_handler(*, service: str, database) -> Callable[[AuditQuery], Awaitable[dict[str, Any]]]:
-    """The handler of a service's audit command ({session_id} → {entries: [...]}: the service's entries about one
-    session); each service serves it on the subject the contract gives it (`assist_contract.<service>.audit`)."""
+class AuditEntryView(BaseModel):
+    """One entry of a service's chain as shown (`entry_view`). `at` stays the text that was hashed."""
 
-    async def handler(request: AuditQuery) -> dict[str, Any]:
-        async with database.transaction() as db:
-            entries = await entries_of_session(db, session_id=request.session_id)
-        return {"entries": [entry_view(entry, service=service) for entry in entries]}
+    service: str
+    id: int
+    at: str
+    action: str
+    actor: str | None
+    session_id: str | None
+    client_address: str | None
+    detail: dict[str, Any]
+    hash: str
+
+
+class AuditTrail(BaseModel):
+    """What a service's audit command answers: its entries about one session, oldest first."""
+
+    entries: list[AuditEntryView]
+
+
+def audit_handler(*, service: str, database) -> Callable[[AuditQuery], Awaitable[AuditTrail]]:
+    """The handler of a service's audit command (the service's entries about one session); each service serves it
+    on the subject the contract gives it (`assist_contract.<service>.audit`)."""
+
+    async def handler(request: AuditQuery) -> AuditTrail:
+        return await audit_trail(database, service=service, session_id=request.session_id)
 
     return handler
+
+
+async def audit_trail(database: Database, *, service: str, session_id: str) -> AuditTrail:
+    """`service`'s entries about one session, oldest first."""
+    async with database.transaction() as db:
+        entries = await entries_of_session(db, session_id=session_id)
+    return AuditTrail(entries=[entry_view(entry, service=service) for entry in entries])
 
 
 def actor_of_reason(reason: str) -> str:

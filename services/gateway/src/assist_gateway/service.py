@@ -1,15 +1,18 @@
-"""What the routes do beyond translating: the help request, and who may see or end a session."""
+"""What the routes do beyond translating: the help request, the claim, who a customer token is, and who may see or
+end a session. The gateway's own transactions are opened here (and by identity, staff and termination), never by
+a route."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
+from assist_contract.session import SessionView
 from assist_platform.problems import Problem
 from assist_platform.runtime import ServiceRuntime
 
 from . import crud
-from .commands import CONSENT_GRANT, SESSION_REQUEST, call, drop_none, get_session
+from .commands import CONSENT_GRANT, SESSION_CLAIM, SESSION_REQUEST, call, drop_none, get_session
 from .domain import may_end_session
 from .schemas import HelpRequestIn
 from .staff import StaffIdentity
@@ -77,3 +80,20 @@ async def authorize_staff_end(*, runtime: ServiceRuntime, session_id: str, staff
             raise
     if not may_end_session(username=staff.username, role=staff.role, assigned_consultant=assigned):
         raise Problem(403, "Forbidden", "Only the assigned consultant or a supervisor may end this session.")
+
+
+async def claim_session(*, runtime: ServiceRuntime, session_id: str, consultant: str,
+                        client_address: str | None) -> SessionView:
+    """The session service assigns it; the gateway remembers the assignment, so that the consultant can still end
+    (and cut) the session while the session service is unreachable (`authorize_staff_end`)."""
+    view = await call(runtime, SESSION_CLAIM, {"session_id": session_id, "consultant": consultant,
+                                               "client_address": client_address})
+    async with runtime.database.transaction() as db:
+        await crud.record_assignment(db=db, session_id=session_id, consultant=consultant)
+    return view
+
+
+async def session_of_customer_token(runtime: ServiceRuntime, token: str) -> str | None:
+    """The session whose customer holds `token`, or None."""
+    async with runtime.database.session() as db:
+        return await crud.session_of_customer_token(db=db, customer_token=token)

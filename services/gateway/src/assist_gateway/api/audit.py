@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from assist_contract import billing, consent, session
-from assist_platform.audit import entries_of_session, entry_view
+from assist_platform.audit import audit_trail
 from assist_platform.problem_docs import problem_responses
 from assist_platform.problems import Problem
 from fastapi import APIRouter, Depends, Query
@@ -33,8 +33,7 @@ async def session_audit(
 ) -> dict:
     """Who did what to the session, when and from where: consent, session, billing and gateway entries, oldest
     first."""
-    async with runtime.database.transaction() as db:
-        own = [entry_view(entry, service="gateway") for entry in await entries_of_session(db, session_id=session_id)]
+    own = (await audit_trail(runtime.database, service="gateway", session_id=session_id)).entries
     answers = await asyncio.gather(
         *(call(runtime, command, {"session_id": session_id}) for command in AUDITED_SERVICES.values()),
         return_exceptions=True,
@@ -46,9 +45,8 @@ async def session_audit(
         elif isinstance(answer, BaseException):
             raise answer
         else:
-            entries.extend(answer["entries"])
+            entries.extend(answer.entries)
     if not entries and missing:
         raise Problem(503, "Service unavailable", f"The audit trail of {', '.join(missing)} is unavailable.")
-    entries.sort(key=lambda entry: (datetime.fromisoformat(entry["at"].replace("Z", "+00:00")), entry["service"],
-                                    entry["id"]))
-    return {"session_id": session_id, "entries": entries, "unavailable": missing}
+    entries.sort(key=lambda entry: (datetime.fromisoformat(entry.at), entry.service, entry.id))
+    return {"session_id": session_id, "entries": [entry.model_dump() for entry in entries], "unavailable": missing}

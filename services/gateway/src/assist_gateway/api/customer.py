@@ -45,12 +45,10 @@ async def terms(runtime: RuntimeDep, lang: Literal["bg", "en"] = "bg") -> dict:
             responses=problem_responses(422, 503, s503="Messaging is away, or no price list is stored yet."))
 async def price_list(runtime: RuntimeDep, lang: Literal["bg", "en"] = "bg") -> dict:
     """The price list in force now; each `name` in `lang` (Bulgarian by default), every language in `names`."""
-    document = await call(runtime, PRICE_LIST, {})
-    for service_type in document.get("service_types", []):
-        names = service_type.get("name")
-        if isinstance(names, dict):
-            service_type["names"] = names
-            service_type["name"] = names.get(lang) or next(iter(names.values()), "")
+    prices = await call(runtime, PRICE_LIST, {})
+    document = prices.model_dump()
+    for shown, service_type in zip(document["service_types"], prices.service_types, strict=True):
+        shown["names"], shown["name"] = service_type.name, service_type.name_in(lang)
     return document
 
 
@@ -118,7 +116,7 @@ async def consent_receipt(session_id: str, caller: SessionCallerDep, runtime: Ru
     _customer_only(caller)
     receipt = await call(runtime, CONSENT_RECEIPT, {"session_id": session_id})
     return JSONResponse(
-        receipt,
+        receipt.model_dump(),
         headers={"Content-Disposition": f'attachment; filename="consent-receipt-{session_id}.json"'},
     )
 
@@ -129,7 +127,7 @@ async def consent_receipt(session_id: str, caller: SessionCallerDep, runtime: Ru
 async def session_report(session_id: str, reader: SessionReaderDep, runtime: RuntimeDep) -> dict:
     """Times, consultant, duration, service type, units and amounts of a session that became active: for its
     customer, its assigned consultant, supervisors and admins (audited)."""
-    return await call(runtime, BILLING_SESSION_REPORT, {"session_id": session_id})
+    return (await call(runtime, BILLING_SESSION_REPORT, {"session_id": session_id})).model_dump()
 
 
 @router.post("/sessions/{session_id}/terminate", response_model=EndedOut,

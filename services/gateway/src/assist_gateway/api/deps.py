@@ -12,10 +12,10 @@ from assist_platform.runtime import ServiceRuntime
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordBearer
 
-from assist_platform.audit import append_audit
+from assist_platform.audit import record_audit
 
-from .. import crud
 from ..commands import get_session
+from ..service import session_of_customer_token
 from ..domain import SESSION_VIEWER_ROLES, may_read_session, read_is_audited
 from ..edge import client_address  # noqa: F401 - the routes' one way to name the client (TRUSTED_PROXIES)
 from ..identity import login_limiter, request_token, staff_of_token
@@ -96,8 +96,7 @@ async def _session_caller(session_id: str, runtime: RuntimeDep, token: BearerTok
     """
     if not token:
         raise not_authenticated("Send the customer token of this session or a staff access token.")
-    async with runtime.database.session() as db:
-        customer_session = await crud.session_of_customer_token(db=db, customer_token=token)
+    customer_session = await session_of_customer_token(runtime, token)
     if customer_session is not None:
         if customer_session != session_id:
             raise Problem(403, "Forbidden", "This customer token belongs to another session.")
@@ -141,11 +140,10 @@ async def audit_read(runtime: ServiceRuntime, staff: StaffIdentity, request: Req
                      session_id: str | None = None) -> None:
     """`session.read` in the gateway's audit trail: an overseer read customers' data. Called before the data is
     answered, in a transaction of its own: a read that cannot be recorded fails instead."""
-    async with runtime.database.transaction() as db:
-        await append_audit(db, action="session.read", actor=staff.username, session_id=session_id,
-                           client_address=client_address(request),
-                           detail={"role": staff.role, "path": request.url.path,
-                                   **({"query": str(request.url.query)} if request.url.query else {})})
+    await record_audit(runtime.database, action="session.read", actor=staff.username, session_id=session_id,
+                       client_address=client_address(request),
+                       detail={"role": staff.role, "path": request.url.path,
+                               **({"query": str(request.url.query)} if request.url.query else {})})
 
 
 SessionReaderDep = Annotated[SessionReader, Depends(_session_reader)]

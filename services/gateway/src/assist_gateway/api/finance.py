@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
+from assist_contract.billing import CsvExport
 from assist_platform.problem_docs import problem_responses
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -75,15 +76,15 @@ async def billing_records(
     }
     found = await call(runtime, BILLING_RECORDS, drop_none(query))
     await _audit_if_overseer(runtime, staff, request)
-    return found
+    return found.model_dump()
 
 
 @router.get("/billing/records/{record_id}", response_model=BillingRecordOut, response_model_exclude_unset=True,
             responses=problem_responses(401, 403, 404, 422, 503))
 async def billing_record(record_id: str, staff: FinanceStaff, runtime: RuntimeDep, request: Request) -> dict:
     record = await call(runtime, BILLING_RECORD, {"record_id": record_id})
-    await _audit_if_overseer(runtime, staff, request, session_id=record.get("session_id"))
-    return record
+    await _audit_if_overseer(runtime, staff, request, session_id=record.session_id)
+    return record.model_dump()
 
 
 async def _audit_if_overseer(runtime, staff: StaffIdentity, request: Request, *, session_id: str | None = None) -> None:
@@ -127,12 +128,12 @@ async def credit_notes_export(
     return csv_download(export)
 
 
-def csv_download(export: dict) -> Response:
+def csv_download(export: CsvExport) -> Response:
     """An export command's reply as a file: UTF-8 bytes (the `excel-bg` text starts with its BOM)."""
     return Response(
-        export["csv"].encode("utf-8"),
+        export.csv.encode("utf-8"),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{export["filename"]}"'},
+        headers={"Content-Disposition": f'attachment; filename="{export.filename}"'},
     )
 
 
@@ -152,7 +153,7 @@ async def issue_credit(record_id: str, body: CreditIn, staff: FinanceStaff, runt
     """A credit note against a closed record; the record itself is never edited."""
     payload = {"record_id": record_id, "amount": f"{body.amount:.2f}", "reason": body.reason,
                "issued_by": staff.username, "credit_id": body.credit_id}
-    return await call(runtime, BILLING_CREDIT, drop_none(payload))
+    return (await call(runtime, BILLING_CREDIT, drop_none(payload))).model_dump()
 
 
 class ServiceTypePriceIn(BaseModel):
@@ -185,4 +186,4 @@ async def publish_price_list(body: PriceListIn, staff: Admin, runtime: RuntimeDe
     for item, given in zip(payload["service_types"], body.service_types, strict=True):
         item["unit_price"] = f"{given.unit_price:.2f}"
     payload["published_by"] = staff.username
-    return await call(runtime, PRICE_LIST_PUBLISH, payload)
+    return (await call(runtime, PRICE_LIST_PUBLISH, payload)).model_dump()

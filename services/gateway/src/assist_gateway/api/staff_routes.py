@@ -7,16 +7,14 @@ from typing import Annotated, Literal
 from assist_platform.problem_docs import problem_responses
 from fastapi import APIRouter, Depends, Request
 
-from .. import crud
 from ..commands import (
-    SESSION_CLAIM,
     SESSION_LIST,
     SESSION_QUEUE,
     call,
 )
 from ..domain import ADMIN, CONSULTANT, SUPERVISOR, session_card, staff_ending
 from ..schemas import ClaimedOut, EndedOut, SessionsOut
-from ..service import authorize_staff_end
+from ..service import authorize_staff_end, claim_session
 from ..staff import StaffIdentity
 from ..termination import end_session_everywhere
 from .deps import CurrentStaff, RelayHubDep, RuntimeDep, client_address, require_role
@@ -41,10 +39,8 @@ async def queue(staff: QueueWatcher, runtime: RuntimeDep) -> dict:
 @router.post("/sessions/{session_id}/claim", response_model=ClaimedOut,
              responses=problem_responses(401, 403, 404, 409, 422, 503, s409="Another consultant has it, or it ended."))
 async def claim(session_id: str, staff: Consultant, runtime: RuntimeDep, request: Request) -> ClaimedOut:
-    view = await call(runtime, SESSION_CLAIM, {"session_id": session_id, "consultant": staff.username,
-                                               "client_address": client_address(request)})
-    async with runtime.database.transaction() as db:
-        await crud.record_assignment(db=db, session_id=session_id, consultant=staff.username)
+    view = await claim_session(runtime=runtime, session_id=session_id, consultant=staff.username,
+                               client_address=client_address(request))
     return ClaimedOut(session_id=session_id, status=view.status, consultant=view.consultant)
 
 

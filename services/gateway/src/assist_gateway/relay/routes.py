@@ -13,7 +13,7 @@ from typing import Any
 from assist_contract import session as session_service
 from assist_contract.session import AttachedAgent, SessionView
 from assist_contract.spec import CommandSpec
-from assist_platform.audit import append_audit
+from assist_platform.audit import record_audit
 from assist_platform.problems import Problem
 from assist_platform.retrying import retrying, unavailable
 from fastapi import APIRouter, WebSocket
@@ -201,12 +201,11 @@ class RelayHub(RelayCore):
     async def _audit(self, endpoint: Endpoint, action: str) -> None:
         """The audit trail's connect and disconnect, each in a short transaction of its own."""
         try:
-            async with self.runtime.database.transaction() as db:
-                await append_audit(
-                    db, action=action, actor=endpoint.who or endpoint.role, session_id=endpoint.session_id,
-                    client_address=client_address(endpoint.websocket),
-                    detail={"role": endpoint.role, "replica": self.replica_id, "scopes": list(endpoint.scopes)},
-                )
+            await record_audit(
+                self.runtime.database, action=action, actor=endpoint.who or endpoint.role,
+                session_id=endpoint.session_id, client_address=client_address(endpoint.websocket),
+                detail={"role": endpoint.role, "replica": self.replica_id, "scopes": list(endpoint.scopes)},
+            )
         except Exception:
             if action == "relay.connected":
                 raise  # fail closed: nobody is relayed without a record of it

@@ -134,13 +134,15 @@ async def _finance_page(
     issued: dict | None = None, failed: dict | None = None, status_code: int = 200,
 ) -> Response:
     page_error = ""
+    records: list[dict] = []
+    total = 0
     try:
         found = await call(runtime, BILLING_RECORDS, record_query(params))
+        records, total = [record.model_dump() for record in found.records], found.total
     except Problem as problem:
-        found, page_error = {"records": [], "total": 0}, problem_text(request, problem)
-    if staff.role == ADMIN and found["records"]:
+        page_error = problem_text(request, problem)
+    if staff.role == ADMIN and records:
         await audit_read(runtime, staff, request)  # as for the API: an admin reading billing is on the record
-    records = found.get("records", [])
     if failed and not any(record["record_id"] == failed["record_id"] for record in records):
         page_error = failed["message"]  # its row is not shown (an unknown record): say it at the top
     words = MESSAGES[language(request)]
@@ -152,7 +154,7 @@ async def _finance_page(
         token=token,
         status_code=status_code,
         records=records,
-        total=found.get("total", len(records)),
+        total=total,
         sums=totals(records),
         params=params,
         statuses=STATUSES,
@@ -179,7 +181,7 @@ async def finance(request: Request, runtime: RuntimeDep, notice: str = "", credi
     issued = None
     if notice == "credit_issued" and credit:
         try:  # the number comes from billing, never from the address
-            issued = (await call(runtime, BILLING_CREDIT_GET, {"credit_id": credit[:64]}))["credit"]
+            issued = (await call(runtime, BILLING_CREDIT_GET, {"credit_id": credit[:64]})).credit.model_dump()
         except Problem:
             issued = None
     return await _finance_page(
@@ -229,7 +231,7 @@ async def credit(
     except Problem as problem:
         return await refused(problem_text(request, problem), problem.status if problem.status < 500 else 503)
     query = {**{key: value for key, value in params.items() if value}, "notice": "credit_issued",
-             "credit": issued["credit"]["credit_id"]}
+             "credit": issued.credit.credit_id}
     return RedirectResponse("/finance?" + urlencode(query), status_code=303)
 
 
@@ -270,13 +272,14 @@ async def credit_note(credit_id: str, request: Request, runtime: RuntimeDep) -> 
             staff=staff,
         )
     if staff.role == ADMIN:
-        await audit_read(runtime, staff, request, session_id=note["record"]["session_id"])
+        await audit_read(runtime, staff, request, session_id=note.record.session_id)
     lang = language(request)
-    names = note.get("service_name") or {}
+    names = note.service_name
+    document = note.model_dump()
     return render(
-        request, "credit_note.html", staff=staff, token=token, note=note, credit=note["credit"],
-        record=note["record"], service_name=names.get(lang) or next(iter(names.values()), ""),
-        vat_percent=_percent(note.get("vat_rate")), hms=hms,
+        request, "credit_note.html", staff=staff, token=token, note=document, credit=document["credit"],
+        record=document["record"], service_name=names.get(lang) or next(iter(names.values()), ""),
+        vat_percent=_percent(note.vat_rate), hms=hms,
     )
 
 

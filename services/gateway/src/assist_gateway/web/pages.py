@@ -91,12 +91,9 @@ async def service_names(runtime, lang: str) -> dict[str, str]:
     except Problem:
         return {}
     names: dict[str, str] = {}
-    for service in prices.get("service_types", []):
-        name = service.get("name")
-        if isinstance(name, dict):
-            name = name.get(lang) or next(iter(name.values()), "")
-        if isinstance(service.get("code"), str) and isinstance(name, str) and name:
-            names[service["code"]] = name
+    for service in prices.service_types:
+        if name := service.name_in(lang):
+            names[service.code] = name
     return names
 
 
@@ -109,13 +106,13 @@ async def customer_page(request: Request, runtime: RuntimeDep) -> Response:
     lang = language(request)
     try:
         terms = await call(runtime, TERMS, {"lang": lang})
-        prices = await call(runtime, PRICE_LIST, {})
+        prices = (await call(runtime, PRICE_LIST, {})).model_dump()
     except Problem as problem:
         # A browser asked for a page: the failure as a page in its language, with a way to try again.
         said = localize_problem(problem.to_dict(), lang)
         return render_problem_page(request, status_code=problem.status, title=said["title"],
                                    detail=said.get("detail", ""), back_href=f"/?lang={lang}")
-    for service in prices.get("service_types", []):
+    for service in prices["service_types"]:
         service["label"] = service_label(service, lang)
     return render(
         request, "customer.html", terms=terms, terms_html=render_terms(terms.text), prices=prices,
