@@ -160,7 +160,9 @@ async def test_an_agent_told_attached_as_its_gateway_loses_nats_stays_attached_a
     healthy, isolated = stack.gateway_urls
     request, token = await claimed_request(healthy)
 
-    proxy.cut_after(b'"ttl_seconds"')  # the consent lease's answer: the agent's last NATS reply before attaching
+    # The consent lease's answer, the agent's last NATS reply before attaching: `"lease_id"` is in it alone (the
+    # periodic renewals' answers carry `"ttl_seconds"` too, and one of them could cut NATS before the lease).
+    proxy.cut_after(b'"lease_id"')
     agent = await connect_agent(isolated, request.session_code)
     await next_control(agent, "attached")
     await eventually(proxy.is_cut, what="the proxy seeing the lease's answer")

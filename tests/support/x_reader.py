@@ -27,15 +27,22 @@ root.geometry(f"{sys.argv[2]}x{sys.argv[3]}+0+0")
 entry = tk.Entry(root, font=("TkFixedFont", 14))
 entry.pack(fill="both", expand=True)
 
+def log(event):
+    out.write(json.dumps({"keysym": event.keysym, "char": event.char, "state": event.state,
+                          "synthetic": bool(event.send_event), "text": entry.get()}) + "\n")
+
 def pressed(event):
-    synthetic = bool(event.send_event)
-    # After Tk's own class binding has edited the entry: the text is what the key did.
-    root.after_idle(lambda: out.write(json.dumps({"keysym": event.keysym, "char": event.char, "state": event.state,
-                                                  "synthetic": synthetic, "text": entry.get()}) + "\n"))
-    if synthetic:
+    if event.send_event:
+        log(event)
         return "break"  # like xterm, browsers and most toolkits: a key sent with XSendEvent is not typing
 
+# Logged by a tag right after Tk's own class binding ("Entry"), for each key as it comes: the text is what this key
+# did, never a later key's too (an idle callback ran after both of two keys that arrived together).
+tags = list(entry.bindtags())
+tags.insert(tags.index("Entry") + 1, "logged")
+entry.bindtags(tuple(tags))
 entry.bind("<KeyPress>", pressed, add=True)
+root.bind_class("logged", "<KeyPress>", log)
 
 def ready():
     entry.focus_force()
