@@ -99,9 +99,15 @@ async def test_with_control_a_pointer_move_from_the_consultant_moves_the_pointer
     agent, consultant = await start_session(system, tmp_path, scopes=("view", "control"), env=xvfb.env())
     agents.append(agent)
     await consultant.send(console.pointer_move(123, 77))
-    async with asyncio.timeout(10):
-        while xvfb.pointer() != (123, 77):
-            await asyncio.sleep(0.05)
+    try:
+        async with asyncio.timeout(10):
+            while xvfb.pointer() != (123, 77):
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        # Say where the move was lost: a refusal, a lapse or a reconnect is in these, an X failure in the log.
+        pytest.fail(f"the pointer stayed at {xvfb.pointer()}; the consultant's pending frames: "
+                    f"{[frame.payload[:200] for frames in consultant.pending.values() for frame in frames]}; "
+                    f"the agent's log:\n{agent.log()}")
 
 
 @needs_x
