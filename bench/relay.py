@@ -30,7 +30,7 @@ import websockets
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 
 from assist_platform.natsserver import free_port, wait_for_port  # noqa: E402
-from public_api import bearer, connect_agent, connect_consultant, login, next_control, request_help  # noqa: E402
+from public_api import login, paired  # noqa: E402
 from system import System, port_block  # noqa: E402
 
 PASSWORD = "bench password 123"
@@ -84,14 +84,7 @@ async def assist_pairs(gateway: str, n: int, token: str) -> list[Pair]:
     pairs = []
     async with httpx.AsyncClient(base_url=gateway, timeout=60) as client:
         for _ in range(n):
-            request = await request_help(client)
-            agent = await connect_agent(gateway, request.session_code)
-            await next_control(agent, "attached")
-            claimed = await client.post(f"/api/v1/sessions/{request.session_id}/claim", headers=bearer(token))
-            assert claimed.status_code == 200, claimed.text
-            consultant = await connect_consultant(gateway, request.session_id, token)
-            await next_control(consultant, "peer_joined")
-            await next_control(agent, "peer_joined")
+            _request, agent, consultant = await paired(client, gateway, token)
             pairs.append(Pair(agent, consultant))
     return pairs
 

@@ -23,14 +23,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 
-from public_api import (  # noqa: E402
-    bearer,
-    connect_agent,
-    connect_consultant,
-    login,
-    next_control,
-    request_help,
-)
+from public_api import bearer, login, paired  # noqa: E402
 from system import System, port_block  # noqa: E402
 
 PASSWORD = "bench password 123"
@@ -69,14 +62,7 @@ class Relay:
 
 
 async def open_relay(gateway: str, client: httpx.AsyncClient, token: str, username: str) -> Relay:
-    request = await request_help(client)
-    agent = await connect_agent(gateway, request.session_code)
-    await next_control(agent, "attached")
-    claimed = await client.post(f"/api/v1/sessions/{request.session_id}/claim", headers=bearer(token))
-    assert claimed.status_code == 200, claimed.text
-    consultant = await connect_consultant(gateway, request.session_id, token)
-    await next_control(consultant, "peer_joined")
-    return Relay(request, agent, consultant)
+    return Relay(*await paired(client, gateway, token))
 
 
 def percentile(values: list[float], p: float) -> float:

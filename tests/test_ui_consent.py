@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from browser import chromium, fill_request, new_page
+from browser import checked_page, fill_request
 
 pytestmark = pytest.mark.e2e
 
 
 async def test_consent_box_is_unticked_and_the_request_is_not_sent_without_it(start_system):
     system = start_system(shared=True)
-    errors: list[str] = []
-    async with chromium() as browser:
-        page = await new_page(browser, errors=errors)
+    async with checked_page() as page:
         sent: list[str] = []
         page.on("request", lambda request: sent.append(request.url) if "/help-requests" in request.url else None)
         await page.goto(system.gateway_url + "/")
@@ -33,14 +31,11 @@ async def test_consent_box_is_unticked_and_the_request_is_not_sent_without_it(st
         await page.click("#submit-request")
         await page.wait_for_selector("#session-code", state="visible")
         assert sent and (await page.inner_text("#session-code")).replace(" ", "").isdigit()
-    assert errors == []
 
 
 async def test_english_is_a_switch_away_and_pages_carry_the_security_headers(start_system):
     system = start_system(shared=True)
-    errors: list[str] = []
-    async with chromium() as browser:
-        page = await new_page(browser, errors=errors)
+    async with checked_page() as page:
         response = await page.goto(system.gateway_url + "/")
         assert await page.get_attribute("html", "lang") == "bg"
         csp = response.headers["content-security-policy"]
@@ -50,4 +45,3 @@ async def test_english_is_a_switch_away_and_pages_carry_the_security_headers(sta
         assert await page.is_visible("text=Request remote assistance")
         await page.goto(system.gateway_url + "/")  # the cookie remembers the choice
         assert await page.get_attribute("html", "lang") == "en"
-    assert errors == []

@@ -5,6 +5,8 @@ receipt; a second request shows nothing of the first.
 
 from __future__ import annotations
 
+import contextlib
+
 import httpx
 import pytest
 from assist_gateway.web.i18n import MESSAGES
@@ -16,6 +18,19 @@ BG = MESSAGES["bg"]
 EN = MESSAGES["en"]
 PHONE = {"width": 320, "height": 640}
 STORE = "assist.customer.session"
+
+
+@contextlib.asynccontextmanager
+async def phone_page():
+    """A page on a 320 px phone, in a browser context of its own (`page.context` opens the customer's next tab);
+    no page of that context raised a script error when the block ends."""
+    errors: list[str] = []
+    async with chromium() as browser:
+        context = await browser.new_context(viewport=PHONE, accept_downloads=True)
+        context.on("page", lambda page: page.on("pageerror", lambda error: errors.append(str(error))))
+        yield await context.new_page()
+        await context.close()
+    assert errors == [], errors
 
 
 async def stored(page) -> dict | None:
@@ -62,11 +77,8 @@ async def test_the_open_session_survives_a_reload_and_a_closed_tab_and_ends_with
     system = start_system(shared=True)
     system.add_user("consultant", "elena", "elena-pass-1")
     base = system.gateway_url
-    errors: list[str] = []
-    async with chromium() as browser:
-        context = await browser.new_context(viewport=PHONE, accept_downloads=True)
-        page = await context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
+    async with phone_page() as page:
+        context = page.context
 
         first = await request_on(page, base, "Мария Иванова")
         first_code = first["session_code"]
@@ -96,7 +108,6 @@ async def test_the_open_session_survives_a_reload_and_a_closed_tab_and_ends_with
         # A closed tab: a new tab of the same browser finds the session again and can end it.
         await page.close()
         page = await context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
         await page.goto(base + "/")
         await page.wait_for_selector("#resume-notice", state="visible")
         assert (await page.inner_text("#session-code")).replace(" ", "") == first_code
@@ -162,8 +173,6 @@ async def test_the_open_session_survives_a_reload_and_a_closed_tab_and_ends_with
             "{ender}", EN["cs_ender_consultant"].replace("{consultant}", "elena"))
         assert await page.inner_text("#summary-reason") == EN[f"cs_reason_{view['end_reason']}"]
         await assert_fits_the_phone(page)
-        await context.close()
-    assert errors == [], errors
 
 
 async def test_while_the_agent_is_away_the_page_says_so_and_the_clock_stands_still(start_system, tmp_path):
@@ -179,11 +188,7 @@ async def test_while_the_agent_is_away_the_page_says_so_and_the_clock_stands_sti
     system = start_system(shared=True)
     system.add_user("consultant", "elena", "elena-pass-1")
     base = system.gateway_url
-    errors: list[str] = []
-    async with chromium() as browser:
-        context = await browser.new_context(viewport=PHONE)
-        page = await context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
+    async with phone_page() as page:
         saved = await request_on(page, base, "Мария Иванова")
         if "agent" not in await api_view(base, saved):
             pytest.skip("this gateway does not report the agent's state (`agent`) yet")
@@ -226,18 +231,12 @@ async def test_while_the_agent_is_away_the_page_says_so_and_the_clock_stands_sti
                 agent.kill()
             agent.wait(timeout=10)
             await consultant.close()
-        await context.close()
-    assert errors == [], errors
 
 
 async def test_a_request_nobody_started_ends_as_the_system_says_with_its_reason(start_system):
     system = start_system(extra_env={"SESSION_REQUEST_TTL_SECONDS": "3", "SESSION_EXPIRY_INTERVAL_SECONDS": "1"})
     base = system.gateway_url
-    errors: list[str] = []
-    async with chromium() as browser:
-        context = await browser.new_context(viewport=PHONE)
-        page = await context.new_page()
-        page.on("pageerror", lambda error: errors.append(str(error)))
+    async with phone_page() as page:
         saved = await request_on(page, base, "Мария Иванова")
         await page.wait_for_selector("#summary-section", state="visible", timeout=30000)
         view = await api_view(base, saved)
@@ -247,5 +246,3 @@ async def test_a_request_nobody_started_ends_as_the_system_says_with_its_reason(
         assert await page.inner_text("#summary-reason") == BG["cs_reason_expired"]
         assert await page.inner_text("#summary-amount") == BG["no_charge"]
         await assert_fits_the_phone(page)
-        await context.close()
-    assert errors == [], errors

@@ -9,6 +9,7 @@ Screenshots: docs/screenshots/console-session.png and console-session-view-only.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import subprocess
 
@@ -44,6 +45,21 @@ def desktop():
     dialog.terminate()
     dialog.wait(timeout=10)
     display.stop()
+
+
+@contextlib.asynccontextmanager
+async def elenas_console(start_system, tmp_path, agents, **session):
+    """elena logged in at the console, on the page of a session she claimed, its agent there (`open_session`'s
+    `scopes`, `env`); the page raised no script error when the block ends."""
+    system = start_system(shared=True)
+    system.add_user("consultant", "elena", PASSWORD)
+    errors: list[str] = []
+    async with chromium() as browser:
+        page = await new_page(browser, errors=errors)
+        opened = await open_session(system, page, tmp_path, username="elena", password=PASSWORD, **session)
+        agents.append(opened.agent)
+        yield system, page, opened
+    assert errors == [], errors
 
 
 async def canvas_box(page) -> dict:
@@ -92,14 +108,7 @@ async def screen_shown(page) -> None:
 @needs_x
 async def test_the_screen_fills_its_pane_goes_full_screen_and_maps_the_pointer_exactly(
         start_system, tmp_path, desktop, agents):
-    system = start_system(shared=True)
-    system.add_user("consultant", "elena", PASSWORD)
-    errors: list[str] = []
-    async with chromium() as browser:
-        page = await new_page(browser, errors=errors)
-        opened = await open_session(system, page, tmp_path, username="elena", password=PASSWORD,
-                                    env=desktop.env())
-        agents.append(opened.agent)
+    async with elenas_console(start_system, tmp_path, agents, env=desktop.env()) as (system, page, opened):
         await screen_shown(page)
 
         # Fitted: as wide as its pane, which has most of a 1280-wide window, with the remote's aspect.
@@ -171,18 +180,11 @@ async def test_the_screen_fills_its_pane_goes_full_screen_and_maps_the_pointer_e
         await page.wait_for_function("() => document.fullscreenElement === null")
         assert await page.inner_text("#ended-banner") == MESSAGES["bg"]["ended_by_customer"]
         assert await page.is_visible("#ended-banner")
-    assert errors == [], errors
 
 
 async def test_the_terminal_history_survives_a_reload_and_is_gone_after_the_end(
         start_system, tmp_path, agents):
-    system = start_system(shared=True)
-    system.add_user("consultant", "elena", PASSWORD)
-    errors: list[str] = []
-    async with chromium() as browser:
-        page = await new_page(browser, errors=errors)
-        opened = await open_session(system, page, tmp_path, username="elena", password=PASSWORD)
-        agents.append(opened.agent)
+    async with elenas_console(start_system, tmp_path, agents) as (system, page, opened):
         await page.click("#terminal")
         await page.keyboard.type("for i in $(seq 1 80); do echo history-line-$i; done\n")
         before = await wait_for_lines(page, lambda lines: "history-line-80" in lines)
@@ -228,19 +230,12 @@ async def test_the_terminal_history_survives_a_reload_and_is_gone_after_the_end(
         await page.wait_for_selector("#ended-banner:not([hidden])")
         assert await page.get_attribute("#session", "data-history") is None
         assert not any(line.startswith("history-line-") for line in await terminal_lines(page))
-    assert errors == [], errors
 
 
 @needs_x
 async def test_a_view_only_session_says_so_first_and_offers_no_input(start_system, tmp_path, desktop, agents):
-    system = start_system(shared=True)
-    system.add_user("consultant", "elena", PASSWORD)
-    errors: list[str] = []
-    async with chromium() as browser:
-        page = await new_page(browser, errors=errors)
-        opened = await open_session(system, page, tmp_path, username="elena", password=PASSWORD,
-                                    scopes=("view",), env=desktop.env())
-        agents.append(opened.agent)
+    async with elenas_console(
+            start_system, tmp_path, agents, scopes=("view",), env=desktop.env()) as (system, page, opened):
         # Said up front, in the page's language, before any key.
         assert await page.inner_text("#view-only-notice") == WORDS["bg"]["sv_view_only"]
         assert await page.is_visible("#view-only-notice")
@@ -286,18 +281,11 @@ async def test_a_view_only_session_says_so_first_and_offers_no_input(start_syste
         await page.keyboard.type("echo with-control-$((1+1))\n")
         await wait_for_lines(page, lambda lines: "with-control-2" in lines)
         assert 1 in channels(control.sent)
-    assert errors == [], errors
 
 
 async def test_relay_refusals_are_words_of_the_page(start_system, tmp_path, agents):
     """A second page of the same consultant replaces the first (4409): the first says so in Bulgarian."""
-    system = start_system(shared=True)
-    system.add_user("consultant", "elena", PASSWORD)
-    errors: list[str] = []
-    async with chromium() as browser:
-        page = await new_page(browser, errors=errors)
-        opened = await open_session(system, page, tmp_path, username="elena", password=PASSWORD)
-        agents.append(opened.agent)
+    async with elenas_console(start_system, tmp_path, agents) as (system, page, opened):
         second = await page.context.new_page()
         await second.goto(f"{system.gateway_url}/console/session/{opened.request.session_id}")
         await second.wait_for_selector(f"#relay-state:has-text('{CONNECTED}')", timeout=20000)
@@ -309,4 +297,3 @@ async def test_relay_refusals_are_words_of_the_page(start_system, tmp_path, agen
         await page.wait_for_selector("#relay-state:has-text('The agent is connected')", timeout=20000)
         replaced = WORDS["en"]["sv_close_4409"]
         await second.wait_for_selector(f"#relay-state:has-text('{replaced}')", timeout=10000)
-    assert errors == [], errors

@@ -63,6 +63,24 @@ async def _token(gateway: str) -> str:
         return await login(client, STAFF["consultant"], PASSWORD)
 
 
+async def _agent_waiting(gateway: str, tmp_path, agents, *, via: str | None = None):
+    """maria's token, a request she claimed, and the real agent with its code (through `via` if given), waiting
+    for her."""
+    token = await _token(gateway)
+    request = await _claimed(gateway, token)
+    agent = AgentProcess(gateway=via or gateway, code=request.session_code, log_dir=tmp_path)
+    agents.append(agent)
+    await agent.wait_for_log("waiting for the consultant", timeout=20)
+    return token, request, agent
+
+
+async def _customer_ends(gateway: str, request) -> None:
+    async with httpx.AsyncClient(base_url=gateway, timeout=30) as customer:
+        ended = await customer.post(f"/api/v1/sessions/{request.session_id}/terminate",
+                                    headers=bearer(request.customer_token))
+        assert ended.status_code == 200, ended.text
+
+
 async def _open_pair(system, *, across: bool, scopes=("view", "control")):
     """A raw agent socket and the assigned consultant's, on one replica or on two, the session active."""
     agent_gw = system.gateway_urls[0]
@@ -149,12 +167,8 @@ def _agent_says(kind: str):
 async def test_a_forged_attached_cannot_move_the_customers_agent_into_the_consultants_own_session(
         trust_system, tmp_path, agents, hop):
     gateway = trust_system.gateway_urls[0]
-    token = await _token(gateway)
-    victim = await _claimed(gateway, token)
     # The real agent reaches the gateway through a hop the test can cut: a network drop it must come back from.
-    agent = AgentProcess(gateway=f"http://127.0.0.1:{hop.port}", code=victim.session_code, log_dir=tmp_path)
-    agents.append(agent)
-    await agent.wait_for_log("waiting for the consultant", timeout=20)
+    token, victim, agent = await _agent_waiting(gateway, tmp_path, agents, via=f"http://127.0.0.1:{hop.port}")
     seen_a: list = []
     ws_a = await connect_consultant(gateway, victim.session_id, token)
     await _until(ws_a, _agent_says("hello"), seen_a)
@@ -193,10 +207,7 @@ async def test_a_forged_attached_cannot_move_the_customers_agent_into_the_consul
     assert (await close_code(misused))[0] == 4403
 
     # The customer ends A: the agent ends, and nothing of it ever reached B, whose fake agent is still its agent.
-    async with httpx.AsyncClient(base_url=gateway, timeout=30) as customer:
-        ended = await customer.post(f"/api/v1/sessions/{victim.session_id}/terminate",
-                                    headers=bearer(victim.customer_token))
-        assert ended.status_code == 200, ended.text
+    await _customer_ends(gateway, victim)
     assert (await close_code(ws_a))[0] == 4410
     assert await agent.wait_exit() == 0
     await fake_agent.send(b"\x00the fake agent's marker")
@@ -209,11 +220,7 @@ async def test_a_forged_attached_cannot_move_the_customers_agent_into_the_consul
 async def test_escape_sequences_from_outside_are_not_written_raw_to_the_customers_terminal(trust_system, tmp_path,
                                                                                         agents):
     gateway = trust_system.gateway_urls[0]
-    token = await _token(gateway)
-    request = await _claimed(gateway, token)
-    agent = AgentProcess(gateway=gateway, code=request.session_code, log_dir=tmp_path)
-    agents.append(agent)
-    await agent.wait_for_log("waiting for the consultant", timeout=20)
+    token, request, agent = await _agent_waiting(gateway, tmp_path, agents)
     ws = await connect_consultant(gateway, request.session_id, token)
     consultant = Consultant(ws=ws, session_id=request.session_id, customer_token=request.customer_token,
                             agent_hello={})
@@ -225,10 +232,7 @@ async def test_escape_sequences_from_outside_are_not_written_raw_to_the_customer
     await consultant.send(console.keystrokes("echo escapes-$((6 * 7))\n"))
     await consultant.terminal_until("escapes-42", timeout=15)
     await agent.wait_for_log(f"consultant: {STAFF['consultant']}")
-    async with httpx.AsyncClient(base_url=gateway, timeout=30) as customer:
-        ended = await customer.post(f"/api/v1/sessions/{request.session_id}/terminate",
-                                    headers=bearer(request.customer_token))
-        assert ended.status_code == 200, ended.text
+    await _customer_ends(gateway, request)
     assert await agent.wait_exit() == 0
     log = agent.log()
     assert "You ended the session." in log and "Access to this computer is closed." in log
@@ -238,15 +242,8 @@ async def test_escape_sequences_from_outside_are_not_written_raw_to_the_customer
 async def test_the_customers_terminate_ends_the_agent_instead_of_leaving_it_reconnecting(trust_system, tmp_path,
                                                                                           agents):
     gateway = trust_system.gateway_urls[0]
-    token = await _token(gateway)
-    request = await _claimed(gateway, token)
-    agent = AgentProcess(gateway=gateway, code=request.session_code, log_dir=tmp_path)
-    agents.append(agent)
-    await agent.wait_for_log("waiting for the consultant", timeout=20)
-    async with httpx.AsyncClient(base_url=gateway, timeout=30) as customer:
-        ended = await customer.post(f"/api/v1/sessions/{request.session_id}/terminate",
-                                    headers=bearer(request.customer_token))
-        assert ended.status_code == 200, ended.text
+    _token_unused, request, agent = await _agent_waiting(gateway, tmp_path, agents)
+    await _customer_ends(gateway, request)
     # 4410 is final: the agent closes everything and ends, it does not knock at the gateway with its resume token.
     assert await agent.wait_exit() == 0
     assert "You ended the session." in agent.log()

@@ -46,6 +46,17 @@ async def new_page(browser, *, errors: list[str]):
     return page
 
 
+@asynccontextmanager
+async def checked_page(*, expected: str | None = None):
+    """A page of its own (`new_page`) in Debian's chromium. When the block ends, the page has raised no script error
+    and no CSP violation; the browser's own line for a refused request it was meant to make (`expected`, such as
+    "status of 409") is the one thing allowed."""
+    errors: list[str] = []
+    async with chromium() as browser:
+        yield await new_page(browser, errors=errors)
+    assert [error for error in errors if expected is None or expected not in error] == [], errors
+
+
 async def staff_login(page, base_url: str, path: str, username: str, password: str) -> None:
     await page.goto(f"{base_url}{path}")
     await page.fill("#username", username)

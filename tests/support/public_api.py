@@ -65,6 +65,20 @@ async def connect_consultant(gateway_url: str, session_id: str, token: str) -> C
     )
 
 
+async def paired(client: httpx.AsyncClient, gateway_url: str, token: str):
+    """A new help request, a raw agent socket with its code, the request claimed with `token` and the consultant's
+    socket, both told of the pairing: (request, agent, consultant)."""
+    request = await request_help(client)
+    agent = await connect_agent(gateway_url, request.session_code)
+    await next_control(agent, "attached")
+    claimed = await client.post(f"/api/v1/sessions/{request.session_id}/claim", headers=bearer(token))
+    assert claimed.status_code == 200, claimed.text
+    consultant = await connect_consultant(gateway_url, request.session_id, token)
+    await next_control(consultant, "peer_joined")
+    await next_control(agent, "peer_joined")
+    return request, agent, consultant
+
+
 async def next_control(ws: ClientConnection, wanted_type: str, timeout: float = 10.0) -> dict:
     """The next JSON control message of `wanted_type`, skipping others."""
     async with asyncio.timeout(timeout):

@@ -5,17 +5,8 @@ from __future__ import annotations
 from public_api import wait_for_status
 
 PROBLEM = "application/problem+json"
-CONTRACT_FIELDS = {
-    "session_id",
-    "status",
-    "service_type",
-    "consultant",
-    "requested_at",
-    "started_at",
-    "ended_at",
-    "ended_by",
-    "end_reason",
-}
+CONTRACT_FIELDS = {"session_id", "status", "service_type", "consultant", "requested_at", "started_at", "ended_at",
+                   "ended_by", "end_reason"}
 # What the customer page shows of the agent (issue #13).
 AGENT_FIELDS = {"agent", "agent_away_since", "agent_grace_ends_at", "paused_seconds"}
 

@@ -93,22 +93,9 @@ def session_view(**changes) -> SessionView:
 def test_a_customer_sees_the_contract_fields_and_scopes_only() -> None:
     shown = public_session_view(session_view(), agent_grace_seconds=30)
     assert shown["requested_at"] == "2026-11-28T09:59:00Z"  # JSON, as the contract writes times
-    assert set(shown) == {
-        "agent",
-        "agent_away_since",
-        "agent_grace_ends_at",
-        "paused_seconds",
-        "session_id",
-        "status",
-        "service_type",
-        "consultant",
-        "requested_at",
-        "started_at",
-        "ended_at",
-        "ended_by",
-        "end_reason",
-        "scopes",
-    }
+    assert set(shown) == {"agent", "agent_away_since", "agent_grace_ends_at", "paused_seconds", "session_id", "status",
+                          "service_type", "consultant", "requested_at", "started_at", "ended_at", "ended_by",
+                          "end_reason", "scopes"}
 
 
 @pytest.mark.parametrize(
