@@ -99,7 +99,12 @@ class SessionReportInput(BaseModel):
 # anew); money and rates decimal strings.
 
 # A service type's name in each language of the pages: {"bg": ..., "en": ...}.
-ServiceName = dict[str, str]
+ServiceName = dict[str, str]  # language -> the service type's name in it
+
+
+def name_in(names: ServiceName, lang: str) -> str:
+    """The name in `lang`, else in the first language the price list names the service in."""
+    return names.get(lang) or next(iter(names.values()), "")
 
 
 class ServiceTypePrice(BaseModel):
@@ -110,8 +115,7 @@ class ServiceTypePrice(BaseModel):
     minimum_units: int
 
     def name_in(self, lang: str) -> str:
-        """Its name in `lang`, else in the first language the price list names it in."""
-        return self.name.get(lang) or next(iter(self.name.values()), "")
+        return name_in(self.name, lang)
 
 
 class PriceList(BaseModel):

@@ -93,7 +93,7 @@ async def claim_session(*, runtime: ServiceRuntime, session_id: str, consultant:
     return view
 
 
-async def session_of_customer_token(runtime: ServiceRuntime, token: str) -> str | None:
+async def session_of_customer_token(*, runtime: ServiceRuntime, token: str) -> str | None:
     """The session whose customer holds `token`, or None."""
     async with runtime.database.session() as db:
         return await crud.session_of_customer_token(db=db, customer_token=token)

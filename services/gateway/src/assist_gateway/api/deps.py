@@ -96,7 +96,7 @@ async def _session_caller(session_id: str, runtime: RuntimeDep, token: BearerTok
     """
     if not token:
         raise not_authenticated("Send the customer token of this session or a staff access token.")
-    customer_session = await session_of_customer_token(runtime, token)
+    customer_session = await session_of_customer_token(runtime=runtime, token=token)
     if customer_session is not None:
         if customer_session != session_id:
             raise Problem(403, "Forbidden", "This customer token belongs to another session.")

@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated
 from urllib.parse import urlencode
 
+from assist_contract.billing import name_in
 from assist_platform.problems import Problem
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -273,12 +274,10 @@ async def credit_note(credit_id: str, request: Request, runtime: RuntimeDep) -> 
         )
     if staff.role == ADMIN:
         await audit_read(runtime, staff, request, session_id=note.record.session_id)
-    lang = language(request)
-    names = note.service_name
     document = note.model_dump()
     return render(
         request, "credit_note.html", staff=staff, token=token, note=document, credit=document["credit"],
-        record=document["record"], service_name=names.get(lang) or next(iter(names.values()), ""),
+        record=document["record"], service_name=name_in(note.service_name, language(request)),
         vat_percent=_percent(note.vat_rate), hms=hms,
     )
 

@@ -30,7 +30,7 @@ from ..identity import (
 from ..staff import StaffIdentity
 from .i18n import MESSAGES, language
 from .live import snapshot_for
-from .price_table import price_rows, service_label, vat_percent
+from .price_table import price_rows, vat_percent
 from .problem_language import localize_problem
 from .rendering import render, render_problem_page
 from .terms import render_terms
@@ -106,14 +106,12 @@ async def customer_page(request: Request, runtime: RuntimeDep) -> Response:
     lang = language(request)
     try:
         terms = await call(runtime, TERMS, {"lang": lang})
-        prices = (await call(runtime, PRICE_LIST, {})).model_dump()
+        prices = await call(runtime, PRICE_LIST, {})
     except Problem as problem:
         # A browser asked for a page: the failure as a page in its language, with a way to try again.
         said = localize_problem(problem.to_dict(), lang)
         return render_problem_page(request, status_code=problem.status, title=said["title"],
                                    detail=said.get("detail", ""), back_href=f"/?lang={lang}")
-    for service in prices["service_types"]:
-        service["label"] = service_label(service, lang)
     return render(
         request, "customer.html", terms=terms, terms_html=render_terms(terms.text), prices=prices,
         price_rows=price_rows(prices, lang), vat_percent=vat_percent(prices, lang),

@@ -9,6 +9,8 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from assist_contract.billing import PriceList
+
 CENT = Decimal("0.01")
 
 
@@ -32,34 +34,25 @@ def rate_text(rate: Decimal, lang: str) -> str:
     return text.replace(".", ",") if lang == "bg" else text
 
 
-def vat_percent(prices: dict[str, Any], lang: str) -> str:
+def vat_percent(prices: PriceList, lang: str) -> str:
     """The VAT rate of the price list as a percentage (`20`)."""
-    return rate_text(_decimal(prices.get("vat_rate")) or Decimal(0), lang)
+    return rate_text(_decimal(prices.vat_rate) or Decimal(0), lang)
 
 
-def service_label(service: dict[str, Any], lang: str) -> str:
-    names = service.get("name")
-    if isinstance(names, dict):
-        return str(names.get(lang) or next(iter(names.values()), ""))
-    return str(names or service.get("code", ""))
-
-
-def price_rows(prices: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+def price_rows(prices: PriceList, lang: str) -> list[dict[str, Any]]:
     """One row per service type: label, unit minutes, net and gross price per unit, minimum units and minutes."""
-    vat = _decimal(prices.get("vat_rate")) or Decimal(0)
+    vat = _decimal(prices.vat_rate) or Decimal(0)
     rows = []
-    for service in prices.get("service_types", []):
-        unit_price = _decimal(service.get("unit_price"))
-        unit_seconds = int(service.get("unit_seconds") or 0)
-        minimum = int(service.get("minimum_units") or 0)
-        unit_minutes = -(-unit_seconds // 60)
+    for service in prices.service_types:
+        unit_price = _decimal(service.unit_price)
+        unit_minutes = -(-service.unit_seconds // 60)
         rows.append({
-            "code": service.get("code", ""),
-            "label": service_label(service, lang),
+            "code": service.code,
+            "label": service.name_in(lang),
             "unit_minutes": unit_minutes,
             "net": money_text(unit_price, lang) if unit_price is not None else "—",
             "gross": money_text(unit_price * (1 + vat), lang) if unit_price is not None else "—",
-            "minimum_units": minimum,
-            "minimum_minutes": minimum * unit_minutes,
+            "minimum_units": service.minimum_units,
+            "minimum_minutes": service.minimum_units * unit_minutes,
         })
     return rows

@@ -27,8 +27,9 @@ from collections.abc import Iterable, Mapping
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from ..middleware import HttpMiddleware
 from .i18n import LANG_COOKIE, MESSAGES
 
 PROBLEM_JSON = b"application/problem+json"
@@ -212,16 +213,10 @@ def localize_problem(body: dict[str, Any], lang: str | None) -> dict[str, Any]:
     return {**body, "title": title, "detail": detail}
 
 
-class ProblemLanguageMiddleware:
+class ProblemLanguageMiddleware(HttpMiddleware):
     """Rewrites the title and detail of every problem+json response into the request's language."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope.get("headers", ())}
         lang = problem_language(headers)
         start: Message | None = None
