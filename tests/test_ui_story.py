@@ -130,7 +130,9 @@ async def test_the_whole_story_through_the_pages_with_a_real_agent(start_system,
             assert view["ended_by"] == "customer"
             assert await customer.get_attribute("#ended-text", "data-ended-by") == "customer"
             assert await customer.inner_text("#summary-ended-by") == "вас"
-            assert (await customer.inner_text("#summary-amount")).startswith(f"{report['gross']} {report['currency']}")
+            # Billing's amount, written as Bulgarian writes it (a decimal comma, as in the price table).
+            shown = await customer.inner_text("#summary-amount")
+            assert shown.startswith(f"{report['gross'].replace('.', ',')} {report['currency']}"), shown
             await customer.wait_for_function("() => document.getElementById('receipt-revoked').textContent !== '—'")
             await customer.screenshot(path=str(SCREENSHOTS / "customer-summary.png"), full_page=True)
             async with customer.expect_download() as receipt:

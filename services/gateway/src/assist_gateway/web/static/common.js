@@ -69,6 +69,16 @@ window.Assist = (() => {
     return `${Math.floor(s / 3600)}:${pad(Math.floor((s % 3600) / 60))}:${pad(s % 60)}`;
   }
 
+  // An amount as the page's language writes it, from the decimal text the API answers ("1250.00"): "1 250,00" in
+  // Bulgarian, "1,250.00" in English, like the server's price table (web/price_table.py, money_text). Text in,
+  // text out: billing's exact amounts never pass through a float.
+  function money(amount) {
+    const [whole, cents = "00"] = String(amount).split(".");
+    const sign = whole.startsWith("-") ? "-" : "";
+    const grouped = whole.replace("-", "").replace(/\B(?=(\d{3})+(?!\d))/g, lang === "bg" ? " " : ",");
+    return `${sign}${grouped}${lang === "bg" ? "," : "."}${cents}`;
+  }
+
   function localTime(iso) {
     return iso ? new Date(iso).toLocaleString(lang === "bg" ? "bg-BG" : "en-GB") : "—";
   }
@@ -93,6 +103,6 @@ window.Assist = (() => {
 
   document.addEventListener("DOMContentLoaded", () => showLocalTimes());
   return {
-    t, api, problemText, confirmAction, secondsSince, duration, localTime, showLocalTimes, el, lang, csrfToken,
+    t, api, problemText, confirmAction, secondsSince, duration, money, localTime, showLocalTimes, el, lang, csrfToken,
   };
 })();

@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { t, api, problemText, duration, localTime, el } = window.Assist;
+  const { t, api, problemText, duration, money, localTime, el } = window.Assist;
   const STORE = "assist.customer.session";
   const $ = (id) => document.getElementById(id);
   let pollTimer = null;
@@ -40,7 +40,7 @@
     const units = Math.max(service.minimumUnits, Math.ceil(seconds / service.unitSeconds));
     const net = units * service.unitPrice;
     const gross = net * (1 + Number($("vat_rate").value));
-    return `${gross.toFixed(2)} ${$("currency").value} (${t("vat_included")})`;
+    return `${money(gross.toFixed(2))} ${$("currency").value} (${t("vat_included")})`;
   }
 
   // The form's own validation (the form is `novalidate`): each rule's message next to its field, in the page's
@@ -323,7 +323,8 @@
       const r = result.data;
       $("summary-duration").textContent = duration(r.duration_seconds);
       $("summary-amount").textContent =
-        `${r.gross} ${r.currency} (${t("vat_included")}; ${r.net} ${t("vat_excluded")}, ${r.units} × ${r.unit_price})`;
+        `${money(r.gross)} ${r.currency} (${t("vat_included")}; ${money(r.net)} ${t("vat_excluded")}, ` +
+        `${r.units} × ${money(r.unit_price)})`;
     } else if (attempt < 60) {
       setTimeout(() => loadReport(sessionId, attempt + 1), 1000);
     }
