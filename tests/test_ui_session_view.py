@@ -297,3 +297,33 @@ async def test_relay_refusals_are_words_of_the_page(start_system, tmp_path, agen
         await page.wait_for_selector("#relay-state:has-text('The agent is connected')", timeout=20000)
         replaced = WORDS["en"]["sv_close_4409"]
         await second.wait_for_selector(f"#relay-state:has-text('{replaced}')", timeout=10000)
+
+
+async def test_logging_out_in_another_tab_closes_the_session_page_and_says_why(start_system, tmp_path, agents):
+    """T69 as elena lives it: the session page stays open in one tab, she logs out in another; the page drops the
+    customer's terminal at once, says why in Bulgarian and offers to log in again, which brings her back to the
+    session; meanwhile the customer's agent says she left."""
+    async with elenas_console(start_system, tmp_path, agents) as (system, page, opened):
+        await page.click("#terminal")
+        await page.keyboard.type("echo customer-secret-$((6*7))\n")
+        await wait_for_lines(page, lambda lines: "customer-secret-42" in lines)
+        console = await page.context.new_page()
+        await console.goto(f"{system.gateway_url}/console")
+        await console.click("form[action='/console/logout'] button")
+        await console.wait_for_url("**/console/login*")
+        await console.close()
+
+        await page.wait_for_selector(f"#relay-state:has-text('{WORDS['bg']['sv_close_4401']}')", timeout=10000)
+        assert not any("customer-secret" in line for line in await terminal_lines(page))
+        assert await page.is_hidden("#end-button") and await page.is_hidden("header .who")
+        assert await page.inner_text("#login-again") == WORDS["bg"]["sv_login_again"]
+        await opened.agent.wait_for_log("the consultant left")
+        await page.screenshot(path=str(SCREENSHOTS / "console-session-logged-out.png"), full_page=True)
+
+        await page.click("#login-again")
+        await page.fill("#username", "elena")
+        await page.fill("#password", PASSWORD)
+        await page.click("#login-button")
+        await page.wait_for_url(f"**/console/session/{opened.request.session_id}")
+        await page.wait_for_selector(f"#relay-state:has-text('{CONNECTED}')", timeout=20000)
+        await opened.agent.wait_for_log("[connected] consultant: elena")

@@ -12,7 +12,16 @@ import httpx
 import pytest
 import websockets
 from identities import PASSWORD, STAFF, module_system
-from public_api import bearer, close_code, connect_agent, login, next_control, request_help, ws_url
+from public_api import (
+    bearer,
+    close_code,
+    connect_agent,
+    connect_consultant,
+    login,
+    next_control,
+    request_help,
+    ws_url,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -73,6 +82,31 @@ async def test_a_staff_token_expires_by_itself(strict_system):
             assert time.monotonic() < deadline, "the token outlived its expires_in"
             await asyncio.sleep(0.2)  # polling until the token lapses
         assert (await client.get("/api/v1/audit", params={"session_id": "x"}, headers=bearer(token))).status_code == 401
+
+
+async def test_an_open_consultant_socket_closes_when_its_login_expires(strict_system):
+    """T69: the socket lives no longer than the login that opened it (tests/security/test_logins_that_end.py
+    has the logouts)."""
+    gateway = strict_system.gateway_url
+    async with httpx.AsyncClient(base_url=gateway, timeout=30,
+                                 transport=httpx.AsyncHTTPTransport(local_address="127.0.0.9")) as client:
+        request = await request_help(client)
+        token = await login(client, STAFF["consultant"], PASSWORD)
+        assert (await client.post(f"/api/v1/sessions/{request.session_id}/claim",
+                                  headers=bearer(token))).status_code == 200
+        # A login lasts TOKEN_TTL (3 s) here, which a loaded machine can spend before the socket is admitted:
+        # she logs in again until one is.
+        for _ in range(5):
+            consultant = await connect_consultant(gateway, request.session_id,
+                                                  await login(client, STAFF["consultant"], PASSWORD))
+            try:
+                await next_control(consultant, "attached")
+                break
+            except websockets.ConnectionClosed:
+                continue
+        else:
+            pytest.fail("no consultant socket was admitted with a fresh login")
+    assert await close_code(consultant, timeout=TOKEN_TTL + 15) == (4401, "your login has ended: log in again")
 
 
 async def test_password_guessing_is_throttled_even_for_the_right_password(strict_system):

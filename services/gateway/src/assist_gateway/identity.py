@@ -28,7 +28,16 @@ from assist_platform.problems import Problem
 from fastapi import Request, Response
 
 from .ratelimit import FailureBudget, OverBudget
-from .staff import StaffIdentity, authenticate_token, check_password, find_account, issue_token, revoke_token
+from .domain import token_digest
+from .staff import (
+    StaffIdentity,
+    authenticate_token,
+    check_password,
+    find_account,
+    issue_token,
+    live_token_digests,
+    revoke_token,
+)
 
 TOKEN_COOKIE = "assist_token"
 LOGIN_CSRF_COOKIE = "assist_login_csrf"
@@ -202,11 +211,18 @@ async def log_in(
     return Login(identity=identity, access_token=issued.access_token, expires_in=issued.expires_in)
 
 
-async def log_out(database: Database, *tokens: str | None) -> None:
-    """Revoke each token given (none of them opens anything afterwards); empty ones are skipped."""
+async def log_out(database: Database, *tokens: str | None) -> set[str]:
+    """Revoke each token given (none of them opens anything afterwards); empty ones are skipped. The digests of
+    those revoked, by which the relay closes what they had opened (`RelayHub.close_signed_out`)."""
     revoked = {token for token in tokens if token}
-    if not revoked:
-        return
-    async with database.transaction() as db:
-        for token in revoked:
-            await revoke_token(db=db, token=token)
+    if revoked:
+        async with database.transaction() as db:
+            for token in revoked:
+                await revoke_token(db=db, token=token)
+    return {token_digest(token) for token in revoked}
+
+
+async def still_signed_in(database: Database, digests: set[str]) -> set[str]:
+    """Those of the token digests whose login has not ended (logged out, expired, account removed)."""
+    async with database.session() as db:
+        return await live_token_digests(db=db, digests=digests)

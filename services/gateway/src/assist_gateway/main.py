@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from .api import audit, auth, customer, downloads, finance, staff_routes
 from .domain import AGENT_LOST_ENDING, CUSTOMER_ENDING
 from .edge import TrustedProxyMiddleware
-from .identity import staff_of_token
+from .identity import staff_of_token, still_signed_in
 from .metrics import open_relays_refresher
 from .middleware import BodyLimitMiddleware, HeaderLimitMiddleware, SecurityHeadersMiddleware
 from .web.problem_language import ProblemLanguageMiddleware
@@ -33,7 +33,8 @@ API_PREFIX = "/api/v1"
 
 def build_relay_hub(settings: Settings, runtime: ServiceRuntime) -> RelayHub:
     hub = RelayHub(settings=settings, runtime=runtime,
-                   authenticate_staff=functools.partial(staff_of_token, runtime.database))
+                   authenticate_staff=functools.partial(staff_of_token, runtime.database),
+                   still_signed_in=functools.partial(still_signed_in, runtime.database))
 
     async def customer_ends_from_agent(session_id: str) -> None:
         # The agent speaks for the customer: its code proved it, so its `end_session` is the customer's terminate.

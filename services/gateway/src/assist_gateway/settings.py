@@ -32,6 +32,9 @@ class Settings(PlatformSettings):
     # The relay renews its consent leases this often, or more often if consent grants leases shorter than three
     # times this. The lease's length is the consent service's alone (CONSENT_LEASE_SECONDS).
     lease_renew_seconds: float = 1.0
+    # A consultant's relay socket closes (4401) once its login has ended: at once on the replica where they log
+    # out, within this long on the others (and when the token expires).
+    staff_recheck_seconds: float = 2.0
     # How long an agent may be away (network drop) before its session ends with end_reason agent_lost.
     agent_grace_seconds: float = 30.0
     # Where `make agent` put the agent's wheel and executables, offered at /downloads/ (relative to the working
@@ -55,6 +58,8 @@ class Settings(PlatformSettings):
             problems.append("RELAY_MAX_MESSAGE_BYTES must be at least 1024")
         if not self.lease_renew_seconds > 0:
             problems.append("LEASE_RENEW_SECONDS must be positive")
+        if not self.staff_recheck_seconds > 0:
+            problems.append("STAFF_RECHECK_SECONDS must be positive")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,7 +12,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from assist_platform.envelope import utcnow
 from assist_platform.problems import Problem
-from sqlmodel import delete, select
+from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .domain import password_problem, role_problem, token_digest, username_problem
@@ -119,6 +120,15 @@ async def authenticate_token(
     if access.expires_at <= (now or utcnow()):
         return None
     return StaffIdentity(username=account.username, role=account.role)
+
+
+async def live_token_digests(*, db: AsyncSession, digests: Collection[str], now: datetime | None = None) -> set[str]:
+    """Those of `digests` whose token still opens something: issued, not revoked, not expired."""
+    if not digests:
+        return set()
+    query = select(AccessToken.token_sha256).where(col(AccessToken.token_sha256).in_(list(digests)),
+                                                   AccessToken.expires_at > (now or utcnow()))
+    return set((await db.exec(query)).all())
 
 
 async def revoke_token(*, db: AsyncSession, token: str) -> None:

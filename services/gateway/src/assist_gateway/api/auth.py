@@ -15,6 +15,7 @@ from .deps import (
     BearerToken,
     CurrentStaff,
     LoginLimiterDep,
+    RelayHubDep,
     RuntimeDep,
     SettingsDep,
     client_address,
@@ -62,10 +63,11 @@ async def login(
 
 
 @router.post("/auth/logout", status_code=204, response_class=Response, responses=problem_responses(401, 403))
-async def logout(staff: CurrentStaff, token: BearerToken, runtime: RuntimeDep, request: Request) -> Response:
-    """Revoke the token in use and the cookie's token, which the answer clears: neither opens anything afterwards.
-    """
-    await log_out(runtime.database, token, request.cookies.get(TOKEN_COOKIE))
+async def logout(staff: CurrentStaff, token: BearerToken, runtime: RuntimeDep, relay_hub: RelayHubDep,
+                 request: Request) -> Response:
+    """Revoke the token in use and the cookie's token, which the answer clears: neither opens anything afterwards,
+    and the session sockets they opened are closed (4401)."""
+    relay_hub.close_signed_out(await log_out(runtime.database, token, request.cookies.get(TOKEN_COOKIE)))
     response = Response(status_code=204)
     clear_staff_cookie(response)
     return response

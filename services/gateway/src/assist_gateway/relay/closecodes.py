@@ -9,6 +9,9 @@ TRY_AGAIN_LATER = 1013
 INTERNAL_ERROR = 1011
 MESSAGE_TOO_BIG = 1009
 
+# The reason of a 4401 that closes an open consultant socket: the login that opened it was logged out or expired.
+LOGIN_ENDED = "your login has ended: log in again"
+
 _ENDED_BY_REASON = {
     "customer_terminated": "customer",
     "consultant_ended": "consultant",

@@ -37,6 +37,7 @@ class Endpoint:
     lease_id: str = ""
     scopes: tuple[str, ...] = ()
     who: str = ""  # the consultant's username, for the agent's "who is connected"
+    credential: str = ""  # the consultant's login (its token's digest): the socket lives no longer than it
     deadline: float = 0.0  # monotonic time until which the lease is known to hold
     cut: bool = False
     refusals: int = 0  # frames of this endpoint the relay refused to forward (CONTRACT §3)

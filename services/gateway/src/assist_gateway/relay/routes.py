@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -15,11 +16,12 @@ from assist_contract.session import AttachedAgent, SessionView
 from assist_contract.spec import CommandSpec
 from assist_platform.audit import record_audit
 from assist_platform.problems import Problem
-from assist_platform.retrying import retrying, unavailable
+from assist_platform.retrying import every, retrying, unavailable
 from fastapi import APIRouter, WebSocket
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.websockets import WebSocketDisconnect
 
+from ..domain import token_digest
 from ..edge import client_address, origin_allowed
 from ..identity import TOKEN_COOKIE
 from ..ratelimit import FailureBudget, OverBudget
@@ -65,9 +67,11 @@ def staff_token(websocket: WebSocket) -> str | None:
 class RelayHub(RelayCore):
     """What the gateway app wires in: `on_connected`, `router`, `cut_session_locally`, `close`."""
 
-    def __init__(self, *, settings, runtime, authenticate_staff: Callable[[str], Awaitable[object | None]]) -> None:
+    def __init__(self, *, settings, runtime, authenticate_staff: Callable[[str], Awaitable[object | None]],
+                 still_signed_in: Callable[[set[str]], Awaitable[set[str]]]) -> None:
         super().__init__(settings=settings, runtime=runtime)
         self._authenticate_staff = authenticate_staff
+        self._still_signed_in = still_signed_in
         # Set by the app: ends the session as the customer's terminate does (the agent speaks for the customer).
         self.end_session_from_agent: Callable[[str], Awaitable[None]] | None = None
         self._code_failures = FailureBudget(per_key=settings.code_failures_per_address,
@@ -159,8 +163,34 @@ class RelayHub(RelayCore):
             raise Refused(closecodes.SESSION_ENDED, closecodes.ended_reason(view.end_reason, view.ended_by))
         if view.status not in ("assigned", "active") or view.consultant != identity.username:
             raise Refused(closecodes.NOT_PERMITTED, "this session is not assigned to you")
-        endpoint = Endpoint(role="consultant", session_id=session_id, websocket=websocket, who=identity.username)
+        endpoint = Endpoint(role="consultant", session_id=session_id, websocket=websocket, who=identity.username,
+                            credential=token_digest(token))
         return endpoint, {"type": "attached", "session_id": session_id, "status": view.status}
+
+    # --- logins that end ------------------------------------------------------------------------------------
+    async def on_connected(self, runtime) -> None:
+        await super().on_connected(runtime)
+        self._tasks.append(asyncio.create_task(self._watch_logins(), name="relay-login-watch"))
+
+    def close_signed_out(self, digests: set[str]) -> None:
+        """Close (4401) every consultant socket on this replica that one of these logins opened: a logout here
+        closes its sockets at once; the other replicas' watch closes theirs (`_watch_logins`)."""
+        for endpoint in self.leases.endpoints:
+            if endpoint.credential and endpoint.credential in digests:
+                log.info("the login of %s that opened session %s ended: closing their socket", endpoint.who,
+                         endpoint.session_id)
+                endpoint.cut_now(code=closecodes.NOT_AUTHENTICATED, reason=closecodes.LOGIN_ENDED)
+
+    async def _check_logins(self) -> None:
+        opened_by = {endpoint.credential for endpoint in self.leases.endpoints if endpoint.credential}
+        if opened_by:
+            self.close_signed_out(opened_by - await self._still_signed_in(opened_by))
+
+    async def _watch_logins(self) -> None:
+        """Every STAFF_RECHECK_SECONDS: a consultant who logged out on another replica, or whose login expired or
+        whose account is gone, keeps no socket open here."""
+        await every(lambda: self.settings.staff_recheck_seconds, self._check_logins, what="login watch",
+                    expected=(OperationalError, InterfaceError))
 
     async def _serve(self, endpoint: Endpoint, *, hello: dict) -> None:
         if endpoint.session_id in self.ended:

@@ -11,7 +11,7 @@ from assist_platform.problems import Problem
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
-from ..api.deps import LoginLimiterDep, RuntimeDep, SettingsDep
+from ..api.deps import LoginLimiterDep, RelayHubDep, RuntimeDep, SettingsDep
 from ..commands import PRICE_LIST, SESSION_LIST, TERMS, call, get_session
 from ..domain import ADMIN, CONSULTANT, FINANCE, SUPERVISOR
 from ..edge import client_address
@@ -182,10 +182,11 @@ def _safe_next(target: str) -> str:
 
 
 @router.post("/console/logout")
-async def logout(request: Request, runtime: RuntimeDep) -> Response:
+async def logout(request: Request, runtime: RuntimeDep, relay_hub: RelayHubDep) -> Response:
     # The token is revoked whenever the cookie is cleared, CSRF token or not: a stale page's logout must not
     # leave a live token behind. Forging a logout gains a foreign site nothing (and SameSite=Strict stops it).
-    await log_out(runtime.database, request.cookies.get(TOKEN_COOKIE))
+    # A session page in another tab loses its socket with it.
+    relay_hub.close_signed_out(await log_out(runtime.database, request.cookies.get(TOKEN_COOKIE)))
     response = RedirectResponse("/console/login", status_code=303)
     clear_staff_cookie(response)
     return response

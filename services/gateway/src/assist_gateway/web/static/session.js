@@ -198,6 +198,29 @@
     if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
   }
 
+  // No longer this consultant's to see (4401: the login that opened the socket ended, here or in another tab;
+  // 4403: not permitted): what the customer's computer showed leaves the page with what it kept, and nothing on
+  // it acts any more. After a 4401 the page says who is logged in no more, and offers to log in again.
+  function lockedOut(code) {
+    forgetHistories(true);
+    term.reset();
+    term.options.disableStdin = true;
+    canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
+    root.classList.remove("has-screen");
+    root.dataset.input = "closed";
+    $("end-button").hidden = true;
+    setState(t(`sv_close_${code}`));
+    if (code !== 4401) return;
+    document.querySelectorAll("header .who, header form[action='/console/logout']").forEach((part) => {
+      part.hidden = true;
+    });
+    const again = document.createElement("a");
+    again.id = "login-again";
+    again.href = `/console/login?next=${encodeURIComponent(location.pathname)}`;
+    again.textContent = t("sv_login_again");
+    $("end-button").before(again);
+  }
+
   function refusedText(message) {
     if (message.what === "terminal") return t("sv_refused_terminal");
     if (message.what === "input") return t("sv_refused_input");
@@ -251,11 +274,9 @@
   function onClose(event) {
     if (ended) return;
     if (event.code === 4410) endView(endedText(event.reason || ""));
-    else if (event.code === 4401 || event.code === 4403 || event.code === 4409) {
-      // Not (or no longer) this consultant's to see: what the terminal kept goes too (4409: the newer page has it).
-      if (event.code !== 4409) forgetHistories(true);
-      setState(t(`sv_close_${event.code}`));
-    } else if (reconnects < 30) {
+    else if (event.code === 4401 || event.code === 4403) lockedOut(event.code);
+    else if (event.code === 4409) setState(t("sv_close_4409")); // the newer page has it, and what it kept
+    else if (reconnects < 30) {
       // 4408 (consent not confirmed in time), 1013 or a dropped network: try again shortly.
       reconnects += 1;
       setState(t("offline"));

@@ -23,7 +23,8 @@ WORDS: dict[str, dict[str, str]] = {
         ),
         "sv_end_confirm": "Да, приключи сесията",
         # The relay's close codes and notices, in words
-        "sv_close_4401": "Входът ви е изтекъл: влезте отново и отворете сесията пак.",
+        "sv_close_4401": "Входът ви е приключил (излязохте или срокът му изтече): влезте отново и отворете сесията пак.",
+        "sv_login_again": "Влезте отново",
         "sv_close_4403": (
             "Нямате достъп до тази сесия (тя е поета от друг консултант или съгласието е оттеглено)."
         ),
@@ -52,7 +53,8 @@ WORDS: dict[str, dict[str, str]] = {
             "and the session is recorded for billing. This cannot be undone."
         ),
         "sv_end_confirm": "Yes, end the session",
-        "sv_close_4401": "Your login has expired: log in again and open the session again.",
+        "sv_close_4401": "Your login has ended (you logged out, or it expired): log in again and open the session again.",
+        "sv_login_again": "Log in again",
         "sv_close_4403": (
             "You have no access to this session (another consultant has it, or the consent was withdrawn)."
         ),
