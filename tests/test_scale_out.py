@@ -22,7 +22,7 @@ import nats
 import pytest
 import websockets
 from assist_platform.natsserver import NatsServerProcess, free_ports
-from assist_platform.testing import wait_until_ready
+from assist_platform.testing import stored_messages, wait_until_ready
 from public_api import (
     bearer,
     close_code,
@@ -271,11 +271,8 @@ async def closed_records(gateway: str, token: str) -> list[dict]:
 async def closed_events(cluster: Cluster) -> Counter:
     nc = await nats.connect(cluster.url.split(","), user="operator", password=cluster.auth.passwords["operator"])
     try:
-        js = nc.jetstream()
-        info = await js.stream_info("BILLING")
         found = Counter()
-        for seq in range(info.state.first_seq, info.state.last_seq + 1):
-            msg = await js.get_msg("BILLING", seq)
+        for msg in await stored_messages(nc.jetstream(), "BILLING"):
             event = json.loads(msg.data)
             if event["type"] == "billing.record.closed":
                 found[event["subject"]] += 1

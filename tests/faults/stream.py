@@ -16,6 +16,7 @@ import websockets
 from public_api import bearer, close_code, connect_agent, connect_consultant, login, next_control, request_help
 from relay_flow import bytes_cross_both_ways
 from stack import PASSWORD
+from assist_platform.testing import stored_messages
 
 # How long after a 200 to terminate/end a socket may still be seen open: the cut happened before the answer, so
 # this is only the close frame's trip (or the lapse of a lease the gateway could not renew: fail closed).
@@ -136,9 +137,8 @@ async def _events(nats_url: str) -> dict[str, Counter]:
         js = nc.jetstream()
         found: dict[str, Counter] = {}
         for stream in ("CONSENT", "SESSION", "BILLING"):
-            info = await js.stream_info(stream)
-            for seq in range(info.state.first_seq, info.state.last_seq + 1):
-                event = json.loads((await js.get_msg(stream, seq)).data)
+            for msg in await stored_messages(js, stream):
+                event = json.loads(msg.data)
                 found.setdefault(event["subject"], Counter())[event["type"]] += 1
         return found
     finally:

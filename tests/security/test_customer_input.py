@@ -18,6 +18,7 @@ import nats
 import pytest
 from identities import PASSWORD, STAFF, module_system
 from public_api import CUSTOMER, bearer, login, wait_for_status
+from assist_platform.testing import stored_messages
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -55,14 +56,8 @@ async def customer_emails_in(nats_url: str, stream: str) -> set[str]:
     """The customer e-mail of every event stored in `stream` (consent.granted, session.requested carry one)."""
     nc = await nats.connect(nats_url)
     try:
-        js = nc.jetstream()
-        info = await js.stream_info(stream)
         emails = set()
-        for seq in range(info.state.first_seq, info.state.last_seq + 1):
-            try:
-                msg = await js.get_msg(stream, seq)
-            except Exception:  # a gap: the message was removed
-                continue
+        for msg in await stored_messages(nc.jetstream(), stream):
             customer = (json.loads(msg.data).get("data") or {}).get("customer")
             if isinstance(customer, dict):
                 emails.add(customer.get("email"))

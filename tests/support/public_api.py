@@ -13,6 +13,7 @@ import httpx
 import nats
 import websockets
 from websockets.asyncio.client import ClientConnection
+from assist_platform.testing import stored_messages
 
 CUSTOMER = {"name": "Иван Петров", "email": "ivan@example.com", "company": "Петров ООД", "phone": "+359888123456"}
 
@@ -136,14 +137,8 @@ async def events_for(nats_url: str, stream: str, session_id: str) -> list[tuple[
     """Every (CloudEvent, headers) stored in `stream` whose subject is `session_id`."""
     nc = await nats.connect(nats_url)
     try:
-        js = nc.jetstream()
-        info = await js.stream_info(stream)
         found = []
-        for seq in range(info.state.first_seq, info.state.last_seq + 1):
-            try:
-                msg = await js.get_msg(stream, seq)
-            except Exception:
-                continue
+        for msg in await stored_messages(nc.jetstream(), stream):
             event = json.loads(msg.data)
             if event.get("subject") == session_id:
                 found.append((event, dict(msg.headers or {})))

@@ -10,7 +10,7 @@ from assist_contract.streams import STREAMS
 from assist_platform.envelope import new_event
 from assist_platform.messaging import ensure_streams
 from assist_platform.outbox import OutboxEvent, OutboxPublisher, add_event
-from assist_platform.testing import eventually
+from assist_platform.testing import eventually, stored_messages
 from sqlalchemy import update
 from sqlmodel import select
 
@@ -20,8 +20,7 @@ def session_event(session_id: str):
 
 
 async def stream_messages(js, stream: str = "SESSION") -> list:
-    info = await js.stream_info(stream)
-    return [await js.get_msg(stream, seq) for seq in range(info.state.first_seq, info.state.last_seq + 1)] if info.state.messages else []
+    return await stored_messages(js, stream)
 
 
 async def wait_until(predicate, timeout: float = 10.0) -> None:

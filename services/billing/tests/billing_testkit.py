@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from assist_platform.commands import call_command
 from assist_platform.envelope import CloudEvent, new_event, rfc3339
-from assist_platform.testing import eventually  # noqa: F401 - the billing tests import it from here
+from assist_platform.testing import eventually, stored_messages  # noqa: F401 - the tests import eventually here
 
 CUSTOMER = {"name": "Иван Петров", "email": "ivan@example.bg", "company": "Пример ООД", "phone": None}
 
@@ -41,12 +41,8 @@ class SessionBus:
         return await call_command(self.nc, subject, payload, timeout=10.0)
 
     async def billing_events(self, type: str | None = None) -> list[CloudEvent]:
-        info = await self.js.stream_info("BILLING")
         events = []
-        for seq in range(info.state.first_seq, info.state.last_seq + 1):
-            if info.state.messages == 0:
-                break
-            msg = await self.js.get_msg("BILLING", seq)
+        for msg in await stored_messages(self.js, "BILLING"):
             event = CloudEvent.from_bytes(msg.data)
             if type is None or event.type == type:
                 events.append(event)

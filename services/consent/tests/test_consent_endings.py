@@ -11,6 +11,7 @@ from assist_platform.envelope import CloudEvent, rfc3339, utcnow
 from assist_platform.outbox import ProcessedEvent
 from consent_testkit import Holder, acquire, grant
 from sqlmodel import select
+from assist_platform.testing import stored_messages
 
 
 async def deliver(nc, event: CloudEvent, times: int = 1) -> None:
@@ -51,10 +52,7 @@ def caught_up(nc, eventually):
 
 
 async def revoked_events(nc, session_id: str) -> list[CloudEvent]:
-    js = nc.jetstream()
-    info = await js.stream_info("CONSENT")
-    events = [CloudEvent.from_bytes((await js.get_msg("CONSENT", seq)).data)
-              for seq in range(info.state.first_seq, info.state.last_seq + 1)]
+    events = [CloudEvent.from_bytes(msg.data) for msg in await stored_messages(nc.jetstream(), "CONSENT")]
     return [event for event in events if event.type == "consent.revoked" and event.subject == session_id]
 
 

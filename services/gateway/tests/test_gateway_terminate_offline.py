@@ -14,6 +14,7 @@ from assist_platform.commands import call_command
 from assist_platform.envelope import CloudEvent, rfc3339
 from assist_platform.outbox import OutboxEvent, ProcessedEvent
 from sqlmodel import select
+from assist_platform.testing import stored_messages
 
 LEASE = 1.0
 TERMINATE_REQUESTED = "gateway.terminate_requested"
@@ -210,11 +211,9 @@ async def _disconnected(gateway) -> bool:
 
 
 async def _stream_events(nc, stream: str, session_id: str, type: str) -> list[CloudEvent]:
-    js = nc.jetstream()
-    info = await js.stream_info(stream)
     found = []
-    for seq in range(max(info.state.first_seq, 1), info.state.last_seq + 1):
-        event = CloudEvent.from_bytes((await js.get_msg(stream, seq)).data)
+    for msg in await stored_messages(nc.jetstream(), stream):
+        event = CloudEvent.from_bytes(msg.data)
         if event.subject == session_id and event.type == type:
             found.append(event)
     return found

@@ -15,7 +15,7 @@ from assist_platform.outbox import ProcessedEvent
 from assist_platform.problems import Problem
 from assist_session.consumers import DURABLE
 from assist_platform.testing import eventually as wait_for
-from assist_platform.testing import migrate_from_template
+from assist_platform.testing import migrate_from_template, stored_messages
 from assist_session.main import build_runtime, migrate
 from assist_session.settings import Settings
 from sqlmodel import select
@@ -109,13 +109,8 @@ def session_events(client, session_runtime) -> Callable[..., Awaitable[list]]:
 
     async def _events(session_id: str) -> list:
         await wait_for(lambda: _outbox_empty(session_runtime), what="the outbox to be sent")
-        info = await js.stream_info("SESSION")
-        messages = []
-        for seq in range(info.state.first_seq, info.state.last_seq + 1):
-            message = await js.get_msg("SESSION", seq)
-            if CloudEvent.from_bytes(message.data).subject == session_id:
-                messages.append(message)
-        return messages
+        return [message for message in await stored_messages(js, "SESSION")
+                if CloudEvent.from_bytes(message.data).subject == session_id]
 
     return _events
 

@@ -42,6 +42,23 @@ class TimedOut(AssertionError):
     a class of its own, so a caller can tell "never happened" from an assertion the condition itself raised."""
 
 
+async def stored_messages(js, stream: str) -> list:
+    """Every message `stream` holds now, oldest first. An empty stream says first 0 and last 0 and has no message 0
+    (asking for it is a 400), so it gives none; a message removed from the middle (a gap) is skipped."""
+    from nats.js.errors import NotFoundError
+
+    info = await js.stream_info(stream)
+    if not info.state.messages:
+        return []
+    found = []
+    for seq in range(info.state.first_seq, info.state.last_seq + 1):
+        try:
+            found.append(await js.get_msg(stream, seq))
+        except NotFoundError:
+            continue
+    return found
+
+
 async def eventually(condition: Callable[[], Any | Awaitable[Any]], *, timeout: float = 10.0, what: str = "",
                      interval: float = POLL_INTERVAL) -> Any:
     """Poll `condition` (a function, plain or async) until it returns something truthy, and return that. After
