@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from assist_billing.export import COLUMNS
@@ -93,6 +94,35 @@ async def test_records_are_listed_with_filters_paging_and_a_total(billing, bus):
     problem = await refused(bus, "cmd.billing.records.list", {"from": period["to"], "to": period["from"]})
     assert problem.status == 422
     assert (await refused(bus, "cmd.billing.records.list", {"status": "paid"})).status == 422
+
+
+async def test_the_sums_are_over_every_matching_record_not_one_page(billing, bus):
+    """The finance page lists 500 records at most; its totals row must still be all of them (credits included)."""
+    for index in range(3):
+        await bill(bus, minutes=5 + 10 * index, start=60 * index)
+    closed = await billed(bus, 3)
+    await bus.command("cmd.billing.credit", {"record_id": closed[0]["record_id"], "amount": "4.50",
+                                             "reason": "прекъсване", "credit_id": "sum-1"})
+    open_one = new_session_id()
+    await bus.started(open_one, at=at(minutes=500))
+    await bus.wait_for_events("billing.record.opened", 4)
+
+    page = await bus.command("cmd.billing.records.list", {"limit": 1})
+    assert (page["total"], len(page["records"])) == (4, 1)
+    expected = {"net": sum_of(closed, "net"), "vat": sum_of(closed, "vat"), "gross": sum_of(closed, "gross"),
+                "credited": "4.50"}
+    assert page["sums"] == expected and expected["gross"] == "72.00"  # 18.00 + 18.00 + 36.00
+    # The filter narrows the sums as it narrows the list: the open record adds nothing, a period only its own.
+    first_hour = await bus.command("cmd.billing.records.list", {"from": rfc3339(at(minutes=-1)),
+                                                                "to": rfc3339(at(minutes=30)), "limit": 1})
+    assert first_hour["sums"] == {"net": closed[0]["net"], "vat": closed[0]["vat"], "gross": closed[0]["gross"],
+                                  "credited": "4.50"}
+    nothing = await bus.command("cmd.billing.records.list", {"customer": "nobody-matches-this"})
+    assert nothing["sums"] == dict.fromkeys(("net", "vat", "gross", "credited"), "0.00")
+
+
+def sum_of(records: list[dict], field: str) -> str:
+    return str(sum(Decimal(record[field]) for record in records))
 
 
 async def test_a_record_is_read_by_id_and_an_unknown_one_is_404(billing, bus):

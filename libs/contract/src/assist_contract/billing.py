@@ -187,11 +187,21 @@ class Record(Priced):
     closed_at: str | None
 
 
+class RecordSums(BaseModel):
+    """Money over every record a filter matches (not one page), credits included."""
+
+    net: str
+    vat: str
+    gross: str
+    credited: str
+
+
 class RecordPage(BaseModel):
     records: list[Record]
     total: int
     limit: int
     offset: int
+    sums: RecordSums | None = None  # None from a billing older than the sums (a rolling upgrade)
 
 
 class CsvExport(BaseModel):

@@ -84,6 +84,20 @@ async def list_records(
     return list(page), int(total)
 
 
+async def sums_of(*, db: AsyncSession, where: RecordFilter) -> dict[str, Decimal]:
+    """Net, VAT, gross and credited over every record the filter matches, however many pages they fill: what the
+    finance page's totals row says. Money is kept as exact decimal text, so it is added up here, not in SQL."""
+    conditions = _conditions(where)
+    sums = dict.fromkeys(("net", "vat", "gross", "credited"), Decimal("0.00"))
+    for amounts in await db.exec(select(BillingRecord.net, BillingRecord.vat, BillingRecord.gross).where(*conditions)):
+        for field, amount in zip(("net", "vat", "gross"), amounts, strict=True):
+            sums[field] += Decimal(amount or "0")
+    credited = select(Credit.amount).join(BillingRecord, Credit.record_id == BillingRecord.record_id)
+    for amount in await db.exec(credited.where(*conditions)):
+        sums["credited"] += Decimal(amount)
+    return sums
+
+
 async def get_record(*, db: AsyncSession, record_id: str) -> BillingRecord:
     record = await db.get(BillingRecord, record_id)
     if record is None:

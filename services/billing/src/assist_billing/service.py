@@ -56,6 +56,7 @@ class BillingService:
     async def list_records(self, *, where: RecordFilter, limit: int, offset: int) -> dict:
         async with self.database.session() as db:
             records, total = await ledger.list_records(db=db, where=where, limit=limit, offset=offset)
+            sums = await ledger.sums_of(db=db, where=where)
             credits = await ledger.credits_of(db=db, record_ids=[record.record_id for record in records])
             names = await _service_names(db)
         return {
@@ -67,6 +68,7 @@ class BillingService:
             "total": total,
             "limit": limit,
             "offset": offset,
+            "sums": {field: money(amount) for field, amount in sums.items()},
         }
 
     async def get_record(self, *, record_id: str) -> dict:

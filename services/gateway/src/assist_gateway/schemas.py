@@ -232,11 +232,21 @@ class BillingRecordOut(_Reply):
     closed_at: Moment | None = None
 
 
+class BillingRecordSumsOut(_Reply):
+    """Net, VAT, gross and credited over every record the filter matches, not only this page's."""
+
+    net: Money
+    vat: Money
+    gross: Money
+    credited: Money
+
+
 class BillingRecordsOut(_Reply):
     records: list[BillingRecordOut]
     total: int
     limit: int
     offset: int
+    sums: BillingRecordSumsOut | None = None
 
 
 class CreditIssuedOut(_Reply):
