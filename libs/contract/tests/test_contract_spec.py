@@ -3,6 +3,8 @@ owner's problem passed through, 503 when nobody answers, and the owner's own 422
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import nats
 import pytest
 from assist_contract import consent
@@ -11,7 +13,7 @@ from assist_contract.spec import CommandSpec, EventSpec
 from assist_platform.commands import call_command, serve_command
 from assist_platform.envelope import new_event
 from assist_platform.problems import Problem
-from pydantic import BaseModel, ValidationError
+from pydantic import AwareDatetime, BaseModel, ValidationError
 
 
 class Shout(BaseModel):
@@ -115,6 +117,24 @@ def test_an_event_is_checked_where_it_is_published_and_read_by_its_model():
         rang.new(source="test", subject="s-1", data={"session_id": "s-1"})
     with pytest.raises(ValidationError):
         rang.parse(new_event(source="test", type="test.rang", subject="s-1", data={"times": "many"}))
+
+
+class Stamped(BaseModel):
+    session_id: str
+    at: AwareDatetime
+    note: str | None = None
+
+
+stamped = EventSpec("test.stamped", "TEST", Stamped)
+
+
+def test_an_event_from_a_records_fields_carries_what_its_model_names_with_times_on_the_wire():
+    row = {"session_id": "s-1", "at": datetime(2026, 11, 29, 10, 0, 5, tzinfo=UTC), "secret": "x", "note": None}
+    event = stamped.from_fields(source="test", subject="s-1", fields=row)
+    assert event.data == {"session_id": "s-1", "at": "2026-11-29T10:00:05Z", "note": None}  # nothing else
+    # A field the model needs that the record lacks fails where it is published.
+    with pytest.raises(ValidationError):
+        stamped.from_fields(source="test", subject="s-1", fields={"session_id": "s-1"})
 
 
 def test_every_command_of_the_contract_types_its_input_and_its_output() -> None:

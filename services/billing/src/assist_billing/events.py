@@ -15,45 +15,11 @@ SOURCE = "assist/billing"
 
 
 def record_opened_event(record: Mapping[str, Any]) -> CloudEvent:
-    return RECORD_OPENED.new(
-        source=SOURCE,
-        subject=record["session_id"],
-        data={
-            "record_id": record["record_id"],
-            "session_id": record["session_id"],
-            "service_type": record["service_type"],
-            "price_list_version": record["price_list_version"],
-            "started_at": rfc3339_or_none(record["started_at"]),
-        },
-    )
+    return RECORD_OPENED.from_fields(source=SOURCE, subject=record["session_id"], fields=record)
 
 
 def record_closed_event(record: Mapping[str, Any]) -> CloudEvent:
-    return RECORD_CLOSED.new(
-        source=SOURCE,
-        subject=record["session_id"],
-        data={
-            "record_id": record["record_id"],
-            "session_id": record["session_id"],
-            "customer": record["customer"],
-            "consultant": record["consultant"],
-            "service_type": record["service_type"],
-            "price_list_version": record["price_list_version"],
-            "started_at": rfc3339_or_none(record["started_at"]),
-            "ended_at": rfc3339_or_none(record["ended_at"]),
-            "ended_by": record["ended_by"],
-            "end_reason": record["end_reason"],
-            "billable_seconds": record["billable_seconds"],
-            "units": record["units"],
-            "unit_seconds": record["unit_seconds"],
-            "unit_price": record["unit_price"],
-            "net": record["net"],
-            "vat_rate": record["vat_rate"],
-            "vat": record["vat"],
-            "gross": record["gross"],
-            "currency": record["currency"],
-        },
-    )
+    return RECORD_CLOSED.from_fields(source=SOURCE, subject=record["session_id"], fields=record)
 
 
 def credit_fields(credit: Credit) -> dict[str, Any]:

@@ -13,21 +13,7 @@ SOURCE = "assist/consent"
 
 
 def consent_granted(consent: Consent) -> CloudEvent:
-    return GRANTED.new(
-        source=SOURCE,
-        subject=consent.session_id,
-        data={
-            "consent_id": consent.consent_id,
-            "session_id": consent.session_id,
-            "customer": consent.customer,
-            "terms_version": consent.terms_version,
-            "terms_sha256": consent.terms_sha256,
-            "terms_lang": consent.terms_lang,
-            "scopes": list(consent.scopes),
-            "granted_at": rfc3339(consent.granted_at),
-            "expires_at": rfc3339(consent.expires_at),
-        },
-    )
+    return GRANTED.from_fields(source=SOURCE, subject=consent.session_id, fields=consent.model_dump())
 
 
 def consent_revoked(
