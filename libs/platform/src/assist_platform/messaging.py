@@ -14,6 +14,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, S
 from nats.js.errors import NotFoundError
 from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind
+from pydantic import ValidationError
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
@@ -77,6 +78,25 @@ class _AlreadyApplied(Exception):
 
 
 EventHandler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+
+
+class ByType:
+    """A subscription's handler that gives each event type its own handler (other types are not ours: ignored),
+    and drops an event that can never be applied (`poison`, besides a payload that breaks its model): it is
+    logged and recorded as processed, since redelivering it would fail the same way forever."""
+
+    def __init__(self, handlers: Mapping[str, EventHandler], *, poison: tuple[type[Exception], ...] = ()) -> None:
+        self.handlers = dict(handlers)
+        self._poison = (ValidationError, *poison)
+
+    async def __call__(self, db: AsyncSession, event: CloudEvent) -> None:
+        handler = self.handlers.get(event.type)
+        if handler is None:
+            return
+        try:
+            await handler(db, event)
+        except self._poison as exc:
+            log.error("dropping %s event %s, which can never be applied: %s", event.type, event.id, exc)
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,7 @@ from datetime import UTC
 
 from assist_contract.session import ENDED, STARTED
 from assist_platform.envelope import CloudEvent
-from assist_platform.messaging import Subscription
-from pydantic import ValidationError
+from assist_platform.messaging import ByType, Subscription
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .records import SessionEnd, SessionFacts, UnpricedServiceType, close_record, open_record, prefetch
@@ -57,23 +56,14 @@ async def on_session_ended(db: AsyncSession, event: CloudEvent) -> None:
     await close_record(db=db, facts=facts, session_id=ended.session_id, end=end)
 
 
-_HANDLERS = {STARTED.type: on_session_started, ENDED.type: on_session_ended}
-
-
-async def on_session_event(db: AsyncSession, event: CloudEvent) -> None:
-    handler = _HANDLERS.get(event.type)
-    if handler is None:
-        return
-    try:
-        await handler(db, event)
-    except (ValidationError, UnpricedServiceType) as exc:
-        # Redelivering would fail the same way forever: record it as processed and say so loudly.
-        log.error("dropping unbillable %s event %s: %s", event.type, event.id, exc)
+# A session of a service type no price list prices can never be billed: dropped and said so, like a malformed one.
+on_session_event = ByType({STARTED.type: on_session_started, ENDED.type: on_session_ended},
+                          poison=(UnpricedServiceType,))
 
 
 async def prepare_batch(db: AsyncSession, events: list[CloudEvent]) -> None:
     session_ids = {
-        event.data.get("session_id") for event in events if event.type in _HANDLERS
+        event.data.get("session_id") for event in events if event.type in on_session_event.handlers
     }
     session_ids = {session_id for session_id in session_ids if isinstance(session_id, str)}
     if session_ids:

@@ -14,8 +14,7 @@ from datetime import UTC
 
 from assist_contract.consent import GRANTED, REVOKED
 from assist_platform.envelope import CloudEvent
-from assist_platform.messaging import Subscription
-from pydantic import ValidationError
+from assist_platform.messaging import ByType, Subscription
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from . import crud, domain
@@ -47,18 +46,7 @@ async def on_consent_granted(db: AsyncSession, event: CloudEvent) -> None:
     await crud.record_consent_granted(db=db, session_id=granted.session_id, consent_id=granted.consent_id)
 
 
-_HANDLERS = {REVOKED.type: on_consent_revoked, GRANTED.type: on_consent_granted}
-
-
-async def on_consent_event(db: AsyncSession, event: CloudEvent) -> None:
-    handler = _HANDLERS.get(event.type)
-    if handler is None:
-        return
-    try:
-        await handler(db, event)
-    except ValidationError as exc:
-        # Redelivering a malformed event would fail the same way forever: record it as processed and say so.
-        log.error("dropping malformed %s event %s: %s", event.type, event.id, exc)
+on_consent_event = ByType({REVOKED.type: on_consent_revoked, GRANTED.type: on_consent_granted})
 
 
 def consent_subscription() -> Subscription:
