@@ -12,16 +12,7 @@ import httpx
 import pytest
 import websockets
 from identities import PASSWORD, STAFF, module_system
-from public_api import (
-    bearer,
-    close_code,
-    connect_agent,
-    connect_consultant,
-    login,
-    next_control,
-    request_help,
-    ws_url,
-)
+from public_api import bearer, close_code, connect_agent, connect_consultant, login, next_control, request_help, ws_url
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
