@@ -15,6 +15,7 @@ import asyncio
 import httpx
 import pytest
 import websockets
+from assist_platform.testing import eventually
 from public_api import (
     bearer, close_code, connect_agent, connect_consultant, login, next_control, request_help, wait_for_status,
     ws_url,
@@ -149,6 +150,9 @@ async def test_a_held_frame_of_an_agent_that_hung_up_is_never_delivered(two_repl
         resume_token = (await next_control(gone, "attached"))["resume_token"]
         await gone.send(b"\x00from a socket that hung up")
         await gone.close()
+        # The close handshake can end before the relay has let the socket go; the session says the agent is away
+        # once it has (the relay reports the drop). A consultant who came earlier would still meet that agent.
+        await eventually(lambda: _agent_is(rounds.customer, request, "away"), what="the agent to be away")
         consultant = await connect_consultant(rounds.consultant_gw, request.session_id, rounds.token)
         await next_control(consultant, "waiting_for_agent")
         await consultant.send(b"\x00console first")
@@ -161,3 +165,9 @@ async def test_a_held_frame_of_an_agent_that_hung_up_is_never_delivered(two_repl
         assert await next_binary(consultant) == b"\x00from the agent that came back"
         await wait_for_status(rounds.customer, request.session_id, bearer(request.customer_token), "active")
         await rounds.end(request, resumed, consultant)
+
+
+async def _agent_is(customer: httpx.AsyncClient, request, presence: str) -> bool:
+    view = await customer.get(f"/api/v1/sessions/{request.session_id}", headers=bearer(request.customer_token))
+    return view.json().get("agent") == presence
+

@@ -22,7 +22,7 @@ import nats
 import pytest
 import websockets
 from assist_platform.natsserver import NatsServerProcess, free_ports
-from assist_platform.testing import stored_messages, wait_until_ready
+from assist_platform.testing import eventually, stored_messages, wait_until_ready
 from public_api import (
     bearer,
     close_code,
@@ -320,7 +320,13 @@ async def test_100_sessions_over_two_gateways_and_two_billing_workers_survive_a_
         await asyncio.sleep(0.5)  # billing closes records from the session events
     per_session = Counter(record["session_id"] for record in records)
     assert set(per_session) == set(ended) and set(per_session.values()) == {1}
-    events = await closed_events(cluster)
+    # A record is closed in billing's database first and its event published by the outbox after the commit
+    # (retrying while the killed node's streams move): every session's event is waited for, then counted.
+    async def each_session_closed() -> Counter | None:
+        events = await closed_events(cluster)
+        return events if all(events[session] for session in ended) else None
+
+    events = await eventually(each_session_closed, timeout=60, what="a billing.record.closed for every session")
     assert {session: events[session] for session in ended} == {session: 1 for session in ended}
     # Requests given up at the failover never became active: never billed. They are the exception, not the rule.
     assert all(events[session] == 0 for session in abandoned) and len(abandoned) <= SESSIONS // 10, abandoned
