@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 
 import pytest
-from assist_billing.main import build_runtime, migrate, store_bundled_price_lists
+from assist_billing.main import SERVICE
 from assist_billing.settings import Settings
 from assist_contract.streams import STREAMS
 from assist_platform.messaging import connect_nats, ensure_streams
-from assist_platform.testing import migrate_from_template
+from assist_platform.testing import service_running
 
 # The tests import their helpers (`billing_testkit`) from this folder.
 sys.path.insert(0, str(Path(__file__).parent))
@@ -41,10 +40,5 @@ async def bus(nats_url):
 @pytest.fixture
 async def billing(billing_settings, bus):
     """The billing service in this process, ready to consume and to answer commands."""
-    await asyncio.to_thread(migrate_from_template, migrate, billing_settings, "billing")
-    runtime = build_runtime(billing_settings)
-    await store_bundled_price_lists(runtime.database)
-    await runtime.start()
-    await asyncio.wait_for(runtime.ready.wait(), timeout=20)
-    yield runtime
-    await runtime.stop()
+    async with service_running(SERVICE, billing_settings) as runtime:
+        yield runtime

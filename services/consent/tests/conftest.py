@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import nats
 import pytest
-from assist_consent.main import build_runtime, migrate
+from assist_consent.main import SERVICE
 from assist_consent.settings import Settings
 from assist_platform.commands import call_command
 from assist_platform.testing import eventually as wait_until
-from assist_platform.testing import migrate_from_template
+from assist_platform.testing import service_running
 
 # The tests import their helpers (`consent_testkit`) from this folder.
 sys.path.insert(0, str(Path(__file__).parent))
@@ -41,13 +40,8 @@ def consent_overrides() -> dict:
 
 @pytest.fixture
 async def consent_runtime(nats_url, database_location, consent_overrides):
-    settings = make_settings(nats_url, database_location, **consent_overrides)
-    await asyncio.to_thread(migrate_from_template, migrate, settings, "consent")
-    runtime = build_runtime(settings)
-    await runtime.start()
-    await asyncio.wait_for(runtime.ready.wait(), timeout=15)
-    yield runtime
-    await runtime.stop()
+    async with service_running(SERVICE, make_settings(nats_url, database_location, **consent_overrides)) as runtime:
+        yield runtime
 
 
 @pytest.fixture

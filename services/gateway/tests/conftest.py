@@ -11,7 +11,7 @@ import pytest
 from assist_gateway.main import create_app, migrate
 from assist_gateway.settings import Settings
 from assist_gateway.staff import create_staff_account
-from assist_platform.testing import migrate_from_template
+from assist_platform.testing import migrate_from_template, service_running
 
 PASSWORD = "correct horse battery"
 
@@ -102,24 +102,12 @@ async def start_backends(nats_url: str, database_location, *, lease_seconds: flo
     consent_settings = ConsentSettings(**common, consent_lease_seconds=lease_seconds)
     session_settings = SessionSettings(**common)
     billing_settings = BillingSettings(**common)
-    await asyncio.to_thread(migrate_from_template, consent_main.migrate, consent_settings, "consent")
-    await asyncio.to_thread(migrate_from_template, session_main.migrate, session_settings, "session")
-    await asyncio.to_thread(migrate_from_template, billing_main.migrate, billing_settings, "billing")
-    runtimes = [
-        consent_main.build_runtime(consent_settings),
-        session_main.build_runtime(session_settings),
-        billing_main.build_runtime(billing_settings),
-    ]
-    await billing_main.store_bundled_price_lists(runtimes[2].database)
-    for runtime in runtimes:
-        await runtime.start()
-    try:
-        for runtime in runtimes:
-            await asyncio.wait_for(runtime.ready.wait(), timeout=20)
-        yield runtimes
-    finally:
-        for runtime in reversed(runtimes):
-            await runtime.stop()
+    async with (
+        service_running(consent_main.SERVICE, consent_settings) as consent,
+        service_running(session_main.SERVICE, session_settings) as session,
+        service_running(billing_main.SERVICE, billing_settings) as billing,
+    ):
+        yield [consent, session, billing]
 
 
 @pytest.fixture

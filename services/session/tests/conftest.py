@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -15,8 +14,8 @@ from assist_platform.outbox import ProcessedEvent
 from assist_platform.problems import Problem
 from assist_session.consumers import DURABLE
 from assist_platform.testing import eventually as wait_for
-from assist_platform.testing import migrate_from_template, stored_messages
-from assist_session.main import build_runtime, migrate
+from assist_platform.testing import service_running, stored_messages
+from assist_session.main import SERVICE
 from assist_session.settings import Settings
 from sqlmodel import select
 
@@ -44,12 +43,8 @@ def session_settings(nats_url, database_location, session_overrides) -> Settings
 
 @pytest.fixture
 async def session_runtime(session_settings):
-    await asyncio.to_thread(migrate_from_template, migrate, session_settings, "session")
-    runtime = build_runtime(session_settings)
-    await runtime.start()
-    await asyncio.wait_for(runtime.ready.wait(), timeout=15)
-    yield runtime
-    await runtime.stop()
+    async with service_running(SERVICE, session_settings) as runtime:
+        yield runtime
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ Load it with `-p assist_platform.testing`. `NATS_URL` and `DATABASE_URL` switch 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import os
@@ -337,6 +338,22 @@ class _Template:
 
 _templates: dict[tuple[str, str | None], _Template] = {}
 _templates_lock = threading.Lock()
+
+
+@contextlib.asynccontextmanager
+async def service_running(service, settings, *, ready_timeout: float = 20.0):
+    """A service's runtime in this process (`service`: its `ServiceDefinition`), started as its app starts it:
+    migrated (from the test session's template), its `before_start` hooks run; yielded once ready, stopped after."""
+    await asyncio.to_thread(migrate_from_template, service.migrate, settings, service.name)
+    runtime = service.build_runtime(settings)
+    for hook in service.before_start:
+        await hook(runtime)
+    await runtime.start()
+    try:
+        await asyncio.wait_for(runtime.ready.wait(), timeout=ready_timeout)
+        yield runtime
+    finally:
+        await runtime.stop()
 
 
 def migrate_from_template(migrate: Callable, settings, service: str) -> None:
