@@ -78,7 +78,7 @@ async def test_the_finance_page_filters_credits_keeps_errors_and_exports_what_it
         assert await long_row.locator(".fi-duration").inner_text() == "1:01:05"
         assert await short_row.locator(".fi-service").inner_text() == "Консултация"  # the name, not the code
         assert await page.locator("#f-status option").all_inner_texts() == ["Приключени", "Текущи"]
-        assert await page.inner_text("#total-gross") == "153.00"
+        assert await page.inner_text("#total-gross") == "153,00"  # Bulgarian writes a decimal comma
 
         # A credit note: its number in the notice and beside the record, the filters kept.
         await short_row.locator("input[name=amount]").fill("6,00")
@@ -91,7 +91,7 @@ async def test_the_finance_page_filters_credits_keeps_errors_and_exports_what_it
                 if key in filters} == filters
         assert await page.input_value("#f-customer") == "гергана"
         assert await short_row.locator(".fi-note-link").inner_text() == number
-        assert (await short_row.locator(".fi-credited").inner_text()).startswith("6.00")
+        assert (await short_row.locator(".fi-credited").inner_text()).startswith("6,00")
 
         # A refused credit: the page comes back with the error beside its form, in Bulgarian, what was typed
         # still there, and the same filters.
@@ -100,7 +100,7 @@ async def test_the_finance_page_filters_credits_keeps_errors_and_exports_what_it
         await long_row.locator("button[type=submit]").click()
         error = long_row.locator(".fi-credit-error")
         await error.wait_for()
-        assert await error.inner_text() == "Сумата 999.00 е повече от оставащите за кредитиране 135.00."
+        assert await error.inner_text() == "Сумата 999,00 е повече от оставащите за кредитиране 135,00."
         assert await long_row.locator("input[name=amount]").input_value() == "999"
         assert await long_row.locator("input[name=reason]").input_value() == "Твърде много"
         assert await short_row.locator(".fi-credit-error").count() == 0
@@ -130,13 +130,13 @@ async def test_the_finance_page_filters_credits_keeps_errors_and_exports_what_it
         await short_row.locator(".fi-note-link").click()
         await page.wait_for_url("**/finance/credits/*")
         assert await page.inner_text("#note-number") == number
-        assert await page.inner_text("#note-gross") == "6.00 EUR"
-        assert (await page.inner_text("#note-net"), await page.inner_text("#note-vat")) == ("5.00 EUR", "1.00 EUR")
+        assert await page.inner_text("#note-gross") == "6,00 EUR"
+        assert (await page.inner_text("#note-net"), await page.inner_text("#note-vat")) == ("5,00 EUR", "1,00 EUR")
         assert await page.inner_text("#note-reason") == "Прекъсната връзка"
         assert await page.inner_text("#note-session") == short
         assert "Гергана Стоянова" in await page.inner_text("#note-customer")
         assert (await page.inner_text("#note-service")).startswith("Консултация")
-        assert "18.00 EUR" in await page.inner_text("#note-original")
+        assert "18,00 EUR" in await page.inner_text("#note-original")
         assert await page.inner_text("#note-duration") == "0:01:43"
         assert await page.inner_text("#note-issued-by") == "petar"
         assert await page.locator("header.top").is_visible()

@@ -25,11 +25,14 @@ from ..commands import BILLING_CREDIT, BILLING_CREDIT_GET, BILLING_RECORDS, BILL
 from ..domain import ADMIN, FINANCE
 from .i18n import MESSAGES, language
 from .pages import _NeedsLogin, staff_page, to_login
+from .price_table import money_text
 from .rendering import render, render_problem_page
 from .security import csrf_matches
 
 FILTERS = ("status", "from", "to", "customer", "service_type")
 MONEY_FIELDS = ("net", "vat", "gross", "credited")
+# The fields of billing's problems that are amounts (`credit_over_remaining`), written as the page writes money.
+MONEY_PLACEHOLDERS = frozenset({"amount", "remaining"})
 STATUSES = ("closed", "open")
 # What the form takes before the billing service sees it (longer input is refused here, in words).
 AMOUNT_MAX_CHARS = 32
@@ -120,14 +123,24 @@ class _Placeholders(dict):
 
 def problem_text(request: Request, problem: Problem) -> str:
     """A problem in the page's language: `problem_<code>` when the words have it, else a general sentence."""
-    words = MESSAGES[language(request)]
+    lang = language(request)
+    words = MESSAGES[lang]
     code = problem.extra.get("code")
     if isinstance(code, str) and f"problem_{code}" in words:
-        values = {key: str(value) for key, value in problem.extra.items() if isinstance(value, str | int)}
+        values = {key: _money_in(lang, value) if key in MONEY_PLACEHOLDERS else str(value)
+                  for key, value in problem.extra.items() if isinstance(value, str | int)}
         return words[f"problem_{code}"].format_map(_Placeholders(values))
     if problem.status == 503:
         return words["fi_error_unavailable"]
     return words["fi_error_other"].format(detail=problem.detail or problem.title)
+
+
+def _money_in(lang: str, amount: str | int) -> str:
+    """An amount of billing's problem, written as the page writes money (a decimal comma in Bulgarian)."""
+    try:
+        return money_text(Decimal(str(amount)), lang)
+    except InvalidOperation:
+        return str(amount)
 
 
 async def _finance_page(

@@ -2,20 +2,38 @@
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 
 from ..staff import StaffIdentity
 from .i18n import LANG_COOKIE, MESSAGES, language
+from .price_table import money_text
 from .security import CONTENT_SECURITY_POLICY, csrf_for
 
 HERE = Path(__file__).parent
 # services/gateway/web/node_modules: installed by `make` (npm ci), never committed.
 VENDOR_DIR = HERE.parents[2] / "web" / "node_modules"
 templates = Jinja2Templates(directory=HERE / "templates")
+
+
+@pass_context
+def _money(context, amount: object) -> str:
+    """`{{ amount | money }}`: billing's decimal text as the page's language writes money ("1 250,00" in Bulgarian,
+    "1,250.00" in English, as the price table and the customer page do); "—" for none."""
+    if amount is None or amount == "":
+        return "—"
+    try:
+        return money_text(Decimal(str(amount)), context.get("lang", "en"))
+    except InvalidOperation:
+        return str(amount)
+
+
+templates.env.filters["money"] = _money
 
 
 class Words(dict):
