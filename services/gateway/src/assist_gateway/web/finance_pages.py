@@ -25,7 +25,7 @@ from ..commands import BILLING_CREDIT, BILLING_CREDIT_GET, BILLING_RECORDS, BILL
 from ..domain import ADMIN, FINANCE
 from .i18n import MESSAGES, language
 from .pages import _NeedsLogin, staff_page, to_login
-from .price_table import money_text
+from .price_table import amount_text
 from .rendering import render, render_problem_page
 from .security import csrf_matches
 
@@ -127,20 +127,12 @@ def problem_text(request: Request, problem: Problem) -> str:
     words = MESSAGES[lang]
     code = problem.extra.get("code")
     if isinstance(code, str) and f"problem_{code}" in words:
-        values = {key: _money_in(lang, value) if key in MONEY_PLACEHOLDERS else str(value)
+        values = {key: amount_text(value, lang) if key in MONEY_PLACEHOLDERS else str(value)
                   for key, value in problem.extra.items() if isinstance(value, str | int)}
         return words[f"problem_{code}"].format_map(_Placeholders(values))
     if problem.status == 503:
         return words["fi_error_unavailable"]
     return words["fi_error_other"].format(detail=problem.detail or problem.title)
-
-
-def _money_in(lang: str, amount: str | int) -> str:
-    """An amount of billing's problem, written as the page writes money (a decimal comma in Bulgarian)."""
-    try:
-        return money_text(Decimal(str(amount)), lang)
-    except InvalidOperation:
-        return str(amount)
 
 
 async def _finance_page(
@@ -155,7 +147,7 @@ async def _finance_page(
         found = await call(runtime, BILLING_RECORDS, record_query(params))
         records, total = [record.model_dump() for record in found.records], found.total
         # Over every matching record, not the page's 500: billing adds them up (an older billing does not).
-        sums = {field: Decimal(amount) for field, amount in found.sums} if found.sums else totals(records)
+        sums = found.sums.model_dump() if found.sums else totals(records)
     except Problem as problem:
         page_error = problem_text(request, problem)
     if staff.role == ADMIN and records:

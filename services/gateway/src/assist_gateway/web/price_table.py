@@ -28,6 +28,15 @@ def money_text(value: Decimal, lang: str) -> str:
     return text.replace(",", " ").replace(".", ",") if lang == "bg" else text
 
 
+def amount_text(amount: object, lang: str) -> str:
+    """An amount as billing gives it (decimal text, or a Decimal) written as `lang` writes money (`money_text`);
+    "—" for none, and text that is no number as it is."""
+    if amount is None:
+        return "—"
+    number = _decimal(amount)
+    return money_text(number, lang) if number is not None else str(amount)
+
+
 def rate_text(rate: Decimal, lang: str) -> str:
     percent = (rate * 100).normalize()
     text = f"{percent:f}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from fastapi import Request
@@ -12,7 +11,7 @@ from jinja2 import pass_context
 
 from ..staff import StaffIdentity
 from .i18n import LANG_COOKIE, MESSAGES, language
-from .price_table import money_text
+from .price_table import amount_text
 from .security import CONTENT_SECURITY_POLICY, csrf_for
 
 HERE = Path(__file__).parent
@@ -25,12 +24,7 @@ templates = Jinja2Templates(directory=HERE / "templates")
 def _money(context, amount: object) -> str:
     """`{{ amount | money }}`: billing's decimal text as the page's language writes money ("1 250,00" in Bulgarian,
     "1,250.00" in English, as the price table and the customer page do); "—" for none."""
-    if amount is None or amount == "":
-        return "—"
-    try:
-        return money_text(Decimal(str(amount)), context.get("lang", "en"))
-    except InvalidOperation:
-        return str(amount)
+    return amount_text(amount, context.get("lang", "en"))
 
 
 templates.env.filters["money"] = _money
