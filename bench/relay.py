@@ -29,7 +29,8 @@ import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 
-from assist_platform.natsserver import free_port, wait_for_port  # noqa: E402
+from assist_platform.natsserver import wait_for_port  # noqa: E402
+from assist_platform.ports import free_port  # noqa: E402
 from public_api import login, paired  # noqa: E402
 from system import System, port_block  # noqa: E402
 

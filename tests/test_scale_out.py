@@ -21,7 +21,8 @@ import httpx
 import nats
 import pytest
 import websockets
-from assist_platform.natsserver import NatsServerProcess, free_ports
+from assist_platform.natsserver import NatsServerProcess
+from assist_platform.ports import free_ports
 from assist_platform.testing import eventually, stored_messages, wait_until_ready
 from public_api import (
     bearer,

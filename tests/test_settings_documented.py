@@ -9,13 +9,14 @@ import pytest
 from assist_billing.settings import Settings as BillingSettings
 from assist_consent.settings import Settings as ConsentSettings
 from assist_gateway.settings import Settings as GatewaySettings
+from assist_platform.ports import PortSettings
 from assist_platform.settings import PlatformSettings
 from assist_session.settings import Settings as SessionSettings
 
 from assist.devconfig import CliSettings, DevConfig
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "settings.md"
-SETTINGS = [PlatformSettings, GatewaySettings, SessionSettings, ConsentSettings, BillingSettings, CliSettings,
+SETTINGS = [PlatformSettings, PortSettings, GatewaySettings, SessionSettings, ConsentSettings, BillingSettings, CliSettings,
             DevConfig]
 
 

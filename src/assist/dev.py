@@ -10,7 +10,8 @@ import sys
 import threading
 
 from assist_platform.files import create_owner_only_dir
-from assist_platform.natsserver import NatsServerProcess, free_ports
+from assist_platform.natsserver import NatsServerProcess
+from assist_platform.ports import free_ports
 
 from . import services
 from .devconfig import ConfigError, DevConfig

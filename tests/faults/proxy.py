@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import threading
 
-from assist_platform.natsserver import free_ports
+from assist_platform.ports import free_ports
 
 
 class CuttableProxy:

@@ -9,7 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from assist_platform.natsserver import NatsServerProcess, free_ports
+from assist_platform.natsserver import NatsServerProcess
+from assist_platform.ports import free_ports
 from assist_platform.testing import ServiceProcess, wait_until_ready
 from system import UNTHROTTLED_HELP_REQUESTS
 

@@ -11,7 +11,7 @@ import time
 import httpx
 import nats
 import pytest
-from assist_platform.natsserver import free_port
+from assist_platform.ports import free_port
 from assist_platform.testing import eventually, ready
 from proxy import ProxyThread
 from public_api import bearer, close_code, connect_agent, connect_consultant, next_control, wait_for_status

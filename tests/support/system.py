@@ -9,7 +9,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from assist_platform.natsserver import free_port
+from assist_platform.ports import free_ports
 from assist_platform.testing import READY_POLL_INTERVAL, DatabaseLocation, eventually_sync, ready
 
 # The console script next to the interpreter running the tests: `.venv/bin/assist` under `make test`.
@@ -29,22 +28,7 @@ STOP_TIMEOUT = 45.0
 
 def port_block(count: int) -> int:
     """The first of `count` consecutive ports that are free right now."""
-    for _ in range(200):
-        first = free_port()
-        if first + count - 1 > 65535:
-            continue
-        if all(_bindable(first + i) for i in range(1, count)):
-            return first
-    raise RuntimeError(f"found no {count} consecutive free ports")
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
+    return free_ports(count, consecutive=True)[0]
 
 
 # Tests and benchmarks make many help requests from 127.0.0.1, more than the per-address limit and the cap on

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 from assist_platform.db import Database
-from assist_platform.natsserver import free_port
+from assist_platform.ports import free_port
 from assist_platform.problems import Problem, install_problem_handlers, invalid_input_problem
 from fastapi import FastAPI
 from pydantic import BaseModel, StrictBool

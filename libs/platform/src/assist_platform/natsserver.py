@@ -7,38 +7,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
 from pathlib import Path
 
 from .files import create_owner_only_dir
-
-
-def free_port() -> int:
-    return free_ports(1)[0]
-
-
-def free_ports(count: int, *, avoid: Iterable[int] = ()) -> list[int]:
-    """`count` different ports that are free right now and are none of `avoid`.
-
-    A port is only free until someone binds it: the kernel may hand a port we picked and let go of to the next
-    caller, so ports picked for processes that have not bound them yet must be passed as `avoid`, and ports picked
-    together are held together until all are chosen.
-    """
-    avoided = set(avoid)
-    chosen: list[int] = []
-    held: list[socket.socket] = []  # an avoided port stays held too, so the kernel does not offer it again here
-    try:
-        while len(chosen) < count:
-            sock = socket.socket()
-            held.append(sock)
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-            if port not in avoided:
-                chosen.append(port)
-        return chosen
-    finally:
-        for sock in held:
-            sock.close()
+from .ports import free_port
 
 
 def nats_server_binary() -> str:

@@ -25,7 +25,8 @@ from typing import Any
 
 import pytest
 
-from .natsserver import NatsServerProcess, free_port, nats_server_binary, wait_for_port
+from .natsserver import NatsServerProcess, nats_server_binary, wait_for_port
+from .ports import free_port
 
 __all__ = [
     "NatsServerProcess", "ServiceProcess", "TimedOut", "eventually", "eventually_sync", "free_port",
