@@ -7,7 +7,9 @@ PYTHON ?= python3
 PYTEST_ARGS ?=
 # Two pytest-xdist workers, a test module to one worker (its module-scoped system is started once): the end-to-end
 # tests mostly wait on sockets, timers and other processes, so two cores run two of them side by side (measured in
-# docs/benchmarks.md). PYTEST_WORKERS=0 runs the suite in this one process.
+# docs/benchmarks.md). PYTEST_WORKERS=0 runs the suite in this one process. The modules go out longest first
+# (tests/timings.json, see tests/support/work_order.py), so that both workers finish together; refresh the figures
+# with `make test PYTEST_ARGS=--record-timings=tests/timings.json`.
 PYTEST_WORKERS ?= 2
 
 # `assist dev` and the suite start dozens of Python processes (services, gateways, agents, CLI calls). With
@@ -26,7 +28,7 @@ run: sync agent
 # Tests marked `exclusive` restart what every test uses (the machine's PostgreSQL): they run after the others,
 # alone; a selection (PYTEST_ARGS) without any of them is not a failure of that second pass (pytest's status 5).
 test: sync agent
-	.venv/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile --exclusive skip $(PYTEST_ARGS)
+	.venv/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --exclusive skip $(PYTEST_ARGS)
 	.venv/bin/pytest --exclusive only $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # The full benchmark figures (docs/benchmarks.md); `make test` runs each in a short --quick mode.
