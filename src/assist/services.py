@@ -40,9 +40,9 @@ def settings_for(name: str):
     return importlib.import_module(f"{package(name)}.settings").Settings()
 
 
-def app_factory(name: str) -> str:
-    """The import string uvicorn loads with `factory=True`."""
-    return f"{package(name)}.main:create_app"
+def create_app(name: str):
+    """The service's FastAPI app, its settings read from this process's environment."""
+    return importlib.import_module(f"{package(name)}.main").create_app()
 
 
 def migrate(name: str) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from argon2 import PasswordHasher
+from argon2.exceptions import VerifyMismatchError
 from assist_gateway.models import AccessToken, StaffAccount
-from assist_gateway.staff import authenticate_token, create_staff_account
+from assist_gateway.staff import DUMMY_HASH, authenticate_token, create_staff_account
 from assist_platform.envelope import utcnow
 from assist_platform.problems import Problem
 from sqlmodel import select
@@ -20,6 +22,13 @@ async def test_passwords_are_stored_as_argon2_hashes(gateway) -> None:
         account = (await db.exec(select(StaffAccount))).one()
     assert account.password_hash.startswith("$argon2id$")
     assert PASSWORD not in account.password_hash
+
+
+def test_an_unknown_username_is_checked_against_a_hash_as_costly_as_a_real_one() -> None:
+    hasher = PasswordHasher()
+    assert not hasher.check_needs_rehash(DUMMY_HASH)  # the parameters new accounts' hashes get
+    with pytest.raises(VerifyMismatchError):
+        hasher.verify(DUMMY_HASH, PASSWORD)
 
 
 async def test_an_existing_username_is_a_conflict(gateway) -> None:
