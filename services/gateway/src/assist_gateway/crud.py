@@ -14,9 +14,9 @@ async def store_customer_credential(*, db: AsyncSession, session_id: str, custom
     await db.flush()
 
 
-async def session_of_customer_token(*, db: AsyncSession, customer_token: str) -> str | None:
-    """The session a customer token opens, or None if it is no customer token."""
-    credential = await db.get(CustomerCredential, token_digest(customer_token))
+async def session_of_token_digest(*, db: AsyncSession, digest: str) -> str | None:
+    """The session the customer token with this digest opens, or None if it is no customer token."""
+    credential = await db.get(CustomerCredential, digest)
     return credential.session_id if credential else None
 
 

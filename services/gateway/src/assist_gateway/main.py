@@ -20,6 +20,7 @@ from .web.problem_language import ProblemLanguageMiddleware
 from .ratelimit import SlidingWindowLimiter
 from .relay import RelayHub
 from .relay.doors import RelayDoors
+from .service import CustomerTokens
 from .settings import Settings, get_settings
 from .storage import SERVICE
 from .storage import build_runtime as build_runtime  # the skeleton's, with the relay added by create_app
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                       metrics_public=False, metrics_token=settings.metrics_token)
     app.state.settings = settings
     app.state.relay_hub = hub
+    app.state.customer_tokens = CustomerTokens(runtime)
     app.state.login_limiter = SlidingWindowLimiter(settings.login_attempts_per_minute, 60.0)
     app.state.help_request_limiter = SlidingWindowLimiter(
         settings.help_requests_per_address, settings.help_requests_window_seconds

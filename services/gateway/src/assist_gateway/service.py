@@ -5,6 +5,7 @@ a route."""
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from typing import Any
 
 from assist_contract.session import SessionView
@@ -13,13 +14,52 @@ from assist_platform.runtime import ServiceRuntime
 
 from . import crud
 from .commands import CONSENT_GRANT, SESSION_CLAIM, SESSION_REQUEST, call, drop_none, get_session
-from .domain import may_end_session
+from .domain import may_end_session, token_digest
 from .schemas import HelpRequestIn
 from .staff import StaffIdentity
 
 
+class CustomerTokens:
+    """Which session a customer token opens, read from the gateway's database once per token and replica.
+
+    A customer credential is written once, with its help request, and never changed or deleted, so an answer once
+    read stays true. Remembering it takes the database's round trips (each an event-loop turn behind the relays'
+    frames when the gateway is busy) off a terminate's way to its cut, and off the page's polls. Only tokens that
+    exist are kept: a guessed token is looked up every time. At most `capacity`, the least recently used leave
+    first. (Should credentials ever be deleted, the deletion must reach this memory on every replica.)
+    """
+
+    def __init__(self, runtime: ServiceRuntime, *, capacity: int = 20_000) -> None:
+        self.runtime = runtime
+        self.capacity = capacity
+        self._sessions: OrderedDict[str, str] = OrderedDict()  # token digest -> session id
+
+    def remember(self, token: str, session_id: str) -> None:
+        self._keep(token_digest(token), session_id)
+
+    async def session_of(self, token: str) -> str | None:
+        """The session whose customer holds `token`, or None."""
+        digest = token_digest(token)
+        known = self._sessions.get(digest)
+        if known is not None:
+            self._sessions.move_to_end(digest)
+            return known
+        async with self.runtime.database.session() as db:
+            session_id = await crud.session_of_token_digest(db=db, digest=digest)
+        if session_id is not None:
+            self._keep(digest, session_id)
+        return session_id
+
+    def _keep(self, digest: str, session_id: str) -> None:
+        self._sessions[digest] = session_id
+        self._sessions.move_to_end(digest)
+        while len(self._sessions) > self.capacity:
+            self._sessions.popitem(last=False)
+
+
 async def request_help(
-    *, runtime: ServiceRuntime, request: HelpRequestIn, client_address: str, user_agent: str
+    *, runtime: ServiceRuntime, customer_tokens: CustomerTokens, request: HelpRequestIn, client_address: str,
+    user_agent: str,
 ) -> dict[str, Any]:
     """Grant the consent, then open the session; the customer token is remembered here, hashed."""
     if not request.consent.accepted:
@@ -57,6 +97,7 @@ async def request_help(
         await crud.store_customer_credential(
             db=db, session_id=session_id, customer_token=session.customer_token
         )
+    customer_tokens.remember(session.customer_token, session_id)  # committed: its session exists from now on
     return session.model_dump(mode="json", include={"session_id", "session_code", "customer_token", "status",
                                                     "expires_at"})
 
@@ -91,9 +132,3 @@ async def claim_session(*, runtime: ServiceRuntime, session_id: str, consultant:
     async with runtime.database.transaction() as db:
         await crud.record_assignment(db=db, session_id=session_id, consultant=consultant)
     return view
-
-
-async def session_of_customer_token(*, runtime: ServiceRuntime, token: str) -> str | None:
-    """The session whose customer holds `token`, or None."""
-    async with runtime.database.session() as db:
-        return await crud.session_of_customer_token(db=db, customer_token=token)

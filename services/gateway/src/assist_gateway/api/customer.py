@@ -25,7 +25,9 @@ from ..schemas import (
 )
 from ..service import request_help
 from ..termination import end_session_everywhere
-from .deps import RelayHubDep, RuntimeDep, SessionCaller, SessionCallerDep, SessionReaderDep, client_address
+from .deps import (
+    CustomerTokensDep, RelayHubDep, RuntimeDep, SessionCaller, SessionCallerDep, SessionReaderDep, client_address,
+)
 
 router = APIRouter(tags=["customer"])
 
@@ -79,7 +81,8 @@ def _count_help_request(limiter: SlidingWindowLimiter, address: str) -> None:
     ),
 )
 async def create_help_request(
-    body: HelpRequestIn, request: Request, runtime: RuntimeDep, limiter: HelpRequestLimiterDep
+    body: HelpRequestIn, request: Request, runtime: RuntimeDep, customer_tokens: CustomerTokensDep,
+    limiter: HelpRequestLimiterDep,
 ) -> dict:
     """A help request that passed the schema counts against its address (a 422 does not: a customer who fixes a
     typo is no flood); the session service also caps the requests waiting for a consultant."""
@@ -87,6 +90,7 @@ async def create_help_request(
     _count_help_request(limiter, address)
     return await request_help(
         runtime=runtime,
+        customer_tokens=customer_tokens,
         request=body,
         client_address=address,
         user_agent=request.headers.get("user-agent", ""),

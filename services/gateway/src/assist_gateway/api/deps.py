@@ -15,11 +15,11 @@ from fastapi.security import OAuth2PasswordBearer
 from assist_platform.audit import record_audit
 
 from ..commands import get_session
-from ..service import session_of_customer_token
 from ..domain import SESSION_VIEWER_ROLES, may_read_session, read_is_audited
 from ..edge import client_address  # noqa: F401 - the routes' one way to name the client (TRUSTED_PROXIES)
 from ..identity import login_limiter, request_token, staff_of_token
 from ..ratelimit import FailureBudget
+from ..service import CustomerTokens
 from ..settings import Settings
 from ..staff import StaffIdentity
 
@@ -38,6 +38,10 @@ def _relay_hub(request: Request) -> Any:
     return request.app.state.relay_hub
 
 
+def _customer_tokens(request: Request) -> CustomerTokens:
+    return request.app.state.customer_tokens
+
+
 def _token(request: Request, header_token: Annotated[str | None, Depends(_bearer)]) -> str | None:
     """The bearer token, else the cookie's with its CSRF check (identity.request_token)."""
     return request_token(request, header_token)
@@ -46,6 +50,7 @@ def _token(request: Request, header_token: Annotated[str | None, Depends(_bearer
 RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 RelayHubDep = Annotated[Any, Depends(_relay_hub)]
+CustomerTokensDep = Annotated[CustomerTokens, Depends(_customer_tokens)]
 LoginLimiterDep = Annotated[FailureBudget, Depends(login_limiter)]
 BearerToken = Annotated[str | None, Depends(_token)]
 
@@ -91,12 +96,13 @@ class SessionCaller:
         return self.staff is None
 
 
-async def _session_caller(session_id: str, runtime: RuntimeDep, token: BearerToken) -> SessionCaller:
+async def _session_caller(session_id: str, runtime: RuntimeDep, customer_tokens: CustomerTokensDep,
+                          token: BearerToken) -> SessionCaller:
     """The customer token of this session, or a staff token; 401 for neither, 403 for another session's token.
     """
     if not token:
         raise not_authenticated("Send the customer token of this session or a staff access token.")
-    customer_session = await session_of_customer_token(runtime=runtime, token=token)
+    customer_session = await customer_tokens.session_of(token)
     if customer_session is not None:
         if customer_session != session_id:
             raise Problem(403, "Forbidden", "This customer token belongs to another session.")
