@@ -11,7 +11,7 @@ from assist_platform.audit import AuditQuery, AuditTrail
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from .consent_rules import DEFAULT_LANGUAGE, normalize_scopes, validate_language, validate_reason
+from .consent_rules import DEFAULT_LANGUAGE, SCOPES, normalize_scopes, validate_language, validate_reason
 from .spec import CommandSpec, EventSpec
 
 STREAM = "CONSENT"
@@ -77,6 +77,23 @@ class RevokeInput(_Input):
         return validate_reason(reason)
 
 
+class ScopeWithdrawInput(_Input):
+    """The customer takes back one scope of a consent in force; the session goes on with the rest. A scope whose
+    withdrawal leaves no access (`view`) is refused (409): that is a revoke, which ends the session."""
+
+    session_id: str = SessionId
+    scope: str
+    actor: str | None = Field(default=None, max_length=200)
+    client_address: str | None = Field(default=None, max_length=100)
+
+    @field_validator("scope")
+    @classmethod
+    def _known_scope(cls, scope: str) -> str:
+        if scope not in SCOPES:
+            raise PydanticCustomError("scope_unknown", f"unknown scope {scope!r}; allowed: {list(SCOPES)}")
+        return scope
+
+
 class SessionInput(_Input):
     session_id: str = SessionId
 
@@ -123,6 +140,18 @@ class Revoked(BaseModel):
     reason: str
     ended_by: str
     already_revoked: bool
+
+
+class ScopeWithdrawal(BaseModel):
+    """The consent's scopes once the withdrawal holds everywhere (answered after every lease holder narrowed its
+    endpoints or let its lease lapse); `already_withdrawn` when the scope was not held any more."""
+
+    consent_id: str
+    session_id: str
+    scope: str
+    scopes: list[str]
+    withdrawn_at: str
+    already_withdrawn: bool
 
 
 class ConsentView(BaseModel):
@@ -185,6 +214,8 @@ class LeasesRenewed(BaseModel):
     ttl_seconds: float
     renewed: list[str]
     revoked: list[str]  # asked for, not renewed: the holder cuts these
+    # The scopes each renewed lease allows now: a holder that missed a withdrawal's cut request narrows here.
+    scopes: dict[str, list[str]] = Field(default_factory=dict)
 
 
 class LeasesReleased(BaseModel):
@@ -198,6 +229,8 @@ revoke = CommandSpec("cmd.consent.revoke", RevokeInput, Revoked)
 get = CommandSpec("cmd.consent.get", SessionInput, ConsentView)
 # The receipt's format is the consent service's (`receipts.RECEIPT_FORMAT`), passed through to the customer.
 receipt = CommandSpec("cmd.consent.receipt", SessionInput, ConsentReceipt)
+# Answers, like revoke, once every lease holder has narrowed its endpoints or let its lease lapse.
+withdraw_scope = CommandSpec("cmd.consent.scope.withdraw", ScopeWithdrawInput, ScopeWithdrawal)
 lease_acquire = CommandSpec("cmd.consent.lease.acquire", LeaseAcquireInput, LeaseGranted)
 lease_renew = CommandSpec("cmd.consent.lease.renew", LeaseRenewInput, LeasesRenewed)
 lease_release = CommandSpec("cmd.consent.lease.release", LeaseReleaseInput, LeasesReleased)
@@ -232,5 +265,18 @@ class ConsentRevoked(BaseModel):
     client_address: str | None = None
 
 
+class ConsentScopeWithdrawn(BaseModel):
+    """One scope taken back while the session goes on (`scopes`: what the consent still allows)."""
+
+    consent_id: str
+    session_id: str
+    scope: str
+    scopes: list[str]
+    withdrawn_at: AwareDatetime
+    actor: str | None = None
+    client_address: str | None = None
+
+
 GRANTED = EventSpec("consent.granted", STREAM, ConsentGranted)
 REVOKED = EventSpec("consent.revoked", STREAM, ConsentRevoked)
+SCOPE_WITHDRAWN = EventSpec("consent.scope_withdrawn", STREAM, ConsentScopeWithdrawn)

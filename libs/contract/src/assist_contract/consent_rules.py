@@ -26,6 +26,21 @@ def normalize_scopes(scopes: Iterable[str]) -> list[str]:
     return [scope for scope in SCOPES if scope in requested]
 
 
+def scopes_after_withdrawal(scopes: Iterable[str], scope: str) -> list[str]:
+    """What the consent still allows once `scope` is withdrawn, in canonical order. Withdrawing `view` withdraws
+    everything: `control` stands on `view` (driving a computer one cannot see), so no access is left."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}; allowed: {list(SCOPES)}")
+    if scope == "view":
+        return []
+    return [held for held in SCOPES if held in set(scopes) and held != scope]
+
+
+def gives_access(scopes: Iterable[str]) -> bool:
+    """Whether a session with these scopes still lets anyone see the customer's computer (else it ends)."""
+    return "view" in set(scopes)
+
+
 def validate_reason(reason: str) -> str:
     if reason not in REVOKE_REASONS:
         raise ValueError(f"unknown revocation reason {reason!r}; allowed: {list(REVOKE_REASONS)}")

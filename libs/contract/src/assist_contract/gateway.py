@@ -28,15 +28,17 @@ CUT_ANY = "gateway.cut.*"
 
 
 class CutRequest(BaseModel):
-    """Cut these leases of the session now (the consent service revoked); answered once they are cut."""
+    """Cut these leases of the session now (the consent service revoked); answered once they are cut. With `scopes`,
+    narrow them instead (a scope was withdrawn): from the answer on, only frames those scopes allow pass."""
 
     session_id: str
     lease_ids: list[str] | None = None  # none: every endpoint of the session on that replica
     reason: str | None = None  # the revocation's reason, for the close reason the endpoints are told
+    scopes: list[str] | None = None  # the scopes left; absent: cut the endpoints
 
 
 class CutReply(BaseModel):
-    cut: list[str]  # the lease ids the replica has cut
+    cut: list[str]  # the lease ids the replica has cut (or narrowed)
 
 
 def cut_subject(replica_id: str) -> str:

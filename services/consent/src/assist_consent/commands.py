@@ -10,6 +10,7 @@ from assist_contract.consent import (
     LeaseReleaseInput,
     LeaseRenewInput,
     RevokeInput,
+    ScopeWithdrawInput,
     SessionInput,
     TermsInput,
 )
@@ -22,7 +23,7 @@ from .service import ConsentService
 
 class ConsentCommands:
     """The command table of the service: each handler translates its input into one call of the service, which
-    owns the transaction. `revoke` is answered concurrently because it waits for lease holders."""
+    owns the transaction. `revoke` and `withdraw_scope` are answered concurrently: they wait for lease holders."""
 
     def __init__(self, service: ConsentService) -> None:
         self._service = service
@@ -33,13 +34,14 @@ class ConsentCommands:
             contract.terms: self.terms,
             contract.grant: self.grant,
             contract.revoke: self.revoke,
+            contract.withdraw_scope: self.withdraw_scope,
             contract.get: self.get,
             contract.receipt: self.receipt,
             contract.lease_acquire: self.acquire,
             contract.lease_renew: self.renew,
             contract.lease_release: self.release,
         }
-        return command_table(table, concurrent={contract.revoke})
+        return command_table(table, concurrent={contract.revoke, contract.withdraw_scope})
 
     async def terms(self, request: TermsInput) -> dict:
         return self._service.terms(lang=request.lang)
@@ -59,6 +61,12 @@ class ConsentCommands:
         return await self._service.revoke(
             session_id=request.session_id, reason=request.reason, revoked_at=request.revoked_at,
             actor=request.actor, client_address=request.client_address,
+        )
+
+    async def withdraw_scope(self, request: ScopeWithdrawInput) -> dict:
+        return await self._service.withdraw_scope(
+            session_id=request.session_id, scope=request.scope, actor=request.actor,
+            client_address=request.client_address,
         )
 
     async def get(self, request: SessionInput) -> dict:

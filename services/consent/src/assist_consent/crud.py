@@ -102,17 +102,30 @@ async def create_lease(
 
 async def lock_consents_of_leases(
     *, db: AsyncSession, lease_ids: list[str]
-) -> list[tuple[str, datetime | None, datetime]]:
-    """(consent_id, revoked_at, expires_at) of the consents behind these leases, share-locked in a fixed order
-    (no deadlock between two renewals): a revoke, which takes the row for update, waits for this transaction,
-    and this one for a revoke. Columns, not entities: a renewal names every lease of a replica each second,
-    and loading each consent (its JSON customer and scopes) cost more than the rest of it."""
+) -> list[tuple[str, datetime | None, datetime, dict[str, str] | None]]:
+    """(consent_id, revoked_at, expires_at, scope_withdrawals) of the consents behind these leases, share-locked
+    in a fixed order (no deadlock between two renewals): a revoke, which takes the row for update, waits for this
+    transaction, and this one for a revoke. Columns, not entities: a renewal names every lease of a replica each
+    second, and loading each consent (its JSON customer and scopes) cost more than the rest of it; the
+    withdrawals are almost always NULL."""
     of_leases = select(Lease.consent_id).where(col(Lease.lease_id).in_(lease_ids))
     query = (
-        select(Consent.consent_id, Consent.revoked_at, Consent.expires_at)
+        select(Consent.consent_id, Consent.revoked_at, Consent.expires_at, Consent.scope_withdrawals)
         .where(col(Consent.consent_id).in_(of_leases))
         .order_by(Consent.consent_id)
         .with_for_update(read=True)
+    )
+    return [tuple(row) for row in (await db.exec(query)).all()]
+
+
+async def lease_consents(
+    *, db: AsyncSession, lease_ids: list[str], consent_ids: list[str]
+) -> list[tuple[str, str, list[str]]]:
+    """(lease_id, consent_id, granted scopes) of those of `lease_ids` whose consent is one of `consent_ids`."""
+    query = (
+        select(Lease.lease_id, Consent.consent_id, Consent.scopes)
+        .join(Consent, col(Consent.consent_id) == col(Lease.consent_id))
+        .where(col(Lease.lease_id).in_(lease_ids), col(Consent.consent_id).in_(consent_ids))
     )
     return [tuple(row) for row in (await db.exec(query)).all()]
 

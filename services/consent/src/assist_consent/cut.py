@@ -47,10 +47,12 @@ def cuts_by_holder(leases: list[Lease]) -> list[HolderCut]:
     ]
 
 
-async def _cut_one(nc: NATS, *, session_id: str, reason: str, cut: HolderCut, margin_seconds: float) -> str:
+async def _cut_one(nc: NATS, *, session_id: str, reason: str | None, cut: HolderCut, margin_seconds: float,
+                   scopes: list[str] | None) -> str:
     """'confirmed' when the holder answered, 'expired' when its leases ran out first."""
     wait = cut_wait_seconds(lease_expires_at=cut.latest_expiry, now=utcnow(), margin_seconds=margin_seconds)
-    body = CutRequest(session_id=session_id, lease_ids=list(cut.lease_ids), reason=reason).model_dump_json()
+    body = CutRequest(session_id=session_id, lease_ids=list(cut.lease_ids), reason=reason,
+                      scopes=scopes).model_dump_json(exclude_none=True)
     try:
         if nc is None:  # not connected yet: nobody can be asked, only the clock can cut
             raise ConnectionError("no NATS connection")
@@ -74,13 +76,17 @@ async def _cut_one(nc: NATS, *, session_id: str, reason: str, cut: HolderCut, ma
 
 
 async def cut_leases(
-    nc: NATS | None, *, session_id: str, reason: str, leases: list[Lease], margin_seconds: float
+    nc: NATS | None, *, session_id: str, reason: str | None, leases: list[Lease], margin_seconds: float,
+    scopes: list[str] | None = None,
 ) -> dict[str, str]:
-    """Return once every lease is cut: {holder: 'confirmed' | 'expired'}. All holders are asked at once."""
+    """Return once every lease is cut (with `scopes`: narrowed to them), {holder: 'confirmed' | 'expired'}. All
+    holders are asked at once. A holder that does not answer has stopped forwarding altogether once its lease ran
+    out, which covers a narrowing too."""
     cuts = cuts_by_holder(leases)
     outcomes = await asyncio.gather(
         *(
-            _cut_one(nc, session_id=session_id, reason=reason, cut=cut, margin_seconds=margin_seconds)
+            _cut_one(nc, session_id=session_id, reason=reason, cut=cut, margin_seconds=margin_seconds,
+                     scopes=scopes)
             for cut in cuts
         )
     )

@@ -13,7 +13,9 @@ from assist_contract.consent_rules import (  # noqa: F401
     LANGUAGES,
     REVOKE_REASONS,
     SCOPES,
+    gives_access,
     normalize_scopes,
+    scopes_after_withdrawal,
     validate_language,
     validate_reason,
 )
@@ -46,6 +48,12 @@ def effective_revoked_at(*, requested: datetime | None, now: datetime, granted_a
     if requested is None:
         return as_utc(now)
     return max(as_utc(granted_at), min(as_utc(requested), as_utc(now)))
+
+
+def scopes_in_force(granted: Iterable[str], withdrawals: dict[str, str] | None) -> list[str]:
+    """The granted scopes less those the customer took back since, in canonical order."""
+    withdrawn = set(withdrawals or {})
+    return [scope for scope in SCOPES if scope in set(granted) and scope not in withdrawn]
 
 
 def lease_expires_at(*, now: datetime, ttl_seconds: float) -> datetime:

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from assist_contract.consent import GRANTED, REVOKED
+from assist_contract.consent import GRANTED, REVOKED, SCOPE_WITHDRAWN
 from assist_platform.endings import ended_by_of
 from assist_platform.envelope import CloudEvent, rfc3339
 
+from .domain import scopes_in_force
 from .models import Consent
 
 SOURCE = "assist/consent"
@@ -32,6 +33,25 @@ def consent_revoked(
             "reason": consent.revoke_reason,
             "ended_by": ended_by_of(consent.revoke_reason),
             # Only when someone asked: an ending nobody asked for (expiry, a kept terminate) names no one.
+            **({"actor": actor} if actor else {}),
+            **({"client_address": client_address} if client_address else {}),
+        },
+    )
+
+
+def consent_scope_withdrawn(
+    consent: Consent, *, scope: str, actor: str | None = None, client_address: str | None = None
+) -> CloudEvent:
+    """One scope taken back; `scopes` is what the consent allows from now on."""
+    return SCOPE_WITHDRAWN.new(
+        source=SOURCE,
+        subject=consent.session_id,
+        data={
+            "consent_id": consent.consent_id,
+            "session_id": consent.session_id,
+            "scope": scope,
+            "scopes": scopes_in_force(consent.scopes, consent.scope_withdrawals),
+            "withdrawn_at": (consent.scope_withdrawals or {})[scope],
             **({"actor": actor} if actor else {}),
             **({"client_address": client_address} if client_address else {}),
         },

@@ -34,6 +34,8 @@ class Consent(SQLModel, table=True):
     user_agent: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     revoked_at: datetime | None = Field(default=None, index=True)
     revoke_reason: str | None = Field(default=None, max_length=40)
+    # Scopes the customer took back while the session went on, each with when (RFC 3339); `scopes` stays the grant.
+    scope_withdrawals: dict[str, str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class Lease(SQLModel, table=True):

@@ -7,7 +7,7 @@ from typing import Any
 
 from assist_platform.envelope import rfc3339
 
-from .domain import consent_statement, is_in_force
+from .domain import consent_statement, is_in_force, scopes_in_force
 from .models import Consent
 
 RECEIPT_FORMAT = "assist.consent-receipt/1"
@@ -18,11 +18,11 @@ def _moment(value: datetime | None) -> str | None:
 
 
 def consent_view(consent: Consent, *, now: datetime) -> dict[str, Any]:
-    """The result of `cmd.consent.get`."""
+    """The result of `cmd.consent.get`: the scopes in force now (the grant less what was withdrawn)."""
     return {
         "consent_id": consent.consent_id,
         "session_id": consent.session_id,
-        "scopes": list(consent.scopes),
+        "scopes": scopes_in_force(consent.scopes, consent.scope_withdrawals),
         "in_force": is_in_force(revoked_at=consent.revoked_at, expires_at=consent.expires_at, now=now),
         "terms_version": consent.terms_version,
         "granted_at": rfc3339(consent.granted_at),

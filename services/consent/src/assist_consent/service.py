@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from assist_contract.consent import GRANTED, REVOKED
+from assist_contract.consent import GRANTED, REVOKED, SCOPE_WITHDRAWN
 from assist_platform.audit import actor_of_reason, append_audit, entries_of_session, stage_audit
 from assist_platform.endings import ended_by_of
 from assist_platform.envelope import rfc3339, utcnow
@@ -19,7 +19,15 @@ from sqlalchemy.exc import IntegrityError
 
 from . import crud, events
 from .cut import cut_leases
-from .domain import consent_expires_at, effective_revoked_at, is_in_force, lease_expires_at
+from .domain import (
+    consent_expires_at,
+    effective_revoked_at,
+    gives_access,
+    is_in_force,
+    lease_expires_at,
+    scopes_after_withdrawal,
+    scopes_in_force,
+)
 from .models import Consent
 from .receipts import consent_receipt, consent_view
 from .settings import Settings
@@ -210,23 +218,71 @@ class ConsentService:
             session_id=consent.session_id, reason=consent.revoke_reason, leases=revocation.leases
         )
 
-    def _start_cut(self, *, session_id: str, reason: str, leases: list) -> asyncio.Task:
+    async def withdraw_scope(
+        self, *, session_id: str, scope: str, actor: str | None = None, client_address: str | None = None,
+    ) -> dict[str, Any]:
+        """Take one scope back while the session goes on; answer once every holder of a live lease has narrowed
+        its endpoints to the scopes left (or let its lease lapse), as a revoke answers once they have cut.
+
+        Recorded once, with its `consent.scope_withdrawn` and audit entry; a repeated withdrawal answers the first
+        (`already_withdrawn`) and asks the holders again, which costs nothing. The consent's `scopes` stay the
+        grant; `scope_withdrawals` says what was taken back and when. A withdrawal that would leave no access
+        (`view`: control stands on it) is refused with 409: ending the session is a revoke."""
+        async with self.database.transaction() as db:
+            consent = await crud.get_consent(db=db, session_id=session_id, lock=True)
+            if consent is None:
+                raise _no_consent(session_id)
+            now = utcnow()
+            if not is_in_force(revoked_at=consent.revoked_at, expires_at=consent.expires_at, now=now):
+                raise Problem(409, "Consent not in force", f"Session {session_id} has ended: nothing to withdraw.",
+                              code="consent_not_in_force")
+            in_force = scopes_in_force(consent.scopes, consent.scope_withdrawals)
+            left = scopes_after_withdrawal(in_force, scope)
+            if not gives_access(left):
+                raise Problem(409, "Withdrawal would end the session",
+                              f"Without {scope!r} no access is left: end the session instead (revoke).",
+                              code="withdrawal_ends_session")
+            already = scope not in in_force
+            if not already:
+                consent.scope_withdrawals = {**(consent.scope_withdrawals or {}), scope: rfc3339(now)}
+                db.add(consent)
+                add_event(db, events.consent_scope_withdrawn(consent, scope=scope, actor=actor,
+                                                             client_address=client_address))
+                stage_audit(
+                    db, action=SCOPE_WITHDRAWN.type, actor=actor or "customer", session_id=session_id,
+                    client_address=client_address,
+                    detail={"consent_id": consent.consent_id, "scope": scope, "scopes": left},
+                )
+            leases = await crud.live_leases(db=db, session_id=session_id, now=now)
+            narrowing = self._start_cut(session_id=session_id, reason=None, leases=leases, scopes=left)
+            withdrawn_at = (consent.scope_withdrawals or {}).get(scope, rfc3339(now))
+        await narrowing
+        return {
+            "consent_id": consent.consent_id, "session_id": session_id, "scope": scope, "scopes": left,
+            "withdrawn_at": withdrawn_at, "already_withdrawn": already,
+        }
+
+    def _start_cut(self, *, session_id: str, reason: str | None, leases: list,
+                   scopes: list[str] | None = None) -> asyncio.Task:
         """The cut of `leases`, under way in a task of its own (kept here while it runs: the loop holds tasks
         weakly, and a revoke whose transaction failed leaves its cut to finish on its own)."""
         task = asyncio.get_running_loop().create_task(
-            self._cut_leases(session_id=session_id, reason=reason, leases=leases), name=f"cut {session_id}"
+            self._cut_leases(session_id=session_id, reason=reason, leases=leases, scopes=scopes),
+            name=f"cut {session_id}",
         )
         self._cuts.add(task)
         task.add_done_callback(self._cuts.discard)
         return task
 
-    async def _cut_leases(self, *, session_id: str, reason: str, leases: list) -> None:
+    async def _cut_leases(self, *, session_id: str, reason: str | None, leases: list,
+                          scopes: list[str] | None = None) -> None:
         await cut_leases(
             self.runtime.nc,
             session_id=session_id,
             reason=reason,
             leases=leases,
             margin_seconds=self.settings.consent_cut_margin_seconds,
+            scopes=scopes,
         )
 
     async def expire_due(self) -> int:
@@ -273,7 +329,7 @@ class ConsentService:
         return {
             "lease_id": lease.lease_id,
             "session_id": session_id,
-            "scopes": list(consent.scopes),
+            "scopes": scopes_in_force(consent.scopes, consent.scope_withdrawals),
             "ttl_seconds": ttl,
             "expires_at": rfc3339(lease.expires_at),
         }
@@ -287,14 +343,23 @@ class ConsentService:
         async with self.database.transaction() as db:
             consents = await crud.lock_consents_of_leases(db=db, lease_ids=wanted)
             now = utcnow()
-            in_force = [consent_id for consent_id, revoked_at, expires_at in consents
+            in_force = [consent_id for consent_id, revoked_at, expires_at, _withdrawals in consents
                         if is_in_force(revoked_at=revoked_at, expires_at=expires_at, now=now)]
             renewed = await crud.extend_held_leases(
                 db=db, holder=holder, lease_ids=wanted, consent_ids=in_force,
                 expires_at=lease_expires_at(now=now, ttl_seconds=ttl),
             )
+            # Rare, so looked up only then: the scopes of leases whose consent had a scope taken back. A holder
+            # that missed the withdrawal's cut request narrows here, within one renewal.
+            narrowed = {consent_id: withdrawals for consent_id, _r, _e, withdrawals in consents if withdrawals}
+            scopes = {}
+            if narrowed and renewed:
+                for lease_id, consent_id, granted in await crud.lease_consents(db=db, lease_ids=renewed,
+                                                                              consent_ids=list(narrowed)):
+                    scopes[lease_id] = scopes_in_force(granted, narrowed[consent_id])
         kept = set(renewed)
-        return {"ttl_seconds": ttl, "renewed": renewed, "revoked": [lid for lid in wanted if lid not in kept]}
+        return {"ttl_seconds": ttl, "renewed": renewed, "revoked": [lid for lid in wanted if lid not in kept],
+                "scopes": scopes}
 
     async def release_leases(self, *, lease_ids: list[str]) -> dict[str, Any]:
         async with self.database.transaction() as db:

@@ -2,6 +2,7 @@
 
 `consent.revoked` is the one way a running session ends (a customer's terminate, a consultant's end, an agent
 lost, a consent past its time): the consent service has cut every relay before it publishes it.
+`consent.scope_withdrawn` narrows the session's scopes, which is what its views show from then on.
 
 Each handler runs inside the consumer's transaction, beside the processed-event row, so one event has one effect
 however often it is delivered.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC
 
-from assist_contract.consent import GRANTED, REVOKED
+from assist_contract.consent import GRANTED, REVOKED, SCOPE_WITHDRAWN
 from assist_platform.envelope import CloudEvent
 from assist_platform.messaging import ByType, Subscription
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -46,11 +47,19 @@ async def on_consent_granted(db: AsyncSession, event: CloudEvent) -> None:
     await crud.record_consent_granted(db=db, session_id=granted.session_id, consent_id=granted.consent_id)
 
 
-on_consent_event = ByType({REVOKED.type: on_consent_revoked, GRANTED.type: on_consent_granted})
+async def on_consent_scope_withdrawn(db: AsyncSession, event: CloudEvent) -> None:
+    withdrawn = SCOPE_WITHDRAWN.parse(event)
+    if not await crud.narrow_scopes(db=db, session_id=withdrawn.session_id, scopes=withdrawn.scopes):
+        log.info("consent.scope_withdrawn %s names unknown session %s", event.id, withdrawn.session_id)
+
+
+on_consent_event = ByType({REVOKED.type: on_consent_revoked, GRANTED.type: on_consent_granted,
+                           SCOPE_WITHDRAWN.type: on_consent_scope_withdrawn})
 
 
 def consent_subscription() -> Subscription:
     return Subscription(
-        stream=REVOKED.stream, durable=DURABLE, subjects=(REVOKED.subject, GRANTED.subject),
+        stream=REVOKED.stream, durable=DURABLE,
+        subjects=(REVOKED.subject, GRANTED.subject, SCOPE_WITHDRAWN.subject),
         handler=on_consent_event,
     )

@@ -252,6 +252,18 @@ async def apply_consent_revoked(
     return session
 
 
+async def narrow_scopes(*, db: AsyncSession, session_id: str, scopes: list[str]) -> bool:
+    """Keep only those of the session's scopes that `scopes` still allows (a withdrawal only ever narrows, so
+    events read twice or late narrow no further); False for an unknown session."""
+    session = await find_session(db=db, session_id=session_id, for_update=True)
+    if session is None:
+        return False
+    allowed = set(scopes)
+    session.scopes = [scope for scope in session.scopes if scope in allowed]
+    db.add(session)
+    return True
+
+
 async def record_consent_granted(*, db: AsyncSession, session_id: str, consent_id: str) -> None:
     """The grant usually comes before the request; when the session is already here, fill in a missing consent id."""
     session = await find_session(db=db, session_id=session_id, for_update=True)
