@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from assist_agent import framing, scopes
 from assist_agent.cli import PrintableFormatter
 from assist_agent.connection import Agent
 from assist_agent.status import StatusLine, describe
@@ -74,3 +75,23 @@ async def test_the_agent_keeps_the_session_and_token_of_its_first_attached(agent
     await agent._on_gateway({"type": "attached", "session_id": "A", "resumed": True, "consultant": "maria",
                              "scopes": []})
     assert (agent.session_id, agent.resume_token, agent.consultant) == ("A", "token-of-A", "maria")
+
+
+async def test_a_scopes_message_only_ever_narrows_what_the_agent_allows(agent):
+    await agent._on_gateway({"type": "attached", "session_id": "A", "resume_token": "t", "scopes": ["view"]})
+    # Nothing can widen the consent the agent attached with: `control` stays refused.
+    await agent._on_gateway({"type": "scopes", "scopes": ["view", "control"]})
+    assert agent.scopes == frozenset({"view"}) and agent.channels.scopes == frozenset({"view"})
+    assert scopes.refusal(framing.INPUT, agent.channels.scopes) is not None
+
+
+async def test_control_taken_back_stops_the_agent_acting_on_keystrokes_and_input(agent):
+    await agent._on_gateway({"type": "attached", "session_id": "A", "resume_token": "t",
+                             "scopes": ["view", "control"]})
+    assert scopes.refusal(framing.INPUT, agent.channels.scopes) is None
+    await agent._on_gateway({"type": "scopes", "scopes": ["view"]})
+    assert agent.scopes == frozenset({"view"})
+    for channel in (framing.TERMINAL, framing.INPUT):
+        assert scopes.refusal(channel, agent.channels.scopes) == "the customer's consent allows viewing only"
+    await agent._on_gateway({"type": "scopes", "scopes": "control"})  # malformed: leaves nothing to act on
+    assert agent.scopes == frozenset()

@@ -39,6 +39,8 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/sessions/{session_id}/consent-receipt"): frozenset({CUSTOMER}),
     ("GET", "/api/v1/sessions/{session_id}/report"): SESSION_READERS | {CUSTOMER},
     ("POST", "/api/v1/sessions/{session_id}/terminate"): frozenset({CUSTOMER}),
+    # Taking a scope back is the customer's alone: no consultant, supervisor or admin narrows a consent (#16).
+    ("DELETE", "/api/v1/sessions/{session_id}/scopes/{scope}"): frozenset({CUSTOMER}),
     ("GET", "/api/v1/queue"): CONSULTANTS | {"supervisor"},  # cards: no email, phone or description
     ("POST", "/api/v1/sessions/{session_id}/claim"): CONSULTANTS,
     ("POST", "/api/v1/sessions/{session_id}/end"): frozenset({"consultant", "supervisor", "admin"}),
@@ -56,7 +58,7 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
 # Operations that change the session they name: each cell gets a fresh session so one caller's success cannot
 # hide the next caller's answer.
 SESSION_CHANGING = {"/api/v1/sessions/{session_id}/terminate", "/api/v1/sessions/{session_id}/claim",
-                    "/api/v1/sessions/{session_id}/end"}
+                    "/api/v1/sessions/{session_id}/end", "/api/v1/sessions/{session_id}/scopes/{scope}"}
 SAMPLE_BODIES = {
     "/api/v1/billing/records/{record_id}/credits": {"amount": "1.00", "reason": "authorization matrix"},
     "/api/v1/price-lists": {
@@ -83,6 +85,7 @@ async def _help_request_body(client: httpx.AsyncClient) -> dict:
 async def _call(client: httpx.AsyncClient, cast: Cast, identity: str, method: str, path: str, operation: dict,
                 bodies: dict) -> httpx.Response:
     values = {"session_id": cast.target.session_id, "record_id": uuid.uuid4().hex, "name": "assist-agent.whl",
+              "scope": "control",
               **SAMPLE_QUERY}
     url, params = path, {}
     for parameter in operation.get("parameters", []):

@@ -142,6 +142,57 @@ async def test_with_a_view_only_consent_keystrokes_and_input_never_reach_the_age
     assert refused["what"] == "terminal" and "view" in refused["reason"]
 
 
+@REPLICAS
+async def test_a_consultant_who_reconnects_after_control_was_taken_back_gets_view_only(trust_system, across):
+    """A fresh socket means a fresh lease: it must carry the consent as it is now, not as it was granted (#16)."""
+    request, agent, consultant = await _open_pair(trust_system, across=across)
+    consultant_gw = trust_system.gateway_urls[1 if across else 0]
+    async with httpx.AsyncClient(base_url=trust_system.gateway_urls[0], timeout=30) as customer:
+        taken = await customer.delete(f"/api/v1/sessions/{request.session_id}/scopes/control",
+                                      headers=bearer(request.customer_token))
+        assert taken.status_code == 200, taken.text
+    await consultant.close()
+    consultant = await connect_consultant(consultant_gw, request.session_id, await _token(consultant_gw))
+    assert (await next_control(consultant, "attached"))["scopes"] == ["view"]
+    await consultant.send(console.keystrokes("rm -rf ~\n"))
+    await consultant.send(console.pointer_move(10, 10))
+    await consultant.send(console.resize(100, 30))
+    async with asyncio.timeout(10):
+        first = await agent.recv()
+        while isinstance(first, str):  # the gateway's own messages (`scopes`, `peer_left`, `peer_joined`)
+            first = await agent.recv()
+    assert first == console.resize(100, 30)
+    assert (await next_control(consultant, "refused"))["what"] == "terminal"
+
+
+@REPLICAS
+async def test_a_consultant_cannot_give_himself_control_back(trust_system, across):
+    """Neither with a forged `scopes` message (text frames are the gateway's alone) nor through the customer's
+    route: only the customer's token takes a scope back, and nothing gives one back."""
+    request, agent, consultant = await _open_pair(trust_system, across=across, scopes=("view",))
+    forged = json.dumps({"type": "scopes", "scopes": ["view", "control"]})
+    await consultant.send(forged)
+    await consultant.send(b"\x00after the forged scopes")
+    assert forged not in await _texts_until(agent, b"\x00after the forged scopes")
+    consultant_gw = trust_system.gateway_urls[1 if across else 0]
+    token = await _token(consultant_gw)
+    async with httpx.AsyncClient(base_url=consultant_gw, timeout=30) as client:
+        for scope in ("control", "view"):
+            answer = await client.delete(f"/api/v1/sessions/{request.session_id}/scopes/{scope}",
+                                         headers=bearer(token))
+            assert answer.status_code == 403, answer.text
+        assert (await client.get(f"/api/v1/sessions/{request.session_id}",
+                                 headers=bearer(request.customer_token))).json()["status"] == "active"
+    assert (await next_control(consultant, "refused"))["what"] == "text"
+    await consultant.send(console.keystrokes("id\n"))
+    await consultant.send(console.resize(90, 20))
+    async with asyncio.timeout(10):
+        first = await agent.recv()
+        while isinstance(first, str):
+            first = await agent.recv()
+    assert first == console.resize(90, 20), "a keystroke reached the agent of a view-only session"
+
+
 async def _until(ws, wanted, seen: list, timeout: float = 20.0):
     """Read `ws` (text and binary) into `seen` until `wanted(message)`; that message."""
     async with asyncio.timeout(timeout):

@@ -91,6 +91,20 @@ async def next_control(ws: ClientConnection, wanted_type: str, timeout: float = 
                     return control
 
 
+async def console_keys_then_marker(consultant: ClientConnection, agent: ClientConnection,
+                                   timeout: float = 10.0) -> str:
+    """The consultant sends a keystroke (channel 1), then a channel-0 marker: "marker first" when the keystroke
+    never reached the agent (one sender's frames keep their order), "keystroke passed" when it did."""
+    marker = b'\x00{"type":"resize","cols":81,"rows":24}'
+    await consultant.send(b"\x01id\n")
+    await consultant.send(marker)
+    async with asyncio.timeout(timeout):
+        while True:
+            message = await agent.recv()
+            if isinstance(message, bytes):
+                return "marker first" if message == marker else "keystroke passed"
+
+
 async def close_code(ws: ClientConnection, timeout: float = 10.0) -> tuple[int | None, str]:
     """Drain until the server closes; (code, reason)."""
     async with asyncio.timeout(timeout):

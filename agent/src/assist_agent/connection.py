@@ -4,7 +4,7 @@ The gateway sends `attached` (scopes, consultant, resume_token), `peer_joined` a
 binary frames are protocol v1 (channels.py). Text frames are the gateway's alone (CONTRACT §3): the gateway never
 forwards one from the consultant. The agent does not count on that alone: it takes its session id, resume token and
 scopes from its first `attached` and keeps them for its whole life, so no later message can move it to another
-session. After a network drop the agent reconnects with its resume token,
+session; a `scopes` message (the customer took one back) can only narrow them. After a network drop the agent reconnects with its resume token,
 with backoff, for up to `grace_seconds`; the gateway keeps the session for as long (AGENT_GRACE_SECONDS) and
 ends it with `end_reason: "agent_lost"` past it.
 """
@@ -209,6 +209,16 @@ class Agent:
         elif kind == "peer_left" and self.channels is not None:
             self.channels.peer_left()
             self._set_state("state.left")
+        elif kind == "scopes" and self.channels is not None:
+            # The customer took a scope back: from here on the agent refuses its frames too. Only ever narrower:
+            # no message widens what the consent allowed at `attached` (that needs the customer, here, to agree).
+            narrowed = scope_rules.narrowed(self.scopes, control.get("scopes"))
+            if narrowed != self.scopes:
+                self.scopes = narrowed
+                self.channels.scopes = narrowed
+                log.info("the customer took a scope back; the consultant may now: %s",
+                         ", ".join(sorted(narrowed)) or "nothing")
+                self._show()
 
     # --- the customer's controls ---------------------------------------------------------------------------------
     def end_now(self) -> None:

@@ -15,6 +15,11 @@ def normalise(scopes) -> frozenset[str]:
     return frozenset(scope for scope in scopes if scope in KNOWN)
 
 
+def narrowed(scopes: frozenset[str], told) -> frozenset[str]:
+    """The scopes left after the gateway's `scopes` message: those of `scopes` it still names, never more."""
+    return scopes & normalise(told)
+
+
 def may_see(scopes: frozenset[str]) -> bool:
     # `control` without `view` would be blind typing; the consent form only offers control on top of view.
     return VIEW in scopes or CONTROL in scopes

@@ -70,5 +70,16 @@ async def revoke_consent(
     return await call(runtime, consent.revoke, payload, timeout=timeout)
 
 
+async def withdraw_consent_scope(
+    runtime: ServiceRuntime, *, session_id: str, scope: str, lease_seconds: float, actor: str | None = None,
+    client_address: str | None = None,
+) -> consent.ScopeWithdrawal:
+    """The scopes left once every relay holding a lease has narrowed to them; like a revoke, allowed a full lease
+    beyond the usual command timeout."""
+    timeout = runtime.settings.command_timeout_seconds + lease_seconds
+    payload = drop_none({"session_id": session_id, "scope": scope, "actor": actor, "client_address": client_address})
+    return await call(runtime, consent.withdraw_scope, payload, timeout=timeout)
+
+
 async def get_session(runtime: ServiceRuntime, *, session_id: str) -> session.SessionView:
     return await call(runtime, SESSION_GET, {"session_id": session_id})

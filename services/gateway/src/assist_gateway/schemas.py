@@ -66,6 +66,14 @@ class EndedOut(BaseModel):
     ended_by: str
 
 
+class ScopesOut(BaseModel):
+    """What the customer's consent allows now; `ended` when the withdrawal left no access and ended the session."""
+
+    session_id: str
+    scopes: list[str]
+    ended: bool
+
+
 class ClaimedOut(BaseModel):
     session_id: str
     status: str

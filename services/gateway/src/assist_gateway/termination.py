@@ -20,6 +20,7 @@ import logging
 import time
 from typing import Any, Protocol
 
+from assist_contract.consent_rules import SCOPES, gives_access, scopes_after_withdrawal
 from assist_platform.endings import ending_of
 from assist_platform.envelope import rfc3339, utcnow
 from assist_platform.outbox import add_event
@@ -28,7 +29,7 @@ from assist_platform.runtime import ServiceRuntime
 from opentelemetry import trace
 from prometheus_client import Histogram
 
-from .commands import revoke_consent
+from .commands import revoke_consent, withdraw_consent_scope
 from .domain import Ending, KeptEnding, KeptEndings, remaining_lease_wait
 from .events import terminate_requested
 
@@ -47,6 +48,10 @@ class LocalCutter(Protocol):
     def cut_session_locally(self, session_id: str, *, ended_by: str, reason: str | None = None) -> Any: ...
 
     def cut_endpoints_here(self, session_id: str, *, ended_by: str, reason: str) -> Any: ...
+
+    def narrow_endpoints_here(self, session_id: str, *, without: str) -> Any: ...
+
+    def narrow_session(self, session_id: str, *, scopes: list[str]) -> Any: ...
 
 
 def _messaging_away(problem: Problem) -> bool:
@@ -132,3 +137,25 @@ async def _cut_without_messaging(
     await asyncio.sleep(wait)
     return kept.ending.ended_by
 
+
+async def withdraw_scope_everywhere(
+    *, runtime: ServiceRuntime, relay_hub: LocalCutter, session_id: str, scope: str, ending: Ending,
+    actor: str | None = None, client_address: str | None = None,
+) -> tuple[list[str], bool]:
+    """Take `scope` back on every replica: (the scopes left, whether the session ended). "200 means cut" for the
+    scope: this replica narrows first, and the consent service answers once every other holder has narrowed (or
+    let its lease lapse). A scope without which no access is left (`view`) ends the session, as a terminate.
+
+    Without NATS the withdrawal cannot be confirmed elsewhere: this replica stays narrowed and the 503 stands
+    (the customer can still end the session, which is kept and waited out even then)."""
+    if not gives_access(scopes_after_withdrawal(SCOPES, scope)):
+        await end_session_everywhere(runtime=runtime, relay_hub=relay_hub, session_id=session_id, ending=ending,
+                                     actor=actor, client_address=client_address)
+        return [], True
+    relay_hub.narrow_endpoints_here(session_id, without=scope)
+    withdrawal = await withdraw_consent_scope(
+        runtime, session_id=session_id, scope=scope, lease_seconds=_lease_seconds(relay_hub) or 0.0, actor=actor,
+        client_address=client_address,
+    )
+    relay_hub.narrow_session(session_id, scopes=withdrawal.scopes)  # an endpoint that attached here meanwhile
+    return withdrawal.scopes, False

@@ -16,6 +16,7 @@ from ..ratelimit import SlidingWindowLimiter
 from ..schemas import (
     ConsentReceiptOut,
     EndedOut,
+    ScopesOut,
     HelpRequestIn,
     HelpRequestOut,
     PriceListOut,
@@ -24,7 +25,7 @@ from ..schemas import (
     TermsOut,
 )
 from ..service import request_help
-from ..termination import end_session_everywhere
+from ..termination import end_session_everywhere, withdraw_scope_everywhere
 from .deps import (
     CustomerTokensDep, RelayHubDep, RuntimeDep, SessionCaller, SessionCallerDep, SessionReaderDep, client_address,
 )
@@ -146,3 +147,22 @@ async def terminate(
         actor="customer", client_address=client_address(request),
     )
     return EndedOut(ended_by=ended_by)
+
+
+@router.delete("/sessions/{session_id}/scopes/{scope}", response_model=ScopesOut,
+               responses=problem_responses(
+                   401, 403, 404, 409, 422, 503,
+                   s409="The session has ended (`code`: consent_not_in_force): nothing is left to withdraw."))
+async def withdraw_scope(
+    session_id: str, scope: Literal["view", "control"], caller: SessionCallerDep, runtime: RuntimeDep,
+    relay_hub: RelayHubDep, request: Request,
+) -> ScopesOut:
+    """The customer takes back one scope of their consent and the session goes on with the rest. 200 means no
+    frame of that scope passes anywhere from now on (as for terminate); withdrawing `view` leaves no access, so
+    it ends the session (`ended`)."""
+    _customer_only(caller)
+    scopes, ended = await withdraw_scope_everywhere(
+        runtime=runtime, relay_hub=relay_hub, session_id=session_id, scope=scope, ending=CUSTOMER_ENDING,
+        actor="customer", client_address=client_address(request),
+    )
+    return ScopesOut(session_id=session_id, scopes=scopes, ended=ended)

@@ -53,6 +53,15 @@ class Endpoint:
         """Whether the consent lets this endpoint's peer be driven: `control` (view alone is watching)."""
         return "control" in self.scopes
 
+    def narrow(self, scopes) -> bool:
+        """Keep only those of this endpoint's scopes that `scopes` allows (a withdrawal: scopes never widen here);
+        whether anything was taken away. Synchronous, like a cut: the next frame already meets it."""
+        kept = tuple(scope for scope in self.scopes if scope in scopes)
+        if kept == self.scopes:
+            return False
+        self.scopes = kept
+        return True
+
     def may_pass(self) -> bool:
         return not self.cut and time.monotonic() < self.deadline
 

@@ -56,11 +56,16 @@ class FramePolicy:
             if not await self._hold(relay, source):
                 return  # ended, cut, lapsed, hung up, or the peer left: a held frame is dropped, never delivered
             target = route(relay, source)
+        drives = source.role == "consultant" and data and data[0] in CHANNELS_NEEDING_CONTROL
+        if drives and not source.may_act():
+            return  # `control` taken back while the frame was held: never delivered
         if isinstance(target, str):
             await self._publish_to_bridge(bridge.subject(relay.session_id, target), bridge.pack(data))
             return
         if not target.may_pass():
             return
+        if drives and not target.may_act():
+            return  # the agent's side narrowed first (its replica heard the withdrawal): the home does not count on us
         try:
             await target.send_bytes(data)
         except Exception:

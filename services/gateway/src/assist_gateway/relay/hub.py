@@ -44,10 +44,12 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence):
             renew_seconds=settings.lease_renew_seconds,
             command_timeout=settings.command_timeout_seconds,
             on_revoked=lambda endpoint: self._cut_endpoint(endpoint, reason=closecodes.ended_reason(None)),
+            on_narrowed=self._tell_scopes,
         )
         self._tasks: list[asyncio.Task] = []
         self._graces: dict[str, asyncio.Task] = {}
         self._reports: set[asyncio.Task] = set()  # agent away/back reports on their way to the session service
+        self._notices: set[asyncio.Task] = set()  # `scopes` control messages on their way to the endpoints
         # Set by the app: ends a session whose agent stayed away past the grace period (agent_lost).
         self.end_session_agent_lost: Callable[[str], Awaitable[None]] | None = None
         self._subscriptions: list = []
@@ -87,14 +89,47 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence):
 
     # --- cutting ---------------------------------------------------------------------------------------------
     async def _on_cut_request(self, msg) -> None:
-        """The consent service revoked: cut before answering, so its reply (and our 200) means cut."""
+        """The consent service revoked (or, with `scopes`, took one back): cut (narrow) before answering, so its
+        reply (and our 200) means cut."""
         try:
             request = CutRequest.model_validate_json(msg.data)
         except ValueError:  # pydantic's ValidationError is one
             return
-        cut = self._cut_session(request.session_id, reason=closecodes.ended_reason(request.reason),
-                                lease_ids=request.lease_ids or [])
-        await msg.respond(CutReply(cut=cut).model_dump_json().encode())
+        if request.scopes is not None:
+            done = self.narrow_session(request.session_id, scopes=request.scopes, lease_ids=request.lease_ids or [])
+        else:
+            done = self._cut_session(request.session_id, reason=closecodes.ended_reason(request.reason),
+                                     lease_ids=request.lease_ids or [])
+        await msg.respond(CutReply(cut=done).model_dump_json().encode())
+
+    def narrow_session(self, session_id: str, *, scopes, lease_ids: list[str] = ()) -> list[str]:
+        """A scope taken back: this replica's endpoints of the session keep only `scopes`, at once; both sides are
+        told with a `scopes` control message. The lease ids of the endpoints it holds."""
+        targets = set(self.leases.find(list(lease_ids)))
+        relay = self.sessions.get(session_id)
+        if relay is not None:
+            targets.update(endpoint for endpoint in (relay.agent, relay.consultant) if endpoint is not None)
+        for endpoint in targets:
+            if endpoint.narrow(scopes):
+                self._tell_scopes(endpoint)
+        return [endpoint.lease_id for endpoint in targets]
+
+    def narrow_endpoints_here(self, session_id: str, *, without: str) -> list[str]:
+        """A withdrawal about to reach the consent service: narrow this replica's endpoints now (as a terminate
+        cuts them first), before any cut request comes back here."""
+        relay = self.sessions.get(session_id)
+        if relay is None:
+            return []
+        here = [endpoint for endpoint in (relay.agent, relay.consultant) if endpoint is not None]
+        return self.narrow_session(session_id, scopes=[scope for endpoint in here for scope in endpoint.scopes
+                                                       if scope != without])
+
+    def _tell_scopes(self, endpoint: Endpoint) -> None:
+        """What the consent allows from now on, to the agent (which narrows its own gate) and the console."""
+        notice = json.dumps({"type": "scopes", "scopes": list(endpoint.scopes)})
+        task = asyncio.get_running_loop().create_task(endpoint.send_control(notice))
+        self._notices.add(task)
+        task.add_done_callback(self._notices.discard)
 
     def cut_session_locally(self, session_id: str, *, ended_by: str, reason: str | None = None) -> list[str]:
         return self._cut_session(session_id, reason=closecodes.ended_reason(reason, ended_by), lease_ids=[])

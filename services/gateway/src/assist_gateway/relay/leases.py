@@ -27,13 +27,14 @@ log = logging.getLogger(__name__)
 class LeaseKeeper:
     def __init__(
         self, *, nc_getter: Callable, holder: str, renew_seconds: float, command_timeout: float,
-        on_revoked: Callable[[Endpoint], None],
+        on_revoked: Callable[[Endpoint], None], on_narrowed: Callable[[Endpoint], None] = lambda _endpoint: None,
     ) -> None:
         self._nc = nc_getter
         self.holder = holder
         self._renew_seconds = renew_seconds
         self._timeout = command_timeout
         self._on_revoked = on_revoked
+        self._on_narrowed = on_narrowed
         self._endpoints: dict[str, Endpoint] = {}
         self.ttl_seconds: float | None = None  # the length of the lease consent granted last
         self.longest_ttl_seconds: float | None = None  # the longest consent ever granted or announced
@@ -97,6 +98,10 @@ class LeaseKeeper:
         ttl = self.granted(renewal.ttl_seconds)
         for endpoint in self.find(renewal.renewed):
             endpoint.extend(sent_at=sent_at, ttl_seconds=ttl)
+        for lease_id, scopes in renewal.scopes.items():  # a withdrawal whose cut request this replica missed
+            for endpoint in self.find([lease_id]):
+                if endpoint.narrow(scopes):
+                    self._on_narrowed(endpoint)
         for endpoint in self.find(renewal.revoked):
             self._on_revoked(endpoint)
 

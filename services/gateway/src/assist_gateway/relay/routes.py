@@ -248,8 +248,8 @@ class RelayHub(RelayCore):
         lease carries the scopes, before they could reach any home (defence in depth: the agent refuses them too).
         A frame that cannot pass yet holds this loop in `forward`; what was read ahead meanwhile comes next."""
         websocket = endpoint.websocket
-        # The scopes are the lease's, fixed for the endpoint's life: decided once, not per frame.
-        view_only = endpoint.role == "consultant" and not endpoint.may_act()
+        # The scopes are the lease's, narrowed when the customer takes one back: asked of each frame that needs one.
+        consultant = endpoint.role == "consultant"
         while True:
             try:
                 if endpoint.read_ahead is None:
@@ -271,7 +271,7 @@ class RelayHub(RelayCore):
             if data is None:
                 await self.take_text(endpoint, text or "")
                 continue
-            if view_only and data and data[0] in CHANNELS_NEEDING_CONTROL:
+            if consultant and data and data[0] in CHANNELS_NEEDING_CONTROL and not endpoint.may_act():
                 await self.refuse(endpoint, CHANNEL_NAMES[data[0]], VIEW_ONLY_REASON)
                 continue
             await self.forward(relay, endpoint, data)
