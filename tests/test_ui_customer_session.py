@@ -10,8 +10,9 @@ import contextlib
 import httpx
 import pytest
 from assist_gateway.web.i18n import MESSAGES
-from browser import chromium, fill_request
-from public_api import bearer, connect_consultant, login
+from assist_platform.testing import eventually
+from browser import SCREENSHOTS, chromium, fill_request
+from public_api import bearer, connect_agent, connect_consultant, console_keys_then_marker, login, next_control
 
 pytestmark = pytest.mark.e2e
 BG = MESSAGES["bg"]
@@ -173,6 +174,59 @@ async def test_the_open_session_survives_a_reload_and_a_closed_tab_and_ends_with
             "{ender}", EN["cs_ender_consultant"].replace("{consultant}", "elena"))
         assert await page.inner_text("#summary-reason") == EN[f"cs_reason_{view['end_reason']}"]
         await assert_fits_the_phone(page)
+
+
+async def test_the_customer_takes_control_back_on_the_phone_and_the_session_goes_on(start_system):
+    """#16: the page shows what the consent allows now; "take back control" narrows it everywhere at once (the
+    agent is told, a consultant's keystroke no longer reaches it), the session goes on, and the page, the API and
+    a reload agree."""
+    system = start_system(shared=True)
+    system.add_user("consultant", "elena", "elena-pass-1")
+    base = system.gateway_url
+    async with phone_page() as page:
+        saved = await request_on(page, base, "Мария Иванова")
+        agent = await connect_agent(base, saved["session_code"])
+        await next_control(agent, "attached")
+        async with httpx.AsyncClient(base_url=base) as client:
+            staff = await login(client, "elena", "elena-pass-1")
+            claimed = await client.post(f"/api/v1/sessions/{saved['session_id']}/claim", headers=bearer(staff))
+            assert claimed.status_code == 200, claimed.text
+        consultant = await connect_consultant(base, saved["session_id"], staff)
+        await next_control(consultant, "peer_joined")
+        await page.wait_for_selector("#status-text[data-status='active']")
+        assert await page.inner_text("#allowed-scopes") == f"{BG['cs_scope_view']}, {BG['cs_scope_control']}"
+        assert await page.is_visible("#withdraw-control")
+        assert await page.inner_text("#withdraw-control") == BG["cs_withdraw_control"]
+        await assert_fits_the_phone(page)
+        await page.screenshot(path=str(SCREENSHOTS / "customer-take-back-control-320px.png"), full_page=True)
+
+        await page.click("#withdraw-control")
+        await page.wait_for_selector("#allowed-scopes[data-scopes='view']")
+        assert await page.inner_text("#allowed-scopes") == BG["cs_scope_view"]
+        assert await page.is_hidden("#withdraw-box") and await page.is_hidden("#end-error")
+        assert (await next_control(agent, "scopes"))["scopes"] == ["view"]
+        assert await console_keys_then_marker(consultant, agent) == "marker first"
+        view = await eventually(lambda: _scopes_are(base, saved, ["view"]), what="the session's scopes narrowed")
+        assert view["status"] == "active"
+        await assert_fits_the_phone(page)
+        await page.screenshot(path=str(SCREENSHOTS / "customer-control-withdrawn-320px.png"), full_page=True)
+
+        # A reload shows it from the gateway alone; so does the page in English.
+        await page.reload()
+        await page.wait_for_selector("#allowed-scopes[data-scopes='view']")
+        assert await page.is_hidden("#withdraw-box")
+        await page.goto(base + "/?lang=en")
+        await page.wait_for_selector("#allowed-scopes[data-scopes='view']")
+        assert await page.inner_text("#allowed-scopes") == EN["cs_scope_view"]
+        await page.click("#end-session")
+        await page.wait_for_selector("#summary-section", state="visible")
+    await agent.close()
+    await consultant.close()
+
+
+async def _scopes_are(base: str, saved: dict, scopes: list[str]) -> dict | None:
+    view = await api_view(base, saved)
+    return view if view["scopes"] == scopes else None
 
 
 async def test_while_the_agent_is_away_the_page_says_so_and_the_clock_stands_still(start_system, tmp_path):

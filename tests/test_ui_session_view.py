@@ -233,6 +233,39 @@ async def test_the_terminal_history_survives_a_reload_and_is_gone_after_the_end(
 
 
 @needs_x
+async def test_control_taken_back_mid_session_turns_the_page_to_view_only_at_once(start_system, tmp_path, desktop,
+                                                                                   agents):
+    """The customer takes `control` back while the consultant works (#16): the page says so in its language,
+    stops offering input, and nothing typed afterwards reaches the customer's computer; the screen goes on."""
+    async with elenas_console(start_system, tmp_path, agents, env=desktop.env()) as (system, page, opened):
+        assert not await page.is_visible("#view-only-notice") and not await page.is_visible("#view-only-badge")
+        await page.click("#terminal")
+        await page.keyboard.type("echo before-$((20+1))\n")
+        await wait_for_lines(page, lambda lines: "before-21" in lines)
+
+        async with httpx.AsyncClient(base_url=system.gateway_url, timeout=15) as customer:
+            taken = await customer.delete(f"/api/v1/sessions/{opened.request.session_id}/scopes/control",
+                                          headers=bearer(opened.request.customer_token))
+        assert taken.status_code == 200 and taken.json()["scopes"] == ["view"], taken.text
+        await page.wait_for_selector("#view-only-notice", state="visible")
+        assert await page.inner_text("#view-only-notice") == WORDS["bg"]["sv_control_withdrawn"]
+        assert await page.is_visible("#view-only-badge")
+        assert await page.evaluate("() => window.AssistSessionView.viewOnly") is True
+        assert await page.evaluate("() => window.AssistSessionView.terminal.options.disableStdin") is True
+        await opened.agent.wait_for_log("the consultant may now: view", timeout=10)
+
+        witness = tmp_path / "typed-after-control-was-taken-back"
+        mark = len(opened.sent)
+        await page.click("#terminal")
+        await page.keyboard.type(f"touch {witness}\n")
+        await screen_shown(page)  # the screen still comes
+        assert set(channels(opened.sent[mark:])) <= {0}, channels(opened.sent[mark:])
+        assert not witness.exists()
+        assert (await session_status(system, opened.request))["status"] == "active"
+        await page.screenshot(path=str(SCREENSHOTS / "console-session-control-withdrawn.png"), full_page=True)
+
+
+@needs_x
 async def test_a_view_only_session_says_so_first_and_offers_no_input(start_system, tmp_path, desktop, agents):
     async with elenas_console(
             start_system, tmp_path, agents, scopes=("view",), env=desktop.env()) as (system, page, opened):
@@ -276,7 +309,7 @@ async def test_a_view_only_session_says_so_first_and_offers_no_input(start_syste
         control = await open_session(system, page, tmp_path, username="elena", password=PASSWORD,
                                      env=desktop.env(), login_page=False)
         agents.append(control.agent)
-        assert await page.locator("#view-only-notice").count() == 0
+        assert not await page.is_visible("#view-only-notice") and not await page.is_visible("#view-only-badge")
         await page.click("#terminal")
         await page.keyboard.type("echo with-control-$((1+1))\n")
         await wait_for_lines(page, lambda lines: "with-control-2" in lines)

@@ -8,6 +8,7 @@
   let pollTimer = null;
   let tickTimer = null;
   let current = null; // the last session view
+  const withdrawn = new Set(); // scopes this page took back from the session it shows
 
   // The session id and customer token are kept in localStorage (never a cookie: no request carries them unasked),
   // so that a reload or a closed tab leads back to the open session; "New request" forgets them.
@@ -236,11 +237,38 @@
     const agentKnown = typeof agent === "string" && view.status !== "ended";
     for (const node of document.querySelectorAll(".agent-fact")) node.hidden = !agentKnown;
     $("agent-state").dataset.agent = agentKnown ? agent : "";
+    showScopes(view);
     if (agentKnown) {
       const left = graceLeft(view);
       $("agent-state").textContent = agent === "away"
         ? (left === null ? t("cs_agent_away_open") : t("cs_agent_away", { left: duration(left) }))
         : t(`cs_agent_${agent}`);
+    }
+  }
+
+  // What the consent allows now: the session's scopes, less what this page took back (the session's own view
+  // narrows a moment after the withdrawal's 200, which already holds everywhere).
+  function showScopes(view) {
+    const scopes = (view.scopes || []).filter((scope) => !withdrawn.has(scope));
+    $("allowed-scopes").textContent = scopes.map((scope) => t(`cs_scope_${scope}`)).join(", ") || "—";
+    $("allowed-scopes").dataset.scopes = scopes.join(",");
+    $("withdraw-box").hidden = view.status === "ended" || !scopes.includes("control");
+  }
+
+  async function withdrawControl() {
+    const session = saved();
+    $("withdraw-control").disabled = true;
+    $("end-error").hidden = true;
+    const result = await api("DELETE",
+      `/api/v1/sessions/${encodeURIComponent(session.session_id)}/scopes/control`, { token: session.customer_token });
+    $("withdraw-control").disabled = false;
+    if (result.ok) {
+      withdrawn.add("control");
+      if (current) showScopes(current);
+      poll();
+    } else {
+      $("end-error").textContent = t("cs_withdraw_failed", { detail: problemText(result) });
+      $("end-error").hidden = false;
     }
   }
 
@@ -365,6 +393,10 @@
   function resetView() {
     stopTimers();
     current = null;
+    withdrawn.clear();
+    $("allowed-scopes").textContent = "—";
+    $("allowed-scopes").dataset.scopes = "";
+    $("withdraw-box").hidden = true;
     $("status-text").textContent = "";
     $("status-text").dataset.status = "";
     $("agent-state").textContent = "";
@@ -400,6 +432,7 @@
   $("request-form").addEventListener("submit", submit);
   revalidateOnChange();
   $("end-session").addEventListener("click", endSession);
+  $("withdraw-control").addEventListener("click", withdrawControl);
   $("download-receipt").addEventListener("click", downloadReceipt);
   $("new-request").addEventListener("click", startOver);
   sessionStorage.removeItem(STORE); // where earlier versions kept it

@@ -9,7 +9,7 @@
   const $ = (id) => document.getElementById(id);
   // Without the consent's `control` the page only watches: the terminal takes no keys, the screen has no input
   // attached, and nothing on channels 1 and 3 leaves the page (the gateway would refuse it anyway).
-  const viewOnly = !(root.dataset.scopes || "").split(",").includes("control");
+  let viewOnly = !(root.dataset.scopes || "").split(",").includes("control");
   let startedAt = root.dataset.startedAt ? Date.parse(root.dataset.startedAt) : null;
   let ended = false;
   let socket = null;
@@ -260,6 +260,22 @@
     // The gateway refuses keystrokes and input under a view-only consent before they reach the agent, and says so
     // (at most once a second) as the agent would.
     else if (message.type === "refused") onControl(message);
+    // The customer took a scope back: what the consent allows from now on (it only ever narrows).
+    else if (message.type === "scopes" && Array.isArray(message.scopes)) onScopes(message.scopes);
+  }
+
+  function onScopes(scopes) {
+    root.dataset.scopes = scopes.join(",");
+    if (viewOnly || scopes.includes("control")) return;
+    viewOnly = true;
+    root.classList.add("view-only");
+    term.options.disableStdin = true;
+    term.options.cursorBlink = false;
+    $("view-only-badge").hidden = false;
+    const notice = $("view-only-notice");
+    notice.textContent = t("sv_control_withdrawn");
+    notice.hidden = false;
+    term.write(`\r\n\x1b[33m${t("sv_control_withdrawn")}\x1b[0m\r\n`);
   }
 
   function endedText(reason) {
@@ -323,6 +339,6 @@
   showElapsed();
   fitScreen();
   // For tests and the curious: the terminal, whose buffer is what the consultant sees.
-  window.AssistSessionView = { terminal: term, viewOnly };
+  window.AssistSessionView = { terminal: term, get viewOnly() { return viewOnly; } };
   connect();
 })();

@@ -16,6 +16,9 @@ WORDS: dict[str, dict[str, str]] = {
             "но не можете да пишете в терминала, нито да управлявате мишката и клавиатурата."
         ),
         "sv_view_only_short": "само преглед",
+        "sv_control_withdrawn": (
+            "Клиентът оттегли разрешението за управление: от сега само преглед. Екранът и терминалът остават."
+        ),
         # Ending from the session page
         "sv_end_question": (
             "Да приключа ли сесията с {customer}? Терминалът и екранът на клиента се прекъсват веднага "
@@ -48,6 +51,9 @@ WORDS: dict[str, dict[str, str]] = {
             "but cannot type in the terminal or use the mouse and keyboard."
         ),
         "sv_view_only_short": "view only",
+        "sv_control_withdrawn": (
+            "The customer took control back: from now on you can only watch. The screen and terminal stay."
+        ),
         "sv_end_question": (
             "End the session with {customer}? The customer's terminal and screen are disconnected at once "
             "and the session is recorded for billing. This cannot be undone."
