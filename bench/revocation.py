@@ -2,9 +2,12 @@
 
 Starts the whole system as `make run` does (a temporary data directory, free ports), opens 2×N relays that all
 carry traffic, then terminates N of them one after another, so at least N relays are active at every terminate.
-Prints p50, p99 and max of the cut latency and of the terminate's answer.
+Prints p50, p99 and max of the cut latency and of the terminate's answer. With `--withdraw`, the customer takes
+`control` back instead (issue #16): "withdrawal sent → consultant told" (the gateway's `scopes` message, sent once
+its endpoint is narrowed) and the withdrawal's answer.
 
     .venv/bin/python bench/revocation.py              # N = 100 (the figure in docs/benchmarks.md)
+    .venv/bin/python bench/revocation.py --withdraw   # the same for taking `control` back
     .venv/bin/python bench/revocation.py --quick      # N = 5, a smoke run (the test suite runs this)
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import sys
@@ -37,6 +41,8 @@ class Relay:
         self.consultant = consultant
         self.closed_at: float | None = None
         self.closed = asyncio.Event()
+        self.narrowed_at: float | None = None  # when the gateway told the consultant the consent's scopes shrank
+        self.narrowed = asyncio.Event()
         self.tasks: list[asyncio.Task] = []
 
     def start_traffic(self, interval: float) -> None:
@@ -55,7 +61,10 @@ class Relay:
     async def _consultant_reads(self) -> None:
         try:
             while True:
-                await self.consultant.recv()
+                message = await self.consultant.recv()
+                if isinstance(message, str) and json.loads(message).get("type") == "scopes":
+                    self.narrowed_at = time.perf_counter()
+                    self.narrowed.set()
         except Exception:
             self.closed_at = time.perf_counter()
             self.closed.set()
@@ -70,7 +79,8 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
 
 
-async def measure(system: System, n: int, interval: float, consultants: int) -> dict[str, list[float]]:
+async def measure(system: System, n: int, interval: float, consultants: int,
+                  withdraw: bool = False) -> dict[str, list[float]]:
     gateway = system.gateway_urls[0]
     async with httpx.AsyncClient(base_url=gateway, timeout=30) as client:
         tokens = []
@@ -85,13 +95,19 @@ async def measure(system: System, n: int, interval: float, consultants: int) -> 
         await asyncio.sleep(1.0)  # let every relay carry traffic before measuring
         cut, answered = [], []
         for relay in relays[:n]:
+            session = relay.request.session_id
             sent = time.perf_counter()
-            response = await client.post(f"/api/v1/sessions/{relay.request.session_id}/terminate",
-                                         headers=bearer(relay.request.customer_token))
+            if withdraw:
+                response = await client.delete(f"/api/v1/sessions/{session}/scopes/control",
+                                               headers=bearer(relay.request.customer_token))
+            else:
+                response = await client.post(f"/api/v1/sessions/{session}/terminate",
+                                             headers=bearer(relay.request.customer_token))
             answered_at = time.perf_counter()
             assert response.status_code == 200, response.text
-            await asyncio.wait_for(relay.closed.wait(), 10)
-            cut.append((relay.closed_at - sent) * 1000)
+            done = relay.narrowed if withdraw else relay.closed
+            await asyncio.wait_for(done.wait(), 10)
+            cut.append(((relay.narrowed_at if withdraw else relay.closed_at) - sent) * 1000)
             answered.append((answered_at - sent) * 1000)
         for relay in relays:
             for task in relay.tasks:
@@ -111,6 +127,7 @@ def main() -> int:
     parser.add_argument("--relays", type=int, default=100, help="terminates measured (2× as many relays are opened)")
     parser.add_argument("--interval", type=float, default=0.1, help="seconds between each agent's 1 KiB frames")
     parser.add_argument("--quick", action="store_true", help="a smoke run with 5 relays")
+    parser.add_argument("--withdraw", action="store_true", help="take `control` back instead of terminating")
     args = parser.parse_args()
     n = 5 if args.quick else args.relays
     # Each account is an `assist user add` process (a few seconds): the smoke run makes do with two.
@@ -127,13 +144,17 @@ def main() -> int:
         try:
             for i in range(consultants):
                 system.add_user("consultant", f"bench{i}", PASSWORD)
-            figures = asyncio.run(measure(system, n, args.interval, consultants))
+            figures = asyncio.run(measure(system, n, args.interval, consultants, withdraw=args.withdraw))
         finally:
             system.stop()
     print(f"revocation with {2 * n} relays open (≥ {n} active at every terminate), "
           f"agents sending 1 KiB every {args.interval * 1000:.0f} ms")
-    print(report("terminate sent → consultant closed", figures["cut"]))
-    print(report("terminate sent → 200 received", figures["answered"]))
+    if args.withdraw:
+        print(report("withdrawal sent → consultant told", figures["cut"]))
+        print(report("withdrawal sent → 200 received", figures["answered"]))
+    else:
+        print(report("terminate sent → consultant closed", figures["cut"]))
+        print(report("terminate sent → 200 received", figures["answered"]))
     return 0
 
 
