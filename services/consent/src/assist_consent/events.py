@@ -17,6 +17,11 @@ def consent_granted(consent: Consent) -> CloudEvent:
     return GRANTED.from_fields(source=SOURCE, subject=consent.session_id, fields=consent.model_dump())
 
 
+def _who_asked(actor: str | None, client_address: str | None) -> dict[str, str]:
+    """Only when someone asked: an ending nobody asked for (expiry, a kept terminate) names no one."""
+    return {**({"actor": actor} if actor else {}), **({"client_address": client_address} if client_address else {})}
+
+
 def consent_revoked(
     consent: Consent, *, actor: str | None = None, client_address: str | None = None
 ) -> CloudEvent:
@@ -32,9 +37,7 @@ def consent_revoked(
             "revoked_at": rfc3339(consent.revoked_at),
             "reason": consent.revoke_reason,
             "ended_by": ended_by_of(consent.revoke_reason),
-            # Only when someone asked: an ending nobody asked for (expiry, a kept terminate) names no one.
-            **({"actor": actor} if actor else {}),
-            **({"client_address": client_address} if client_address else {}),
+            **_who_asked(actor, client_address),
         },
     )
 
@@ -52,7 +55,6 @@ def consent_scope_withdrawn(
             "scope": scope,
             "scopes": scopes_in_force(consent.scopes, consent.scope_withdrawals),
             "withdrawn_at": (consent.scope_withdrawals or {})[scope],
-            **({"actor": actor} if actor else {}),
-            **({"client_address": client_address} if client_address else {}),
+            **_who_asked(actor, client_address),
         },
     )
