@@ -10,6 +10,7 @@ import subprocess
 import httpx
 import pytest
 from agent_flow import ASSIST, Forwarder, Xvfb, missing_x_tools, paint, screen_rgb, session_view, start_session
+from assist_platform.testing import eventually
 from public_api import close_code, next_control
 
 from assist_agent import console, framing
@@ -64,6 +65,26 @@ async def test_the_customers_hotkey_ends_the_session_for_the_customer(start_syst
     view = await session_view(system, consultant)
     assert view["status"] == "ended" and view["ended_by"] == "customer"
     assert "every channel is closed locally" in agent.log()
+
+
+async def test_the_customers_c_key_takes_control_back_and_the_session_goes_on(start_system, tmp_path, agents):
+    """#16 from the agent: C narrows the agent at once, and the gateway everywhere; the session stays active."""
+    system = start_system(shared=True)
+    agent, consultant = await start_session(system, tmp_path)
+    agents.append(agent)
+    agent.press(b"c")
+    assert (await next_control(consultant.ws, "scopes"))["scopes"] == ["view"]
+    await agent.wait_for_log("the customer took control back at the agent; the consultant may now: view")
+    await consultant.send(console.keystrokes("echo after-c\n"))
+    refused = await next_control(consultant.ws, "refused")
+    assert refused["what"] == "terminal" and "view" in refused["reason"]
+
+    async def narrowed():
+        view = await session_view(system, consultant)
+        return view if view["scopes"] == ["view"] else None
+
+    view = await eventually(narrowed, what="the session's scopes narrowed")
+    assert view["status"] == "active" and agent.process.poll() is None
 
 
 async def _frames_until(consultant, decoder: ScreenDecoder, expected: bytes, timeout: float = 15.0) -> None:

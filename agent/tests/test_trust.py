@@ -95,3 +95,13 @@ async def test_control_taken_back_stops_the_agent_acting_on_keystrokes_and_input
         assert scopes.refusal(channel, agent.channels.scopes) == "the customer's consent allows viewing only"
     await agent._on_gateway({"type": "scopes", "scopes": "control"})  # malformed: leaves nothing to act on
     assert agent.scopes == frozenset()
+
+
+async def test_the_c_key_narrows_the_agent_at_once_before_any_answer_from_the_gateway(agent):
+    await agent._on_gateway({"type": "attached", "session_id": "A", "resume_token": "t",
+                             "scopes": ["view", "control"]})
+    agent.take_back_control()  # from the key thread, with no connection at all
+    assert agent.scopes == frozenset({"view"}) and agent.channels.scopes == frozenset({"view"})
+    assert scopes.refusal(framing.TERMINAL, agent.channels.scopes) is not None
+    agent.take_back_control()  # nothing more to take back
+    assert agent.scopes == frozenset({"view"})

@@ -111,7 +111,7 @@ def _serve(args) -> int:
     signal.signal(signal.SIGINT, kill_switch)
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, kill_switch)
-    keys = KeyWatcher(kill_switch)
+    keys = KeyWatcher(kill_switch, on_control=agent.take_back_control)
     keys.start()
     try:
         return asyncio.run(agent.run())

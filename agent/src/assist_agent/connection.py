@@ -77,6 +77,8 @@ class Agent:
         self._ending = asyncio.Event()
         self._state = "state.connecting"
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._texts: set[asyncio.Task] = set()  # the customer's own text frames to the gateway, on their way
+        self._hinted = False  # the C key was offered once, when a consultant first joined with `control`
 
     # --- sending -------------------------------------------------------------------------------------------------
     async def send(self, data: bytes) -> None:
@@ -205,6 +207,9 @@ class Agent:
             self.consultant = control.get("consultant") or self.consultant
             self.connected_since = self.connected_since or time.monotonic()
             self._set_state("state.connected")
+            if scope_rules.may_act(self.scopes) and not self._hinted:
+                self._hinted = True
+                self.status.say(self.messages("hint.take_back_control"))
             await self.channels.peer_joined()
         elif kind == "peer_left" and self.channels is not None:
             self.channels.peer_left()
@@ -227,6 +232,36 @@ class Agent:
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._ending.set)  # wakes the loop even from another thread
+
+    def take_back_control(self) -> None:
+        """The customer's C key, from the key thread: stop acting on the consultant's keystrokes and input here at
+        once, then ask the gateway to take `control` back everywhere (it answers with `scopes`)."""
+        if scope_rules.CONTROL not in self.scopes:
+            return
+        self.scopes = self.scopes - {scope_rules.CONTROL}
+        if self.channels is not None:
+            self.channels.scopes = self.scopes
+        log.info("the customer took control back at the agent; the consultant may now: %s",
+                 ", ".join(sorted(self.scopes)) or "nothing")
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._ask_gateway_to_take_back_control)
+
+    def _ask_gateway_to_take_back_control(self) -> None:
+        self.status.say(self.messages("control.taken_back"))
+        self._show()
+        ws = self._ws
+        if ws is not None:
+            task = asyncio.get_running_loop().create_task(self._send_text({"type": "withdraw_scope",
+                                                                             "scope": scope_rules.CONTROL}))
+            self._texts.add(task)
+            task.add_done_callback(self._texts.discard)
+
+    async def _send_text(self, message: dict) -> None:
+        try:
+            await asyncio.wait_for(self._ws.send(json.dumps(message)), timeout=2)
+        except (ConnectionClosed, asyncio.TimeoutError, OSError, AttributeError):
+            pass  # not connected: the gateway's grace period or the customer's page decides
 
     def _close_channels(self) -> None:
         if self.channels is not None:

@@ -1,4 +1,5 @@
-"""The kill-switch key, read from the agent's own terminal (never from the consultant's channels).
+"""The customer's keys, read from the agent's own terminal (never from the consultant's channels): the kill switch,
+and C, which takes `control` back while the session goes on.
 
 On a POSIX terminal the agent puts stdin in cbreak mode: single keys arrive at once and Ctrl-C still raises
 SIGINT. On Windows, msvcrt reads the console's keys. When stdin is not a terminal (a pipe, as in the tests),
@@ -13,11 +14,13 @@ import threading
 from collections.abc import Callable
 
 HOTKEYS = {"q", "Q", "\x11"}  # q, Q, or Ctrl-Q; Ctrl-C is SIGINT, handled by the caller
+CONTROL_KEYS = {"c", "C"}  # take `control` back; the session goes on
 
 
 class KeyWatcher:
-    def __init__(self, on_hotkey: Callable[[], None]) -> None:
+    def __init__(self, on_hotkey: Callable[[], None], on_control: Callable[[], None] = lambda: None) -> None:
         self._on_hotkey = on_hotkey
+        self._on_control = on_control
         self._restore: Callable[[], None] | None = None
         self._thread = threading.Thread(target=self._run, name="kill-switch-keys", daemon=True)
 
@@ -46,7 +49,10 @@ class KeyWatcher:
             import msvcrt
 
             while True:
-                if msvcrt.getwch() in HOTKEYS:
+                key = msvcrt.getwch()
+                if key in CONTROL_KEYS:
+                    self._on_control()
+                elif key in HOTKEYS:
                     self._on_hotkey()
                     return
         if sys.stdin is None:
@@ -59,6 +65,8 @@ class KeyWatcher:
                 return
             if not chunk:
                 return  # stdin closed (e.g. /dev/null): Ctrl-C and SIGTERM still end the session
+            if any(char in CONTROL_KEYS for char in chunk):
+                self._on_control()
             if any(char in HOTKEYS for char in chunk):
                 self._on_hotkey()
                 return

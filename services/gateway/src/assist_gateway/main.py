@@ -25,7 +25,7 @@ from .settings import Settings, get_settings
 from .storage import SERVICE
 from .storage import build_runtime as build_runtime  # the skeleton's, with the relay added by create_app
 from .storage import migrate as migrate  # the face `assist migrate` calls (src/assist/services.py)
-from .termination import end_session_everywhere
+from .termination import end_session_everywhere, withdraw_scope_everywhere
 from .web import install_web
 
 log = logging.getLogger(__name__)
@@ -41,10 +41,15 @@ def build_relay_hub(settings: Settings, runtime: ServiceRuntime) -> RelayHub:
         # The agent speaks for the customer: its code proved it, so its `end_session` is the customer's terminate.
         await end_session_everywhere(runtime=runtime, relay_hub=hub, session_id=session_id, ending=CUSTOMER_ENDING)
 
+    async def customer_takes_control_back_at_the_agent(session_id: str) -> None:
+        await withdraw_scope_everywhere(runtime=runtime, relay_hub=hub, session_id=session_id, scope="control",
+                                        ending=CUSTOMER_ENDING, actor="customer")
+
     async def agent_lost(session_id: str) -> None:
         await end_session_everywhere(runtime=runtime, relay_hub=hub, session_id=session_id, ending=AGENT_LOST_ENDING)
 
     hub.end_session_from_agent = customer_ends_from_agent
+    hub.withdraw_control_from_agent = customer_takes_control_back_at_the_agent
     hub.end_session_agent_lost = agent_lost
     return hub
 

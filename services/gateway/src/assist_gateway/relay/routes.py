@@ -74,6 +74,8 @@ class RelayHub(RelayCore):
         self._still_signed_in = still_signed_in
         # Set by the app: ends the session as the customer's terminate does (the agent speaks for the customer).
         self.end_session_from_agent: Callable[[str], Awaitable[None]] | None = None
+        # Set by the app: the customer pressed C at the agent, which takes `control` back everywhere (#16).
+        self.withdraw_control_from_agent: Callable[[str], Awaitable[None]] | None = None
         self._code_failures = FailureBudget(per_key=settings.code_failures_per_address,
                                             total=settings.code_failures_per_minute_total, window_seconds=60.0)
         self._max_message = settings.relay_max_message_bytes
@@ -277,11 +279,24 @@ class RelayHub(RelayCore):
             await self.forward(relay, endpoint, data)
 
     async def take_text(self, endpoint: Endpoint, text: str) -> None:
-        """The agent's `end_session` ends the session; any other text frame is refused, never forwarded."""
-        if endpoint.role == "agent" and _is_end_session(text):
+        """The agent's `end_session` ends the session and its `withdraw_scope` (`control` only) takes control back;
+        any other text frame is refused, never forwarded."""
+        kind = _agent_request(text) if endpoint.role == "agent" else None
+        if kind == "end_session":
             await self._end_from_agent(endpoint)
+        elif kind == "withdraw_control":
+            await self._withdraw_control_from_agent(endpoint)
         else:
             await self.refuse(endpoint, "text", TEXT_REASON)
+
+    async def _withdraw_control_from_agent(self, endpoint: Endpoint) -> None:
+        # Narrow this side at once, whatever happens next; the withdrawal then narrows every replica.
+        self.narrow_endpoints_here(endpoint.session_id, without="control")
+        if self.withdraw_control_from_agent is not None:
+            try:
+                await self.withdraw_control_from_agent(endpoint.session_id)
+            except Problem as problem:
+                log.warning("taking control back from the agent of %s: %s", endpoint.session_id, problem.detail)
 
     async def _end_from_agent(self, endpoint: Endpoint) -> None:
         # Stop this side at once, whatever happens next; the terminate path then cuts every replica.
@@ -293,14 +308,21 @@ class RelayHub(RelayCore):
                 log.warning("ending session %s from its agent: %s", endpoint.session_id, problem.detail)
 
 
-def _is_end_session(text: str | None) -> bool:
-    """The one text frame the gateway reads from an agent (docs/protocol.md): `{"type": "end_session"}`."""
+def _agent_request(text: str | None) -> str | None:
+    """The customer's requests the gateway reads from an agent's text frames (docs/protocol.md): "end_session" for
+    `{"type": "end_session"}`, "withdraw_control" for `{"type": "withdraw_scope", "scope": "control"}`; else None."""
     if not text or len(text) > 200:
-        return False
+        return None
     try:
-        return json.loads(text).get("type") == "end_session"
+        message = json.loads(text)
+        kind = message.get("type")
     except (ValueError, AttributeError):
-        return False
+        return None
+    if kind == "end_session":
+        return "end_session"
+    if kind == "withdraw_scope" and message.get("scope") == "control":
+        return "withdraw_control"
+    return None
 
 
 @asynccontextmanager
