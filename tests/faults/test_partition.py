@@ -14,7 +14,9 @@ import pytest
 from assist_platform.ports import free_port
 from assist_platform.testing import eventually, ready
 from proxy import ProxyThread
-from public_api import bearer, close_code, connect_agent, connect_consultant, next_control, wait_for_status
+from public_api import (
+    bearer, close_code, connect_agent, connect_consultant, frame_stamp, next_control, stamped_frame, wait_for_status,
+)
 from relay_flow import bytes_cross_both_ways, claimed_request, next_binary, open_relay
 from stream import Outcome, assert_invariants
 
@@ -171,3 +173,55 @@ async def test_an_agent_told_attached_as_its_gateway_loses_nats_stays_attached_a
     consultant = await connect_consultant(healthy, request.session_id, token)
     await _meet_then_end(stack, healthy, request, agent, consultant)
 
+
+
+async def test_control_taken_back_while_the_relays_gateway_is_cut_off_holds_within_one_lease(partitioned):
+    """#16, "leases per scope": the replica that carries the relay never hears the withdrawal (NATS is cut), so the
+    consent service answers only once that replica's leases have run out; by the 200 it has stopped forwarding, and
+    no input frame the consultant sends after it reaches the agent."""
+    stack, proxy = partitioned
+    healthy, isolated = stack.gateway_urls
+    request, agent, consultant, _ = await open_relay(stack, agent_gateway=isolated, consultant_gateway=isolated)
+    received: list[tuple[int, int]] = []
+
+    async def consultant_types() -> None:
+        seq = 0
+        while True:
+            try:
+                await consultant.send(bytes([3]) + stamped_frame(seq, size=64))
+            except Exception:
+                return  # the socket was closed under it
+            seq += 1
+            await asyncio.sleep(0.002)
+
+    async def agent_collects() -> int | None:
+        try:
+            while True:
+                message = await agent.recv()
+                if isinstance(message, bytes) and message[0] == 3:
+                    received.append(frame_stamp(message[1:]))
+        except Exception as closed:
+            rcvd = getattr(closed, "rcvd", None)
+            return rcvd.code if rcvd else None
+
+    typing = asyncio.create_task(consultant_types())
+    collecting = asyncio.create_task(agent_collects())
+    await eventually(lambda: len(received) > 10, what="input flowing before the cut")
+    await asyncio.to_thread(proxy.cut)
+    async with httpx.AsyncClient(base_url=healthy, timeout=30) as customer:
+        started = time.monotonic()
+        response = await customer.delete(f"/api/v1/sessions/{request.session_id}/scopes/control",
+                                         headers=bearer(request.customer_token))
+        took = time.monotonic() - started
+    answered_ns = time.time_ns()
+    assert response.status_code == 200, response.text
+    assert response.json()["scopes"] == ["view"]
+    assert took <= LEASE_SECONDS + 2, f"the withdrawal took {took:.1f} s"
+    assert await asyncio.wait_for(collecting, LEASE_SECONDS + 3) == 4408  # the cut-off relay lapsed
+    typing.cancel()
+    await asyncio.gather(typing, return_exceptions=True)
+    late = [seq for sent_ns, seq in received if sent_ns > answered_ns]
+    assert late == [], f"{len(late)} input frames sent after the 200 reached the agent"
+    await asyncio.to_thread(proxy.start)
+    await _ready(isolated)
+    stack.all_alive()
