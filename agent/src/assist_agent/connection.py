@@ -217,12 +217,8 @@ class Agent:
         elif kind == "scopes" and self.channels is not None:
             # The customer took a scope back: from here on the agent refuses its frames too. Only ever narrower:
             # no message widens what the consent allowed at `attached` (that needs the customer, here, to agree).
-            narrowed = scope_rules.narrowed(self.scopes, control.get("scopes"))
-            if narrowed != self.scopes:
-                self.scopes = narrowed
-                self.channels.scopes = narrowed
-                log.info("the customer took a scope back; the consultant may now: %s",
-                         ", ".join(sorted(narrowed)) or "nothing")
+            if self._narrow_to(scope_rules.narrowed(self.scopes, control.get("scopes")),
+                               what="took a scope back"):
                 self._show()
 
     # --- the customer's controls ---------------------------------------------------------------------------------
@@ -236,16 +232,22 @@ class Agent:
     def take_back_control(self) -> None:
         """The customer's C key, from the key thread: stop acting on the consultant's keystrokes and input here at
         once, then ask the gateway to take `control` back everywhere (it answers with `scopes`)."""
-        if scope_rules.CONTROL not in self.scopes:
+        if not self._narrow_to(self.scopes - {scope_rules.CONTROL}, what="took control back at the agent"):
             return
-        self.scopes = self.scopes - {scope_rules.CONTROL}
-        if self.channels is not None:
-            self.channels.scopes = self.scopes
-        log.info("the customer took control back at the agent; the consultant may now: %s",
-                 ", ".join(sorted(self.scopes)) or "nothing")
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._ask_gateway_to_take_back_control)
+
+    def _narrow_to(self, scopes: frozenset[str], *, what: str) -> bool:
+        """Allow only `scopes` (a subset of today's) from now on, here and in the channels' gate; whether that took
+        anything away. Plain assignments: safe from the key thread as from the loop."""
+        if scopes == self.scopes:
+            return False
+        self.scopes = scopes
+        if self.channels is not None:
+            self.channels.scopes = scopes
+        log.info("the customer %s; the consultant may now: %s", what, ", ".join(sorted(scopes)) or "nothing")
+        return True
 
     def _ask_gateway_to_take_back_control(self) -> None:
         self.status.say(self.messages("control.taken_back"))

@@ -12,6 +12,7 @@ import json
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
+from assist_contract.consent_rules import SCOPES
 from assist_contract.gateway import CutReply, CutRequest, cut_subject
 from assist_platform.problems import Problem
 
@@ -105,10 +106,7 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence):
     def narrow_session(self, session_id: str, *, scopes, lease_ids: list[str] = ()) -> list[str]:
         """A scope taken back: this replica's endpoints of the session keep only `scopes`, at once; both sides are
         told with a `scopes` control message. The lease ids of the endpoints it holds."""
-        targets = set(self.leases.find(list(lease_ids)))
-        relay = self.sessions.get(session_id)
-        if relay is not None:
-            targets.update(endpoint for endpoint in (relay.agent, relay.consultant) if endpoint is not None)
+        targets = self._endpoints_of(session_id, lease_ids)
         for endpoint in targets:
             if endpoint.narrow(scopes):
                 self._tell_scopes(endpoint)
@@ -117,12 +115,7 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence):
     def narrow_endpoints_here(self, session_id: str, *, without: str) -> list[str]:
         """A withdrawal about to reach the consent service: narrow this replica's endpoints now (as a terminate
         cuts them first), before any cut request comes back here."""
-        relay = self.sessions.get(session_id)
-        if relay is None:
-            return []
-        here = [endpoint for endpoint in (relay.agent, relay.consultant) if endpoint is not None]
-        return self.narrow_session(session_id, scopes=[scope for endpoint in here for scope in endpoint.scopes
-                                                       if scope != without])
+        return self.narrow_session(session_id, scopes=[scope for scope in SCOPES if scope != without])
 
     def _tell_scopes(self, endpoint: Endpoint) -> None:
         """What the consent allows from now on, to the agent (which narrows its own gate) and the console."""
@@ -146,15 +139,21 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence):
     def _cut_session(self, session_id: str, *, reason: str, lease_ids: list[str]) -> list[str]:
         self._remember_ended(session_id, reason)
         cut: list[str] = []
-        targets = set(self.leases.find(lease_ids))
         relay = self.sessions.get(session_id)
         if relay is not None:
             relay.settled.set()  # ended: it will not start on this relay, and frames held for it are dropped
-            targets.update(endpoint for endpoint in (relay.agent, relay.consultant) if endpoint is not None)
-        for endpoint in targets:
+        for endpoint in self._endpoints_of(session_id, lease_ids):
             self._cut_endpoint(endpoint, reason=reason)
             cut.append(endpoint.lease_id)
         return cut
+
+    def _endpoints_of(self, session_id: str, lease_ids) -> set[Endpoint]:
+        """This replica's endpoints of the session: those holding `lease_ids`, and the session's relay's."""
+        endpoints = set(self.leases.find(list(lease_ids)))
+        relay = self.sessions.get(session_id)
+        if relay is not None:
+            endpoints.update(endpoint for endpoint in (relay.agent, relay.consultant) if endpoint is not None)
+        return endpoints
 
     def _cut_endpoint(self, endpoint: Endpoint, *, reason: str) -> None:
         endpoint.cut_now(code=closecodes.SESSION_ENDED, reason=reason)
