@@ -9,9 +9,9 @@ import subprocess
 
 import httpx
 import pytest
-from agent_flow import ASSIST, Forwarder, Xvfb, missing_x_tools, paint, screen_rgb, session_view, start_session
+from agent_flow import ASSIST, PASSWORD, Forwarder, Xvfb, missing_x_tools, paint, screen_rgb, session_view, start_session
 from assist_platform.testing import eventually
-from public_api import close_code, next_control
+from public_api import bearer, close_code, login, next_control
 
 from assist_agent import console, framing
 from assist_agent.tiles import ScreenDecoder
@@ -85,6 +85,53 @@ async def test_the_customers_c_key_takes_control_back_and_the_session_goes_on(st
 
     view = await eventually(narrowed, what="the session's scopes narrowed")
     assert view["status"] == "active" and agent.process.poll() is None
+
+
+async def test_a_step_up_is_asked_at_the_agent_and_y_lets_the_consultant_type(start_system, tmp_path, agents):
+    """#16 step-up with the real agent: a view-only session, the consultant asks for control with a reason, the
+    customer reads it in the agent's terminal and presses Y; keystrokes then run in the shell."""
+    system = start_system(shared=True)
+    agent, consultant = await start_session(system, tmp_path, scopes=("view",))
+    agents.append(agent)
+    await consultant.next_frame(framing.TERMINAL)  # the prompt
+    async with httpx.AsyncClient(base_url=system.gateway_url, timeout=10) as staff:
+        token = await login(staff, "maria", PASSWORD)
+        asked = await staff.post(f"/api/v1/sessions/{consultant.session_id}/scope-requests", headers=bearer(token),
+                                 json={"scopes": ["control"], "reason": "to fix \x1b[2Jthe printer queue"})
+    assert asked.status_code == 201, asked.text
+    await agent.wait_for_log("Consultant maria asks for permission: control (keyboard and mouse).")
+    await agent.wait_for_log("Press Y to allow, N to refuse.")
+    assert "\x1b[2J" not in agent.log()  # the consultant's reason reaches the terminal without its escapes
+    witness = tmp_path / "typed-before-the-answer"
+    await consultant.send(console.keystrokes(f"touch {witness}\n"))
+    agent.press(b"y")
+    assert (await next_control(consultant.ws, "scopes"))["scopes"] == ["view", "control"]
+    await agent.wait_for_log("You allowed maria: control (keyboard and mouse).")
+    await consultant.send(console.keystrokes("echo $((6 * 7))-stepped-up\n"))
+    output = await consultant.terminal_until("42-stepped-up")
+    assert "42-stepped-up" in output
+    assert not witness.exists(), "a keystroke sent before the approval reached the customer's shell"
+    view = await session_view(system, consultant)
+    assert view["scopes"] == ["view", "control"] and view["scope_request"]["status"] == "approved"
+
+
+async def test_n_at_the_agent_refuses_and_the_consultant_is_told(start_system, tmp_path, agents):
+    system = start_system(shared=True)
+    agent, consultant = await start_session(system, tmp_path, scopes=("view",), lang="bg")
+    agents.append(agent)
+    async with httpx.AsyncClient(base_url=system.gateway_url, timeout=10) as staff:
+        token = await login(staff, "maria", PASSWORD)
+        asked = await staff.post(f"/api/v1/sessions/{consultant.session_id}/scope-requests", headers=bearer(token),
+                                 json={"scopes": ["control"], "reason": "за драйвера"})
+    await agent.wait_for_log("Консултантът maria иска разрешение за: управление (клавиатура и мишка).")
+    agent.press(b"n")
+    answer = await next_control(consultant.ws, "scope_request")
+    while answer["status"] == "pending":
+        answer = await next_control(consultant.ws, "scope_request")
+    assert (answer["request_id"], answer["status"]) == (asked.json()["request_id"], "refused")
+    await agent.wait_for_log("Отказахте на maria: управление (клавиатура и мишка). Нищо не е променено.")
+    view = await session_view(system, consultant)
+    assert view["scopes"] == ["view"]
 
 
 async def _frames_until(consultant, decoder: ScreenDecoder, expected: bytes, timeout: float = 15.0) -> None:

@@ -197,6 +197,7 @@ async def test_the_customer_takes_control_back_on_the_phone_and_the_session_goes
         assert await page.inner_text("#allowed-scopes") == f"{BG['cs_scope_view']}, {BG['cs_scope_control']}"
         assert await page.is_visible("#withdraw-control")
         assert await page.inner_text("#withdraw-control") == BG["cs_withdraw_control"]
+        assert await page.is_hidden("#scope-request") and await page.is_hidden("#scope-request-answer")
         await assert_fits_the_phone(page)
         await page.screenshot(path=str(SCREENSHOTS / "customer-take-back-control-320px.png"), full_page=True)
 

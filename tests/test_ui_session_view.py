@@ -239,6 +239,7 @@ async def test_control_taken_back_mid_session_turns_the_page_to_view_only_at_onc
     stops offering input, and nothing typed afterwards reaches the customer's computer; the screen goes on."""
     async with elenas_console(start_system, tmp_path, agents, env=desktop.env()) as (system, page, opened):
         assert not await page.is_visible("#view-only-notice") and not await page.is_visible("#view-only-badge")
+        assert await page.is_hidden("#step-up-box")  # nothing to ask for while control is held
         await page.click("#terminal")
         await page.keyboard.type("echo before-$((20+1))\n")
         await wait_for_lines(page, lambda lines: "before-21" in lines)
@@ -251,6 +252,8 @@ async def test_control_taken_back_mid_session_turns_the_page_to_view_only_at_onc
         assert await page.inner_text("#view-only-notice") == WORDS["bg"]["sv_control_withdrawn"]
         assert await page.is_visible("#view-only-badge")
         assert await page.evaluate("() => window.AssistSessionView.viewOnly") is True
+        # Watching only, the consultant may ask for control again (a step up): the form is offered now.
+        assert await page.is_visible("#step-up-box") and await page.is_hidden("#step-up-status")
         assert await page.evaluate("() => window.AssistSessionView.terminal.options.disableStdin") is True
         await opened.agent.wait_for_log("the consultant may now: view", timeout=10)
 
@@ -272,6 +275,10 @@ async def test_a_view_only_session_says_so_first_and_offers_no_input(start_syste
         # Said up front, in the page's language, before any key.
         assert await page.inner_text("#view-only-notice") == WORDS["bg"]["sv_view_only"]
         assert await page.is_visible("#view-only-notice")
+        # The one thing offered: asking the customer for control, with a reason (a step up, #16).
+        assert await page.is_visible("#step-up-box") and await page.is_hidden("#step-up-status")
+        assert await page.get_attribute("#step-up-reason", "maxlength") == "500"
+        assert await page.inner_text("#step-up-ask") == WORDS["bg"]["sv_step_up_ask"]
         await screen_shown(page)
         # Nothing offers input: the terminal does not read keys, the canvas is not a keyboard target.
         assert await page.evaluate("() => window.AssistSessionView.terminal.options.disableStdin") is True
@@ -310,6 +317,7 @@ async def test_a_view_only_session_says_so_first_and_offers_no_input(start_syste
                                      env=desktop.env(), login_page=False)
         agents.append(control.agent)
         assert not await page.is_visible("#view-only-notice") and not await page.is_visible("#view-only-badge")
+        assert await page.is_hidden("#step-up-box")
         await page.click("#terminal")
         await page.keyboard.type("echo with-control-$((1+1))\n")
         await wait_for_lines(page, lambda lines: "with-control-2" in lines)

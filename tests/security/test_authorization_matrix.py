@@ -41,6 +41,10 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/sessions/{session_id}/terminate"): frozenset({CUSTOMER}),
     # Taking a scope back is the customer's alone: no consultant, supervisor or admin narrows a consent (#16).
     ("DELETE", "/api/v1/sessions/{session_id}/scopes/{scope}"): frozenset({CUSTOMER}),
+    # A step-up is asked by the session's own consultant (never a colleague, supervisor or admin) and answered by
+    # the customer alone: nobody approves on the customer's behalf (#16).
+    ("POST", "/api/v1/sessions/{session_id}/scope-requests"): frozenset({"consultant"}),
+    ("POST", "/api/v1/sessions/{session_id}/scope-requests/{request_id}/decision"): frozenset({CUSTOMER}),
     ("GET", "/api/v1/queue"): CONSULTANTS | {"supervisor"},  # cards: no email, phone or description
     ("POST", "/api/v1/sessions/{session_id}/claim"): CONSULTANTS,
     ("POST", "/api/v1/sessions/{session_id}/end"): frozenset({"consultant", "supervisor", "admin"}),
@@ -58,8 +62,11 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
 # Operations that change the session they name: each cell gets a fresh session so one caller's success cannot
 # hide the next caller's answer.
 SESSION_CHANGING = {"/api/v1/sessions/{session_id}/terminate", "/api/v1/sessions/{session_id}/claim",
-                    "/api/v1/sessions/{session_id}/end", "/api/v1/sessions/{session_id}/scopes/{scope}"}
+                    "/api/v1/sessions/{session_id}/end", "/api/v1/sessions/{session_id}/scopes/{scope}",
+                    "/api/v1/sessions/{session_id}/scope-requests"}
 SAMPLE_BODIES = {
+    "/api/v1/sessions/{session_id}/scope-requests": {"scopes": ["control"], "reason": "authorization matrix"},
+    "/api/v1/sessions/{session_id}/scope-requests/{request_id}/decision": {"approve": True},
     "/api/v1/billing/records/{record_id}/credits": {"amount": "1.00", "reason": "authorization matrix"},
     "/api/v1/price-lists": {
         "version": "matrix", "effective_from": "2099-01-01T00:00:00Z", "currency": "EUR", "vat_rate": "0.20",
@@ -85,7 +92,7 @@ async def _help_request_body(client: httpx.AsyncClient) -> dict:
 async def _call(client: httpx.AsyncClient, cast: Cast, identity: str, method: str, path: str, operation: dict,
                 bodies: dict) -> httpx.Response:
     values = {"session_id": cast.target.session_id, "record_id": uuid.uuid4().hex, "name": "assist-agent.whl",
-              "scope": "control",
+              "scope": "control", "request_id": str(uuid.uuid4()),
               **SAMPLE_QUERY}
     url, params = path, {}
     for parameter in operation.get("parameters", []):

@@ -40,11 +40,13 @@ async def claimed_request(gateway: str, consultant: str = "maria"):
     return request, token
 
 
-async def open_relay(system, *, agent_gateway: str, consultant_gateway: str):
-    """A waiting request, its agent, a claiming consultant and their relay, active and carrying bytes."""
+async def open_relay(system, *, agent_gateway: str, consultant_gateway: str,
+                     scopes: tuple[str, ...] = ("view", "control")):
+    """A waiting request (consenting to `scopes`), its agent, a claiming consultant and their relay, active and
+    carrying bytes."""
     system.add_user("consultant", "maria", PASSWORD, check=False)  # the first relay of a test creates her
     async with httpx.AsyncClient(base_url=agent_gateway, timeout=10) as customer:
-        request = await request_help(customer)
+        request = await request_help(customer, scopes=scopes)
     agent = await connect_agent(agent_gateway, request.session_code)
     attached = await next_control(agent, "attached")
     agent.attached = attached  # its resume_token lets a test reconnect the same agent
@@ -61,7 +63,11 @@ async def open_relay(system, *, agent_gateway: str, consultant_gateway: str):
     await next_control(agent, "peer_joined")
     async with httpx.AsyncClient(base_url=agent_gateway, timeout=10) as customer:
         await wait_for_status(customer, request.session_id, bearer(request.customer_token), "active")
-    await bytes_cross_both_ways(agent, consultant)
+    if "control" in scopes:
+        await bytes_cross_both_ways(agent, consultant)
+    else:  # watching only: the screen crosses, nothing the consultant sends may drive the agent
+        await agent.send(bytes([2]) + b"screen")
+        assert await next_binary(consultant) == bytes([2]) + b"screen"
     return request, agent, consultant, token
 
 

@@ -41,7 +41,8 @@ class PrintableFormatter(logging.Formatter):
 def build_parser(prog: str = "assist-agent") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog, description="Let a consultant help you on this computer, for as long as you allow it.",
-        epilog="While connected, press Q or Ctrl-C in this window to end the session at once. Exit status: 0 the "
+        epilog="While connected, press Q or Ctrl-C in this window to end the session at once, C to take control "
+               "back, Y or N to answer a consultant's request for more. Exit status: 0 the "
                "session ended, 1 refused (wrong code, too many tries), 2 bad arguments, 3 the service could not be "
                "reached (again). See docs/agent.md.",
     )
@@ -111,7 +112,8 @@ def _serve(args) -> int:
     signal.signal(signal.SIGINT, kill_switch)
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, kill_switch)
-    keys = KeyWatcher(kill_switch, on_control=agent.take_back_control)
+    keys = KeyWatcher(kill_switch, on_control=agent.take_back_control, on_approve=agent.approve_request,
+                      on_refuse=agent.refuse_request)
     keys.start()
     try:
         return asyncio.run(agent.run())

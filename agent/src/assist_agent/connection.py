@@ -4,9 +4,16 @@ The gateway sends `attached` (scopes, consultant, resume_token), `peer_joined` a
 binary frames are protocol v1 (channels.py). Text frames are the gateway's alone (CONTRACT §3): the gateway never
 forwards one from the consultant. The agent does not count on that alone: it takes its session id, resume token and
 scopes from its first `attached` and keeps them for its whole life, so no later message can move it to another
-session; a `scopes` message (the customer took one back) can only narrow them. After a network drop the agent reconnects with its resume token,
-with backoff, for up to `grace_seconds`; the gateway keeps the session for as long (AGENT_GRACE_SECONDS) and
-ends it with `end_reason: "agent_lost"` past it.
+session; a `scopes` message (the customer took one back) can only narrow them, or give back what the customer
+approved here (below). After a network drop the agent reconnects with its resume token, with backoff, for up to
+`grace_seconds`; the gateway keeps the session for as long (AGENT_GRACE_SECONDS) and ends it with
+`end_reason: "agent_lost"` past it.
+
+Step-up consent (issue #16): a `scope_request` with `status: "pending"` is shown to the customer (who asks, for
+what, why) and answered with Y or N here (a `scope_decision` text frame) or on the customer's page. Only an
+`approved` notice for the very request the agent showed as pending widens it, and only by that request's scopes;
+those join `approved_step_up`, the one set a later `scopes` message may add from. A scope taken back leaves that set
+too: it comes back only through a new request the customer approves.
 """
 
 from __future__ import annotations
@@ -15,7 +22,9 @@ import asyncio
 import json
 import logging
 import random
+import re
 import time
+from dataclasses import dataclass
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import websockets
@@ -24,7 +33,8 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from . import endings, scopes as scope_rules
 from .channels import Channels
 from .messages import Messages
-from .status import StatusLine
+from .status import StatusLine, scope_names
+from .terminal_text import one_line, printable
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +45,17 @@ FIRST_DELAY, MAX_DELAY = 0.5, 5.0  # reconnect backoff: doubles after each faile
 # closes at once (or refuses the upgrade) is a failed try, so neither the grace clock nor the backoff starts over.
 STABLE_SECONDS = 3.0
 FINAL_CLOSE_CODES = endings.FINAL_CLOSE_CODES
+REASON_LIMIT = 500  # a step-up request's reason, as the consent service accepts it
+REQUEST_ID = re.compile(r"[A-Za-z0-9-]{1,36}")  # a uuid, as the gateway reads it back: the answer stays small
+
+
+@dataclass(frozen=True)
+class ScopeRequest:
+    """A consultant's step-up request, as the customer was shown it: waiting for Y or N (or the customer's page)."""
+
+    request_id: str
+    scopes: frozenset[str]
+    requested_by: str
 
 
 def agent_url(gateway: str, *, code: str | None = None, resume: str | None = None, session_id: str | None = None) -> str:
@@ -79,6 +100,9 @@ class Agent:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._texts: set[asyncio.Task] = set()  # the customer's own text frames to the gateway, on their way
         self._hinted = False  # the C key was offered once, when a consultant first joined with `control`
+        self.scope_request: ScopeRequest | None = None  # the step-up request shown as pending, until answered
+        self.approved_step_up: frozenset[str] = frozenset()  # what approved requests added: all a `scopes` may add
+        self._answered: str | None = None  # the request id answered with Y or N here, its notice not yet come
 
     # --- sending -------------------------------------------------------------------------------------------------
     async def send(self, data: bytes) -> None:
@@ -215,11 +239,100 @@ class Agent:
             self.channels.peer_left()
             self._set_state("state.left")
         elif kind == "scopes" and self.channels is not None:
-            # The customer took a scope back: from here on the agent refuses its frames too. Only ever narrower:
-            # no message widens what the consent allowed at `attached` (that needs the customer, here, to agree).
-            if self._narrow_to(scope_rules.narrowed(self.scopes, control.get("scopes")),
-                               what="took a scope back"):
+            # The customer took a scope back: from here on the agent refuses its frames too. Never wider than the
+            # consent allowed at `attached` plus what the customer approved since (a step-up request shown here).
+            if self._set_scopes(scope_rules.narrowed(self.scopes | self.approved_step_up, control.get("scopes")),
+                                what="changed the scopes"):
                 self._show()
+        elif kind == "scope_request" and self.channels is not None:
+            self._on_scope_request(control)
+
+    # --- step-up requests ----------------------------------------------------------------------------------------
+    def _on_scope_request(self, control: dict) -> None:
+        request_id, status = control.get("request_id"), control.get("status")
+        if not isinstance(request_id, str) or not REQUEST_ID.fullmatch(request_id):
+            log.warning("ignored a step-up request with a malformed id")
+            return
+        if control.get("session_id") not in (None, self.session_id):
+            log.warning("ignored step-up request %s: it names another session", request_id)
+            return
+        pending = self.scope_request
+        if status == "pending":
+            asked = scope_rules.normalise(control.get("scopes"))
+            if not asked:
+                log.warning("ignored step-up request %s: it asks for no scope this agent knows", request_id)
+                return
+            who = printable(control.get("requested_by") or self.consultant or "?")
+            reason = one_line(control.get("reason") or "", limit=REASON_LIMIT)
+            self.scope_request, self._answered = ScopeRequest(request_id, asked, who), None
+            log.info("step-up request %s from %s for %s, reason: %s", request_id, who, ", ".join(sorted(asked)),
+                     reason)
+            say = self.messages
+            self.status.say(say("request.asks", who=who, scopes=scope_names(asked, say, long=True)), bold=True)
+            if reason:
+                self.status.say(say("request.reason", reason=reason), bold=True, limit=REASON_LIMIT + 50)
+            self.status.say(say("request.keys"), bold=True)
+            self._show()
+            return
+        if status not in ("approved", "refused"):
+            return
+        if pending is None or pending.request_id != request_id:
+            # Never shown to the customer here as pending (or already answered): it widens nothing.
+            log.warning("ignored the %s notice of step-up request %s: not the request pending here", status,
+                        request_id)
+            return
+        self.scope_request, self._answered = None, None
+        if status == "refused":
+            log.info("step-up request %s refused", request_id)
+            self.status.say(self.messages("request.refused", who=pending.requested_by,
+                                          scopes=scope_names(pending.scopes, self.messages, long=True)))
+            self._show()
+            return
+        granted = pending.scopes & scope_rules.normalise(control.get("scopes"))
+        had_control = scope_rules.may_act(self.scopes)
+        self.approved_step_up |= granted
+        self._set_scopes(self.scopes | granted, what=f"approved step-up request {request_id}")
+        if granted:
+            self.status.say(self.messages("request.approved", who=pending.requested_by,
+                                          scopes=scope_names(granted, self.messages, long=True)))
+        if scope_rules.may_act(self.scopes) and not had_control:
+            self._hinted = True
+            self.status.say(self.messages("hint.take_back_control"))
+        self._show()
+
+    def approve_request(self) -> None:
+        """The customer's Y key, from the key thread: allow the pending step-up request (nothing when none is)."""
+        self._answer_request(True)
+
+    def refuse_request(self) -> None:
+        """The customer's N key, from the key thread: refuse the pending step-up request (nothing when none is)."""
+        self._answer_request(False)
+
+    def _answer_request(self, approve: bool) -> None:
+        pending = self.scope_request
+        loop = self._loop
+        if pending is None or loop is None or loop.is_closed():
+            return
+        loop.call_soon_threadsafe(self._send_decision, pending.request_id, approve)
+
+    def _send_decision(self, request_id: str, approve: bool) -> None:
+        """On the loop: tell the gateway the customer's answer. Nothing widens here: the gateway's `approved` notice
+        (the consent service's decision) does."""
+        pending = self.scope_request
+        if pending is None or pending.request_id != request_id or self._answered == request_id:
+            return  # answered meanwhile (here or on the page), or a second key for the same request
+        self._answered = request_id
+        self.status.say(self.messages("request.approving" if approve else "request.refusing",
+                                      scopes=scope_names(pending.scopes, self.messages, long=True)))
+        task = asyncio.get_running_loop().create_task(self._send_decision_frame(request_id, approve))
+        self._texts.add(task)
+        task.add_done_callback(self._texts.discard)
+
+    async def _send_decision_frame(self, request_id: str, approve: bool) -> None:
+        sent = await self._send_text({"type": "scope_decision", "request_id": request_id, "approve": approve})
+        if not sent and self._answered == request_id:
+            self._answered = None  # the customer may answer again
+            self.status.say(self.messages("request.unsent"))
 
     # --- the customer's controls ---------------------------------------------------------------------------------
     def end_now(self) -> None:
@@ -232,18 +345,20 @@ class Agent:
     def take_back_control(self) -> None:
         """The customer's C key, from the key thread: stop acting on the consultant's keystrokes and input here at
         once, then ask the gateway to take `control` back everywhere (it answers with `scopes`)."""
-        if not self._narrow_to(self.scopes - {scope_rules.CONTROL}, what="took control back at the agent"):
+        if not self._set_scopes(self.scopes - {scope_rules.CONTROL}, what="took control back at the agent"):
             return
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._ask_gateway_to_take_back_control)
 
-    def _narrow_to(self, scopes: frozenset[str], *, what: str) -> bool:
-        """Allow only `scopes` (a subset of today's) from now on, here and in the channels' gate; whether that took
-        anything away. Plain assignments: safe from the key thread as from the loop."""
+    def _set_scopes(self, scopes: frozenset[str], *, what: str) -> bool:
+        """Allow only `scopes` from now on, here and in the channels' gate; whether that changed anything. Wider
+        than today's only by `approved_step_up`, which loses whatever is taken away (a new request brings it back).
+        Plain assignments: safe from the key thread as from the loop."""
         if scopes == self.scopes:
             return False
         self.scopes = scopes
+        self.approved_step_up &= scopes
         if self.channels is not None:
             self.channels.scopes = scopes
         log.info("the customer %s; the consultant may now: %s", what, ", ".join(sorted(scopes)) or "nothing")
@@ -259,11 +374,13 @@ class Agent:
             self._texts.add(task)
             task.add_done_callback(self._texts.discard)
 
-    async def _send_text(self, message: dict) -> None:
+    async def _send_text(self, message: dict) -> bool:
+        """Whether the frame was sent; not connected: the gateway's grace period or the customer's page decides."""
         try:
-            await asyncio.wait_for(self._ws.send(json.dumps(message)), timeout=2)
+            await asyncio.wait_for(self._ws.send(json.dumps(message, separators=(",", ":"))), timeout=2)
         except (ConnectionClosed, asyncio.TimeoutError, OSError, AttributeError):
-            pass  # not connected: the gateway's grace period or the customer's page decides
+            return False
+        return True
 
     def _close_channels(self) -> None:
         if self.channels is not None:
@@ -291,8 +408,9 @@ class Agent:
         self._show()
 
     def _show(self) -> None:
+        pending = self.scope_request
         self.status.show(consultant=self.consultant, connected_since=self.connected_since, scopes=self.scopes,
-                         state=self._state)
+                         state=self._state, request=pending.scopes if pending is not None else None)
 
     async def _tick(self) -> None:
         while True:

@@ -52,26 +52,37 @@ def elapsed_text(connected_since: float | None, now: float) -> str:
     return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-def describe(*, consultant: str | None, connected_since: float | None, scopes, now: float,
-             state: str = "state.connected", messages: Messages | None = None, width: int | None = None) -> str:
-    """The status line, at most `width` columns wide: the end is cut, never the way to end the session."""
-    say = messages or Messages("en")
+def scope_names(scopes, say: Messages, *, long: bool = False) -> str:
+    """The scopes in the customer's language, in a fixed order ("view, control"; long: "control (keyboard and
+    mouse)"); an unknown one is shown printable, as it is."""
     ordered = sorted(scopes, key=lambda scope: (SCOPE_ORDER.index(scope) if scope in SCOPE_ORDER else 99, scope))
-    scope_text = ", ".join(say.get(f"scope.{scope}", printable(scope)) for scope in ordered) or say("status.none")
+    names = [say.get(f"scope.long.{scope}", "") if long else "" for scope in ordered]
+    return ", ".join(name or say.get(f"scope.{scope}", printable(scope)) for name, scope in zip(names, ordered))
+
+
+def describe(*, consultant: str | None, connected_since: float | None, scopes, now: float,
+             state: str = "state.connected", messages: Messages | None = None, width: int | None = None,
+             request=None) -> str:
+    """The status line, at most `width` columns wide: the end is cut, never the way to end the session. With
+    `request` (the scopes of a step-up request waiting for the customer), the keys that answer it come just before
+    the way to end."""
+    say = messages or Messages("en")
+    scope_text = scope_names(scopes, say) or say("status.none")
     who = say("status.consultant", who=printable(consultant)) if consultant else say("status.nobody")
     state_text = say.get(state, printable(state))
     # Most important first: a narrow window loses the clock, then the end of the rest, never the way to end.
     facts = [f"[{state_text}] {who}", say("status.allowed", scopes=scope_text), elapsed_text(connected_since, now)]
     hotkey = say("status.hotkey")
+    tail = f"{say('status.request', scopes=scope_names(request, say))} | {hotkey}" if request else hotkey
     if width is None:
-        return " | ".join([*facts, hotkey])
-    room = width - display_width(hotkey) - 3
-    if room < 8:  # a very narrow window: the way out first
-        return cut_to_width(hotkey, width)
+        return " | ".join([*facts, tail])
+    room = width - display_width(tail) - 3
+    if room < 8:  # a very narrow window: the way out first, then the keys that answer a request
+        return tail if display_width(tail) <= width else cut_to_width(hotkey, width)
     for kept in (facts, facts[:2]):
         if display_width(" | ".join(kept)) <= room:
-            return " | ".join([*kept, hotkey])
-    return f"{cut_to_width(' | '.join(facts[:2]), room)} | {hotkey}"
+            return " | ".join([*kept, tail])
+    return f"{cut_to_width(' | '.join(facts[:2]), room)} | {tail}"
 
 
 class ShellOutputFilter:
@@ -168,17 +179,19 @@ class StatusLine:
             self._split = False
 
     # --- what is shown -------------------------------------------------------------------------------------------
-    def show(self, *, consultant, connected_since, scopes, state: str) -> None:
+    def show(self, *, consultant, connected_since, scopes, state: str, request=None) -> None:
+        """The status line; `request`: the scopes of a step-up request waiting for the customer's Y or N."""
         if self._tty:
             self._ensure_split()
             cols, rows = self._size
             line = describe(consultant=consultant, connected_since=connected_since, scopes=scopes,
-                            now=time.monotonic(), state=state, messages=self.messages, width=cols - 1)
+                            now=time.monotonic(), state=state, messages=self.messages, width=cols - 1,
+                            request=request)
             self._stream.write(f"{SAVE_CURSOR}{ESC}[{rows};1H{ESC}[0m{ESC}[2K{ESC}[7m{line}{ESC}[0m{RESTORE_CURSOR}")
             self._stream.flush()
             return
         plain = describe(consultant=consultant, connected_since=None, scopes=scopes, now=0, state=state,
-                         messages=self.messages)
+                         messages=self.messages, request=request)
         if plain != self._last_plain:  # the clock alone does not earn a new line
             self._last_plain = plain
             if self._mirrored_anything:
@@ -198,9 +211,12 @@ class StatusLine:
         self._stream.flush()
         self._mirrored_anything = not text.endswith("\n")
 
-    def say(self, text: str) -> None:
-        """A line of its own, in the shell's rows (or after the window was given back)."""
-        text = printable(text, limit=2 * OUTSIDE_TEXT_LIMIT)
+    def say(self, text: str, *, bold: bool = False, limit: int = 2 * OUTSIDE_TEXT_LIMIT) -> None:
+        """A line of its own, in the shell's rows (or after the window was given back); `bold` on a terminal, for
+        what waits for the customer's answer."""
+        text = printable(text, limit=limit)
+        if self._tty and bold:
+            text = f"{ESC}[1m{text}{ESC}[0m"
         if self._tty and self._split:
             self._stream.write(f"\r\n{ESC}[0m{text}\r\n")
         else:

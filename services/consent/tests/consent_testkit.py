@@ -12,14 +12,14 @@ from assist_contract import consent as contract
 HOLDER = "gateway.cut.test-a"
 
 
-async def grant(call, session_id: str = "s-1") -> dict:
+async def grant(call, session_id: str = "s-1", scopes: tuple[str, ...] = ("view", "control")) -> dict:
     return await call(
         contract.grant.subject,
         {
             "session_id": session_id,
             "customer": {"name": "Ivan Petrov", "email": "ivan@example.com"},
             "terms_version": terms_catalog().current_version,
-            "scopes": ["view", "control"],
+            "scopes": list(scopes),
         },
     )
 

@@ -28,6 +28,7 @@ from assist_consent.domain import (
 )
 from assist_consent.models import Lease
 from assist_consent.terms import build_catalog, parse_terms_file_name, terms_catalog, terms_sha256
+from assist_consent import domain
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -307,3 +308,37 @@ def test_the_shipped_terms_say_what_the_customer_agrees_to(lang, phrases):
         assert phrase in document.text, f"{lang} terms do not say {phrase!r}"
     assert document.text.startswith("# ") and "## 1." in document.text and "1.1." in document.text
     assert document.sha256 == hashlib.sha256(document.text.encode("utf-8")).hexdigest()
+
+
+T1, T2, T3 = "2026-11-29T10:00:00Z", "2026-11-29T10:05:00.250000Z", "2026-11-29T10:10:00Z"
+
+
+@pytest.mark.parametrize(
+    ("granted", "withdrawals", "step_ups", "in_force"),
+    [
+        (["view", "control"], None, None, ["view", "control"]),
+        (["view"], None, None, ["view"]),
+        (["view", "control"], {"control": T1}, None, ["view"]),
+        (["view"], None, {"control": T1}, ["view", "control"]),  # stepped up
+        (["view", "control"], {"control": T1}, {"control": T2}, ["view", "control"]),  # back by a later approval
+        (["view", "control"], {"control": T2}, {"control": T1}, ["view"]),  # withdrawn after it was stepped up
+        (["view"], {"control": T3}, {"control": T2}, ["view"]),
+        (["control", "view"], {}, {}, ["view", "control"]),  # canonical order, empty maps as none
+    ],
+)
+def test_the_latest_change_of_each_scope_decides_what_is_in_force(granted, withdrawals, step_ups, in_force):
+    assert domain.scopes_in_force(granted, withdrawals, step_ups) == in_force
+
+
+@pytest.mark.parametrize(
+    ("requested", "held", "missing"),
+    [(["control"], ["view"], ["control"]), (["control", "view"], ["view"], ["control"]),
+     (["view"], ["view", "control"], []), (["control"], ["view", "control"], [])],
+)
+def test_a_step_up_asks_only_for_what_is_not_held(requested, held, missing):
+    assert domain.missing_scopes(requested, held) == missing
+
+
+def test_an_answer_is_an_approval_or_a_final_refusal():
+    assert domain.decision_status(True) == domain.APPROVED == "approved"
+    assert domain.decision_status(False) == domain.REFUSED == "refused"

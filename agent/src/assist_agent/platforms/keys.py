@@ -1,5 +1,6 @@
 """The customer's keys, read from the agent's own terminal (never from the consultant's channels): the kill switch,
-and C, which takes `control` back while the session goes on.
+C, which takes `control` back while the session goes on, and Y / N, which answer a consultant's step-up request
+(the agent acts on them only while one is pending).
 
 On a POSIX terminal the agent puts stdin in cbreak mode: single keys arrive at once and Ctrl-C still raises
 SIGINT. On Windows, msvcrt reads the console's keys. When stdin is not a terminal (a pipe, as in the tests),
@@ -15,12 +16,17 @@ from collections.abc import Callable
 
 HOTKEYS = {"q", "Q", "\x11"}  # q, Q, or Ctrl-Q; Ctrl-C is SIGINT, handled by the caller
 CONTROL_KEYS = {"c", "C"}  # take `control` back; the session goes on
+APPROVE_KEYS = {"y", "Y"}  # allow the pending step-up request
+REFUSE_KEYS = {"n", "N"}  # refuse it
 
 
 class KeyWatcher:
-    def __init__(self, on_hotkey: Callable[[], None], on_control: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, on_hotkey: Callable[[], None], on_control: Callable[[], None] = lambda: None, *,
+                 on_approve: Callable[[], None] = lambda: None, on_refuse: Callable[[], None] = lambda: None) -> None:
         self._on_hotkey = on_hotkey
         self._on_control = on_control
+        self._on_approve = on_approve
+        self._on_refuse = on_refuse
         self._restore: Callable[[], None] | None = None
         self._thread = threading.Thread(target=self._run, name="kill-switch-keys", daemon=True)
 
@@ -49,11 +55,7 @@ class KeyWatcher:
             import msvcrt
 
             while True:
-                key = msvcrt.getwch()
-                if key in CONTROL_KEYS:
-                    self._on_control()
-                elif key in HOTKEYS:
-                    self._on_hotkey()
+                if self.on_key(msvcrt.getwch()):
                     return
         if sys.stdin is None:
             return
@@ -65,8 +67,18 @@ class KeyWatcher:
                 return
             if not chunk:
                 return  # stdin closed (e.g. /dev/null): Ctrl-C and SIGTERM still end the session
-            if any(char in CONTROL_KEYS for char in chunk):
-                self._on_control()
-            if any(char in HOTKEYS for char in chunk):
-                self._on_hotkey()
+            if any(self.on_key(char) for char in chunk):
                 return
+
+    def on_key(self, key: str) -> bool:
+        """One key, in the order typed; whether it ended the session (nothing more is read then)."""
+        if key in CONTROL_KEYS:
+            self._on_control()
+        elif key in APPROVE_KEYS:
+            self._on_approve()
+        elif key in REFUSE_KEYS:
+            self._on_refuse()
+        elif key in HOTKEYS:
+            self._on_hotkey()
+            return True
+        return False

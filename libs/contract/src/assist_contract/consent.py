@@ -26,6 +26,16 @@ LeaseIds = Field(max_length=10_000)
 Language = Annotated[str, AfterValidator(validate_language)]
 
 
+def _checked_scopes(scopes: list[str]) -> list[str]:
+    # Error types of our own (`scopes_required`, `scope_unknown`): the 422 says which rule, and the gateway
+    # says it in the customer's language; the message never names the model (invalid_input_problem).
+    try:
+        return normalize_scopes(scopes)
+    except ValueError as exc:
+        kind = "scopes_required" if not scopes else "scope_unknown"
+        raise PydanticCustomError(kind, str(exc)) from exc
+
+
 class _Input(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
@@ -51,16 +61,7 @@ class GrantInput(_Input):
     client_address: str | None = Field(default=None, max_length=100)
     user_agent: str | None = Field(default=None, max_length=1000)
 
-    @field_validator("scopes")
-    @classmethod
-    def _known_scopes(cls, scopes: list[str]) -> list[str]:
-        # Error types of our own (`scopes_required`, `scope_unknown`): the 422 says which rule, and the gateway
-        # says it in the customer's language; the message never names this model (invalid_input_problem).
-        try:
-            return normalize_scopes(scopes)
-        except ValueError as exc:
-            kind = "scopes_required" if not scopes else "scope_unknown"
-            raise PydanticCustomError(kind, str(exc)) from exc
+    _known_scopes = field_validator("scopes")(_checked_scopes)
 
 
 class RevokeInput(_Input):
@@ -92,6 +93,29 @@ class ScopeWithdrawInput(_Input):
         if scope not in SCOPES:
             raise PydanticCustomError("scope_unknown", f"unknown scope {scope!r}; allowed: {list(SCOPES)}")
         return scope
+
+
+class ScopeRequestInput(_Input):
+    """A consultant asks the customer for more than the consent allows (a step up, e.g. `control` after `view`),
+    saying why; the customer approves or refuses it. One request waits at a time."""
+
+    session_id: str = SessionId
+    scopes: list[str]
+    reason: str = Field(min_length=1, max_length=500)
+    requested_by: str = Field(min_length=1, max_length=200)
+
+    _known_scopes = field_validator("scopes")(_checked_scopes)
+
+
+class ScopeDecisionInput(_Input):
+    """The customer's answer to a step-up request: an approval is a new grant; a refusal is final for the request."""
+
+    session_id: str = SessionId
+    request_id: str = Field(min_length=1, max_length=36)
+    approve: bool
+    actor: str | None = Field(default=None, max_length=200)
+    client_address: str | None = Field(default=None, max_length=100)
+    user_agent: str | None = Field(default=None, max_length=1000)
 
 
 class SessionInput(_Input):
@@ -154,6 +178,26 @@ class ScopeWithdrawal(BaseModel):
     already_withdrawn: bool
 
 
+class ScopeRequestView(BaseModel):
+    """A step-up request and, once the customer answered, the answer (`status` approved or refused, `decided_at`).
+    An approved request is a grant of its own: its `request_id` names the grant in the receipt and the audit trail."""
+
+    request_id: str
+    session_id: str
+    scopes: list[str]
+    reason: str
+    requested_by: str
+    requested_at: str
+    status: Literal["pending", "approved", "refused"]
+    decided_at: str | None = None
+
+
+class ScopeDecision(ScopeRequestView):
+    """The answered request, and what the consent allows from now on (`scopes_in_force`)."""
+
+    scopes_in_force: list[str]
+
+
 class ConsentView(BaseModel):
     consent_id: str
     session_id: str
@@ -164,6 +208,7 @@ class ConsentView(BaseModel):
     expires_at: str
     revoked_at: str | None
     reason: str | None
+    scope_request: ScopeRequestView | None = None  # the latest step-up request, pending or answered
 
 
 class ReceiptTerms(BaseModel):
@@ -178,6 +223,14 @@ class AuditEntryRef(BaseModel):
     service: str
     id: int
     hash: str
+
+
+class ScopeChange(BaseModel):
+    change: Literal["granted", "withdrawn"]
+    scope: str
+    at: str
+    request_id: str | None = None  # the approved step-up request a grant answers
+    reason: str | None = None  # why the consultant asked
 
 
 class ConsentReceipt(BaseModel):
@@ -200,6 +253,10 @@ class ConsentReceipt(BaseModel):
     reason: str | None
     statement: str
     audit_entry: AuditEntryRef | None
+    # What changed while the session went on: each step-up the customer approved (a grant of its own, named by its
+    # request) and each scope taken back, in time order; `scopes` above stays the first grant.
+    scope_changes: list[ScopeChange] = Field(default_factory=list)
+    scopes_in_force: list[str] | None = None
 
 
 class LeaseGranted(BaseModel):
@@ -231,6 +288,10 @@ get = CommandSpec("cmd.consent.get", SessionInput, ConsentView)
 receipt = CommandSpec("cmd.consent.receipt", SessionInput, ConsentReceipt)
 # Answers, like revoke, once every lease holder has narrowed its endpoints or let its lease lapse.
 withdraw_scope = CommandSpec("cmd.consent.scope.withdraw", ScopeWithdrawInput, ScopeWithdrawal)
+# A consultant's step-up request, and the customer's answer to it (both tell every lease holder, which tells the
+# session's endpoints; an approval widens them).
+request_scopes = CommandSpec("cmd.consent.scope.request", ScopeRequestInput, ScopeRequestView)
+decide_scopes = CommandSpec("cmd.consent.scope.decide", ScopeDecisionInput, ScopeDecision)
 lease_acquire = CommandSpec("cmd.consent.lease.acquire", LeaseAcquireInput, LeaseGranted)
 lease_renew = CommandSpec("cmd.consent.lease.renew", LeaseRenewInput, LeasesRenewed)
 lease_release = CommandSpec("cmd.consent.lease.release", LeaseReleaseInput, LeasesReleased)
@@ -240,7 +301,8 @@ audit = CommandSpec("cmd.consent.audit", AuditQuery, AuditTrail)
 
 class ConsentGranted(BaseModel):
     """The consent service sends every field; a consumer may rely on the two ids alone (the session service
-    fills in a missing consent id from them)."""
+    fills in a missing consent id from them). A step-up the customer approved is a grant too: `request_id` names
+    the request it answers, `scopes` what it grants, `scopes_in_force` all the consent allows from then on."""
 
     consent_id: str
     session_id: str
@@ -251,6 +313,10 @@ class ConsentGranted(BaseModel):
     scopes: list[str] | None = None
     granted_at: AwareDatetime | None = None
     expires_at: AwareDatetime | None = None
+    request_id: str | None = None
+    scopes_in_force: list[str] | None = None
+    actor: str | None = None
+    client_address: str | None = None
 
 
 class ConsentRevoked(BaseModel):
@@ -277,6 +343,32 @@ class ConsentScopeWithdrawn(BaseModel):
     client_address: str | None = None
 
 
+class ConsentScopeRequested(BaseModel):
+    """A consultant asked for more (`scopes`) with a reason; the customer is asked."""
+
+    consent_id: str
+    session_id: str
+    request_id: str
+    scopes: list[str]
+    reason: str
+    requested_by: str
+    requested_at: AwareDatetime
+
+
+class ConsentScopeRefused(BaseModel):
+    """The customer refused a step-up request: final for that request; the consent allows what it did before."""
+
+    consent_id: str
+    session_id: str
+    request_id: str
+    scopes: list[str]
+    refused_at: AwareDatetime
+    actor: str | None = None
+    client_address: str | None = None
+
+
 GRANTED = EventSpec("consent.granted", STREAM, ConsentGranted)
 REVOKED = EventSpec("consent.revoked", STREAM, ConsentRevoked)
 SCOPE_WITHDRAWN = EventSpec("consent.scope_withdrawn", STREAM, ConsentScopeWithdrawn)
+SCOPE_REQUESTED = EventSpec("consent.scope_requested", STREAM, ConsentScopeRequested)
+SCOPE_REFUSED = EventSpec("consent.scope_refused", STREAM, ConsentScopeRefused)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pydantic import AwareDatetime, BaseModel
 
+from .consent import ScopeRequestView
 from .spec import EventSpec
 
 STREAM = "GATEWAY"
@@ -29,12 +30,16 @@ CUT_ANY = "gateway.cut.*"
 
 class CutRequest(BaseModel):
     """Cut these leases of the session now (the consent service revoked); answered once they are cut. With `scopes`,
-    narrow them instead (a scope was withdrawn): from the answer on, only frames those scopes allow pass."""
+    narrow them instead (a scope was withdrawn): from the answer on, only frames those scopes allow pass. With
+    `scope_request`, tell the endpoints of a step-up request or its answer."""
 
     session_id: str
     lease_ids: list[str] | None = None  # none: every endpoint of the session on that replica
     reason: str | None = None  # the revocation's reason, for the close reason the endpoints are told
     scopes: list[str] | None = None  # the scopes left; absent: cut the endpoints
+    # A step-up asked or answered: the endpoints are told; an approved one widens them to `scopes` (the consent
+    # service's whole set in force, which it alone decides) instead of narrowing.
+    scope_request: ScopeRequestView | None = None
 
 
 class CutReply(BaseModel):

@@ -11,6 +11,7 @@ from typing import Literal
 from assist_platform.audit import AuditQuery, AuditTrail
 from pydantic import AwareDatetime, BaseModel, Field
 
+from .consent import ScopeRequestView
 from .spec import CommandSpec, EventSpec
 
 STREAM = "SESSION"
@@ -109,6 +110,8 @@ class SessionView(BaseModel):
     agent: AgentPresence
     agent_away_since: datetime | None
     paused_seconds: int
+    # The latest step-up request a consultant made (consent.scope_requested), and its answer once given.
+    scope_request: ScopeRequestView | None = None
 
 
 class SessionList(BaseModel):

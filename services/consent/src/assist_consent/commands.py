@@ -10,6 +10,8 @@ from assist_contract.consent import (
     LeaseReleaseInput,
     LeaseRenewInput,
     RevokeInput,
+    ScopeDecisionInput,
+    ScopeRequestInput,
     ScopeWithdrawInput,
     SessionInput,
     TermsInput,
@@ -35,6 +37,8 @@ class ConsentCommands:
             contract.grant: self.grant,
             contract.revoke: self.revoke,
             contract.withdraw_scope: self.withdraw_scope,
+            contract.request_scopes: self.request_scopes,
+            contract.decide_scopes: self.decide_scopes,
             contract.get: self.get,
             contract.receipt: self.receipt,
             contract.lease_acquire: self.acquire,
@@ -67,6 +71,18 @@ class ConsentCommands:
         return await self._service.withdraw_scope(
             session_id=request.session_id, scope=request.scope, actor=request.actor,
             client_address=request.client_address,
+        )
+
+    async def request_scopes(self, request: ScopeRequestInput) -> dict:
+        return await self._service.request_scopes(
+            session_id=request.session_id, scopes=request.scopes, reason=request.reason,
+            requested_by=request.requested_by,
+        )
+
+    async def decide_scopes(self, request: ScopeDecisionInput) -> dict:
+        return await self._service.decide_scopes(
+            session_id=request.session_id, request_id=request.request_id, approve=request.approve,
+            actor=request.actor, client_address=request.client_address, user_agent=request.user_agent,
         )
 
     async def get(self, request: SessionInput) -> dict:

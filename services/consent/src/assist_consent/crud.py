@@ -10,7 +10,7 @@ from sqlalchemy import delete, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from .models import Consent, Lease
+from .models import Consent, Lease, ScopeRequest
 from .terms import TermsDocument
 
 
@@ -69,6 +69,35 @@ async def record_revocation(
     return consent
 
 
+async def pending_scope_request(*, db: AsyncSession, consent_id: str) -> ScopeRequest | None:
+    query = select(ScopeRequest).where(ScopeRequest.consent_id == consent_id, ScopeRequest.status == "pending")
+    return (await db.exec(query)).first()
+
+
+async def scope_request(*, db: AsyncSession, session_id: str, request_id: str) -> ScopeRequest | None:
+    query = select(ScopeRequest).where(ScopeRequest.session_id == session_id, ScopeRequest.request_id == request_id)
+    return (await db.exec(query)).first()
+
+
+async def scope_requests(*, db: AsyncSession, session_id: str) -> list[ScopeRequest]:
+    """Every step-up request of the session, oldest first."""
+    query = select(ScopeRequest).where(ScopeRequest.session_id == session_id).order_by(
+        col(ScopeRequest.requested_at))
+    return list((await db.exec(query)).all())
+
+
+async def create_scope_request(
+    *, db: AsyncSession, consent: Consent, scopes: list[str], reason: str, requested_by: str, requested_at: datetime
+) -> ScopeRequest:
+    request = ScopeRequest(
+        request_id=new_id(), consent_id=consent.consent_id, session_id=consent.session_id, scopes=scopes,
+        reason=reason, requested_by=requested_by, requested_at=requested_at, status="pending",
+    )
+    db.add(request)
+    await db.flush()
+    return request
+
+
 async def live_leases(*, db: AsyncSession, session_id: str, now: datetime) -> list[Lease]:
     """The session's leases a holder may still be using: not released and not expired."""
     query = select(Lease).where(
@@ -102,15 +131,16 @@ async def create_lease(
 
 async def lock_consents_of_leases(
     *, db: AsyncSession, lease_ids: list[str]
-) -> list[tuple[str, datetime | None, datetime, dict[str, str] | None]]:
-    """(consent_id, revoked_at, expires_at, scope_withdrawals) of the consents behind these leases, share-locked
+) -> list[tuple[str, datetime | None, datetime, dict[str, str] | None, dict[str, str] | None]]:
+    """(consent_id, revoked_at, expires_at, scope_withdrawals, scope_grants) of the consents behind these leases, share-locked
     in a fixed order (no deadlock between two renewals): a revoke, which takes the row for update, waits for this
     transaction, and this one for a revoke. Columns, not entities: a renewal names every lease of a replica each
     second, and loading each consent (its JSON customer and scopes) cost more than the rest of it; the
-    withdrawals are almost always NULL."""
+    withdrawals and step-up grants are almost always NULL."""
     of_leases = select(Lease.consent_id).where(col(Lease.lease_id).in_(lease_ids))
     query = (
-        select(Consent.consent_id, Consent.revoked_at, Consent.expires_at, Consent.scope_withdrawals)
+        select(Consent.consent_id, Consent.revoked_at, Consent.expires_at, Consent.scope_withdrawals,
+               Consent.scope_grants)
         .where(col(Consent.consent_id).in_(of_leases))
         .order_by(Consent.consent_id)
         .with_for_update(read=True)

@@ -48,11 +48,12 @@ def cuts_by_holder(leases: list[Lease]) -> list[HolderCut]:
 
 
 async def _cut_one(nc: NATS, *, session_id: str, reason: str | None, cut: HolderCut, margin_seconds: float,
-                   scopes: list[str] | None) -> str:
-    """'confirmed' when the holder answered, 'expired' when its leases ran out first."""
+                   scopes: list[str] | None, scope_request: dict | None = None, wait_for_lapse: bool = True) -> str:
+    """'confirmed' when the holder answered, 'expired' when its leases ran out first ('unconfirmed' when the
+    caller does not wait for them: a step-up notice, which cuts nothing)."""
     wait = cut_wait_seconds(lease_expires_at=cut.latest_expiry, now=utcnow(), margin_seconds=margin_seconds)
     body = CutRequest(session_id=session_id, lease_ids=list(cut.lease_ids), reason=reason,
-                      scopes=scopes).model_dump_json(exclude_none=True)
+                      scopes=scopes, scope_request=scope_request).model_dump_json(exclude_none=True)
     try:
         if nc is None:  # not connected yet: nobody can be asked, only the clock can cut
             raise ConnectionError("no NATS connection")
@@ -67,6 +68,8 @@ async def _cut_one(nc: NATS, *, session_id: str, reason: str | None, cut: Holder
             cut.holder,
             type(exc).__name__,
         )
+    if not wait_for_lapse:
+        return "unconfirmed"
     remaining = cut_wait_seconds(
         lease_expires_at=cut.latest_expiry, now=utcnow(), margin_seconds=margin_seconds
     )
@@ -77,7 +80,7 @@ async def _cut_one(nc: NATS, *, session_id: str, reason: str | None, cut: Holder
 
 async def cut_leases(
     nc: NATS | None, *, session_id: str, reason: str | None, leases: list[Lease], margin_seconds: float,
-    scopes: list[str] | None = None,
+    scopes: list[str] | None = None, scope_request: dict | None = None, wait_for_lapse: bool = True,
 ) -> dict[str, str]:
     """Return once every lease is cut (with `scopes`: narrowed to them), {holder: 'confirmed' | 'expired'}. All
     holders are asked at once. A holder that does not answer has stopped forwarding altogether once its lease ran
@@ -86,7 +89,7 @@ async def cut_leases(
     outcomes = await asyncio.gather(
         *(
             _cut_one(nc, session_id=session_id, reason=reason, cut=cut, margin_seconds=margin_seconds,
-                     scopes=scopes)
+                     scopes=scopes, scope_request=scope_request, wait_for_lapse=wait_for_lapse)
             for cut in cuts
         )
     )

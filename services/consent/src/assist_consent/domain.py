@@ -50,10 +50,46 @@ def effective_revoked_at(*, requested: datetime | None, now: datetime, granted_a
     return max(as_utc(granted_at), min(as_utc(requested), as_utc(now)))
 
 
-def scopes_in_force(granted: Iterable[str], withdrawals: dict[str, str] | None) -> list[str]:
-    """The granted scopes less those the customer took back since, in canonical order."""
-    withdrawn = set(withdrawals or {})
-    return [scope for scope in SCOPES if scope in set(granted) and scope not in withdrawn]
+def _moment(value: str) -> datetime:
+    return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+
+
+def scopes_in_force(
+    granted: Iterable[str], withdrawals: dict[str, str] | None, step_ups: dict[str, str] | None = None
+) -> list[str]:
+    """What the consent allows now, in canonical order: for each scope, its latest change wins. The first grant
+    gives `granted`; a step-up the customer approved gives its scope at its time (`step_ups`: scope -> when it was
+    last granted so); a withdrawal takes it back at its time (`withdrawals`: scope -> when last withdrawn). A scope
+    withdrawn comes back only through a step-up approved after the withdrawal."""
+    first = set(granted)
+    withdrawals, step_ups = withdrawals or {}, step_ups or {}
+    held = []
+    for scope in SCOPES:
+        withdrawn = withdrawals.get(scope)
+        stepped_up = step_ups.get(scope)
+        if withdrawn is None:
+            allowed = scope in first or stepped_up is not None
+        else:
+            allowed = stepped_up is not None and _moment(stepped_up) > _moment(withdrawn)
+        if allowed:
+            held.append(scope)
+    return held
+
+
+def missing_scopes(requested: Iterable[str], in_force: Iterable[str]) -> list[str]:
+    """What a step-up request would add: the requested scopes the consent does not allow now, canonical order.
+    `control` stands on `view` (scopes_after_withdrawal), so asking for control alone when view is gone is asking
+    for both; a session without view has ended anyway."""
+    held = set(in_force)
+    return [scope for scope in SCOPES if scope in set(requested) and scope not in held]
+
+
+# A step-up request's life: asked, then answered once (approved or refused); a refusal is final for the request.
+PENDING, APPROVED, REFUSED = "pending", "approved", "refused"
+
+
+def decision_status(approve: bool) -> str:
+    return APPROVED if approve else REFUSED
 
 
 def lease_expires_at(*, now: datetime, ttl_seconds: float) -> datetime:

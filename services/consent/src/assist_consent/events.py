@@ -3,18 +3,77 @@
 
 from __future__ import annotations
 
-from assist_contract.consent import GRANTED, REVOKED, SCOPE_WITHDRAWN
+from assist_contract.consent import GRANTED, REVOKED, SCOPE_REFUSED, SCOPE_REQUESTED, SCOPE_WITHDRAWN
 from assist_platform.endings import ended_by_of
 from assist_platform.envelope import CloudEvent, rfc3339
 
 from .domain import scopes_in_force
-from .models import Consent
+from .models import Consent, ScopeRequest
 
 SOURCE = "assist/consent"
 
 
 def consent_granted(consent: Consent) -> CloudEvent:
     return GRANTED.from_fields(source=SOURCE, subject=consent.session_id, fields=consent.model_dump())
+
+
+def consent_stepped_up(
+    consent: Consent, request: ScopeRequest, *, scopes_in_force: list[str], actor: str | None = None,
+    client_address: str | None = None,
+) -> CloudEvent:
+    """A step-up the customer approved: a grant of its own (`request_id`), of `scopes`, on the same consent."""
+    assert request.decided_at is not None
+    return GRANTED.new(
+        source=SOURCE,
+        subject=consent.session_id,
+        data={
+            "consent_id": consent.consent_id,
+            "session_id": consent.session_id,
+            "request_id": request.request_id,
+            "scopes": list(request.scopes),
+            "scopes_in_force": scopes_in_force,
+            "terms_version": consent.terms_version,
+            "terms_sha256": consent.terms_sha256,
+            "terms_lang": consent.terms_lang,
+            "granted_at": rfc3339(request.decided_at),
+            "expires_at": rfc3339(consent.expires_at),
+            **_who_asked(actor, client_address),
+        },
+    )
+
+
+def consent_scope_requested(request: ScopeRequest) -> CloudEvent:
+    return SCOPE_REQUESTED.new(
+        source=SOURCE,
+        subject=request.session_id,
+        data={
+            "consent_id": request.consent_id,
+            "session_id": request.session_id,
+            "request_id": request.request_id,
+            "scopes": list(request.scopes),
+            "reason": request.reason,
+            "requested_by": request.requested_by,
+            "requested_at": rfc3339(request.requested_at),
+        },
+    )
+
+
+def consent_scope_refused(
+    request: ScopeRequest, *, actor: str | None = None, client_address: str | None = None
+) -> CloudEvent:
+    assert request.decided_at is not None
+    return SCOPE_REFUSED.new(
+        source=SOURCE,
+        subject=request.session_id,
+        data={
+            "consent_id": request.consent_id,
+            "session_id": request.session_id,
+            "request_id": request.request_id,
+            "scopes": list(request.scopes),
+            "refused_at": rfc3339(request.decided_at),
+            **_who_asked(actor, client_address),
+        },
+    )
 
 
 def _who_asked(actor: str | None, client_address: str | None) -> dict[str, str]:
@@ -53,7 +112,7 @@ def consent_scope_withdrawn(
             "consent_id": consent.consent_id,
             "session_id": consent.session_id,
             "scope": scope,
-            "scopes": scopes_in_force(consent.scopes, consent.scope_withdrawals),
+            "scopes": scopes_in_force(consent.scopes, consent.scope_withdrawals, consent.scope_grants),
             "withdrawn_at": (consent.scope_withdrawals or {})[scope],
             **_who_asked(actor, client_address),
         },

@@ -36,6 +36,31 @@ class Consent(SQLModel, table=True):
     revoke_reason: str | None = Field(default=None, max_length=40)
     # Scopes the customer took back while the session went on, each with when (RFC 3339); `scopes` stays the grant.
     scope_withdrawals: dict[str, str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # Scopes granted later by step-ups the customer approved, each with when (RFC 3339), beside the first grant:
+    # the summary the lease paths read without a query; each approval is recorded in full in `scope_request`.
+    scope_grants: dict[str, str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class ScopeRequest(SQLModel, table=True):
+    """A consultant's step-up request and the customer's answer. Approved, it is a grant of its own (named by its
+    `request_id` in the receipt and the audit trail); the consent's first grant is never edited."""
+
+    __tablename__ = "scope_request"
+
+    request_id: str = Field(primary_key=True, max_length=36)
+    consent_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("consent.consent_id"), nullable=False, index=True)
+    )
+    session_id: str = Field(sa_column=Column(String(64), nullable=False, index=True))
+    scopes: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    requested_by: str = Field(max_length=200)
+    requested_at: datetime
+    status: str = Field(max_length=16)  # pending, approved, refused (domain)
+    decided_at: datetime | None = None
+    decided_by: str | None = Field(default=None, max_length=200)
+    client_address: str | None = Field(default=None, max_length=100)
+    user_agent: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class Lease(SQLModel, table=True):
@@ -56,4 +81,4 @@ class Lease(SQLModel, table=True):
     released_at: datetime | None = None
 
 
-TABLES = (Consent.__table__, Lease.__table__, *PLATFORM_TABLES, *AUDIT_TABLES)
+TABLES = (Consent.__table__, Lease.__table__, ScopeRequest.__table__, *PLATFORM_TABLES, *AUDIT_TABLES)

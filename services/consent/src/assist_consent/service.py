@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from assist_contract.consent import GRANTED, REVOKED, SCOPE_WITHDRAWN
+from assist_contract.consent import GRANTED, REVOKED, SCOPE_REFUSED, SCOPE_REQUESTED, SCOPE_WITHDRAWN
 from assist_platform.audit import actor_of_reason, append_audit, entries_of_session, stage_audit
 from assist_platform.endings import ended_by_of
 from assist_platform.envelope import rfc3339, utcnow
@@ -20,7 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from . import crud, events
 from .cut import cut_leases
 from .domain import (
+    APPROVED,
+    PENDING,
     consent_expires_at,
+    decision_status,
+    missing_scopes,
     effective_revoked_at,
     gives_access,
     is_in_force,
@@ -29,7 +33,7 @@ from .domain import (
     scopes_in_force,
 )
 from .models import Consent
-from .receipts import consent_receipt, consent_view
+from .receipts import consent_receipt, consent_view, scope_request_view
 from .settings import Settings
 from .terms import TermsCatalog, terms_catalog
 
@@ -139,10 +143,17 @@ class ConsentService:
         }
 
     async def get(self, *, session_id: str) -> dict[str, Any]:
-        return consent_view(await self._existing(session_id), now=utcnow())
+        consent = await self._existing(session_id)
+        async with self.database.transaction() as db:
+            requests = await crud.scope_requests(db=db, session_id=session_id)
+        return {**consent_view(consent, now=utcnow()),
+                "scope_request": scope_request_view(requests[-1]) if requests else None}
 
     async def receipt(self, *, session_id: str) -> dict[str, Any]:
-        receipt = consent_receipt(await self._existing(session_id), issuer=self.settings.consent_issuer)
+        consent = await self._existing(session_id)
+        async with self.database.transaction() as db:
+            requests = await crud.scope_requests(db=db, session_id=session_id)
+        receipt = consent_receipt(consent, issuer=self.settings.consent_issuer, requests=requests)
         async with self.database.transaction() as db:
             entry = next((e for e in await entries_of_session(db, session_id=session_id)
                           if e.action == GRANTED.type), None)
@@ -236,7 +247,7 @@ class ConsentService:
             if not is_in_force(revoked_at=consent.revoked_at, expires_at=consent.expires_at, now=now):
                 raise Problem(409, "Consent not in force", f"Session {session_id} has ended: nothing to withdraw.",
                               code="consent_not_in_force")
-            in_force = scopes_in_force(consent.scopes, consent.scope_withdrawals)
+            in_force = scopes_in_force(consent.scopes, consent.scope_withdrawals, consent.scope_grants)
             left = scopes_after_withdrawal(in_force, scope)
             if not gives_access(left):
                 raise Problem(409, "Withdrawal would end the session",
@@ -262,12 +273,107 @@ class ConsentService:
             "withdrawn_at": withdrawn_at, "already_withdrawn": already,
         }
 
+    # --- step-ups ----
+
+    async def request_scopes(
+        self, *, session_id: str, scopes: list[str], reason: str, requested_by: str
+    ) -> dict[str, Any]:
+        """A consultant asks for more than the consent allows, saying why. Recorded (with its event and audit
+        entry) and told to every lease holder, which shows it to the session's endpoints; the customer answers it
+        with `decide_scopes`. One request waits at a time; asking for what is held already is a 409."""
+        async with self.database.transaction() as db:
+            consent = await self._in_force(db, session_id)
+            now = utcnow()
+            wanted = missing_scopes(scopes, scopes_in_force(consent.scopes, consent.scope_withdrawals,
+                                                            consent.scope_grants))
+            if not wanted:
+                raise Problem(409, "Scopes held already", f"The consent already allows {', '.join(scopes)}.",
+                              code="scopes_already_held")
+            if await crud.pending_scope_request(db=db, consent_id=consent.consent_id) is not None:
+                raise Problem(409, "A request is waiting",
+                              "The customer has not answered the previous request yet.",
+                              code="scope_request_pending")
+            request = await crud.create_scope_request(db=db, consent=consent, scopes=wanted, reason=reason,
+                                                      requested_by=requested_by, requested_at=now)
+            add_event(db, events.consent_scope_requested(request))
+            stage_audit(db, action=SCOPE_REQUESTED.type, actor=requested_by, session_id=session_id,
+                        detail={"consent_id": consent.consent_id, "request_id": request.request_id,
+                                "scopes": wanted, "reason": reason})
+            view = scope_request_view(request)
+            leases = await crud.live_leases(db=db, session_id=session_id, now=now)
+            in_force = scopes_in_force(consent.scopes, consent.scope_withdrawals, consent.scope_grants)
+        self._tell_holders(session_id=session_id, leases=leases, scopes=in_force, scope_request=view)
+        return view
+
+    async def decide_scopes(
+        self, *, session_id: str, request_id: str, approve: bool, actor: str | None = None,
+        client_address: str | None = None, user_agent: str | None = None,
+    ) -> dict[str, Any]:
+        """The customer's answer to a step-up request, once: an approval is a new grant (its own `consent.granted`
+        and audit entry, named by the request; the first grant is never edited), a refusal is final for the
+        request. Every lease holder is told; on an approval it widens the session's endpoints."""
+        async with self.database.transaction() as db:
+            consent = await self._in_force(db, session_id)
+            request = await crud.scope_request(db=db, session_id=session_id, request_id=request_id)
+            if request is None:
+                raise Problem(404, "Not found", f"Session {session_id} has no request {request_id}.",
+                              code="scope_request_not_found")
+            if request.status != PENDING:
+                raise Problem(409, "Request answered already", f"This request was {request.status} already.",
+                              code="scope_request_decided", status_now=request.status)
+            now = utcnow()
+            request.status, request.decided_at = decision_status(approve), now
+            request.decided_by, request.client_address, request.user_agent = actor or "customer", client_address, user_agent
+            db.add(request)
+            who = {"actor": actor or "customer", "client_address": client_address}
+            if request.status == APPROVED:
+                consent.scope_grants = {**(consent.scope_grants or {}),
+                                        **{scope: rfc3339(now) for scope in request.scopes}}
+                db.add(consent)
+                in_force = scopes_in_force(consent.scopes, consent.scope_withdrawals, consent.scope_grants)
+                add_event(db, events.consent_stepped_up(consent, request, scopes_in_force=in_force, **who))
+                stage_audit(
+                    db, action=GRANTED.type, session_id=session_id, at=now, **who,
+                    detail={"consent_id": consent.consent_id, "request_id": request.request_id,
+                            "scopes": list(request.scopes), "scopes_in_force": in_force},
+                )
+            else:
+                in_force = scopes_in_force(consent.scopes, consent.scope_withdrawals, consent.scope_grants)
+                add_event(db, events.consent_scope_refused(request, **who))
+                stage_audit(db, action=SCOPE_REFUSED.type, session_id=session_id, **who,
+                            detail={"consent_id": consent.consent_id, "request_id": request.request_id,
+                                    "scopes": list(request.scopes)})
+            view = scope_request_view(request)
+            leases = await crud.live_leases(db=db, session_id=session_id, now=now)
+        self._tell_holders(session_id=session_id, leases=leases, scopes=in_force, scope_request=view)
+        return {**view, "scopes_in_force": in_force}
+
+    async def _in_force(self, db, session_id: str) -> Consent:
+        """The session's consent, row-locked (step-ups and withdrawals of one consent happen one at a time); 404
+        without one, 409 once it has ended."""
+        consent = await crud.get_consent(db=db, session_id=session_id, lock=True)
+        if consent is None:
+            raise _no_consent(session_id)
+        if not is_in_force(revoked_at=consent.revoked_at, expires_at=consent.expires_at, now=utcnow()):
+            raise Problem(409, "Consent not in force", f"Session {session_id} has ended.",
+                          code="consent_not_in_force")
+        return consent
+
+    def _tell_holders(self, *, session_id: str, leases: list, scopes: list[str], scope_request: dict) -> None:
+        """A step-up asked or answered, to every holder of a live lease, not waited for: nothing is cut, and a
+        holder that missed it learns the scopes at its next renewal (narrowing) or, for a widening, keeps the
+        narrower scopes until its endpoints reconnect (fail closed)."""
+        self._start_cut(session_id=session_id, reason=None, leases=leases, scopes=scopes,
+                        scope_request=scope_request, wait_for_lapse=False)
+
     def _start_cut(self, *, session_id: str, reason: str | None, leases: list,
-                   scopes: list[str] | None = None) -> asyncio.Task:
+                   scopes: list[str] | None = None, scope_request: dict | None = None,
+                   wait_for_lapse: bool = True) -> asyncio.Task:
         """The cut of `leases`, under way in a task of its own (kept here while it runs: the loop holds tasks
         weakly, and a revoke whose transaction failed leaves its cut to finish on its own)."""
         task = asyncio.get_running_loop().create_task(
-            self._cut_leases(session_id=session_id, reason=reason, leases=leases, scopes=scopes),
+            self._cut_leases(session_id=session_id, reason=reason, leases=leases, scopes=scopes,
+                             scope_request=scope_request, wait_for_lapse=wait_for_lapse),
             name=f"cut {session_id}",
         )
         self._cuts.add(task)
@@ -275,7 +381,8 @@ class ConsentService:
         return task
 
     async def _cut_leases(self, *, session_id: str, reason: str | None, leases: list,
-                          scopes: list[str] | None = None) -> None:
+                          scopes: list[str] | None = None, scope_request: dict | None = None,
+                          wait_for_lapse: bool = True) -> None:
         await cut_leases(
             self.runtime.nc,
             session_id=session_id,
@@ -283,6 +390,8 @@ class ConsentService:
             leases=leases,
             margin_seconds=self.settings.consent_cut_margin_seconds,
             scopes=scopes,
+            scope_request=scope_request,
+            wait_for_lapse=wait_for_lapse,
         )
 
     async def expire_due(self) -> int:
@@ -329,7 +438,7 @@ class ConsentService:
         return {
             "lease_id": lease.lease_id,
             "session_id": session_id,
-            "scopes": scopes_in_force(consent.scopes, consent.scope_withdrawals),
+            "scopes": scopes_in_force(consent.scopes, consent.scope_withdrawals, consent.scope_grants),
             "ttl_seconds": ttl,
             "expires_at": rfc3339(lease.expires_at),
         }
@@ -343,7 +452,7 @@ class ConsentService:
         async with self.database.transaction() as db:
             consents = await crud.lock_consents_of_leases(db=db, lease_ids=wanted)
             now = utcnow()
-            in_force = [consent_id for consent_id, revoked_at, expires_at, _withdrawals in consents
+            in_force = [consent_id for consent_id, revoked_at, expires_at, *_changes in consents
                         if is_in_force(revoked_at=revoked_at, expires_at=expires_at, now=now)]
             renewed = await crud.extend_held_leases(
                 db=db, holder=holder, lease_ids=wanted, consent_ids=in_force,
@@ -351,12 +460,13 @@ class ConsentService:
             )
             # Rare, so looked up only then: the scopes of leases whose consent had a scope taken back. A holder
             # that missed the withdrawal's cut request narrows here, within one renewal.
-            narrowed = {consent_id: withdrawals for consent_id, _r, _e, withdrawals in consents if withdrawals}
+            changed = {consent_id: (withdrawals, step_ups)
+                       for consent_id, _r, _e, withdrawals, step_ups in consents if withdrawals or step_ups}
             scopes = {}
-            if narrowed and renewed:
+            if changed and renewed:
                 for lease_id, consent_id, granted in await crud.lease_consents(db=db, lease_ids=renewed,
-                                                                              consent_ids=list(narrowed)):
-                    scopes[lease_id] = scopes_in_force(granted, narrowed[consent_id])
+                                                                              consent_ids=list(changed)):
+                    scopes[lease_id] = scopes_in_force(granted, *changed[consent_id])
         kept = set(renewed)
         return {"ttl_seconds": ttl, "renewed": renewed, "revoked": [lid for lid in wanted if lid not in kept],
                 "scopes": scopes}

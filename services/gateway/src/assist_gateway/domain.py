@@ -38,6 +38,7 @@ PUBLIC_SESSION_FIELDS = (
     "ended_by",
     "end_reason",
     "scopes",
+    "scope_request",  # a step-up request the customer is asked to answer, and its answer
 )
 
 

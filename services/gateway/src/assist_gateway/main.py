@@ -20,7 +20,7 @@ from .web.problem_language import ProblemLanguageMiddleware
 from .ratelimit import SlidingWindowLimiter
 from .relay import RelayHub
 from .relay.doors import RelayDoors
-from .service import CustomerTokens
+from .service import CustomerTokens, answer_scope_request
 from .settings import Settings, get_settings
 from .storage import SERVICE
 from .storage import build_runtime as build_runtime  # the skeleton's, with the relay added by create_app
@@ -45,11 +45,15 @@ def build_relay_hub(settings: Settings, runtime: ServiceRuntime) -> RelayHub:
         await withdraw_scope_everywhere(runtime=runtime, relay_hub=hub, session_id=session_id, scope="control",
                                         ending=CUSTOMER_ENDING, actor="customer")
 
+    async def customer_answers_at_the_agent(session_id: str, request_id: str, approve: bool) -> None:
+        await answer_scope_request(runtime=runtime, session_id=session_id, request_id=request_id, approve=approve)
+
     async def agent_lost(session_id: str) -> None:
         await end_session_everywhere(runtime=runtime, relay_hub=hub, session_id=session_id, ending=AGENT_LOST_ENDING)
 
     hub.end_session_from_agent = customer_ends_from_agent
     hub.withdraw_control_from_agent = customer_takes_control_back_at_the_agent
+    hub.decide_scopes_from_agent = customer_answers_at_the_agent
     hub.end_session_agent_lost = agent_lost
     return hub
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
 from pydantic_core import PydanticCustomError
 
 Scope = Literal["view", "control"]
@@ -72,6 +72,40 @@ class ScopesOut(BaseModel):
     session_id: str
     scopes: list[str]
     ended: bool
+
+
+class ScopeRequestIn(BaseModel):
+    """A consultant asks the customer for more than the consent allows, saying why (shown to the customer)."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    scopes: list[Scope] = Field(min_length=1, max_length=2, json_schema_extra={"uniqueItems": True})
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class ScopeDecisionIn(BaseModel):
+    """The customer's answer: the JSON boolean `approve` (true grants the request's scopes, false refuses)."""
+
+    approve: StrictBool
+
+
+class ScopeRequestOut(BaseModel):
+    """A step-up request; `status` pending until the customer answers, then approved or refused (final)."""
+
+    request_id: str
+    session_id: str
+    scopes: list[str]
+    reason: str
+    requested_by: str
+    requested_at: str
+    status: Literal["pending", "approved", "refused"]
+    decided_at: str | None = None
+
+
+class ScopeDecisionOut(ScopeRequestOut):
+    """The answered request and what the consent allows from now on."""
+
+    scopes_in_force: list[str]
 
 
 class ClaimedOut(BaseModel):
@@ -148,6 +182,7 @@ class SessionOut(_Reply):
     consent_id: str | None = None
     assigned_at: Moment | None = None
     expires_at: Moment | None = None
+    scope_request: ScopeRequestOut | None = None
 
 
 class SessionCardOut(_Reply):

@@ -13,8 +13,17 @@ from assist_platform.problems import Problem
 from assist_platform.runtime import ServiceRuntime
 
 from . import crud
-from .commands import CONSENT_GRANT, SESSION_CLAIM, SESSION_REQUEST, call, drop_none, get_session
-from .domain import may_end_session, token_digest
+from .commands import (
+    CONSENT_DECIDE_SCOPES,
+    CONSENT_GRANT,
+    CONSENT_REQUEST_SCOPES,
+    SESSION_CLAIM,
+    SESSION_REQUEST,
+    call,
+    drop_none,
+    get_session,
+)
+from .domain import CONSULTANT, may_end_session, token_digest
 from .schemas import HelpRequestIn
 from .staff import StaffIdentity
 
@@ -121,6 +130,35 @@ async def authorize_staff_end(*, runtime: ServiceRuntime, session_id: str, staff
             raise
     if not may_end_session(username=staff.username, role=staff.role, assigned_consultant=assigned):
         raise Problem(403, "Forbidden", "Only the assigned consultant or a supervisor may end this session.")
+
+
+async def ask_customer_for_scopes(
+    *, runtime: ServiceRuntime, session_id: str, staff: StaffIdentity, scopes: list[str], reason: str
+) -> dict:
+    """The assigned consultant of a running session asks its customer for more (a step-up); the consent service
+    records it and tells the session's relays, which show it to the agent and the console. Nobody else may ask:
+    a supervisor oversees, and a consultant is admitted to their own session only."""
+    view = await get_session(runtime, session_id=session_id)
+    if staff.role != CONSULTANT or view.consultant != staff.username:
+        raise Problem(403, "Forbidden", "Only the consultant assigned to this session may ask its customer.")
+    if view.status not in ("assigned", "active"):
+        raise Problem(409, "Session not running", "The session has ended: ask in a new session.",
+                      code="consent_not_in_force")
+    asked = await call(runtime, CONSENT_REQUEST_SCOPES, {"session_id": session_id, "scopes": scopes,
+                                                         "reason": reason, "requested_by": staff.username})
+    return asked.model_dump()
+
+
+async def answer_scope_request(
+    *, runtime: ServiceRuntime, session_id: str, request_id: str, approve: bool, client_address: str | None = None,
+    user_agent: str | None = None,
+) -> dict:
+    """The customer's answer (from their page or their agent), recorded once by the consent service, which widens
+    the session's relays on an approval; 409 when it was answered already."""
+    decided = await call(runtime, CONSENT_DECIDE_SCOPES, drop_none({
+        "session_id": session_id, "request_id": request_id, "approve": approve, "actor": "customer",
+        "client_address": client_address, "user_agent": user_agent}))
+    return decided.model_dump()
 
 
 async def claim_session(*, runtime: ServiceRuntime, session_id: str, consultant: str,

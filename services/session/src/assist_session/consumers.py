@@ -2,7 +2,9 @@
 
 `consent.revoked` is the one way a running session ends (a customer's terminate, a consultant's end, an agent
 lost, a consent past its time): the consent service has cut every relay before it publishes it.
-`consent.scope_withdrawn` narrows the session's scopes, which is what its views show from then on.
+`consent.scope_withdrawn` narrows the session's scopes, which is what its views show from then on; a
+`consent.granted` that answers a step-up request widens them. `consent.scope_requested` and `consent.scope_refused`
+(and that approval) keep the session's latest step-up request, which the customer's page shows.
 
 Each handler runs inside the consumer's transaction, beside the processed-event row, so one event has one effect
 however often it is delivered.
@@ -13,7 +15,8 @@ from __future__ import annotations
 import logging
 from datetime import UTC
 
-from assist_contract.consent import GRANTED, REVOKED, SCOPE_WITHDRAWN
+from assist_contract.consent import GRANTED, REVOKED, SCOPE_REFUSED, SCOPE_REQUESTED, SCOPE_WITHDRAWN
+from assist_platform.envelope import rfc3339
 from assist_platform.envelope import CloudEvent
 from assist_platform.messaging import ByType, Subscription
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -44,7 +47,35 @@ async def on_consent_revoked(db: AsyncSession, event: CloudEvent) -> None:
 
 async def on_consent_granted(db: AsyncSession, event: CloudEvent) -> None:
     granted = GRANTED.parse(event)
-    await crud.record_consent_granted(db=db, session_id=granted.session_id, consent_id=granted.consent_id)
+    if granted.request_id is None:
+        await crud.record_consent_granted(db=db, session_id=granted.session_id, consent_id=granted.consent_id)
+        return
+    # A step-up the customer approved: its scopes are added, and the request shows its answer.
+    if await crud.widen_scopes(db=db, session_id=granted.session_id, scopes=granted.scopes or []):
+        await crud.record_scope_request(db=db, session_id=granted.session_id, request=_answered(
+            event, request_id=granted.request_id, status="approved", at=granted.granted_at))
+
+
+async def on_consent_scope_requested(db: AsyncSession, event: CloudEvent) -> None:
+    requested = SCOPE_REQUESTED.parse(event)
+    view = {"request_id": requested.request_id, "session_id": requested.session_id, "scopes": requested.scopes,
+            "reason": requested.reason, "requested_by": requested.requested_by,
+            "requested_at": rfc3339(requested.requested_at), "status": "pending", "decided_at": None}
+    if not await crud.record_scope_request(db=db, session_id=requested.session_id, request=view):
+        log.info("consent.scope_requested %s names unknown session %s", event.id, requested.session_id)
+
+
+async def on_consent_scope_refused(db: AsyncSession, event: CloudEvent) -> None:
+    refused = SCOPE_REFUSED.parse(event)
+    await crud.record_scope_request(db=db, session_id=refused.session_id, request=_answered(
+        event, request_id=refused.request_id, status="refused", at=refused.refused_at))
+
+
+def _answered(event: CloudEvent, *, request_id: str, status: str, at) -> dict:
+    """The answer to a request, as the session shows it: merged into the pending view it keeps (the answering
+    events carry no reason or requester of their own)."""
+    return {"request_id": request_id, "session_id": event.data.get("session_id"), "status": status, "decided_at": rfc3339(at) if at else None,
+            "scopes": list(event.data.get("scopes") or [])}
 
 
 async def on_consent_scope_withdrawn(db: AsyncSession, event: CloudEvent) -> None:
@@ -54,12 +85,15 @@ async def on_consent_scope_withdrawn(db: AsyncSession, event: CloudEvent) -> Non
 
 
 on_consent_event = ByType({REVOKED.type: on_consent_revoked, GRANTED.type: on_consent_granted,
-                           SCOPE_WITHDRAWN.type: on_consent_scope_withdrawn})
+                           SCOPE_WITHDRAWN.type: on_consent_scope_withdrawn,
+                           SCOPE_REQUESTED.type: on_consent_scope_requested,
+                           SCOPE_REFUSED.type: on_consent_scope_refused})
 
 
 def consent_subscription() -> Subscription:
     return Subscription(
         stream=REVOKED.stream, durable=DURABLE,
-        subjects=(REVOKED.subject, GRANTED.subject, SCOPE_WITHDRAWN.subject),
+        subjects=(REVOKED.subject, GRANTED.subject, SCOPE_WITHDRAWN.subject, SCOPE_REQUESTED.subject,
+                  SCOPE_REFUSED.subject),
         handler=on_consent_event,
     )

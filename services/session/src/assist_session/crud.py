@@ -264,6 +264,26 @@ async def narrow_scopes(*, db: AsyncSession, session_id: str, scopes: list[str])
     return True
 
 
+async def widen_scopes(*, db: AsyncSession, session_id: str, scopes: list[str]) -> bool:
+    """Add the scopes a step-up the customer approved granted; False for an unknown session."""
+    session = await find_session(db=db, session_id=session_id, for_update=True)
+    if session is None:
+        return False
+    session.scopes = domain.widened_scopes(session.scopes, scopes)
+    db.add(session)
+    return True
+
+
+async def record_scope_request(*, db: AsyncSession, session_id: str, request: dict) -> bool:
+    """Keep the latest step-up request and its answer (domain.later_scope_request); False for an unknown session."""
+    session = await find_session(db=db, session_id=session_id, for_update=True)
+    if session is None:
+        return False
+    session.scope_request = domain.later_scope_request(session.scope_request, request)
+    db.add(session)
+    return True
+
+
 async def record_consent_granted(*, db: AsyncSession, session_id: str, consent_id: str) -> None:
     """The grant usually comes before the request; when the session is already here, fill in a missing consent id."""
     session = await find_session(db=db, session_id=session_id, for_update=True)

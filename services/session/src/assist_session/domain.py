@@ -375,3 +375,21 @@ def validate_end_reason(end_reason: str) -> str:
     if not _REASON_PATTERN.fullmatch(end_reason):
         raise InvalidInput("end_reason must be a lower-case word such as customer_terminated (a-z, 0-9, _).")
     return end_reason
+
+
+def widened_scopes(scopes: list[str], granted: list[str]) -> list[str]:
+    """A session's scopes once a step-up the customer approved granted `granted` too (canonical order)."""
+    return validate_scopes([*scopes, *(scope for scope in granted if scope in SCOPES)])
+
+
+def later_scope_request(current: dict | None, incoming: dict) -> dict:
+    """Which view of a step-up request the session keeps: the later request, and of one request its answer merged
+    into what was asked (the answer carries no reason or requester of its own); events read late or twice never
+    bring an answered request back to pending. An answer read before its request (never, in one ordered stream)
+    stands with what it says."""
+    if current is not None and current.get("request_id") == incoming.get("request_id"):
+        return {**current, **incoming} if current.get("status") == "pending" else current
+    if current is not None and str(incoming.get("requested_at") or incoming.get("decided_at")) < str(
+            current.get("requested_at")):
+        return current
+    return {"reason": "", "requested_by": "", "requested_at": incoming.get("decided_at"), **incoming}

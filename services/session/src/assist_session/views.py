@@ -33,6 +33,7 @@ def session_view(session: HelpSession) -> SessionView:
         agent=presence,
         agent_away_since=periods[-1].start if presence is AgentPresence.AWAY else None,
         paused_seconds=paused_seconds(session.state(), periods, now=utcnow()),
+        scope_request=session.scope_request,
     )
 
 

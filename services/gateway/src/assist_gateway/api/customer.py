@@ -16,6 +16,8 @@ from ..ratelimit import SlidingWindowLimiter
 from ..schemas import (
     ConsentReceiptOut,
     EndedOut,
+    ScopeDecisionIn,
+    ScopeDecisionOut,
     ScopesOut,
     HelpRequestIn,
     HelpRequestOut,
@@ -24,7 +26,7 @@ from ..schemas import (
     SessionReportOut,
     TermsOut,
 )
-from ..service import request_help
+from ..service import answer_scope_request, request_help
 from ..termination import end_session_everywhere, withdraw_scope_everywhere
 from .deps import (
     CustomerTokensDep, RelayHubDep, RuntimeDep, SessionCaller, SessionCallerDep, SessionReaderDep, client_address,
@@ -166,3 +168,22 @@ async def withdraw_scope(
         actor="customer", client_address=client_address(request),
     )
     return ScopesOut(session_id=session_id, scopes=scopes, ended=ended)
+
+
+@router.post("/sessions/{session_id}/scope-requests/{request_id}/decision", response_model=ScopeDecisionOut,
+             responses=problem_responses(
+                 401, 403, 404, 409, 422, 503,
+                 s404="No such session, or no such request of it (`code`: scope_request_not_found).",
+                 s409="The request was answered already, here or at the agent (`code`: scope_request_decided), or "
+                      "the session has ended (consent_not_in_force)."))
+async def decide_scope_request(
+    session_id: str, request_id: str, body: ScopeDecisionIn, caller: SessionCallerDep, runtime: RuntimeDep,
+    request: Request,
+) -> dict:
+    """The customer approves or refuses a consultant's step-up request. An approval is a new grant of its own (in
+    the receipt and the audit trail); a refusal is final for that request. Only the customer answers: a consultant
+    cannot approve on the customer's behalf."""
+    _customer_only(caller)
+    return await answer_scope_request(runtime=runtime, session_id=session_id, request_id=request_id,
+                                      approve=body.approve, client_address=client_address(request),
+                                      user_agent=request.headers.get("user-agent", "")[:1000])

@@ -13,8 +13,8 @@ from ..commands import (
     call,
 )
 from ..domain import ADMIN, CONSULTANT, SUPERVISOR, session_card, staff_ending
-from ..schemas import ClaimedOut, EndedOut, SessionsOut
-from ..service import authorize_staff_end, claim_session
+from ..schemas import ClaimedOut, EndedOut, ScopeRequestIn, ScopeRequestOut, SessionsOut
+from ..service import ask_customer_for_scopes, authorize_staff_end, claim_session
 from ..staff import StaffIdentity
 from ..termination import end_session_everywhere
 from .deps import CurrentStaff, RelayHubDep, RuntimeDep, client_address, require_role
@@ -57,6 +57,19 @@ async def end(
         actor=staff.username, client_address=client_address(request),
     )
     return EndedOut(ended_by=ended_by)
+
+
+@router.post("/sessions/{session_id}/scope-requests", status_code=201, response_model=ScopeRequestOut,
+             responses=problem_responses(
+                 401, 403, 404, 409, 422, 503,
+                 s409="A request waits for the customer's answer (`code`: scope_request_pending), the consent allows "
+                      "it already (scopes_already_held), or the session has ended (consent_not_in_force)."))
+async def ask_for_scopes(session_id: str, body: ScopeRequestIn, staff: Consultant, runtime: RuntimeDep) -> dict:
+    """The assigned consultant asks the customer for more than they consented to (a step-up: `control` after
+    `view`), saying why. The customer sees the request in their page and their agent and answers it; nothing is
+    granted until they approve."""
+    return await ask_customer_for_scopes(runtime=runtime, session_id=session_id, staff=staff,
+                                         scopes=list(body.scopes), reason=body.reason)
 
 
 @router.get("/sessions", response_model=SessionsOut, response_model_exclude_unset=True,

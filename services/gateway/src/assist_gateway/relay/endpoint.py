@@ -62,6 +62,15 @@ class Endpoint:
         self.scopes = kept
         return True
 
+    def widen(self, scopes) -> bool:
+        """Allow exactly `scopes`, the consent service's set in force after a step-up the customer approved (only
+        the consent service widens, in a cut request's `scope_request`); whether anything changed."""
+        granted = tuple(scopes)
+        if granted == self.scopes:
+            return False
+        self.scopes = granted
+        return True
+
     def may_pass(self) -> bool:
         return not self.cut and time.monotonic() < self.deadline
 

@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
 from assist_contract.consent_rules import SCOPES
+from assist_contract.consent import ScopeRequestView
 from assist_contract.gateway import CutReply, CutRequest, cut_subject
 from assist_platform.problems import Problem
 
@@ -96,7 +97,10 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence):
             request = CutRequest.model_validate_json(msg.data)
         except ValueError:  # pydantic's ValidationError is one
             return
-        if request.scopes is not None:
+        if request.scope_request is not None:
+            done = self.tell_scope_request(request.session_id, request.scope_request, scopes=request.scopes or [],
+                                           lease_ids=request.lease_ids or [])
+        elif request.scopes is not None:
             done = self.narrow_session(request.session_id, scopes=request.scopes, lease_ids=request.lease_ids or [])
         else:
             done = self._cut_session(request.session_id, reason=closecodes.ended_reason(request.reason),
@@ -112,6 +116,20 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence):
                 self._tell_scopes(endpoint)
         return [endpoint.lease_id for endpoint in targets]
 
+    def tell_scope_request(self, session_id: str, scope_request: ScopeRequestView, *, scopes,
+                           lease_ids: list[str] = ()) -> list[str]:
+        """A step-up asked or answered: an approved one widens this replica's endpoints of the session to `scopes`
+        (the consent service's set in force); otherwise `scopes` only narrows, as ever. Both sides are told the
+        request (the customer's agent shows it and may answer it) and, when they changed, the scopes."""
+        targets = self._endpoints_of(session_id, lease_ids)
+        approved = scope_request.status == "approved"
+        notice = json.dumps({"type": "scope_request", **scope_request.model_dump()})
+        for endpoint in targets:
+            if endpoint.widen(scopes) if approved else endpoint.narrow(scopes):
+                self._tell_scopes(endpoint)
+            self._send_soon(endpoint, notice)
+        return [endpoint.lease_id for endpoint in targets]
+
     def narrow_endpoints_here(self, session_id: str, *, without: str) -> list[str]:
         """A withdrawal about to reach the consent service: narrow this replica's endpoints now (as a terminate
         cuts them first), before any cut request comes back here."""
@@ -119,7 +137,10 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence):
 
     def _tell_scopes(self, endpoint: Endpoint) -> None:
         """What the consent allows from now on, to the agent (which narrows its own gate) and the console."""
-        notice = json.dumps({"type": "scopes", "scopes": list(endpoint.scopes)})
+        self._send_soon(endpoint, json.dumps({"type": "scopes", "scopes": list(endpoint.scopes)}))
+
+    def _send_soon(self, endpoint: Endpoint, notice: str) -> None:
+        """A control message to `endpoint`, sent in order after those before it, not waited for."""
         task = asyncio.get_running_loop().create_task(endpoint.send_control(notice))
         self._notices.add(task)
         task.add_done_callback(self._notices.discard)

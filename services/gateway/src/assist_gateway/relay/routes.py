@@ -76,6 +76,8 @@ class RelayHub(RelayCore):
         self.end_session_from_agent: Callable[[str], Awaitable[None]] | None = None
         # Set by the app: the customer pressed C at the agent, which takes `control` back everywhere (#16).
         self.withdraw_control_from_agent: Callable[[str], Awaitable[None]] | None = None
+        # Set by the app: the customer answered a step-up request at the agent (session, request id, approve).
+        self.decide_scopes_from_agent: Callable[[str, str, bool], Awaitable[None]] | None = None
         self._code_failures = FailureBudget(per_key=settings.code_failures_per_address,
                                             total=settings.code_failures_per_minute_total, window_seconds=60.0)
         self._max_message = settings.relay_max_message_bytes
@@ -279,13 +281,18 @@ class RelayHub(RelayCore):
             await self.forward(relay, endpoint, data)
 
     async def take_text(self, endpoint: Endpoint, text: str) -> None:
-        """The agent's `end_session` ends the session and its `withdraw_scope` (`control` only) takes control back;
-        any other text frame is refused, never forwarded."""
-        kind = _agent_request(text) if endpoint.role == "agent" else None
+        """The agent's `end_session` ends the session, its `withdraw_scope` (`control` only) takes control back and
+        its `scope_decision` answers a step-up request; any other text frame is refused, never forwarded."""
+        kind, detail = _agent_request(text) if endpoint.role == "agent" else (None, None)
         if kind == "end_session":
             await self._end_from_agent(endpoint)
         elif kind == "withdraw_control":
             await self._withdraw_control_from_agent(endpoint)
+        elif kind == "scope_decision" and self.decide_scopes_from_agent is not None:
+            try:
+                await self.decide_scopes_from_agent(endpoint.session_id, detail["request_id"], detail["approve"])
+            except Problem as problem:  # answered already (from the page), or the session ended meanwhile
+                log.info("step-up answer from the agent of %s: %s", endpoint.session_id, problem.detail)
         else:
             await self.refuse(endpoint, "text", TEXT_REASON)
 
@@ -308,21 +315,27 @@ class RelayHub(RelayCore):
                 log.warning("ending session %s from its agent: %s", endpoint.session_id, problem.detail)
 
 
-def _agent_request(text: str | None) -> str | None:
+def _agent_request(text: str | None) -> tuple[str | None, dict | None]:
     """The customer's requests the gateway reads from an agent's text frames (docs/protocol.md): "end_session" for
-    `{"type": "end_session"}`, "withdraw_control" for `{"type": "withdraw_scope", "scope": "control"}`; else None."""
+    `{"type": "end_session"}`, "withdraw_control" for `{"type": "withdraw_scope", "scope": "control"}`,
+    "scope_decision" for `{"type": "scope_decision", "request_id": "...", "approve": true|false}` (with those two);
+    else (None, None)."""
     if not text or len(text) > 200:
-        return None
+        return None, None
     try:
         message = json.loads(text)
         kind = message.get("type")
     except (ValueError, AttributeError):
-        return None
+        return None, None
     if kind == "end_session":
-        return "end_session"
+        return "end_session", None
     if kind == "withdraw_scope" and message.get("scope") == "control":
-        return "withdraw_control"
-    return None
+        return "withdraw_control", None
+    request_id, approve = message.get("request_id"), message.get("approve")
+    if kind == "scope_decision" and isinstance(request_id, str) and 0 < len(request_id) <= 36 and isinstance(
+            approve, bool):
+        return "scope_decision", {"request_id": request_id, "approve": approve}
+    return None, None
 
 
 @asynccontextmanager

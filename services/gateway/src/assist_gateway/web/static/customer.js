@@ -8,7 +8,14 @@
   let pollTimer = null;
   let tickTimer = null;
   let current = null; // the last session view
-  const withdrawn = new Set(); // scopes this page took back from the session it shows
+  // What the consent allows after this page's own action (a withdrawal's or an approval's 200, which already holds
+  // everywhere), until the session's view, a moment behind, says the same (or a few seconds passed): {scopes, until}.
+  let expected = null;
+  const EXPECTED_MS = 10000;
+  // A consultant's request for more (a step up): the status this page's own answer gave each request (the session's
+  // view may say "pending" a moment longer), and the id of the request on show.
+  const answered = new Map();
+  let shownRequest = null;
 
   // The session id and customer token are kept in localStorage (never a cookie: no request carries them unasked),
   // so that a reload or a closed tab leads back to the open session; "New request" forgets them.
@@ -238,6 +245,7 @@
     for (const node of document.querySelectorAll(".agent-fact")) node.hidden = !agentKnown;
     $("agent-state").dataset.agent = agentKnown ? agent : "";
     showScopes(view);
+    showScopeRequest(view);
     if (agentKnown) {
       const left = graceLeft(view);
       $("agent-state").textContent = agent === "away"
@@ -246,10 +254,18 @@
     }
   }
 
-  // What the consent allows now: the session's scopes, less what this page took back (the session's own view
-  // narrows a moment after the withdrawal's 200, which already holds everywhere).
+  const sameScopes = (a, b) => a.length === b.length && a.every((scope) => b.includes(scope));
+
+  // What the consent allows now: the session's scopes, or what this page's own action made of them while the
+  // session's view has not caught up yet.
+  function scopesNow(view) {
+    const seen = view.scopes || [];
+    if (expected && (Date.now() > expected.until || sameScopes(seen, expected.scopes))) expected = null;
+    return expected ? expected.scopes : seen;
+  }
+
   function showScopes(view) {
-    const scopes = (view.scopes || []).filter((scope) => !withdrawn.has(scope));
+    const scopes = scopesNow(view);
     $("allowed-scopes").textContent = scopes.map((scope) => t(`cs_scope_${scope}`)).join(", ") || "—";
     $("allowed-scopes").dataset.scopes = scopes.join(",");
     $("withdraw-box").hidden = view.status === "ended" || !scopes.includes("control");
@@ -263,12 +279,91 @@
       `/api/v1/sessions/${encodeURIComponent(session.session_id)}/scopes/control`, { token: session.customer_token });
     $("withdraw-control").disabled = false;
     if (result.ok) {
-      withdrawn.add("control");
+      const left = result.data && Array.isArray(result.data.scopes)
+        ? result.data.scopes : (current ? scopesNow(current) : []).filter((scope) => scope !== "control");
+      expected = { scopes: left, until: Date.now() + EXPECTED_MS };
       if (current) showScopes(current);
       poll();
     } else {
       $("end-error").textContent = t("cs_withdraw_failed", { detail: problemText(result) });
       $("end-error").hidden = false;
+    }
+  }
+
+  // A scope's name as the request shows it ("управление (клавиатура и мишка)"), or the short name, or the code.
+  function requestedScopeText(scope) {
+    for (const key of [`cs_scope_request_${scope}`, `cs_scope_${scope}`]) {
+      const text = t(key);
+      if (text !== key) return text;
+    }
+    return scope;
+  }
+
+  // The consultant's request for more, while it waits: who asks, what for and why (their own words, as text),
+  // with Allow and Refuse; once answered, a line saying how. All of it from the session's view (and this page's
+  // own answer while the view is a moment behind).
+  function showScopeRequest(view) {
+    const request = view.scope_request && typeof view.scope_request === "object" ? view.scope_request : null;
+    const status = request ? answered.get(request.request_id) || request.status : null;
+    const open = view.status !== "ended";
+    const waiting = open && status === "pending";
+    const box = $("scope-request");
+    box.hidden = !waiting;
+    if (waiting) {
+      const scopes = Array.isArray(request.scopes) ? request.scopes : [];
+      $("scope-request-who").textContent = request.requested_by || view.consultant || "—";
+      $("scope-request-scopes").textContent = scopes.map(requestedScopeText).join(", ") || "—";
+      $("scope-request-scopes").dataset.scopes = scopes.join(",");
+      $("scope-request-reason").textContent = request.reason || "—";
+      box.dataset.requestId = request.request_id;
+      if (shownRequest !== request.request_id) {
+        // A new request: its buttons ready, no earlier error, and the reader taken to it (it is a question).
+        shownRequest = request.request_id;
+        $("scope-request-error").hidden = true;
+        for (const id of ["scope-approve", "scope-refuse"]) $(id).disabled = false;
+        box.focus();
+      }
+    } else {
+      shownRequest = null;
+      box.dataset.requestId = "";
+    }
+    const answer = $("scope-request-answer");
+    const decided = open && (status === "approved" || status === "refused");
+    answer.hidden = !decided;
+    answer.textContent = decided ? t(`cs_scope_answer_${status}`) : "";
+    answer.dataset.status = decided ? status : "";
+  }
+
+  async function decideScopeRequest(approve) {
+    const session = saved();
+    const requestId = shownRequest;
+    if (!session || !requestId) return;
+    const buttons = ["scope-approve", "scope-refuse"].map((id) => $(id));
+    for (const button of buttons) button.disabled = true;
+    $("scope-request-error").hidden = true;
+    const result = await api("POST", `/api/v1/sessions/${encodeURIComponent(session.session_id)}/scope-requests/`
+      + `${encodeURIComponent(requestId)}/decision`, { token: session.customer_token, body: { approve } });
+    const now = saved();
+    if (!now || now.session_id !== session.session_id) return; // dismissed meanwhile
+    const data = result.data || {};
+    if (result.ok) {
+      const status = ["approved", "refused"].includes(data.status) ? data.status : null;
+      answered.set(requestId, status || (approve ? "approved" : "refused"));
+      if (Array.isArray(data.scopes_in_force)) {
+        expected = { scopes: data.scopes_in_force, until: Date.now() + EXPECTED_MS };
+      }
+      if (current) showStatus();
+      $("scope-request-answer").focus(); // the button pressed is gone with the box
+      poll();
+    } else if (result.status === 409 && data.code === "scope_request_decided") {
+      // Answered already (at the agent, say): the session's view says how.
+      if (["approved", "refused"].includes(data.status_now)) answered.set(requestId, data.status_now);
+      if (current) showStatus();
+      poll();
+    } else {
+      for (const button of buttons) button.disabled = false;
+      $("scope-request-error").textContent = t("cs_scope_answer_failed", { detail: problemText(result) });
+      $("scope-request-error").hidden = false;
     }
   }
 
@@ -393,7 +488,15 @@
   function resetView() {
     stopTimers();
     current = null;
-    withdrawn.clear();
+    expected = null;
+    answered.clear();
+    shownRequest = null;
+    $("scope-request").hidden = true;
+    $("scope-request").dataset.requestId = "";
+    $("scope-request-error").hidden = true;
+    $("scope-request-answer").hidden = true;
+    $("scope-request-answer").textContent = "";
+    $("scope-request-answer").dataset.status = "";
     $("allowed-scopes").textContent = "—";
     $("allowed-scopes").dataset.scopes = "";
     $("withdraw-box").hidden = true;
@@ -433,6 +536,8 @@
   revalidateOnChange();
   $("end-session").addEventListener("click", endSession);
   $("withdraw-control").addEventListener("click", withdrawControl);
+  $("scope-approve").addEventListener("click", () => decideScopeRequest(true));
+  $("scope-refuse").addEventListener("click", () => decideScopeRequest(false));
   $("download-receipt").addEventListener("click", downloadReceipt);
   $("new-request").addEventListener("click", startOver);
   sessionStorage.removeItem(STORE); // where earlier versions kept it

@@ -12,6 +12,16 @@
   let viewOnly = !(root.dataset.scopes || "").split(",").includes("control");
   let startedAt = root.dataset.startedAt ? Date.parse(root.dataset.startedAt) : null;
   let ended = false;
+  let locked = false; // no longer this consultant's to see (lockedOut)
+  let inputAttached = false; // the screen's input handlers (screen_input.js), attached once control is allowed
+  // A step up (#16): the latest request for more this page knows of ({request_id, status, requested_at}), from the
+  // page (a reload while one waits), the request's 201 and the gateway's scope_request messages.
+  let stepUp = root.dataset.scopeRequestId ? {
+    request_id: root.dataset.scopeRequestId, status: root.dataset.scopeRequestStatus,
+    requested_at: root.dataset.scopeRequestedAt,
+  } : null;
+  // An approval seen while the page still watches only is news of the past (control was taken back since).
+  if (stepUp && stepUp.status === "approved" && viewOnly) stepUp = null;
   let socket = null;
   let reconnects = 0;
 
@@ -192,6 +202,7 @@
     $("end-button").disabled = true;
     root.classList.add("ended");
     root.dataset.input = "closed";
+    showStepUp();
     setState(t("status_ended"));
     if (socket && socket.readyState <= WebSocket.OPEN) socket.close(1000, "ended");
     // The banner is on the page, not in the full-screen view: leave it so the consultant reads why it stopped.
@@ -208,6 +219,8 @@
     canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
     root.classList.remove("has-screen");
     root.dataset.input = "closed";
+    locked = true;
+    showStepUp();
     $("end-button").hidden = true;
     setState(t(`sv_close_${code}`));
     if (code !== 4401) return;
@@ -260,13 +273,23 @@
     // The gateway refuses keystrokes and input under a view-only consent before they reach the agent, and says so
     // (at most once a second) as the agent would.
     else if (message.type === "refused") onControl(message);
-    // The customer took a scope back: what the consent allows from now on (it only ever narrows).
+    // What the consent allows from now on: narrower when the customer took a scope back, wider when they approved
+    // a request for more.
     else if (message.type === "scopes" && Array.isArray(message.scopes)) onScopes(message.scopes);
+    // A request for more, asked (by this page or another of this consultant's) or answered by the customer.
+    else if (message.type === "scope_request") onScopeRequest(message);
   }
 
   function onScopes(scopes) {
     root.dataset.scopes = scopes.join(",");
-    if (viewOnly || scopes.includes("control")) return;
+    const control = scopes.includes("control");
+    if (ended || control === !viewOnly) return;
+    if (control) allowControl();
+    else takeControlAway();
+    showStepUp();
+  }
+
+  function takeControlAway() {
     viewOnly = true;
     root.classList.add("view-only");
     term.options.disableStdin = true;
@@ -275,8 +298,102 @@
     const notice = $("view-only-notice");
     notice.textContent = t("sv_control_withdrawn");
     notice.hidden = false;
+    // An approval shown so far is of the past now; a new request may be made.
+    if (stepUp && stepUp.status !== "pending") stepUp = null;
     term.write(`\r\n\x1b[33m${t("sv_control_withdrawn")}\x1b[0m\r\n`);
   }
+
+  // The customer approved a request for more: the terminal takes keys and the screen input, from now on.
+  function allowControl() {
+    viewOnly = false;
+    root.classList.remove("view-only");
+    term.options.disableStdin = false;
+    term.options.cursorBlink = true;
+    $("view-only-badge").hidden = true;
+    $("view-only-notice").hidden = true;
+    canvas.tabIndex = 0;
+    attachInput();
+    term.write(`\r\n\x1b[32m${t("sv_step_up_approved")}\x1b[0m\r\n`);
+  }
+
+  function attachInput() {
+    if (inputAttached || viewOnly) return;
+    inputAttached = true;
+    window.AssistScreenInput.attach(canvas, send);
+  }
+
+  // --- Asking the customer for control (a step up) ----------------------------------------------------------------
+  const STEP_UP_STATUSES = ["pending", "approved", "refused"];
+
+  // The form only while the page watches only and nothing waits for the customer (nor an approval for its widened
+  // scopes); the line says what became of the latest request.
+  function showStepUp() {
+    const status = stepUp && STEP_UP_STATUSES.includes(stepUp.status) ? stepUp.status : "";
+    const closed = ended || locked;
+    $("step-up-box").hidden = closed || !viewOnly || status === "pending" || status === "approved";
+    const line = $("step-up-status");
+    line.hidden = closed || !status;
+    line.textContent = status ? t(`sv_step_up_${status}`) : "";
+    line.dataset.status = status;
+    line.dataset.requestId = status ? stepUp.request_id : "";
+  }
+
+  // Only ever forward: an older request's news never replaces a newer one's, and an answer is never undone by a
+  // late "pending" of the same request (the 201 and the gateway's message race).
+  function takeStepUp(request) {
+    if (!request || typeof request.request_id !== "string" || !STEP_UP_STATUSES.includes(request.status)) return false;
+    if (stepUp && stepUp.request_id === request.request_id) {
+      if (stepUp.status !== "pending" || request.status === "pending") return false;
+    } else if (stepUp && stepUp.requested_at && request.requested_at
+               && Date.parse(request.requested_at) < Date.parse(stepUp.requested_at)) {
+      return false;
+    }
+    stepUp = { request_id: request.request_id, status: request.status, requested_at: request.requested_at || "" };
+    return true;
+  }
+
+  function onScopeRequest(message) {
+    if (!takeStepUp(message)) return;
+    showStepUp();
+    if (message.status === "refused") term.write(`\r\n\x1b[33m${t("sv_step_up_refused")}\x1b[0m\r\n`);
+  }
+
+  async function askForControl(event) {
+    event.preventDefault();
+    if (ended || locked || !viewOnly) return;
+    const field = $("step-up-reason");
+    const reason = field.value.trim();
+    const error = $("step-up-error");
+    let wrong = "";
+    if (!reason) wrong = t("sv_step_up_reason_required");
+    else if (reason.length > field.maxLength) wrong = t("sv_step_up_reason_too_long", { max: field.maxLength });
+    error.textContent = wrong;
+    error.hidden = !wrong;
+    if (wrong) {
+      field.setAttribute("aria-invalid", "true");
+      field.focus();
+      return;
+    }
+    field.removeAttribute("aria-invalid");
+    $("step-up-ask").disabled = true;
+    const result = await api("POST", `/api/v1/sessions/${sessionId}/scope-requests`,
+      { body: { scopes: ["control"], reason } });
+    $("step-up-ask").disabled = false;
+    if (result.ok) {
+      field.value = "";
+      if (takeStepUp(result.data)) showStepUp();
+      return;
+    }
+    error.textContent = t("sv_step_up_failed", { detail: problemText(result) });
+    error.hidden = false;
+  }
+
+  $("step-up-box").addEventListener("submit", askForControl);
+  $("step-up-reason").addEventListener("input", () => {
+    if ($("step-up-error").hidden) return;
+    $("step-up-error").hidden = true;
+    $("step-up-reason").removeAttribute("aria-invalid");
+  });
 
   function endedText(reason) {
     if (reason.includes("customer")) return t("ended_by_customer");
@@ -318,7 +435,8 @@
     socket.addEventListener("close", onClose);
   }
 
-  if (!viewOnly) window.AssistScreenInput.attach(canvas, send);
+  attachInput();
+  showStepUp();
 
   $("end-button").addEventListener("click", async () => {
     if (ended) return;
@@ -339,6 +457,8 @@
   showElapsed();
   fitScreen();
   // For tests and the curious: the terminal, whose buffer is what the consultant sees.
-  window.AssistSessionView = { terminal: term, get viewOnly() { return viewOnly; } };
+  window.AssistSessionView = {
+    terminal: term, get viewOnly() { return viewOnly; }, get stepUp() { return stepUp && { ...stepUp }; },
+  };
   connect();
 })();

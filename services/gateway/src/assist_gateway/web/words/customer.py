@@ -1,6 +1,7 @@
 """Words of the customer pages (Bulgarian first, English), and the words of problem details.
 
 `cp_*`: the customer page (price table, the form's own validation messages).
+`cs_scope_*`: the customer's session page, where a consultant's request for more (a step up) is answered.
 `problem_<code>`: a problem with that machine `code` (the page's `problemText` and the gateway's localisation).
 `pr_*`: generic problem words: titles and details by status, field names and what is wrong with a field
 (assist_gateway/problem_language.py uses them for every problem+json the gateway answers).
@@ -33,6 +34,22 @@ WORDS: dict[str, dict[str, str]] = {
         "cp_err_scope_required": "Изберете поне едно разрешение: без него консултантът не може да помогне.",
         "cp_err_consent_required": "Отбележете, че сте съгласни с условията: без съгласие заявката не може да бъде изпратена.",
         # --- problems with a code (said in the reader's language; {placeholders} come from the problem)
+        # --- the session page: the consultant asks for more than the consent allows (a step up, #16)
+        "cs_scope_request_title": "Консултантът иска разрешение за управление",
+        "cs_scope_request_who": "Кой пита",
+        "cs_scope_request_what": "Какво иска",
+        "cs_scope_request_why": "Защо",
+        "cs_scope_request_hint": (
+            "Ако разрешите, консултантът ще може да пише в терминала и да управлява клавиатурата и мишката ви. "
+            "Можете да спрете управлението по всяко време с бутона „Спрете управлението“."
+        ),
+        "cs_scope_request_view": "преглед (екран и терминал)",
+        "cs_scope_request_control": "управление (клавиатура и мишка)",
+        "cs_scope_approve": "Разреши управление",
+        "cs_scope_refuse": "Откажи",
+        "cs_scope_answer_approved": "Вие разрешихте управление.",
+        "cs_scope_answer_refused": "Вие отказахте управление.",
+        "cs_scope_answer_failed": "Отговорът не беше изпратен: {detail}",
         "problem_terms_version_not_current": (
             "Условията са променени (текуща версия {current_version}). Презаредете страницата, прочетете ги и "
             "изпратете заявката отново."
@@ -43,6 +60,10 @@ WORDS: dict[str, dict[str, str]] = {
         "problem_consent_exists": "За тази консултация вече има дадено съгласие.",
         "problem_consent_not_found": "Няма съгласие за тази консултация.",
         "problem_consent_not_in_force": "Съгласието за тази консултация вече не е в сила.",
+        "problem_scope_request_pending": "Клиентът още не е отговорил на предишното искане.",
+        "problem_scopes_already_held": "Съгласието вече разрешава това.",
+        "problem_scope_request_not_found": "Няма такова искане за тази консултация.",
+        "problem_scope_request_decided": "На това искане вече е отговорено.",
         "problem_session_not_found": "Няма такава консултация.",
         "problem_session_code_unknown": "Няма консултация с този код. Проверете цифрите.",
         "problem_session_code_gone": "Този код вече не може да се използва. Направете нова заявка.",
@@ -107,6 +128,8 @@ WORDS: dict[str, dict[str, str]] = {
         "pr_field_consent_terms_version": "Версия на условията",
         "pr_field_consent_scopes": "Разрешения",
         "pr_field_scopes": "Разрешения",
+        "pr_field_reason": "Причина",
+        "pr_field_approve": "Отговор",
         "pr_field_terms_version": "Версия на условията",
         "pr_field_username": "Потребителско име",
         "pr_field_password": "Парола",
@@ -159,6 +182,21 @@ WORDS: dict[str, dict[str, str]] = {
         "cp_err_too_long": "The text is too long (at most {max} characters).",
         "cp_err_scope_required": "Choose at least one permission: without one the consultant cannot help.",
         "cp_err_consent_required": "Tick that you consent to the terms: the request cannot be sent without consent.",
+        "cs_scope_request_title": "The consultant asks for permission to control",
+        "cs_scope_request_who": "Who asks",
+        "cs_scope_request_what": "What for",
+        "cs_scope_request_why": "Why",
+        "cs_scope_request_hint": (
+            "If you allow it, the consultant can type in the terminal and use your keyboard and mouse. "
+            "You can take control back at any time with the “Take back control” button."
+        ),
+        "cs_scope_request_view": "view (screen and terminal)",
+        "cs_scope_request_control": "control (keyboard and mouse)",
+        "cs_scope_approve": "Allow control",
+        "cs_scope_refuse": "Refuse",
+        "cs_scope_answer_approved": "You allowed control.",
+        "cs_scope_answer_refused": "You refused control.",
+        "cs_scope_answer_failed": "Your answer was not sent: {detail}",
         "problem_terms_version_not_current": (
             "The terms have changed (current version {current_version}). Reload the page, read them and send the "
             "request again."
@@ -169,6 +207,10 @@ WORDS: dict[str, dict[str, str]] = {
         "problem_consent_exists": "This session already has a consent.",
         "problem_consent_not_found": "This session has no consent.",
         "problem_consent_not_in_force": "The consent of this session is no longer in force.",
+        "problem_scope_request_pending": "The customer has not answered the previous request yet.",
+        "problem_scopes_already_held": "The consent already allows this.",
+        "problem_scope_request_not_found": "This session has no such request.",
+        "problem_scope_request_decided": "This request has been answered already.",
         "problem_session_not_found": "There is no such session.",
         "problem_session_code_unknown": "There is no session with this code. Check the digits.",
         "problem_session_code_gone": "This code can no longer be used. Please make a new request.",
@@ -230,6 +272,8 @@ WORDS: dict[str, dict[str, str]] = {
         "pr_field_consent_terms_version": "Terms version",
         "pr_field_consent_scopes": "Permissions",
         "pr_field_scopes": "Permissions",
+        "pr_field_reason": "Reason",
+        "pr_field_approve": "Answer",
         "pr_field_terms_version": "Terms version",
         "pr_field_username": "Username",
         "pr_field_password": "Password",

@@ -19,6 +19,16 @@ WORDS: dict[str, dict[str, str]] = {
         "sv_control_withdrawn": (
             "Клиентът оттегли разрешението за управление: от сега само преглед. Екранът и терминалът остават."
         ),
+        # Asking a view-only customer for control (a step up, #16): the reason is shown to the customer as written
+        "sv_step_up_title": "Поискайте управление",
+        "sv_step_up_reason": "Защо ви е нужно управление (клиентът ще прочете това)",
+        "sv_step_up_ask": "Поискай управление",
+        "sv_step_up_reason_required": "Напишете защо ви е нужно управление.",
+        "sv_step_up_reason_too_long": "Причината е твърде дълга (най-много {max} знака).",
+        "sv_step_up_failed": "Искането не беше изпратено: {detail}",
+        "sv_step_up_pending": "Изчаква се отговор от клиента…",
+        "sv_step_up_approved": "Клиентът разреши управление: вече можете да пишете и да управлявате.",
+        "sv_step_up_refused": "Клиентът отказа управление. Можете да поискате отново с ново искане.",
         # Ending from the session page
         "sv_end_question": (
             "Да приключа ли сесията с {customer}? Терминалът и екранът на клиента се прекъсват веднага "
@@ -54,6 +64,15 @@ WORDS: dict[str, dict[str, str]] = {
         "sv_control_withdrawn": (
             "The customer took control back: from now on you can only watch. The screen and terminal stay."
         ),
+        "sv_step_up_title": "Ask for control",
+        "sv_step_up_reason": "Why you need control (the customer will read this)",
+        "sv_step_up_ask": "Ask for control",
+        "sv_step_up_reason_required": "Write why you need control.",
+        "sv_step_up_reason_too_long": "The reason is too long (at most {max} characters).",
+        "sv_step_up_failed": "The request was not sent: {detail}",
+        "sv_step_up_pending": "Waiting for the customer…",
+        "sv_step_up_approved": "The customer approved: you can now type and control.",
+        "sv_step_up_refused": "The customer refused. You may ask again with a new request.",
         "sv_end_question": (
             "End the session with {customer}? The customer's terminal and screen are disconnected at once "
             "and the session is recorded for billing. This cannot be undone."

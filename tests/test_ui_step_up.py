@@ -1,0 +1,132 @@
+"""Step-up consent as its people see it (issue #16), in chromium with the real agent: the customer asked for help
+on a 320 px phone in Bulgarian, consenting to `view` only; elena, at the console, asks for control with a reason;
+the customer reads who asks, for what and why, and allows it: the console takes keys at once and a command runs in
+the customer's shell. Later the customer takes control back, elena asks again and the customer refuses: the
+console says so and stays view-only.
+Screenshots: docs/screenshots/customer-step-up-request-320px.png, console-session-step-up-pending.png and
+console-session-step-up-approved.png.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from agent_flow import AgentProcess
+from assist_gateway.web.i18n import MESSAGES
+from assist_gateway.web.words.session_view import WORDS
+from browser import SCREENSHOTS, chromium, fill_request, new_page, staff_login
+from console_session import CONNECTED, wait_for_lines
+from public_api import bearer, login
+
+pytestmark = pytest.mark.e2e
+
+BG = MESSAGES["bg"]
+PHONE = {"width": 320, "height": 640}
+STORE = "assist.customer.session"
+PASSWORD = "elena-pass-123"
+REASON = "Ще преинсталирам драйвера на принтера <b>веднага</b>"
+
+
+async def assert_fits_the_phone(page) -> None:
+    width = await page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the page is {width} px wide on a {PHONE['width']} px screen"
+    for button in ("#scope-approve", "#scope-refuse"):
+        if await page.is_visible(button):
+            box = await page.locator(button).bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], (button, box)
+
+
+async def ask_for_control(console, reason: str) -> None:
+    await console.fill("#step-up-reason", reason)
+    await console.click("#step-up-ask")
+    await console.wait_for_selector("#step-up-status[data-status='pending']")
+    assert await console.inner_text("#step-up-status") == WORDS["bg"]["sv_step_up_pending"]
+    assert await console.is_hidden("#step-up-box")  # one request at a time
+
+
+async def test_the_customer_allows_control_asked_for_with_a_reason_then_refuses_the_next(start_system, tmp_path,
+                                                                                           agents):
+    system = start_system(shared=True)
+    system.add_user("consultant", "elena", PASSWORD)
+    base = system.gateway_url
+    errors: list[str] = []
+    async with chromium() as browser:
+        phone = await browser.new_context(viewport=PHONE)
+        customer = await phone.new_page()
+        customer.on("pageerror", lambda error: errors.append(str(error)))
+        await customer.goto(base + "/")
+        await fill_request(customer, name="Мария Иванова")
+        await customer.uncheck("#scope-control")  # watching only, to begin with
+        await customer.check("#consent")
+        await customer.click("#submit-request")
+        await customer.wait_for_selector("#status-section", state="visible")
+        saved = await customer.evaluate(f"() => JSON.parse(localStorage.getItem('{STORE}'))")
+        agent = AgentProcess(gateway=base, code=saved["session_code"], log_dir=tmp_path)
+        agents.append(agent)
+        await agent.wait_for_log("[waiting for the consultant]", timeout=30)
+
+        console = await new_page(browser, errors=errors)
+        async with httpx.AsyncClient(base_url=base, timeout=15) as staff:
+            token = await login(staff, "elena", PASSWORD)
+            claimed = await staff.post(f"/api/v1/sessions/{saved['session_id']}/claim", headers=bearer(token))
+            assert claimed.status_code == 200, claimed.text
+        await staff_login(console, base, "/console", "elena", PASSWORD)
+        await console.goto(f"{base}/console/session/{saved['session_id']}")
+        await console.wait_for_selector(f"#relay-state:has-text('{CONNECTED}')", timeout=30000)
+        await customer.wait_for_selector("#allowed-scopes[data-scopes='view']")
+        assert await console.is_visible("#view-only-badge")
+
+        await ask_for_control(console, REASON)
+        await console.screenshot(path=str(SCREENSHOTS / "console-session-step-up-pending.png"), full_page=True)
+
+        # The customer reads who asks, for what and why, in Bulgarian, the reason as plain text.
+        await customer.wait_for_selector("#scope-request", state="visible")
+        assert await customer.inner_text("#scope-request-who") == "elena"
+        assert await customer.inner_text("#scope-request-scopes") == BG["cs_scope_request_control"]
+        assert await customer.inner_text("#scope-request-reason") == REASON
+        assert await customer.locator("#scope-request-reason b").count() == 0
+        assert await customer.inner_text("#allowed-scopes") == BG["cs_scope_view"]  # asking grants nothing
+        await assert_fits_the_phone(customer)
+        # What the phone shows at that moment (the End button stays at the bottom of the screen).
+        await customer.screenshot(path=str(SCREENSHOTS / "customer-step-up-request-320px.png"))
+        # ...and so does the agent's terminal, where Y or N would answer it as well.
+        await agent.wait_for_log("Consultant elena asks for permission: control (keyboard and mouse).")
+
+        await customer.click("#scope-approve")
+        await customer.wait_for_selector("#scope-request-answer[data-status='approved']")
+        assert await customer.inner_text("#scope-request-answer") == BG["cs_scope_answer_approved"]
+        await customer.wait_for_selector("#allowed-scopes[data-scopes='view,control']")
+        assert await customer.is_visible("#withdraw-control") and await customer.is_hidden("#scope-request")
+
+        await console.wait_for_selector("#step-up-status[data-status='approved']")
+        assert await console.inner_text("#step-up-status") == WORDS["bg"]["sv_step_up_approved"]
+        await console.wait_for_selector("#view-only-badge", state="hidden")
+        await agent.wait_for_log("You allowed elena: control (keyboard and mouse).")
+        await console.click("#terminal")
+        await console.keyboard.type("echo stepped-up-$((2+3))\n")
+        await wait_for_lines(console, lambda lines: "stepped-up-5" in lines)
+        await console.screenshot(path=str(SCREENSHOTS / "console-session-step-up-approved.png"), full_page=True)
+
+        # Taken back, asked again, refused: final for that request, and the console stays view-only.
+        await customer.click("#withdraw-control")
+        await customer.wait_for_selector("#allowed-scopes[data-scopes='view']")
+        await console.wait_for_selector("#step-up-box", state="visible")
+        await ask_for_control(console, "Още веднъж, моля")
+        await customer.wait_for_selector("#scope-request", state="visible")
+        assert await customer.inner_text("#scope-request-reason") == "Още веднъж, моля"
+        await customer.click("#scope-refuse")
+        await customer.wait_for_selector("#scope-request-answer[data-status='refused']")
+        assert await customer.inner_text("#scope-request-answer") == BG["cs_scope_answer_refused"]
+        await console.wait_for_selector("#step-up-status[data-status='refused']")
+        assert await console.inner_text("#step-up-status") == WORDS["bg"]["sv_step_up_refused"]
+        assert await console.is_visible("#view-only-badge")
+        witness = tmp_path / "typed-after-the-refusal"
+        await console.click("#terminal")
+        await console.keyboard.type(f"touch {witness}\n")
+        async with httpx.AsyncClient(base_url=base, timeout=15) as client:
+            view = (await client.get(f"/api/v1/sessions/{saved['session_id']}",
+                                     headers=bearer(saved["customer_token"]))).json()
+        assert view["scopes"] == ["view"] and view["scope_request"]["status"] == "refused"
+        assert not witness.exists()
+        await phone.close()
+    assert errors == [], errors
