@@ -49,7 +49,7 @@ def start_xvfb():
         return None
     read_fd, write_fd = os.pipe()
     process = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{WIDTH}x{HEIGHT}x24",
-                                "-nolisten", "tcp"], pass_fds=(write_fd,), stderr=subprocess.DEVNULL)
+                                "-nolisten", "tcp", "-noreset"], pass_fds=(write_fd,), stderr=subprocess.DEVNULL)
     os.close(write_fd)
     with os.fdopen(read_fd) as announced:
         os.environ["DISPLAY"] = ":" + announced.readline().strip()

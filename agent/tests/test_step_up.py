@@ -107,7 +107,7 @@ async def test_y_sends_the_decision_only_while_a_request_is_pending_and_widens_n
     assert [json.loads(frame) for frame in viewer._ws.sent] == [
         {"type": "scope_decision", "request_id": REQUEST_ID, "approve": True}]
     assert len(viewer._ws.sent[0].encode()) < 200
-    assert "Allowing control (keyboard and mouse): waiting for the service to confirm…" in viewer.stream.getvalue()
+    assert "Allowing control (keyboard and mouse); waiting for confirmation…" in viewer.stream.getvalue()
     # The consent service decides: until the gateway's `approved` notice the consultant may only watch.
     assert viewer.scopes == frozenset({"view"}) and scopes.refusal(framing.INPUT, viewer.channels.scopes)
     await asyncio.to_thread(viewer.approve_request)  # a second key for the same request: one answer only
@@ -217,7 +217,7 @@ async def test_in_bulgarian():
                  "Причина: за драйвера на принтера",
                  "Натиснете Y, за да разрешите, или N, за да откажете.",
                  "иска да управлява: Y/N | за край натиснете Q",
-                 "Разрешавате управление (клавиатура и мишка): изчаква се потвърждение от услугата…",
+                 "Разрешавате управление (клавиатура и мишка); изчаква се потвърждение…",
                  "Разрешихте на maria: управление (клавиатура и мишка).",
                  "Натиснете C, за да спрете управлението: консултантът ще продължи само да гледа.",
                  "Отказахте на maria: управление (клавиатура и мишка). Нищо не е променено."):

@@ -66,6 +66,12 @@ async def connect_consultant(gateway_url: str, session_id: str, token: str) -> C
     )
 
 
+async def connect_observer(gateway_url: str, session_id: str, token: str) -> ClientConnection:
+    return await websockets.connect(
+        f"{ws_url(gateway_url)}/ws/v1/observer/{session_id}", additional_headers=bearer(token), max_size=None
+    )
+
+
 async def paired(client: httpx.AsyncClient, gateway_url: str, token: str):
     """A new help request, a raw agent socket with its code, the request claimed with `token` and the consultant's
     socket, both told of the pairing: (request, agent, consultant)."""

@@ -14,6 +14,11 @@ what, why) and answered with Y or N here (a `scope_decision` text frame) or on t
 `approved` notice for the very request the agent showed as pending widens it, and only by that request's scopes;
 those join `approved_step_up`, the one set a later `scopes` message may add from. A scope taken back leaves that set
 too: it comes back only through a new request the customer approves.
+
+An observer, disclosed (issue #16): `{"type": "observers", "observers": ["sam"]}` is the full list of supervisors
+watching the session (view only), sent whenever it changes and again after a (re)attach when it is not empty. The
+agent tells the customer, in bold, who now watches and, plainly, who stopped, and keeps the list on the status line.
+An observer gets no scope here: the gate (`scopes`, `channels.scopes`) never looks at this list.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from . import endings, scopes as scope_rules
 from .channels import Channels
 from .messages import Messages
 from .status import StatusLine, scope_names
-from .terminal_text import one_line, printable
+from .terminal_text import OUTSIDE_TEXT_LIMIT, one_line, printable
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +52,10 @@ STABLE_SECONDS = 3.0
 FINAL_CLOSE_CODES = endings.FINAL_CLOSE_CODES
 REASON_LIMIT = 500  # a step-up request's reason, as the consent service accepts it
 REQUEST_ID = re.compile(r"[A-Za-z0-9-]{1,36}")  # a uuid, as the gateway reads it back: the answer stays small
+OBSERVERS_SHOWN = 20  # names kept and shown; more are counted ("+3")
+OBSERVER_NAME_LIMIT = OUTSIDE_TEXT_LIMIT  # characters of one name
+# After a re-attach the gateway sends the list again only when someone watches: without one by then, nobody does.
+OBSERVERS_CONFIRM_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -103,6 +112,9 @@ class Agent:
         self.scope_request: ScopeRequest | None = None  # the step-up request shown as pending, until answered
         self.approved_step_up: frozenset[str] = frozenset()  # what approved requests added: all a `scopes` may add
         self._answered: str | None = None  # the request id answered with Y or N here, its notice not yet come
+        self.observers: tuple[str, ...] = ()  # supervisors watching (view only), names made safe, as last told
+        self.more_observers = 0  # watching beyond the OBSERVERS_SHOWN named
+        self._observers_unconfirmed: asyncio.TimerHandle | None = None  # after a re-attach, until the list comes
 
     # --- sending -------------------------------------------------------------------------------------------------
     async def send(self, data: bytes) -> None:
@@ -133,6 +145,7 @@ class Agent:
         except SessionEnded as ended:
             self._close_channels()
             ticker.cancel()
+            self._cancel_observers_timer()
             log.info("the session is over for this agent (exit %d): %s", ended.exit_code, ended)
             self.status.close()
             for line in ended.ending.lines:
@@ -226,6 +239,7 @@ class Agent:
                 if self._ending.is_set():
                     self.channels.close_local()
             self.consultant = control.get("consultant") or self.consultant
+            self._expect_observers()
             self._set_state("state.waiting")
         elif kind == "peer_joined" and self.channels is not None:
             self.consultant = control.get("consultant") or self.consultant
@@ -246,6 +260,50 @@ class Agent:
                 self._show()
         elif kind == "scope_request" and self.channels is not None:
             self._on_scope_request(control)
+        elif kind == "observers":
+            self._on_observers(control.get("observers"))
+
+    # --- observers (supervisors watching, view only) -------------------------------------------------------------
+    def _on_observers(self, observers) -> None:
+        """The gateway's full list of who watches: each newcomer is announced in bold, each who left plainly, and
+        the status line shows the list (cleared when it is empty). A malformed list changes nothing."""
+        if not isinstance(observers, list) or not all(isinstance(name, str) for name in observers):
+            log.warning("ignored a malformed observers message")
+            return
+        self._cancel_observers_timer()
+        names = list(dict.fromkeys(one_line(name, limit=OBSERVER_NAME_LIMIT) or "?" for name in observers))
+        self._set_observers(tuple(names[:OBSERVERS_SHOWN]), max(0, len(names) - OBSERVERS_SHOWN))
+
+    def _set_observers(self, observers: tuple[str, ...], more: int) -> None:
+        before, self.observers, self.more_observers = self.observers, observers, more
+        say, limit = self.messages, OBSERVER_NAME_LIMIT + 200
+        for name in before:
+            if name not in observers:
+                log.info("supervisor %s stopped watching", name)
+                self.status.say(say("observer.left", who=name), limit=limit)
+        for name in observers:
+            if name not in before:
+                log.info("supervisor %s is watching (view only)", name)
+                self.status.say(say("observer.joined", who=name), bold=True, limit=limit)
+        self._show()
+
+    def _expect_observers(self) -> None:
+        """At an `attached` while someone was watching: the gateway sends the list again if anyone still does; if
+        none comes within OBSERVERS_CONFIRM_SECONDS, they have all left (the status line keeps them until then)."""
+        self._cancel_observers_timer()
+        if self.observers or self.more_observers:
+            self._observers_unconfirmed = asyncio.get_running_loop().call_later(
+                OBSERVERS_CONFIRM_SECONDS, self._observers_not_confirmed)
+
+    def _observers_not_confirmed(self) -> None:
+        self._observers_unconfirmed = None
+        log.info("no observers list after attaching: nobody watches any more")
+        self._set_observers((), 0)
+
+    def _cancel_observers_timer(self) -> None:
+        if self._observers_unconfirmed is not None:
+            self._observers_unconfirmed.cancel()
+            self._observers_unconfirmed = None
 
     # --- step-up requests ----------------------------------------------------------------------------------------
     def _on_scope_request(self, control: dict) -> None:
@@ -410,7 +468,8 @@ class Agent:
     def _show(self) -> None:
         pending = self.scope_request
         self.status.show(consultant=self.consultant, connected_since=self.connected_since, scopes=self.scopes,
-                         state=self._state, request=pending.scopes if pending is not None else None)
+                         state=self._state, request=pending.scopes if pending is not None else None,
+                         observers=self.observers, more_observers=self.more_observers)
 
     async def _tick(self) -> None:
         while True:

@@ -2,7 +2,8 @@
 
 On a terminal the window is split with a scroll region (DECSTBM): rows 1..N-1 show the shell the consultant
 uses, mirrored as it runs (`mirror`), and row N holds the status line (who, for how long, what is allowed, how to
-end), redrawn in place and cut to the terminal's width so it never wraps; "to end press Q" always stays visible.
+end, who else watches), redrawn in place and cut to the terminal's width so it never wraps; "to end press Q" always
+stays visible.
 Off a terminal (a pipe, a log) it writes one line per change of state and the mirrored output as it comes.
 
 Text from outside the agent (a consultant's name, a close reason) passes `terminal_text.printable`; the shell's
@@ -60,12 +61,27 @@ def scope_names(scopes, say: Messages, *, long: bool = False) -> str:
     return ", ".join(name or say.get(f"scope.{scope}", printable(scope)) for name, scope in zip(names, ordered))
 
 
+def watched_text(observers, say: Messages, *, more: int = 0, width: int | None = None) -> str:
+    """Who watches the session (supervisors, view only), "watched by: sam, ann (+3)", at most `width` columns: the
+    names are cut, never the words before them ("" when not even those and a letter fit)."""
+    names = ", ".join(printable(name) for name in observers) + (f" (+{more})" if more else "")
+    key = "status.watched" if len(observers) + more == 1 else "status.watched.many"
+    text = say(key, who=names)
+    if width is None or display_width(text) <= width:
+        return text
+    label = say(key, who="")
+    if display_width(label) + 2 > width:
+        return ""
+    return label + cut_to_width(names, width - display_width(label))
+
+
 def describe(*, consultant: str | None, connected_since: float | None, scopes, now: float,
              state: str = "state.connected", messages: Messages | None = None, width: int | None = None,
-             request=None) -> str:
+             request=None, observers=(), more_observers: int = 0) -> str:
     """The status line, at most `width` columns wide: the end is cut, never the way to end the session. With
     `request` (the scopes of a step-up request waiting for the customer), the keys that answer it come just before
-    the way to end."""
+    the way to end. With `observers` (supervisors watching, and `more_observers` not named), who watches comes
+    before those: it gets at least half of what is left, its names cut if need be, before the rest is cut."""
     say = messages or Messages("en")
     scope_text = scope_names(scopes, say) or say("status.none")
     who = say("status.consultant", who=printable(consultant)) if consultant else say("status.nobody")
@@ -74,11 +90,21 @@ def describe(*, consultant: str | None, connected_since: float | None, scopes, n
     facts = [f"[{state_text}] {who}", say("status.allowed", scopes=scope_text), elapsed_text(connected_since, now)]
     hotkey = say("status.hotkey")
     tail = f"{say('status.request', scopes=scope_names(request, say))} | {hotkey}" if request else hotkey
+    watched = observers or more_observers
     if width is None:
-        return " | ".join([*facts, tail])
+        return " | ".join([*facts, *([watched_text(observers, say, more=more_observers)] if watched else []), tail])
     room = width - display_width(tail) - 3
     if room < 8:  # a very narrow window: the way out first, then the keys that answer a request
         return tail if display_width(tail) <= width else cut_to_width(hotkey, width)
+    if watched:
+        # What the facts need without the clock, if they can have it; else at least half the room for who watches.
+        needed = display_width(" | ".join(facts[:2]))
+        watch = watched_text(observers, say, more=more_observers, width=max(room - needed - 3, room // 2))
+        if not watch or room - display_width(watch) - 3 < 8:  # no room for both: who watches before the rest
+            watch = watched_text(observers, say, more=more_observers, width=room)
+            return f"{watch} | {tail}" if watch else tail
+        tail = f"{watch} | {tail}"
+        room -= display_width(watch) + 3
     for kept in (facts, facts[:2]):
         if display_width(" | ".join(kept)) <= room:
             return " | ".join([*kept, tail])
@@ -179,19 +205,22 @@ class StatusLine:
             self._split = False
 
     # --- what is shown -------------------------------------------------------------------------------------------
-    def show(self, *, consultant, connected_since, scopes, state: str, request=None) -> None:
-        """The status line; `request`: the scopes of a step-up request waiting for the customer's Y or N."""
+    def show(self, *, consultant, connected_since, scopes, state: str, request=None, observers=(),
+             more_observers: int = 0) -> None:
+        """The status line; `request`: the scopes of a step-up request waiting for the customer's Y or N;
+        `observers`: the supervisors watching (and `more_observers` not named)."""
         if self._tty:
             self._ensure_split()
             cols, rows = self._size
             line = describe(consultant=consultant, connected_since=connected_since, scopes=scopes,
                             now=time.monotonic(), state=state, messages=self.messages, width=cols - 1,
-                            request=request)
+                            request=request, observers=observers, more_observers=more_observers)
             self._stream.write(f"{SAVE_CURSOR}{ESC}[{rows};1H{ESC}[0m{ESC}[2K{ESC}[7m{line}{ESC}[0m{RESTORE_CURSOR}")
             self._stream.flush()
             return
         plain = describe(consultant=consultant, connected_since=None, scopes=scopes, now=0, state=state,
-                         messages=self.messages, request=request)
+                         messages=self.messages, request=request, observers=observers,
+                         more_observers=more_observers)
         if plain != self._last_plain:  # the clock alone does not earn a new line
             self._last_plain = plain
             if self._mirrored_anything:

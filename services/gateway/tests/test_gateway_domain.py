@@ -95,7 +95,7 @@ def test_a_customer_sees_the_contract_fields_and_scopes_only() -> None:
     assert shown["requested_at"] == "2026-11-28T09:59:00Z"  # JSON, as the contract writes times
     assert set(shown) == {"agent", "agent_away_since", "agent_grace_ends_at", "paused_seconds", "session_id", "status",
                           "service_type", "consultant", "requested_at", "started_at", "ended_at", "ended_by",
-                          "end_reason", "scopes", "scope_request"}
+                          "end_reason", "scopes", "scope_request", "observers"}
     assert shown["scope_request"] is None  # nothing asked: the page shows no question
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from assist_platform.envelope import CloudEvent
 from assist_session import domain
 
 
@@ -80,3 +81,39 @@ def test_the_later_request_and_an_answer_over_its_request_are_kept():
     assert kept["request_id"] == "r2" and kept["reason"] == "y"
     assert domain.later_scope_request(kept, asked) == kept  # an older request read late  # an older request read late
     assert domain.widened_scopes(["view"], ["control", "root"]) == ["view", "control"]
+
+
+async def test_observers_joining_and_leaving_show_on_a_running_session_only(
+    call, request_help, publish_consent_event, client, wait_until
+):
+    js = client.jetstream()
+    session = await call("cmd.session.get", {"session_id": (await request_help(scopes=["view"]))["session_id"]})
+    sid = session["session_id"]
+
+    async def publish(kind: str, observation_id: str, observer: str, at_field: str) -> None:
+        event = CloudEvent(source="assist/gateway", type=kind, subject=sid, data={
+            "session_id": sid, "observation_id": observation_id, "observer": observer,
+            at_field: "2026-11-29T10:00:00Z"})
+        await js.publish(kind, event.to_bytes(), headers={"Nats-Msg-Id": event.id})
+
+    async def observers_are(names):
+        view = await call("cmd.session.get", {"session_id": sid})
+        return view if view["observers"] == names else None
+
+    await publish("gateway.observer_joined", "o-1", "sam", "joined_at")
+    await publish("gateway.observer_joined", "o-2", "sam", "joined_at")  # a second window of the same supervisor
+    await publish("gateway.observer_joined", "o-3", "ada", "joined_at")
+    await wait_until(lambda: observers_are(["ada", "sam"]), what="two observers shown")
+    await publish("gateway.observer_left", "o-1", "sam", "left_at")
+    await publish("gateway.observer_left", "o-3", "ada", "left_at")
+    await wait_until(lambda: observers_are(["sam"]), what="sam still watching from his second window")
+    await publish("gateway.observer_left", "o-2", "sam", "left_at")
+    await wait_until(lambda: observers_are([]), what="nobody watching")
+
+
+def test_who_watches_is_each_name_once_and_nobody_after_the_end():
+    watched = domain.with_observer(None, observation_id="o-1", observer="sam", ended=False)
+    watched = domain.with_observer(watched, observation_id="o-2", observer="sam", ended=False)
+    assert domain.watching(watched) == ["sam"]
+    assert domain.watching(domain.without_observer(watched, observation_id="o-1")) == ["sam"]
+    assert domain.with_observer(None, observation_id="o-3", observer="ada", ended=True) == {}

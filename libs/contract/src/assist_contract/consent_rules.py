@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from assist_platform.endings import REASONS as REVOKE_REASONS
 
 SCOPES = ("view", "control")
-ENDPOINTS = ("agent", "consultant")
+ENDPOINTS = ("agent", "consultant", "observer")  # an observer: a supervisor watching, view only (#16)
 LANGUAGES = ("bg", "en")
 DEFAULT_LANGUAGE = "bg"
 

@@ -1,4 +1,4 @@
-"""The gateway's public face: the one event it publishes (stream GATEWAY), the cut requests each replica answers,
+"""The gateway's public face: the events it publishes (stream GATEWAY), the cut requests each replica answers,
 and the subjects its replicas relay a session over between themselves.
 """
 
@@ -23,6 +23,29 @@ class TerminateRequested(BaseModel):
 
 
 TERMINATE_REQUESTED = EventSpec("gateway.terminate_requested", STREAM, TerminateRequested)
+
+
+class ObserverJoined(BaseModel):
+    """A supervisor began watching a running session, view only (#16): the customer is shown who, from then on.
+    `observation_id` names this one watch (one socket): a supervisor with two windows watches twice."""
+
+    session_id: str
+    observation_id: str
+    observer: str
+    joined_at: AwareDatetime
+
+
+class ObserverLeft(BaseModel):
+    session_id: str
+    observation_id: str
+    observer: str
+    left_at: AwareDatetime
+
+
+OBSERVER_JOINED = EventSpec("gateway.observer_joined", STREAM, ObserverJoined)
+OBSERVER_LEFT = EventSpec("gateway.observer_left", STREAM, ObserverLeft)
+# The gateway's events, as its stream stores them (not `gateway.>`: the cut requests are never stored).
+EVENT_SUBJECTS = (TERMINATE_REQUESTED.subject, OBSERVER_JOINED.subject, OBSERVER_LEFT.subject)
 
 # A replica answers the consent service's cut requests on a subject of its own: the lease's holder.
 CUT_ANY = "gateway.cut.*"

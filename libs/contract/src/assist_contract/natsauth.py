@@ -43,8 +43,8 @@ SERVICE_PERMISSIONS: dict[str, Permissions] = {
         subscribe=(consent.COMMANDS, _INBOX),
     ),
     "session": Permissions(
-        # Its events; consumes CONSENT.
-        publish=(session.EVENTS, _JS_API, *_js_acks(consent.STREAM)),
+        # Its events; consumes CONSENT and GATEWAY (who is watching a session).
+        publish=(session.EVENTS, _JS_API, *_js_acks(consent.STREAM, gateway.STREAM)),
         subscribe=(session.COMMANDS, _INBOX),
     ),
     "billing": Permissions(
@@ -53,10 +53,10 @@ SERVICE_PERMISSIONS: dict[str, Permissions] = {
         subscribe=(billing.COMMANDS, _INBOX),
     ),
     "gateway": Permissions(
-        # One event of its own (a terminate kept while NATS was away; no durable consumer: add its streams' acks
-        # here when it gets one); it calls every service's commands and bridges relays between replicas; listens
-        # to session events (core NATS) to push the staff pages' live queue.
-        publish=(gateway.TERMINATE_REQUESTED.subject, consent.COMMANDS, session.COMMANDS, billing.COMMANDS,
+        # Its events (a terminate kept while NATS was away, observers joining and leaving; no durable consumer:
+        # add its streams' acks here when it gets one); it calls every service's commands and bridges relays
+        # between replicas; listens to session events (core NATS) to push the staff pages' live queue.
+        publish=(*gateway.EVENT_SUBJECTS, consent.COMMANDS, session.COMMANDS, billing.COMMANDS,
                  gateway.RELAY_ANY, _JS_API),
         subscribe=(gateway.CUT_ANY, gateway.RELAY_ANY, session.EVENTS, _INBOX),
     ),

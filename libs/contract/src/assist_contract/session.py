@@ -112,6 +112,8 @@ class SessionView(BaseModel):
     paused_seconds: int
     # The latest step-up request a consultant made (consent.scope_requested), and its answer once given.
     scope_request: ScopeRequestView | None = None
+    # Who watches the session now, view only (supervisors' usernames, from the gateway's observer events).
+    observers: list[str] = Field(default_factory=list)
 
 
 class SessionList(BaseModel):

@@ -13,5 +13,5 @@ STREAMS: dict[str, list[str]] = {
     session.STREAM: [session.EVENTS],
     billing.STREAM: [billing.EVENTS],
     # The gateway's own events; not `gateway.>`: `gateway.cut.<replica>` are core NATS requests, never stored.
-    gateway.STREAM: [gateway.TERMINATE_REQUESTED.subject],
+    gateway.STREAM: list(gateway.EVENT_SUBJECTS),
 }

@@ -39,6 +39,7 @@ PUBLIC_SESSION_FIELDS = (
     "end_reason",
     "scopes",
     "scope_request",  # a step-up request the customer is asked to answer, and its answer
+    "observers",  # who watches now, view only (supervisors): the customer is always shown
 )
 
 

@@ -183,6 +183,7 @@ class SessionOut(_Reply):
     assigned_at: Moment | None = None
     expires_at: Moment | None = None
     scope_request: ScopeRequestOut | None = None
+    observers: list[str] | None = None  # supervisors watching now, view only
 
 
 class SessionCardOut(_Reply):

@@ -16,6 +16,7 @@ import logging
 from datetime import UTC
 
 from assist_contract.consent import GRANTED, REVOKED, SCOPE_REFUSED, SCOPE_REQUESTED, SCOPE_WITHDRAWN
+from assist_contract.gateway import OBSERVER_JOINED, OBSERVER_LEFT
 from assist_platform.envelope import rfc3339
 from assist_platform.envelope import CloudEvent
 from assist_platform.messaging import ByType, Subscription
@@ -88,6 +89,28 @@ on_consent_event = ByType({REVOKED.type: on_consent_revoked, GRANTED.type: on_co
                            SCOPE_WITHDRAWN.type: on_consent_scope_withdrawn,
                            SCOPE_REQUESTED.type: on_consent_scope_requested,
                            SCOPE_REFUSED.type: on_consent_scope_refused})
+
+
+async def on_observer_joined(db: AsyncSession, event: CloudEvent) -> None:
+    joined = OBSERVER_JOINED.parse(event)
+    if not await crud.record_observer(db=db, session_id=joined.session_id, observation_id=joined.observation_id,
+                                      observer=joined.observer, joined=True):
+        log.info("gateway.observer_joined %s names unknown session %s", event.id, joined.session_id)
+
+
+async def on_observer_left(db: AsyncSession, event: CloudEvent) -> None:
+    left = OBSERVER_LEFT.parse(event)
+    await crud.record_observer(db=db, session_id=left.session_id, observation_id=left.observation_id,
+                               observer=left.observer, joined=False)
+
+
+def observer_subscription() -> Subscription:
+    """Who watches a session (durable `session-gateway` on stream GATEWAY): the customer's page shows them."""
+    return Subscription(
+        stream=OBSERVER_JOINED.stream, durable="session-gateway",
+        subjects=(OBSERVER_JOINED.subject, OBSERVER_LEFT.subject),
+        handler=ByType({OBSERVER_JOINED.type: on_observer_joined, OBSERVER_LEFT.type: on_observer_left}),
+    )
 
 
 def consent_subscription() -> Subscription:

@@ -284,6 +284,21 @@ async def record_scope_request(*, db: AsyncSession, session_id: str, request: di
     return True
 
 
+async def record_observer(*, db: AsyncSession, session_id: str, observation_id: str, observer: str | None,
+                          joined: bool) -> bool:
+    """An observer joined (`joined`) or left; False for an unknown session."""
+    session = await find_session(db=db, session_id=session_id, for_update=True)
+    if session is None:
+        return False
+    if joined:
+        session.observers = domain.with_observer(session.observers, observation_id=observation_id,
+                                                 observer=observer or "", ended=session.status == "ended")
+    else:
+        session.observers = domain.without_observer(session.observers, observation_id=observation_id)
+    db.add(session)
+    return True
+
+
 async def record_consent_granted(*, db: AsyncSession, session_id: str, consent_id: str) -> None:
     """The grant usually comes before the request; when the session is already here, fill in a missing consent id."""
     session = await find_session(db=db, session_id=session_id, for_update=True)

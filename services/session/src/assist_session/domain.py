@@ -393,3 +393,19 @@ def later_scope_request(current: dict | None, incoming: dict) -> dict:
             current.get("requested_at")):
         return current
     return {"reason": "", "requested_by": "", "requested_at": incoming.get("decided_at"), **incoming}
+
+
+def watching(observers: dict | None) -> list[str]:
+    """Who watches the session now, each name once, in order (a supervisor may watch from two windows)."""
+    return sorted(set((observers or {}).values()))
+
+
+def with_observer(observers: dict | None, *, observation_id: str, observer: str, ended: bool) -> dict:
+    """An observer joined: counted while the session runs (an ended session is watched by nobody)."""
+    if ended:
+        return dict(observers or {})
+    return {**(observers or {}), observation_id: observer}
+
+
+def without_observer(observers: dict | None, *, observation_id: str) -> dict:
+    return {key: who for key, who in (observers or {}).items() if key != observation_id}

@@ -6,7 +6,7 @@ from assist_contract.streams import STREAMS
 from assist_platform.skeleton import ServiceDefinition
 
 from .commands import SessionCommands
-from .consumers import consent_subscription
+from .consumers import consent_subscription, observer_subscription
 from .expiry import expire_requests_forever
 from .metrics import refresh_sessions_by_state
 from .models import TABLES
@@ -20,7 +20,7 @@ SERVICE = ServiceDefinition(
     get_settings=get_settings,
     streams=STREAMS,
     commands=lambda runtime: SessionCommands(SessionService.for_runtime(runtime)).commands(),
-    subscriptions=lambda _runtime: [consent_subscription()],
+    subscriptions=lambda _runtime: [consent_subscription(), observer_subscription()],
     background=[expire_requests_forever],
     metric_refreshers=[refresh_sessions_by_state],
 )

@@ -27,6 +27,8 @@ class HelpSession(SQLModel, table=True):
     # The latest step-up request a consultant made and, once answered, its answer (`ScopeRequestView` as JSON),
     # from the consent service's events: what the customer's page shows and asks about.
     scope_request: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # Who watches now, view only: {observation id: supervisor's username}, from the gateway's observer events.
+    observers: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     consultant: str | None = Field(default=None, index=True, max_length=200)
     customer_token_sha256: str = Field(max_length=64)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from assist_contract.session import SessionList, SessionView
 from assist_platform.envelope import utcnow
 
+from . import domain
 from .domain import NOT_STARTED, AgentPresence, Status, agent_presence, paused_seconds
 from .models import HelpSession
 
@@ -34,6 +35,8 @@ def session_view(session: HelpSession) -> SessionView:
         agent_away_since=periods[-1].start if presence is AgentPresence.AWAY else None,
         paused_seconds=paused_seconds(session.state(), periods, now=utcnow()),
         scope_request=session.scope_request,
+        # Nobody watches an ended session: its observers' sockets were cut with the rest.
+        observers=[] if status is Status.ENDED else domain.watching(session.observers),
     )
 
 

@@ -6,7 +6,8 @@ The replica holding the agent's socket is the session's *home*. Per session:
   drops any other kind (0x02 was text, before that rule) instead of delivering it;
 - `relay.<sid>.to_home.join` (request, answered by the home) and `relay.<sid>.to_home.leave`: a remote consultant
   comes and goes;
-- `relay.<sid>.home`: the home announces `up` / `down` as the agent connects and leaves.
+- `relay.<sid>.home`: the home announces `up` / `down` as the agent connects and leaves;
+- `relay.<sid>.to_home.observer` and `relay.<sid>.to_observers`: observers on other replicas (observers.py).
 
 What the home receives shares one prefix, so it takes one subscription (`relay.<sid>.to_home.*`) per agent instead
 of three: each nats-py subscription costs a queue and a task, about 5 KiB, and idle relays are mostly that.
@@ -17,9 +18,15 @@ from __future__ import annotations
 from assist_contract.gateway import relay_subject
 
 BINARY = b"\x01"
+# A text frame of the gateway's own (the home's `observers` message) for a consultant on another replica: only on
+# `to_consultant`, never toward the agent, and never a peer's text (those are never forwarded at all).
+NOTICE = b"\x03"
 
 
 TO_HOME_FRAME, TO_HOME_JOIN, TO_HOME_LEAVE = "to_home.frame", "to_home.join", "to_home.leave"
+# An observer on another replica announces itself to the home (observers.py); the home copies the agent's frames
+# for it on `to_observers`.
+TO_HOME_OBSERVER, TO_OBSERVERS = "to_home.observer", "to_observers"
 TO_HOME_ANY = "to_home.*"
 
 
@@ -35,6 +42,17 @@ def channel(subject_name: str) -> str:
 def pack(data: bytes) -> bytes:
     """A binary frame as a bridge payload."""
     return BINARY + data
+
+
+def pack_notice(text: str) -> bytes:
+    return NOTICE + text.encode()
+
+
+def unpack_notice(payload: bytes) -> str | None:
+    """The gateway's text of a notice payload, or None for anything else."""
+    if payload[:1] == NOTICE:
+        return payload[1:].decode(errors="replace")
+    return None
 
 
 def unpack(payload: bytes) -> bytes | None:

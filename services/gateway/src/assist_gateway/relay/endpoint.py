@@ -31,7 +31,7 @@ class ReadAhead:
 class Endpoint:
     """Forwarding asks `may_pass()` before every frame: a flag and a monotonic comparison, nothing more."""
 
-    role: str  # "agent" or "consultant"
+    role: str  # "agent", "consultant" or "observer" (a supervisor watching, view only)
     session_id: str
     websocket: WebSocket
     lease_id: str = ""
@@ -48,6 +48,7 @@ class Endpoint:
     wake: asyncio.Event | None = None  # while a frame of this endpoint is held: set by whatever may end the hold
     read_ahead: ReadAhead | None = None  # only after a hold: the hot path reads the socket itself
     _closing: asyncio.Task | None = field(default=None, repr=False)
+    heartbeat: asyncio.Task | None = field(default=None, repr=False)  # an observer's announcements (observers.py)
 
     def may_act(self) -> bool:
         """Whether the consent lets this endpoint's peer be driven: `control` (view alone is watching)."""

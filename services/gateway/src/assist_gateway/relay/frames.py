@@ -21,6 +21,7 @@ CHANNELS_NEEDING_CONTROL = frozenset({1, 3})
 CHANNEL_NAMES = {0: "control", 1: "terminal", 2: "screen", 3: "input"}
 VIEW_ONLY_REASON = "the customer's consent allows viewing only"
 TEXT_REASON = "text frames are the gateway's alone: they are never forwarded"
+OBSERVER_REASON = "an observer only watches: nothing it sends is forwarded"
 # A sender is told of its refused frames (and the refusal logged) at most this often; all are counted.
 _REFUSAL_NOTICE_SECONDS = 1.0
 # While a frame is held, its sender's socket is read on only to hear it close or act on a text frame (the agent's
@@ -61,15 +62,17 @@ class FramePolicy:
             return  # `control` taken back while the frame was held: never delivered
         if isinstance(target, str):
             await self._publish_to_bridge(bridge.subject(relay.session_id, target), bridge.pack(data))
-            return
-        if not target.may_pass():
-            return
-        if drives and not target.may_act():
-            return  # the agent's side narrowed first (its replica heard the withdrawal): the home does not count on us
-        try:
-            await target.send_bytes(data)
-        except Exception:
-            pass  # the peer's socket broke: its own loop notices; the sender's socket is not at fault
+        else:
+            if not target.may_pass():
+                return
+            if drives and not target.may_act():
+                return  # the agent's side narrowed first (its replica heard the withdrawal): the home does not count on us
+            try:
+                await target.send_bytes(data)
+            except Exception:
+                pass  # the peer's socket broke: its own loop notices; the sender's socket is not at fault
+        if source.role == "agent" and (relay.observers or relay.remote_observers):
+            await self.copy_to_observers(relay, data)  # what the consultant sees, observers see
 
     async def _hold(self, relay: SessionRelay, source: Endpoint) -> bool:
         """Hold a frame of `source` until it may pass (the other side joined, the session active): True then.

@@ -2,7 +2,7 @@
 
 The rest of `RelayCore` is one module per concern: frames.py (what passes, holding, refusals), replicas.py (the
 bridge to a peer on another replica), presence.py (activation and the agent's absences, told to the session service);
-session.py holds one session's state. The WebSocket routes live in routes.py.
+observers.py (supervisors watching, view only); session.py holds one session's state. The WebSocket routes live in routes.py.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from . import bridge, closecodes
 from .endpoint import Endpoint
 from .frames import FramePolicy
 from .leases import LeaseKeeper
+from .observers import ObserverRelay
 from .presence import SessionPresence
 from .replicas import ReplicaBridge
 from .session import SessionRelay, consultant_joined
@@ -30,7 +31,7 @@ from .session import SessionRelay, consultant_joined
 _ENDED_MEMORY = 10_000
 
 
-class RelayCore(FramePolicy, ReplicaBridge, SessionPresence):
+class RelayCore(FramePolicy, ReplicaBridge, SessionPresence, ObserverRelay):
     """State and NATS plumbing of the relay; the WebSocket routes live in `routes.py`."""
 
     def __init__(self, *, settings, runtime) -> None:
@@ -76,6 +77,7 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence):
         self._subscriptions.append(await runtime.nc.subscribe(self.holder_subject, cb=self._on_cut_request))
         self._tasks.append(asyncio.create_task(self.leases.run_renewals(), name="relay-lease-renewals"))
         self._tasks.append(asyncio.create_task(self.leases.run_watchdog(), name="relay-lease-watchdog"))
+        self._tasks.append(asyncio.create_task(self.sweep_observers(), name="relay-observer-sweep"))
 
     async def close(self) -> None:
         for session_id in list(self._graces):
@@ -169,11 +171,13 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence):
         return cut
 
     def _endpoints_of(self, session_id: str, lease_ids) -> set[Endpoint]:
-        """This replica's endpoints of the session: those holding `lease_ids`, and the session's relay's."""
+        """This replica's endpoints of the session: those holding `lease_ids`, and the session's relay's (its
+        observers too: they are cut with everyone else)."""
         endpoints = set(self.leases.find(list(lease_ids)))
         relay = self.sessions.get(session_id)
         if relay is not None:
             endpoints.update(endpoint for endpoint in (relay.agent, relay.consultant) if endpoint is not None)
+            endpoints.update(relay.observers)
         return endpoints
 
     def _cut_endpoint(self, endpoint: Endpoint, *, reason: str) -> None:
@@ -207,10 +211,12 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence):
         self._cancel_grace(endpoint.session_id)
         self._report_agent(endpoint.session_id, "back")  # here or after a drop seen on another replica
         relay.agent = endpoint
+        relay.observers_told = None  # a new socket of the agent hears who watches anew, nobody included
         relay.subscriptions[endpoint] = [
             await nc.subscribe(bridge.subject(relay.session_id, bridge.TO_HOME_ANY), cb=self._to_home(relay)),
         ]
         await nc.publish(bridge.subject(relay.session_id, "home"), b"up")
+        await self._tell_observers(relay)  # before any frame of it reaches an observer; `[]` too, after a drop
         if relay.consultant is not None:
             await self._announce_pairing(relay)
         elif relay.remote_consultant is not None:
@@ -247,6 +253,8 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence):
         await agent.send_control(consultant_joined(consultant.who))
         await consultant.send_control(json.dumps({"type": "peer_joined", "peer": "agent"}))
         self._activate_soon(relay)
+        if relay.observers or relay.remote_observers:
+            await self.tell_consultant_who_watches(relay)
 
     # --- detaching -------------------------------------------------------------------------------------------
     async def detach(self, relay: SessionRelay, endpoint: Endpoint) -> None:
@@ -264,6 +272,8 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence):
             await self._publish_to_bridge(bridge.subject(relay.session_id, "home"), b"down")
             if relay.session_id not in self.ended:
                 self._start_grace(relay.session_id)
+        elif endpoint.role == "observer":
+            await self.detach_observer(relay, endpoint)
         elif endpoint.role == "consultant" and relay.consultant is endpoint:
             relay.consultant = None
             if relay.agent is not None:
@@ -277,5 +287,5 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence):
                 await subscription.unsubscribe()
             except Exception:
                 pass  # gone with the connection
-        if relay.agent is None and relay.consultant is None:
+        if relay.empty():
             self.sessions.pop(relay.session_id, None)

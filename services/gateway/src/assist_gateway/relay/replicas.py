@@ -67,9 +67,11 @@ class ReplicaBridge:
                 pause = min(pause * 2, _JOIN_PAUSE_MAX)
 
     def _to_home(self, relay: SessionRelay):
-        """What a remote consultant's replica sends the home, in order: join, frames, leave."""
+        """What a remote consultant's replica sends the home, in order: join, frames, leave; and remote observers'
+        announcements (observers.py)."""
         handlers = {bridge.TO_HOME_FRAME: self._deliver_to(relay, "agent"), bridge.TO_HOME_JOIN: self._on_join(relay),
-                    bridge.TO_HOME_LEAVE: self._on_leave(relay)}
+                    bridge.TO_HOME_LEAVE: self._on_leave(relay),
+                    bridge.TO_HOME_OBSERVER: self._on_remote_observer(relay)}
 
         async def handler(msg) -> None:
             handle = handlers.get(bridge.channel(msg.subject))
@@ -92,6 +94,8 @@ class ReplicaBridge:
             await msg.respond(json.dumps({"ok": True}).encode())
             await relay.agent.send_control(consultant_joined(relay.remote_who))
             self._activate_soon(relay)
+            if relay.observers or relay.remote_observers:
+                await self.tell_consultant_who_watches(relay)
 
         return handler
 
@@ -123,6 +127,9 @@ class ReplicaBridge:
         async def handler(msg) -> None:
             endpoint = relay.agent if role == "agent" else relay.consultant
             if endpoint is None or not endpoint.may_pass():
+                return
+            if role == "consultant" and (notice := bridge.unpack_notice(msg.data)) is not None:
+                await endpoint.send_control(notice)  # the home's own text (who watches), never a peer's
                 return
             if role == "agent" and not relay.started and not await self._until_started(relay, endpoint):
                 return  # a remote consultant's frame, held at the home like a local one

@@ -1,4 +1,5 @@
-"""The two WebSocket doors of the relay (CONTRACT §3): `/ws/v1/agent` and `/ws/v1/consultant/{session_id}`."""
+"""The WebSocket doors of the relay (CONTRACT §3): `/ws/v1/agent` and `/ws/v1/consultant/{session_id}`, and a
+supervisor's `/ws/v1/observer/{session_id}` (watching, view only: issue #16)."""
 
 from __future__ import annotations
 
@@ -15,19 +16,22 @@ from assist_contract import session as session_service
 from assist_contract.session import AttachedAgent, SessionView
 from assist_contract.spec import CommandSpec
 from assist_platform.audit import record_audit
+from assist_platform.envelope import utcnow
+from assist_platform.outbox import add_event
 from assist_platform.problems import Problem
 from assist_platform.retrying import every, retrying, unavailable
 from fastapi import APIRouter, WebSocket
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.websockets import WebSocketDisconnect
 
-from ..domain import token_digest
+from ..domain import SESSION_OVERSEER_ROLES, token_digest
+from ..events import observer_joined, observer_left
 from ..edge import client_address, origin_allowed
 from ..identity import TOKEN_COOKIE
 from ..ratelimit import FailureBudget, OverBudget
 from . import closecodes
 from .endpoint import Endpoint
-from .frames import CHANNEL_NAMES, CHANNELS_NEEDING_CONTROL, TEXT_REASON, VIEW_ONLY_REASON
+from .frames import CHANNEL_NAMES, CHANNELS_NEEDING_CONTROL, OBSERVER_REASON, TEXT_REASON, VIEW_ONLY_REASON
 from .hub import RelayCore
 from .session import SessionRelay
 
@@ -84,6 +88,7 @@ class RelayHub(RelayCore):
         self.router = APIRouter()
         self.router.add_api_websocket_route("/ws/v1/agent", self.agent_socket)
         self.router.add_api_websocket_route("/ws/v1/consultant/{session_id}", self.consultant_socket)
+        self.router.add_api_websocket_route("/ws/v1/observer/{session_id}", self.observer_socket)
 
     # Each door admits in a helper of its own and only then serves: the session's view (dozens of objects) goes
     # with the helper's frame instead of staying alive, per socket, for as long as the relay is open.
@@ -144,18 +149,25 @@ class RelayHub(RelayCore):
             endpoint, hello = await self._admit_consultant(websocket, session_id)
             await self._serve(endpoint, hello=hello)
 
-    async def _admit_consultant(self, websocket: WebSocket, session_id: str) -> tuple[Endpoint, dict]:
-        # A browser sends the SameSite cookie with a socket any page of the same site opens (another port, another
-        # subdomain): the cookie alone is no proof that the gateway's own page opened it, its Origin is. A program
-        # sends the token in a header that no page can make a browser send, so it needs no Origin.
+    async def _staff_at_door(self, websocket: WebSocket, door: str) -> tuple[Any, str]:
+        """The staff member opening a staff door, and their token; refused without a login, and from a page of
+        another origin.
+
+        A browser sends the SameSite cookie with a socket any page of the same site opens (another port, another
+        subdomain): the cookie alone is no proof that the gateway's own page opened it, its Origin is. A program
+        sends the token in a header that no page can make a browser send, so it needs no Origin."""
         bearer = websocket.headers.get("authorization", "").lower().startswith("bearer ")
         if not bearer and TOKEN_COOKIE in websocket.cookies and not origin_allowed(
                 websocket, self.settings.public_origin_list):
-            raise Refused(closecodes.NOT_PERMITTED, "this page's origin may not open the consultant socket")
+            raise Refused(closecodes.NOT_PERMITTED, f"this page's origin may not open the {door} socket")
         token = staff_token(websocket)
         identity = await self._authenticate_staff(token) if token else None
         if identity is None:
             raise Refused(closecodes.NOT_AUTHENTICATED, "log in first")
+        return identity, token
+
+    async def _running_session(self, session_id: str) -> SessionView:
+        """The session's view; refused once it has ended (known here, or said by the session service)."""
         if session_id in self.ended:
             raise Refused(closecodes.SESSION_ENDED, self.ended[session_id])
         try:
@@ -165,11 +177,34 @@ class RelayHub(RelayCore):
             raise _refusal(problem) from problem
         if view.status == "ended":
             raise Refused(closecodes.SESSION_ENDED, closecodes.ended_reason(view.end_reason, view.ended_by))
+        return view
+
+    async def _admit_consultant(self, websocket: WebSocket, session_id: str) -> tuple[Endpoint, dict]:
+        identity, token = await self._staff_at_door(websocket, "consultant")
+        view = await self._running_session(session_id)
         if view.status not in ("assigned", "active") or view.consultant != identity.username:
             raise Refused(closecodes.NOT_PERMITTED, "this session is not assigned to you")
         endpoint = Endpoint(role="consultant", session_id=session_id, websocket=websocket, who=identity.username,
                             credential=token_digest(token))
         return endpoint, {"type": "attached", "session_id": session_id, "status": view.status}
+
+    async def observer_socket(self, websocket: WebSocket, session_id: str) -> None:
+        await websocket.accept()
+        async with _closing_on_failure(websocket):
+            endpoint, hello = await self._admit_observer(websocket, session_id)
+            await self._serve(endpoint, hello=hello)
+
+    async def _admit_observer(self, websocket: WebSocket, session_id: str) -> tuple[Endpoint, dict]:
+        """A supervisor (or an admin) watches a running session, view only; the customer is told who first."""
+        identity, token = await self._staff_at_door(websocket, "observer")
+        if identity.role not in SESSION_OVERSEER_ROLES:
+            raise Refused(closecodes.NOT_PERMITTED, "only a supervisor may watch a session")
+        view = await self._running_session(session_id)
+        if view.status != "active":
+            raise Refused(closecodes.NOT_PERMITTED, "only a running session can be watched")
+        endpoint = Endpoint(role="observer", session_id=session_id, websocket=websocket, who=identity.username,
+                            credential=token_digest(token))
+        return endpoint, {"type": "attached", "session_id": session_id, "status": view.status, "role": "observer"}
 
     # --- logins that end ------------------------------------------------------------------------------------
     async def on_connected(self, runtime) -> None:
@@ -212,13 +247,18 @@ class RelayHub(RelayCore):
             # `attached` first: attaching may announce the pairing (`peer_joined`) at once when the other side is
             # already there, and a peer must know it is attached before it hears who joined.
             await endpoint.send_control(json.dumps({**hello, "scopes": list(endpoint.scopes)}))
-            attach = self.attach_agent if endpoint.role == "agent" else self.attach_consultant
+            attach = {"agent": self.attach_agent, "consultant": self.attach_consultant,
+                      "observer": self.attach_observer}[endpoint.role]
             try:
                 relay = await attach(endpoint)
             except Problem as problem:
                 raise _refusal(problem) from problem
             await self._audit(endpoint, "relay.connected")
             audited = True
+            if endpoint.role == "observer":
+                await self._observer_event(endpoint, joined=True)
+                await self._refuse_all(endpoint)
+                return
             await self._pump(relay, endpoint)
         finally:
             if endpoint.read_ahead is not None and endpoint.read_ahead.task is not None:
@@ -231,6 +271,8 @@ class RelayHub(RelayCore):
                 await self.leases.release(endpoint)
             if audited:
                 await self._audit(endpoint, "relay.disconnected")
+                if endpoint.role == "observer":
+                    await self._observer_event(endpoint, joined=False)
 
     async def _audit(self, endpoint: Endpoint, action: str) -> None:
         """The audit trail's connect and disconnect, each in a short transaction of its own."""
@@ -244,6 +286,37 @@ class RelayHub(RelayCore):
             if action == "relay.connected":
                 raise  # fail closed: nobody is relayed without a record of it
             log.exception("could not audit %s of session %s", action, endpoint.session_id)
+
+    async def _observer_event(self, endpoint: Endpoint, *, joined: bool) -> None:
+        """`gateway.observer_joined` (fail closed: nobody watches unrecorded) or `gateway.observer_left`, through
+        the outbox: the session service keeps who watches, which the customer's page shows."""
+        event = observer_joined if joined else observer_left
+        try:
+            async with self.runtime.database.transaction() as db:
+                add_event(db, event(session_id=endpoint.session_id, observation_id=endpoint.lease_id,
+                                    observer=endpoint.who, at=utcnow()))
+        except Exception:
+            if joined:
+                raise
+            log.exception("could not record that %s stopped watching session %s", endpoint.who, endpoint.session_id)
+
+    async def _refuse_all(self, endpoint: Endpoint) -> None:
+        """An observer only watches: whatever its socket sends (binary or text) is refused, never forwarded; it is
+        read only to hear it close."""
+        websocket = endpoint.websocket
+        while True:
+            try:
+                message = await websocket.receive()
+            except (WebSocketDisconnect, RuntimeError):
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            size = len(message.get("bytes") or b"") + len(message.get("text") or "")
+            if size > self._max_message:
+                await _close(websocket, closecodes.MESSAGE_TOO_BIG, f"messages are limited to {self._max_message} bytes")
+                return
+            if not endpoint.cut:
+                await self.refuse(endpoint, "observer", OBSERVER_REASON)
 
     async def _pump(self, relay: SessionRelay, endpoint: Endpoint) -> None:
         """Frames of one endpoint to its peer. Only binary frames pass: a text frame is the gateway's alone (CONTRACT

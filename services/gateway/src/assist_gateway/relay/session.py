@@ -34,6 +34,14 @@ class SessionRelay:
     # even when the session is ended while NATS is away and the activation still on its way (CONTRACT §4).
     started: bool = False
     settled: asyncio.Event = field(default_factory=asyncio.Event)  # started, or it never will be on this relay
+    # Observers (observers.py): those on this replica, and (home) those on others, by (replica, observation id),
+    # with their username and until when they count without a new heartbeat; and the names the agent was told.
+    observers: set[Endpoint] = field(default_factory=set)
+    remote_observers: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
+    observers_told: list[str] | None = field(default_factory=list)  # None: tell them even that nobody watches
+
+    def empty(self) -> bool:
+        return self.agent is None and self.consultant is None and not self.observers
 
     def nudge(self) -> None:
         """Pairing or activation changed: a held frame of either side looks again whether it may pass."""

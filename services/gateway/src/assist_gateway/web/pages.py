@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from ..api.deps import LoginLimiterDep, RelayHubDep, RuntimeDep, SettingsDep
 from ..commands import PRICE_LIST, SESSION_LIST, TERMS, call, get_session
-from ..domain import ADMIN, CONSULTANT, FINANCE, SUPERVISOR
+from ..domain import ADMIN, CONSULTANT, FINANCE, SUPERVISOR, session_card
 from ..edge import client_address
 from ..identity import (
     TOKEN_COOKIE,
@@ -226,7 +226,32 @@ async def console_session_page(session_id: str, request: Request, runtime: Runti
         raise ForbiddenPage(staff, "cq_forbidden_session")
     names = await service_names(runtime, language(request))
     return render(request, "session.html", staff=staff, token=token, session=view.model_dump(mode="json"),
-                  service_name=names.get(view.service_type, view.service_type))
+                  service_name=names.get(view.service_type, view.service_type), observer=False)
+
+
+@router.get("/console/observe/{session_id}")
+async def observe_session_page(session_id: str, request: Request, runtime: RuntimeDep) -> Response:
+    """A supervisor (or an admin) watches a running session, view only (#16): the consultant's session view with
+    no input of any kind, over the observer socket (`/ws/v1/observer/{id}`), which tells the customer and the
+    consultant who watches. The page holds only the session's card (no contact, no description)."""
+    try:
+        staff, token = await staff_page(request, runtime, SUPERVISOR, ADMIN)
+    except _NeedsLogin:
+        return to_login(request)
+    try:
+        view = await get_session(runtime, session_id=session_id)
+    except Problem as problem:
+        words = MESSAGES[language(request)]
+        missing = problem.status in (404, 422)  # 422: not even a session id
+        return render_problem_page(
+            request, status_code=404 if missing else problem.status,
+            title=words["cq_session_missing_title" if missing else "cq_page_failed_title"],
+            detail=words["cq_session_missing" if missing else "cq_page_failed"],
+            back_href="/supervisor", back_label=words[f"cq_back_{staff.role}"], staff=staff,
+        )
+    names = await service_names(runtime, language(request))
+    return render(request, "session.html", staff=staff, token=token, session=session_card(view),
+                  service_name=names.get(view.service_type, view.service_type), observer=True)
 
 
 @router.get("/console/events")

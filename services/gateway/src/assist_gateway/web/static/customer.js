@@ -246,12 +246,26 @@
     $("agent-state").dataset.agent = agentKnown ? agent : "";
     showScopes(view);
     showScopeRequest(view);
+    showObservers(view);
     if (agentKnown) {
       const left = graceLeft(view);
       $("agent-state").textContent = agent === "away"
         ? (left === null ? t("cs_agent_away_open") : t("cs_agent_away", { left: duration(left) }))
         : t(`cs_agent_${agent}`);
     }
+  }
+
+  // Who watches now, view only (supervisors, #16): the gateway's `observers` (absent or empty: nobody). Names go in
+  // as text only; the line is hidden while nobody watches and once the session has ended.
+  function showObservers(view) {
+    const names = view.status === "ended" || !Array.isArray(view.observers) ? []
+      : view.observers.filter((name) => typeof name === "string" && name);
+    const line = $("observers");
+    const joined = names.join(",");
+    if (line.dataset.observers === joined && line.hidden === !names.length) return;
+    line.dataset.observers = joined;
+    line.textContent = names.length ? t("cs_observers", { names: names.join(", ") }) : "";
+    line.hidden = !names.length;
   }
 
   const sameScopes = (a, b) => a.length === b.length && a.every((scope) => b.includes(scope));
@@ -504,6 +518,9 @@
     $("status-text").dataset.status = "";
     $("agent-state").textContent = "";
     $("agent-state").dataset.agent = "";
+    $("observers").textContent = "";
+    $("observers").dataset.observers = "";
+    $("observers").hidden = true;
     for (const node of document.querySelectorAll(".agent-fact")) node.hidden = true;
     $("elapsed").textContent = "—";
     $("running-cost").textContent = "—";

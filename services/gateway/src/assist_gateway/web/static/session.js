@@ -1,4 +1,7 @@
-// The console's session view: the customer's terminal (xterm.js) and screen (canvas) over the relay.
+// The console's session view: the customer's terminal (xterm.js) and screen (canvas) over the relay. The same page
+// serves a supervisor who watches (#16, `data-mode="observer"`, /console/observe/{id}): the observer socket, and
+// nothing at all sent on it (no hello, no resize, no keys, no pointer, no screen.start); the screen and terminal
+// it receives are drawn as the consultant's are.
 "use strict";
 
 (() => {
@@ -6,17 +9,18 @@
   const P = window.AssistProtocol;
   const root = document.getElementById("session");
   const sessionId = root.dataset.sessionId;
+  const observer = root.dataset.mode === "observer";
   const $ = (id) => document.getElementById(id);
   // Without the consent's `control` the page only watches: the terminal takes no keys, the screen has no input
   // attached, and nothing on channels 1 and 3 leaves the page (the gateway would refuse it anyway).
-  let viewOnly = !(root.dataset.scopes || "").split(",").includes("control");
+  let viewOnly = observer || !(root.dataset.scopes || "").split(",").includes("control");
   let startedAt = root.dataset.startedAt ? Date.parse(root.dataset.startedAt) : null;
   let ended = false;
   let locked = false; // no longer this consultant's to see (lockedOut)
   let inputAttached = false; // the screen's input handlers (screen_input.js), attached once control is allowed
   // A step up (#16): the latest request for more this page knows of ({request_id, status, requested_at}), from the
   // page (a reload while one waits), the request's 201 and the gateway's scope_request messages.
-  let stepUp = root.dataset.scopeRequestId ? {
+  let stepUp = !observer && root.dataset.scopeRequestId ? {
     request_id: root.dataset.scopeRequestId, status: root.dataset.scopeRequestStatus,
     requested_at: root.dataset.scopeRequestedAt,
   } : null;
@@ -39,7 +43,9 @@
   // In this tab's sessionStorage (never sent anywhere, gone with the tab), under this session's id only, bounded,
   // written back before the socket connects, and erased when the session ends, access is refused, or staff log
   // out. A tab keeps one session's history: opening another session's page drops the others.
-  const HISTORY_PREFIX = "assist.console.terminal.";
+  // An observer's history is kept apart from a consultant's (another prefix); a logout forgets both.
+  const HISTORY_PREFIXES = ["assist.console.terminal.", "assist.observer.terminal."];
+  const HISTORY_PREFIX = HISTORY_PREFIXES[observer ? 1 : 0];
   const HISTORY_KEY = HISTORY_PREFIX + sessionId;
   const HISTORY_LINES = 1000; // scrollback lines kept, plus the visible rows
   const HISTORY_CHARS = 200000; // and never more than this many characters
@@ -51,7 +57,9 @@
     if (!storage) return;
     for (let i = storage.length - 1; i >= 0; i -= 1) {
       const key = storage.key(i);
-      if (key && key.startsWith(HISTORY_PREFIX) && (all || key !== HISTORY_KEY)) storage.removeItem(key);
+      if (key && HISTORY_PREFIXES.some((prefix) => key.startsWith(prefix)) && (all || key !== HISTORY_KEY)) {
+        storage.removeItem(key);
+      }
     }
   }
 
@@ -176,6 +184,8 @@
 
   // --- The relay ------------------------------------------------------------------------------------------------
   const send = (bytes) => {
+    // A watching supervisor's page sends nothing at all on its socket (the gateway would close it).
+    if (observer) return;
     if (ended) {
       // Counted so a test (or a curious consultant in the inspector) can see input was refused, not lost.
       root.dataset.refusedInput = String(Number(root.dataset.refusedInput || 0) + 1);
@@ -203,6 +213,7 @@
     root.classList.add("ended");
     root.dataset.input = "closed";
     showStepUp();
+    $("observers-note").hidden = true;
     setState(t("status_ended"));
     if (socket && socket.readyState <= WebSocket.OPEN) socket.close(1000, "ended");
     // The banner is on the page, not in the full-screen view: leave it so the consultant reads why it stopped.
@@ -221,6 +232,7 @@
     root.dataset.input = "closed";
     locked = true;
     showStepUp();
+    $("observers-note").hidden = true;
     $("end-button").hidden = true;
     setState(t(`sv_close_${code}`));
     if (code !== 4401) return;
@@ -241,7 +253,13 @@
   }
 
   function onControl(message) {
-    if (message.type === "hello") {
+    if (message.type === "hello" && observer) {
+      // The agent's hello, passed on to a watcher: it answers nothing; only whether a screen will come is news.
+      if (message.screen === false) {
+        root.classList.add("no-screen");
+        $("screen-note").textContent = t("no_screen");
+      }
+    } else if (message.type === "hello") {
       if (message.protocol !== P.PROTOCOL) {
         setState(t("protocol_mismatch", { version: message.protocol }));
         return;
@@ -261,15 +279,21 @@
     }
   }
 
+  const isAgent = (message) => !message.peer || message.peer === "agent";
+
   function onGatewayText(text) {
     let message;
     try { message = JSON.parse(text); } catch (_) { return; }
     if (message.type === "waiting_for_agent") setState(t("waiting_for_agent"));
-    else if (message.type === "peer_joined") {
+    else if (message.type === "attached") onAttached(message);
+    // Who watches, view only (supervisors, #16): the whole list each time, empty when nobody does.
+    else if (message.type === "observers") showObservers(message.observers);
+    // The agent's coming and going (a watcher may also hear of the consultant's: not the agent's state).
+    else if (message.type === "peer_joined" && isAgent(message)) {
       setState(t("agent_connected"));
       if (!startedAt) startedAt = Date.now();
       showElapsed();
-    } else if (message.type === "peer_left") setState(t("agent_left"));
+    } else if (message.type === "peer_left" && isAgent(message)) setState(t("agent_left"));
     // The gateway refuses keystrokes and input under a view-only consent before they reach the agent, and says so
     // (at most once a second) as the agent would.
     else if (message.type === "refused") onControl(message);
@@ -277,13 +301,34 @@
     // a request for more.
     else if (message.type === "scopes" && Array.isArray(message.scopes)) onScopes(message.scopes);
     // A request for more, asked (by this page or another of this consultant's) or answered by the customer.
-    else if (message.type === "scope_request") onScopeRequest(message);
+    else if (message.type === "scope_request" && !observer) onScopeRequest(message);
+  }
+
+  // The gateway admitted this page's socket. A watcher hears no `peer_joined` for an agent that was there before
+  // it: an active session's agent is connected unless the message says it is not.
+  function onAttached(message) {
+    root.dataset.attached = message.role || (observer ? "observer" : "consultant");
+    if (!observer) return;
+    const agentAway = message.agent === false || message.agent === "away" || message.agent === "not_started";
+    if (message.status === "active" && !agentAway) {
+      setState(t("agent_connected"));
+      if (!startedAt) startedAt = Date.now();
+      showElapsed();
+    } else setState(t(message.status === "active" ? "agent_left" : "waiting_for_agent"));
+  }
+
+  function showObservers(list) {
+    const names = Array.isArray(list) ? list.filter((name) => typeof name === "string" && name) : [];
+    const note = $("observers-note");
+    note.dataset.observers = names.join(",");
+    note.textContent = names.length ? t("sv_observers_note", { names: names.join(", ") }) : "";
+    note.hidden = ended || locked || !names.length;
   }
 
   function onScopes(scopes) {
     root.dataset.scopes = scopes.join(",");
     const control = scopes.includes("control");
-    if (ended || control === !viewOnly) return;
+    if (ended || observer || control === !viewOnly) return;
     if (control) allowControl();
     else takeControlAway();
     showStepUp();
@@ -328,6 +373,7 @@
   // The form only while the page watches only and nothing waits for the customer (nor an approval for its widened
   // scopes); the line says what became of the latest request.
   function showStepUp() {
+    if (observer) return; // a watcher asks for nothing: the page has no step up
     const status = stepUp && STEP_UP_STATUSES.includes(stepUp.status) ? stepUp.status : "";
     const closed = ended || locked;
     $("step-up-box").hidden = closed || !viewOnly || status === "pending" || status === "approved";
@@ -388,12 +434,14 @@
     error.hidden = false;
   }
 
-  $("step-up-box").addEventListener("submit", askForControl);
-  $("step-up-reason").addEventListener("input", () => {
-    if ($("step-up-error").hidden) return;
-    $("step-up-error").hidden = true;
-    $("step-up-reason").removeAttribute("aria-invalid");
-  });
+  if (!observer) {
+    $("step-up-box").addEventListener("submit", askForControl);
+    $("step-up-reason").addEventListener("input", () => {
+      if ($("step-up-error").hidden) return;
+      $("step-up-error").hidden = true;
+      $("step-up-reason").removeAttribute("aria-invalid");
+    });
+  }
 
   function endedText(reason) {
     if (reason.includes("customer")) return t("ended_by_customer");
@@ -419,7 +467,8 @@
 
   function connect() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    socket = new WebSocket(`${scheme}//${location.host}/ws/v1/consultant/${sessionId}`);
+    const path = observer ? "observer" : "consultant";
+    socket = new WebSocket(`${scheme}//${location.host}/ws/v1/${path}/${sessionId}`);
     socket.binaryType = "arraybuffer";
     socket.addEventListener("open", () => { reconnects = 0; });
     socket.addEventListener("message", (event) => {
@@ -445,7 +494,8 @@
     $("end-button").disabled = true;
     const result = await api("POST", `/api/v1/sessions/${sessionId}/end`);
     // A supervisor may end it from here too: the answer says who ended it (the first ending wins).
-    if (result.ok) endView(t(`ended_by_${(result.data && result.data.ended_by) || "consultant"}`));
+    const by = (result.data && result.data.ended_by) || (observer ? "supervisor" : "consultant");
+    if (result.ok) endView(t(`ended_by_${by}`));
     else { $("end-button").disabled = false; setState(problemText(result)); }
   });
 
@@ -458,7 +508,7 @@
   fitScreen();
   // For tests and the curious: the terminal, whose buffer is what the consultant sees.
   window.AssistSessionView = {
-    terminal: term, get viewOnly() { return viewOnly; }, get stepUp() { return stepUp && { ...stepUp }; },
+    terminal: term, observer, get viewOnly() { return viewOnly; }, get stepUp() { return stepUp && { ...stepUp }; },
   };
   connect();
 })();

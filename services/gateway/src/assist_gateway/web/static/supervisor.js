@@ -1,5 +1,6 @@
-// The supervisor's view: every running session with its consultant and duration, live; End any of them, after a
-// confirmation (ending cuts the customer's connection at once).
+// The supervisor's view: every running session with its consultant and duration, live; Watch an active one, view
+// only (/console/observe/{id}), or End any of them, after a confirmation (ending cuts the customer's connection at
+// once).
 "use strict";
 
 (() => {
@@ -28,11 +29,20 @@
     rows.replaceChildren(...sessions.map((s) => {
       const button = el("button", { type: "button", class: "danger", text: t("end") });
       button.addEventListener("click", () => end(s, button));
+      const actions = el("td", { class: "actions" });
+      // Watching, view only (#16): only a session that runs (an agent may be there); the customer sees who watches.
+      if (s.status === "active") {
+        actions.append(el("a", {
+          class: "button watch", href: `/console/observe/${encodeURIComponent(s.session_id)}`, text: t("cq_watch"),
+          "aria-label": t("cq_watch_label", { who: s.customer.name || s.session_id }),
+        }), " ");
+      }
+      actions.append(button);
       return el("tr", { "data-session-id": s.session_id },
         el("td", { text: s.customer.name || "" }), el("td", { text: s.consultant || "—" }),
         el("td", { class: "service", "data-code": s.service_type || "", text: serviceName(s.service_type) }),
         el("td", { class: "status", "data-status": s.status, text: t(`cq_status_${s.status}`) }),
-        el("td", { class: "duration", "data-since": s.started_at || s.assigned_at || "" }), el("td", {}, button));
+        el("td", { class: "duration", "data-since": s.started_at || s.assigned_at || "" }), actions);
     }));
     document.getElementById("sessions-empty").hidden = sessions.length > 0;
     tick();

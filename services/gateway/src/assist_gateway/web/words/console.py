@@ -23,6 +23,8 @@ WORDS: dict[str, dict[str, str]] = {
         "cq_status_active": "активна",
         "cq_status_ended": "приключила",
         # The supervisor's End.
+        "cq_watch": "Наблюдавай",
+        "cq_watch_label": "Наблюдавай сесията с {who} (само преглед)",
         "cq_end_question": "Да се прекрати ли сесията с {who}? Връзката с клиента ще бъде прекъсната веднага.",
         "cq_end_confirm": "Прекрати сесията",
         # Pages a role may not open, and sessions that are not there.
@@ -67,6 +69,8 @@ WORDS: dict[str, dict[str, str]] = {
         "cq_status_assigned": "claimed",
         "cq_status_active": "active",
         "cq_status_ended": "ended",
+        "cq_watch": "Watch",
+        "cq_watch_label": "Watch the session with {who} (view only)",
         "cq_end_question": "End the session with {who}? The connection to the customer is cut at once.",
         "cq_end_confirm": "End the session",
         "cq_forbidden_title": "You have no access to this page",

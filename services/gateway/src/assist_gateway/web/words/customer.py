@@ -35,6 +35,11 @@ WORDS: dict[str, dict[str, str]] = {
         "cp_err_consent_required": "Отбележете, че сте съгласни с условията: без съгласие заявката не може да бъде изпратена.",
         # --- problems with a code (said in the reader's language; {placeholders} come from the problem)
         # --- the session page: the consultant asks for more than the consent allows (a step up, #16)
+        # --- an observer, disclosed (#16): said before consent, and who watches while it runs
+        "cp_observer_disclosure": (
+            "Супервайзор на нашия екип може да наблюдава сесията само с преглед; ще виждате кой наблюдава."
+        ),
+        "cs_observers": "Наблюдава (само преглед): {names}",
         "cs_scope_request_title": "Консултантът иска разрешение за управление",
         "cs_scope_request_who": "Кой пита",
         "cs_scope_request_what": "Какво иска",
@@ -182,6 +187,10 @@ WORDS: dict[str, dict[str, str]] = {
         "cp_err_too_long": "The text is too long (at most {max} characters).",
         "cp_err_scope_required": "Choose at least one permission: without one the consultant cannot help.",
         "cp_err_consent_required": "Tick that you consent to the terms: the request cannot be sent without consent.",
+        "cp_observer_disclosure": (
+            "A supervisor of our team may watch the session, view only; you will see who is watching."
+        ),
+        "cs_observers": "Watching (view only): {names}",
         "cs_scope_request_title": "The consultant asks for permission to control",
         "cs_scope_request_who": "Who asks",
         "cs_scope_request_what": "What for",

@@ -35,6 +35,12 @@ WORDS: dict[str, dict[str, str]] = {
             "и сесията се отчита за таксуване. Това не може да се отмени."
         ),
         "sv_end_confirm": "Да, приключи сесията",
+        # A supervisor watching a session, view only (#16), and the consultant told who watches
+        "sv_observer_title": "Наблюдение на сесия",
+        "sv_observer_notice": "Наблюдавате само с преглед; клиентът вижда, че наблюдавате.",
+        "sv_observer_short": "наблюдение",
+        "sv_observers_note": "Наблюдава: {names}",
+        "sv_back_to_supervisor": "Обратно към активните сесии",
         # The relay's close codes and notices, in words
         "sv_close_4401": "Входът ви е приключил (излязохте или срокът му изтече): влезте отново и отворете сесията пак.",
         "sv_login_again": "Влезте отново",
@@ -78,6 +84,11 @@ WORDS: dict[str, dict[str, str]] = {
             "and the session is recorded for billing. This cannot be undone."
         ),
         "sv_end_confirm": "Yes, end the session",
+        "sv_observer_title": "Watching a session",
+        "sv_observer_notice": "You are watching, view only; the customer sees that you are watching.",
+        "sv_observer_short": "watching",
+        "sv_observers_note": "Watching: {names}",
+        "sv_back_to_supervisor": "Back to the active sessions",
         "sv_close_4401": "Your login has ended (you logged out, or it expired): log in again and open the session again.",
         "sv_login_again": "Log in again",
         "sv_close_4403": (

@@ -1,4 +1,5 @@
-"""scope_request: the latest step-up request of a session and its answer, from consent's events (issue #16)
+"""scope_request and observers: the latest step-up request of a session and its answer (consent's events), and
+who watches it (the gateway's observer events) (issue #16)
 
 Revision ID: 0006
 Revises: 0005
@@ -21,8 +22,10 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("help_session") as batch:
         batch.add_column(sa.Column("scope_request", sa.JSON(), nullable=True))
+        batch.add_column(sa.Column("observers", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("help_session") as batch:
+        batch.drop_column("observers")
         batch.drop_column("scope_request")

@@ -1,0 +1,99 @@
+"""An observer, disclosed, as its people see it (issue #16), in chromium with the real agent: the customer is told
+before consenting that a supervisor may watch; sam, a supervisor, opens a running session from his page and watches
+the consultant's terminal without being able to type; the customer's phone page (in Bulgarian, 320 px) and the
+agent's terminal name him from the moment he joins, and say so when he leaves.
+Screenshots: docs/screenshots/supervisor-observe.png and customer-observed-320px.png.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from agent_flow import AgentProcess
+from assist_gateway.web.i18n import MESSAGES
+from assist_gateway.web.words.session_view import WORDS
+from browser import SCREENSHOTS, chromium, fill_request, new_page, staff_login
+from console_session import CONNECTED, terminal_lines, wait_for_lines
+from public_api import bearer, login
+
+pytestmark = pytest.mark.e2e
+
+BG = MESSAGES["bg"]
+PHONE = {"width": 320, "height": 640}
+STORE = "assist.customer.session"
+PASSWORD = "staff-pass-123"
+
+
+async def test_a_supervisor_watches_view_only_and_the_customer_sees_who(start_system, tmp_path, agents):
+    system = start_system(shared=True)
+    system.add_user("consultant", "elena", PASSWORD)
+    system.add_user("supervisor", "sam", PASSWORD)
+    base = system.gateway_url
+    errors: list[str] = []
+    async with chromium() as browser:
+        phone = await browser.new_context(viewport=PHONE)
+        customer = await phone.new_page()
+        customer.on("pageerror", lambda error: errors.append(str(error)))
+        await customer.goto(base + "/")
+        # Said before consent: a supervisor may watch, and the customer will see who.
+        assert await customer.inner_text("#observer-disclosure") == BG["cp_observer_disclosure"]
+        await fill_request(customer, name="Мария Иванова")
+        await customer.check("#consent")
+        await customer.click("#submit-request")
+        await customer.wait_for_selector("#status-section", state="visible")
+        saved = await customer.evaluate(f"() => JSON.parse(localStorage.getItem('{STORE}'))")
+        agent = AgentProcess(gateway=base, code=saved["session_code"], log_dir=tmp_path)
+        agents.append(agent)
+        await agent.wait_for_log("[waiting for the consultant]", timeout=30)
+
+        console = await new_page(browser, errors=errors)
+        async with httpx.AsyncClient(base_url=base, timeout=15) as staff:
+            elena = await login(staff, "elena", PASSWORD)
+            claimed = await staff.post(f"/api/v1/sessions/{saved['session_id']}/claim", headers=bearer(elena))
+            assert claimed.status_code == 200, claimed.text
+        await staff_login(console, base, "/console", "elena", PASSWORD)
+        await console.goto(f"{base}/console/session/{saved['session_id']}")
+        await console.wait_for_selector(f"#relay-state:has-text('{CONNECTED}')", timeout=30000)
+        await customer.wait_for_selector("#status-text[data-status='active']")
+        assert await customer.is_hidden("#observers")  # nobody watches yet
+
+        supervisor = await new_page(browser, errors=errors)
+        sent: list = []
+        supervisor.on("websocket", lambda socket: socket.on("framesent", lambda payload: sent.append(payload))
+                      if "/ws/v1/observer/" in socket.url else None)
+        await staff_login(supervisor, base, "/supervisor", "sam", PASSWORD)
+        watch = supervisor.locator(f"a.button.watch[href='/console/observe/{saved['session_id']}']")
+        await watch.wait_for()
+        await watch.click()
+        await supervisor.wait_for_selector(f"#relay-state:has-text('{CONNECTED}')", timeout=30000)
+        assert await supervisor.inner_text("#observer-notice") == WORDS["bg"]["sv_observer_notice"]
+
+        # From the moment he joins: the agent's terminal, the customer's page and the consultant's page name him.
+        await agent.wait_for_log("Supervisor sam is now watching your screen and terminal (view only: they cannot "
+                                 "type or control).")
+        await customer.wait_for_selector("#observers[data-observers='sam']")
+        assert await customer.inner_text("#observers") == BG["cs_observers"].replace("{names}", "sam")
+        width = await customer.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], width
+        await customer.screenshot(path=str(SCREENSHOTS / "customer-observed-320px.png"))
+        await console.wait_for_selector("#observers-note[data-observers='sam']")
+
+        # He sees what the consultant does in the customer's shell, and cannot type into it.
+        await console.click("#terminal")
+        await console.keyboard.type("echo watched-$((3*3))\n")
+        await wait_for_lines(console, lambda lines: "watched-9" in lines)
+        await wait_for_lines(supervisor, lambda lines: "watched-9" in lines)
+        witness = tmp_path / "typed-by-the-observer"
+        await supervisor.click("#terminal")
+        await supervisor.keyboard.type(f"touch {witness}\n")
+        await console.keyboard.type("echo still-$((4*4))\n")
+        await wait_for_lines(supervisor, lambda lines: "still-16" in lines)
+        assert not witness.exists() and sent == [], sent  # the observer's page sent nothing at all
+        assert not any(str(witness) in line for line in await terminal_lines(console))
+        await supervisor.screenshot(path=str(SCREENSHOTS / "supervisor-observe.png"), full_page=True)
+
+        await supervisor.close()
+        await agent.wait_for_log("Supervisor sam stopped watching.")
+        await customer.wait_for_selector("#observers", state="hidden")
+        await phone.close()
+    assert errors == [], errors
