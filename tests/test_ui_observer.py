@@ -7,20 +7,16 @@ Screenshots: docs/screenshots/supervisor-observe.png and customer-observed-320px
 
 from __future__ import annotations
 
-import httpx
 import pytest
-from agent_flow import AgentProcess
 from assist_gateway.web.i18n import MESSAGES
 from assist_gateway.web.words.session_view import WORDS
-from browser import SCREENSHOTS, chromium, fill_request, new_page, staff_login
+from browser import SCREENSHOTS, chromium, new_page, staff_login
 from console_session import CONNECTED, terminal_lines, wait_for_lines
-from public_api import bearer, login
+from phone_story import PHONE, consultant_opens_it, customer_asks_on_the_phone
 
 pytestmark = pytest.mark.e2e
 
 BG = MESSAGES["bg"]
-PHONE = {"width": 320, "height": 640}
-STORE = "assist.customer.session"
 PASSWORD = "staff-pass-123"
 
 
@@ -31,29 +27,14 @@ async def test_a_supervisor_watches_view_only_and_the_customer_sees_who(start_sy
     base = system.gateway_url
     errors: list[str] = []
     async with chromium() as browser:
-        phone = await browser.new_context(viewport=PHONE)
-        customer = await phone.new_page()
-        customer.on("pageerror", lambda error: errors.append(str(error)))
-        await customer.goto(base + "/")
-        # Said before consent: a supervisor may watch, and the customer will see who.
-        assert await customer.inner_text("#observer-disclosure") == BG["cp_observer_disclosure"]
-        await fill_request(customer, name="Мария Иванова")
-        await customer.check("#consent")
-        await customer.click("#submit-request")
-        await customer.wait_for_selector("#status-section", state="visible")
-        saved = await customer.evaluate(f"() => JSON.parse(localStorage.getItem('{STORE}'))")
-        agent = AgentProcess(gateway=base, code=saved["session_code"], log_dir=tmp_path)
-        agents.append(agent)
-        await agent.wait_for_log("[waiting for the consultant]", timeout=30)
+        async def disclosed(page) -> None:  # said before consent: a supervisor may watch, and who will be seen
+            assert await page.inner_text("#observer-disclosure") == BG["cp_observer_disclosure"]
 
-        console = await new_page(browser, errors=errors)
-        async with httpx.AsyncClient(base_url=base, timeout=15) as staff:
-            elena = await login(staff, "elena", PASSWORD)
-            claimed = await staff.post(f"/api/v1/sessions/{saved['session_id']}/claim", headers=bearer(elena))
-            assert claimed.status_code == 200, claimed.text
-        await staff_login(console, base, "/console", "elena", PASSWORD)
-        await console.goto(f"{base}/console/session/{saved['session_id']}")
-        await console.wait_for_selector(f"#relay-state:has-text('{CONNECTED}')", timeout=30000)
+        story = await customer_asks_on_the_phone(browser, base, tmp_path, errors=errors, before_consent=disclosed)
+        phone, customer, saved, agent = story.phone, story.customer, story.saved, story.agent
+        agents.append(agent)
+        console = await consultant_opens_it(browser, base, story, username="elena", password=PASSWORD,
+                                            errors=errors)
         await customer.wait_for_selector("#status-text[data-status='active']")
         assert await customer.is_hidden("#observers")  # nobody watches yet
 

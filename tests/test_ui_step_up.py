@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from agent_flow import AgentProcess
 from assist_gateway.web.i18n import MESSAGES
 from assist_gateway.web.words.session_view import WORDS
-from browser import SCREENSHOTS, chromium, fill_request, new_page, staff_login
-from console_session import CONNECTED, wait_for_lines
-from public_api import bearer, login
+from browser import SCREENSHOTS, chromium
+from console_session import wait_for_lines
+from phone_story import PHONE, consultant_opens_it, customer_asks_on_the_phone
+from public_api import bearer
 
 pytestmark = pytest.mark.e2e
 
 BG = MESSAGES["bg"]
-PHONE = {"width": 320, "height": 640}
-STORE = "assist.customer.session"
 PASSWORD = "elena-pass-123"
 REASON = "Ще преинсталирам драйвера на принтера <b>веднага</b>"
 
@@ -51,28 +49,11 @@ async def test_the_customer_allows_control_asked_for_with_a_reason_then_refuses_
     base = system.gateway_url
     errors: list[str] = []
     async with chromium() as browser:
-        phone = await browser.new_context(viewport=PHONE)
-        customer = await phone.new_page()
-        customer.on("pageerror", lambda error: errors.append(str(error)))
-        await customer.goto(base + "/")
-        await fill_request(customer, name="Мария Иванова")
-        await customer.uncheck("#scope-control")  # watching only, to begin with
-        await customer.check("#consent")
-        await customer.click("#submit-request")
-        await customer.wait_for_selector("#status-section", state="visible")
-        saved = await customer.evaluate(f"() => JSON.parse(localStorage.getItem('{STORE}'))")
-        agent = AgentProcess(gateway=base, code=saved["session_code"], log_dir=tmp_path)
+        story = await customer_asks_on_the_phone(browser, base, tmp_path, errors=errors, control=False)
+        phone, customer, saved, agent = story.phone, story.customer, story.saved, story.agent
         agents.append(agent)
-        await agent.wait_for_log("[waiting for the consultant]", timeout=30)
-
-        console = await new_page(browser, errors=errors)
-        async with httpx.AsyncClient(base_url=base, timeout=15) as staff:
-            token = await login(staff, "elena", PASSWORD)
-            claimed = await staff.post(f"/api/v1/sessions/{saved['session_id']}/claim", headers=bearer(token))
-            assert claimed.status_code == 200, claimed.text
-        await staff_login(console, base, "/console", "elena", PASSWORD)
-        await console.goto(f"{base}/console/session/{saved['session_id']}")
-        await console.wait_for_selector(f"#relay-state:has-text('{CONNECTED}')", timeout=30000)
+        console = await consultant_opens_it(browser, base, story, username="elena", password=PASSWORD,
+                                            errors=errors)
         await customer.wait_for_selector("#allowed-scopes[data-scopes='view']")
         assert await console.is_visible("#view-only-badge")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from assist_contract.consent import ScopeDecision, ScopeRequestView
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
 from pydantic_core import PydanticCustomError
 
@@ -89,23 +90,9 @@ class ScopeDecisionIn(BaseModel):
     approve: StrictBool
 
 
-class ScopeRequestOut(BaseModel):
-    """A step-up request; `status` pending until the customer answers, then approved or refused (final)."""
-
-    request_id: str
-    session_id: str
-    scopes: list[str]
-    reason: str
-    requested_by: str
-    requested_at: str
-    status: Literal["pending", "approved", "refused"]
-    decided_at: str | None = None
-
-
-class ScopeDecisionOut(ScopeRequestOut):
-    """The answered request and what the consent allows from now on."""
-
-    scopes_in_force: list[str]
+# A step-up request as the API answers it, and once answered with the scopes in force: the contract's own models.
+ScopeRequestOut = ScopeRequestView
+ScopeDecisionOut = ScopeDecision
 
 
 class ClaimedOut(BaseModel):

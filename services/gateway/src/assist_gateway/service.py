@@ -9,6 +9,8 @@ from collections import OrderedDict
 from typing import Any
 
 from assist_contract.session import SessionView
+from assist_platform.envelope import utcnow
+from assist_platform.outbox import add_event
 from assist_platform.problems import Problem
 from assist_platform.runtime import ServiceRuntime
 
@@ -24,6 +26,7 @@ from .commands import (
     get_session,
 )
 from .domain import CONSULTANT, may_end_session, token_digest
+from .events import observer_joined, observer_left
 from .schemas import HelpRequestIn
 from .staff import StaffIdentity
 
@@ -170,3 +173,11 @@ async def claim_session(*, runtime: ServiceRuntime, session_id: str, consultant:
     async with runtime.database.transaction() as db:
         await crud.record_assignment(db=db, session_id=session_id, consultant=consultant)
     return view
+
+
+async def record_watch(database, *, session_id: str, observation_id: str, observer: str, joined: bool) -> None:
+    """`gateway.observer_joined` or `gateway.observer_left` through the outbox (the session service keeps who
+    watches, which the customer's page shows)."""
+    event = observer_joined if joined else observer_left
+    async with database.transaction() as db:
+        add_event(db, event(session_id=session_id, observation_id=observation_id, observer=observer, at=utcnow()))

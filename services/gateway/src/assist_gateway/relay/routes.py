@@ -16,8 +16,6 @@ from assist_contract import session as session_service
 from assist_contract.session import AttachedAgent, SessionView
 from assist_contract.spec import CommandSpec
 from assist_platform.audit import record_audit
-from assist_platform.envelope import utcnow
-from assist_platform.outbox import add_event
 from assist_platform.problems import Problem
 from assist_platform.retrying import every, retrying, unavailable
 from fastapi import APIRouter, WebSocket
@@ -25,7 +23,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.websockets import WebSocketDisconnect
 
 from ..domain import SESSION_OVERSEER_ROLES, token_digest
-from ..events import observer_joined, observer_left
+from ..service import record_watch
 from ..edge import client_address, origin_allowed
 from ..identity import TOKEN_COOKIE
 from ..ratelimit import FailureBudget, OverBudget
@@ -290,11 +288,9 @@ class RelayHub(RelayCore):
     async def _observer_event(self, endpoint: Endpoint, *, joined: bool) -> None:
         """`gateway.observer_joined` (fail closed: nobody watches unrecorded) or `gateway.observer_left`, through
         the outbox: the session service keeps who watches, which the customer's page shows."""
-        event = observer_joined if joined else observer_left
         try:
-            async with self.runtime.database.transaction() as db:
-                add_event(db, event(session_id=endpoint.session_id, observation_id=endpoint.lease_id,
-                                    observer=endpoint.who, at=utcnow()))
+            await record_watch(self.runtime.database, session_id=endpoint.session_id,
+                               observation_id=endpoint.lease_id, observer=endpoint.who, joined=joined)
         except Exception:
             if joined:
                 raise

@@ -204,24 +204,33 @@ async def console_page(request: Request, runtime: RuntimeDep) -> Response:
                   service_names=await service_names(runtime, language(request)))
 
 
-@router.get("/console/session/{session_id}")
-async def console_session_page(session_id: str, request: Request, runtime: RuntimeDep) -> Response:
+async def _session_or_page(request: Request, runtime, session_id: str, *, staff, back_href: str,
+                           back_label: str):
+    """The session's view, or the page that says why there is none: a session that vanished (an old link) or a
+    service that does not answer, with a way back."""
     try:
-        staff, token = await staff_page(request, runtime, CONSULTANT)
-    except _NeedsLogin:
-        return to_login(request)
-    try:
-        view = await get_session(runtime, session_id=session_id)
+        return await get_session(runtime, session_id=session_id)
     except Problem as problem:
-        # A session that vanished (an old link) or a service that does not answer: a page with a way back.
         words = MESSAGES[language(request)]
         missing = problem.status in (404, 422)  # 422: not even a session id
         return render_problem_page(
             request, status_code=404 if missing else problem.status,
             title=words["cq_session_missing_title" if missing else "cq_page_failed_title"],
             detail=words["cq_session_missing" if missing else "cq_page_failed"],
-            back_href="/console", back_label=words["cq_back_consultant"], staff=staff,
+            back_href=back_href, back_label=words[back_label], staff=staff,
         )
+
+
+@router.get("/console/session/{session_id}")
+async def console_session_page(session_id: str, request: Request, runtime: RuntimeDep) -> Response:
+    try:
+        staff, token = await staff_page(request, runtime, CONSULTANT)
+    except _NeedsLogin:
+        return to_login(request)
+    view = await _session_or_page(request, runtime, session_id, staff=staff, back_href="/console",
+                                  back_label="cq_back_consultant")
+    if isinstance(view, Response):
+        return view
     if view.consultant != staff.username:
         raise ForbiddenPage(staff, "cq_forbidden_session")
     names = await service_names(runtime, language(request))
@@ -238,17 +247,10 @@ async def observe_session_page(session_id: str, request: Request, runtime: Runti
         staff, token = await staff_page(request, runtime, SUPERVISOR, ADMIN)
     except _NeedsLogin:
         return to_login(request)
-    try:
-        view = await get_session(runtime, session_id=session_id)
-    except Problem as problem:
-        words = MESSAGES[language(request)]
-        missing = problem.status in (404, 422)  # 422: not even a session id
-        return render_problem_page(
-            request, status_code=404 if missing else problem.status,
-            title=words["cq_session_missing_title" if missing else "cq_page_failed_title"],
-            detail=words["cq_session_missing" if missing else "cq_page_failed"],
-            back_href="/supervisor", back_label=words[f"cq_back_{staff.role}"], staff=staff,
-        )
+    view = await _session_or_page(request, runtime, session_id, staff=staff, back_href="/supervisor",
+                                  back_label=f"cq_back_{staff.role}")
+    if isinstance(view, Response):
+        return view
     names = await service_names(runtime, language(request))
     return render(request, "session.html", staff=staff, token=token, session=session_card(view),
                   service_name=names.get(view.service_type, view.service_type), observer=True)
