@@ -45,6 +45,9 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     # the customer alone: nobody approves on the customer's behalf (#16).
     ("POST", "/api/v1/sessions/{session_id}/scope-requests"): frozenset({"consultant"}),
     ("POST", "/api/v1/sessions/{session_id}/scope-requests/{request_id}/decision"): frozenset({CUSTOMER}),
+    # The chat (#17): read by whoever reads the session, written by its customer and its assigned consultant only.
+    ("GET", "/api/v1/sessions/{session_id}/chat"): SESSION_READERS | {CUSTOMER},
+    ("POST", "/api/v1/sessions/{session_id}/chat/messages"): frozenset({"consultant", CUSTOMER}),
     ("GET", "/api/v1/queue"): CONSULTANTS | {"supervisor"},  # cards: no email, phone or description
     ("POST", "/api/v1/sessions/{session_id}/claim"): CONSULTANTS,
     ("POST", "/api/v1/sessions/{session_id}/end"): frozenset({"consultant", "supervisor", "admin"}),
@@ -65,6 +68,7 @@ SESSION_CHANGING = {"/api/v1/sessions/{session_id}/terminate", "/api/v1/sessions
                     "/api/v1/sessions/{session_id}/end", "/api/v1/sessions/{session_id}/scopes/{scope}",
                     "/api/v1/sessions/{session_id}/scope-requests"}
 SAMPLE_BODIES = {
+    "/api/v1/sessions/{session_id}/chat/messages": {"text": "authorization matrix"},
     "/api/v1/sessions/{session_id}/scope-requests": {"scopes": ["control"], "reason": "authorization matrix"},
     "/api/v1/sessions/{session_id}/scope-requests/{request_id}/decision": {"approve": True},
     "/api/v1/billing/records/{record_id}/credits": {"amount": "1.00", "reason": "authorization matrix"},

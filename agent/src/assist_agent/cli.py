@@ -42,7 +42,8 @@ def build_parser(prog: str = "assist-agent") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog, description="Let a consultant help you on this computer, for as long as you allow it.",
         epilog="While connected, press Q or Ctrl-C in this window to end the session at once, C to take control "
-               "back, Y or N to answer a consultant's request for more. Exit status: 0 the "
+               "back, Y or N to answer a consultant's request for more, T to write to the consultant (Enter sends, "
+               "Esc cancels; Q, C, Y and N are letters of the message while you type it). Exit status: 0 the "
                "session ended, 1 refused (wrong code, too many tries), 2 bad arguments, 3 the service could not be "
                "reached (again). See docs/agent.md.",
     )
@@ -113,7 +114,7 @@ def _serve(args) -> int:
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, kill_switch)
     keys = KeyWatcher(kill_switch, on_control=agent.take_back_control, on_approve=agent.approve_request,
-                      on_refuse=agent.refuse_request)
+                      on_refuse=agent.refuse_request, on_chat=agent.send_chat, on_draft=agent.show_draft)
     keys.start()
     try:
         return asyncio.run(agent.run())

@@ -19,6 +19,12 @@ An observer, disclosed (issue #16): `{"type": "observers", "observers": ["sam"]}
 watching the session (view only), sent whenever it changes and again after a (re)attach when it is not empty. The
 agent tells the customer, in bold, who now watches and, plainly, who stopped, and keeps the list on the status line.
 An observer gets no scope here: the gate (`scopes`, `channels.scopes`) never looks at this list.
+
+Chat (issue #17): `{"type": "chat", "message": {"session_id", "seq", "role", "author", "text", "posted_at"}}` is
+every message posted in the session, by the consultant or the customer (from the page or from here); the agent
+shows each `seq` once ("[chat] elena: …", the customer's own as "you"), the author and the text made safe like any
+outside text. The customer's T key opens a prompt (platforms/keys.py); Enter sends `{"type": "chat", "text": …}`,
+and the message is shown only when the gateway sends it back.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from . import endings, scopes as scope_rules
 from .channels import Channels
 from .messages import Messages
+from .platforms.keys import MESSAGE_LIMIT
 from .status import StatusLine, scope_names
 from .terminal_text import OUTSIDE_TEXT_LIMIT, one_line, printable
 
@@ -56,6 +63,10 @@ OBSERVERS_SHOWN = 20  # names kept and shown; more are counted ("+3")
 OBSERVER_NAME_LIMIT = OUTSIDE_TEXT_LIMIT  # characters of one name
 # After a re-attach the gateway sends the list again only when someone watches: without one by then, nobody does.
 OBSERVERS_CONFIRM_SECONDS = 5.0
+CHAT_ROLES = ("customer", "consultant")
+CHAT_TEXT_LIMIT = MESSAGE_LIMIT  # characters of a chat message shown (the gateway accepts no longer)
+CHAT_AUTHOR_LIMIT = OUTSIDE_TEXT_LIMIT
+CHAT_SEQS_KEPT = 1000  # seqs remembered one by one; older ones are all taken as shown
 
 
 @dataclass(frozen=True)
@@ -115,6 +126,11 @@ class Agent:
         self.observers: tuple[str, ...] = ()  # supervisors watching (view only), names made safe, as last told
         self.more_observers = 0  # watching beyond the OBSERVERS_SHOWN named
         self._observers_unconfirmed: asyncio.TimerHandle | None = None  # after a re-attach, until the list comes
+        self._chat_seen: set[int] = set()  # the chat messages' seqs shown (above _chat_floor)
+        self._chat_floor = -1  # every seq up to this one counts as shown
+        self.chatting = False  # a chat message came: the status line offers T
+        self._chat_sent = False  # the customer wrote from here (T): no hint needed
+        self.draft: str | None = None  # the chat message being typed (the prompt is open), as the key thread said
 
     # --- sending -------------------------------------------------------------------------------------------------
     async def send(self, data: bytes) -> None:
@@ -262,6 +278,75 @@ class Agent:
             self._on_scope_request(control)
         elif kind == "observers":
             self._on_observers(control.get("observers"))
+        elif kind == "chat":
+            self._on_chat(control.get("message"))
+
+    # --- chat ------------------------------------------------------------------------------------------------------
+    def _on_chat(self, message) -> None:
+        """A chat message posted in the session: shown once per seq, in the order they come, made safe; the hint
+        to reply the first time."""
+        if not isinstance(message, dict):
+            log.warning("ignored a malformed chat message")
+            return
+        seq, role, text = message.get("seq"), message.get("role"), message.get("text")
+        if (not isinstance(seq, int) or isinstance(seq, bool) or seq < 0 or role not in CHAT_ROLES
+                or not isinstance(text, str)):
+            log.warning("ignored a malformed chat message")
+            return
+        if message.get("session_id") not in (None, self.session_id):
+            log.warning("ignored chat message %d: it names another session", seq)
+            return
+        if seq <= self._chat_floor or seq in self._chat_seen:
+            return  # shown already (the gateway sent it again, after a re-attach)
+        self._chat_seen.add(seq)
+        if len(self._chat_seen) > CHAT_SEQS_KEPT:
+            oldest = sorted(self._chat_seen)[: len(self._chat_seen) - CHAT_SEQS_KEPT // 2]
+            self._chat_floor = max(self._chat_floor, oldest[-1])
+            self._chat_seen.difference_update(oldest)
+        say = self.messages
+        if role == "customer":
+            who = say("chat.you")
+        else:
+            who = one_line(message.get("author") or "", limit=CHAT_AUTHOR_LIMIT) or printable(self.consultant or "?")
+        shown = one_line(text, limit=CHAT_TEXT_LIMIT)
+        log.info("chat message %d from %s (%s), %d characters", seq, who, role, len(shown))
+        self.status.say_wrapped(say("chat.line", who=who, text=shown), limit=CHAT_TEXT_LIMIT + CHAT_AUTHOR_LIMIT + 20)
+        if not self.chatting:
+            self.chatting = True
+            if not self._chat_sent:  # who has written from here knows the key
+                self.status.say(say("chat.hint"))
+            self._show()
+
+    def show_draft(self, draft: str | None) -> None:
+        """From the key thread, after each key while the customer types a chat message (T): the prompt and the text
+        so far on the status row; None: the prompt closed (sent or cancelled), the status line is back."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._set_draft, draft)
+
+    def _set_draft(self, draft: str | None) -> None:
+        self.draft = draft
+        self._show()
+
+    def send_chat(self, text: str) -> None:
+        """The customer's message (Enter in the prompt), from the key thread: sent to the gateway, which posts it as
+        the customer's and sends it back, and only then is it shown. Empty or too long: nothing is sent."""
+        text = text.strip() if isinstance(text, str) else ""
+        loop = self._loop
+        if not 1 <= len(text) <= MESSAGE_LIMIT or loop is None or loop.is_closed():
+            return
+        loop.call_soon_threadsafe(self._send_chat, text)
+
+    def _send_chat(self, text: str) -> None:
+        self._chat_sent = True
+        task = asyncio.get_running_loop().create_task(self._send_chat_frame(text))
+        self._texts.add(task)
+        task.add_done_callback(self._texts.discard)
+
+    async def _send_chat_frame(self, text: str) -> None:
+        if not await self._send_text({"type": "chat", "text": text}):
+            log.warning("a chat message of %d characters could not be sent", len(text))
+            self.status.say(self.messages("chat.unsent"))
 
     # --- observers (supervisors watching, view only) -------------------------------------------------------------
     def _on_observers(self, observers) -> None:
@@ -469,7 +554,8 @@ class Agent:
         pending = self.scope_request
         self.status.show(consultant=self.consultant, connected_since=self.connected_since, scopes=self.scopes,
                          state=self._state, request=pending.scopes if pending is not None else None,
-                         observers=self.observers, more_observers=self.more_observers)
+                         observers=self.observers, more_observers=self.more_observers, chat=self.chatting,
+                         draft=self.draft)
 
     async def _tick(self) -> None:
         while True:

@@ -46,6 +46,49 @@ def cut_to_width(text: str, width: int) -> str:
     return "".join(out) + "…"
 
 
+def cut_start_to_width(text: str, width: int) -> str:
+    """The end of `text` in at most `width` columns, "…" before it when its start was cut (a prompt shows what was
+    typed last)."""
+    if display_width(text) <= width:
+        return text
+    out, used = [], 0
+    for char in reversed(text):
+        step = display_width(char)
+        if used + step > width - 1:
+            break
+        out.append(char)
+        used += step
+    return "…" + "".join(reversed(out))
+
+
+def wrap_to_width(text: str, width: int, indent: str = "  ") -> list[str]:
+    """`text` (one line) word-wrapped to `width` columns, each line after the first indented with `indent`; a word
+    longer than a line is split."""
+    width = max(width, display_width(indent) + 10)
+    lines: list[str] = []
+    current = ""
+
+    def room() -> int:
+        return width - (display_width(indent) if lines else 0)
+
+    for word in text.split():
+        joined = f"{current} {word}" if current else word
+        if display_width(joined) <= room():
+            current = joined
+            continue
+        if current:
+            lines.append(current)
+            current = ""
+        while display_width(word) > room():
+            head = cut_to_width(word, room() + 1)[:-1] or word[0]  # the longest start that fits, without "…"
+            lines.append(head)
+            word = word[len(head):]
+        current = word
+    if current or not lines:
+        lines.append(current)
+    return [line if index == 0 else indent + line for index, line in enumerate(lines)]
+
+
 def elapsed_text(connected_since: float | None, now: float) -> str:
     if connected_since is None:
         return "--:--:--"
@@ -77,11 +120,12 @@ def watched_text(observers, say: Messages, *, more: int = 0, width: int | None =
 
 def describe(*, consultant: str | None, connected_since: float | None, scopes, now: float,
              state: str = "state.connected", messages: Messages | None = None, width: int | None = None,
-             request=None, observers=(), more_observers: int = 0) -> str:
+             request=None, observers=(), more_observers: int = 0, chat: bool = False) -> str:
     """The status line, at most `width` columns wide: the end is cut, never the way to end the session. With
     `request` (the scopes of a step-up request waiting for the customer), the keys that answer it come just before
-    the way to end. With `observers` (supervisors watching, and `more_observers` not named), who watches comes
-    before those: it gets at least half of what is left, its names cut if need be, before the rest is cut."""
+    the way to end; with `chat` (a chat message has come), the key that opens the message prompt, just before it.
+    With `observers` (supervisors watching, and `more_observers` not named), who watches comes before those: it gets
+    at least half of what is left, its names cut if need be, before the rest is cut."""
     say = messages or Messages("en")
     scope_text = scope_names(scopes, say) or say("status.none")
     who = say("status.consultant", who=printable(consultant)) if consultant else say("status.nobody")
@@ -89,7 +133,8 @@ def describe(*, consultant: str | None, connected_since: float | None, scopes, n
     # Most important first: a narrow window loses the clock, then the end of the rest, never the way to end.
     facts = [f"[{state_text}] {who}", say("status.allowed", scopes=scope_text), elapsed_text(connected_since, now)]
     hotkey = say("status.hotkey")
-    tail = f"{say('status.request', scopes=scope_names(request, say))} | {hotkey}" if request else hotkey
+    tail = " | ".join([*([say("status.request", scopes=scope_names(request, say))] if request else []),
+                       *([say("status.chat")] if chat else []), hotkey])
     watched = observers or more_observers
     if width is None:
         return " | ".join([*facts, *([watched_text(observers, say, more=more_observers)] if watched else []), tail])
@@ -109,6 +154,19 @@ def describe(*, consultant: str | None, connected_since: float | None, scopes, n
         if display_width(" | ".join(kept)) <= room:
             return " | ".join([*kept, tail])
     return f"{cut_to_width(' | '.join(facts[:2]), room)} | {tail}"
+
+
+def prompt_line(draft: str, messages: Messages | None = None, width: int | None = None) -> str:
+    """The open chat prompt and the message typed so far, at most `width` columns: the end of a long message shows
+    (its start cut, "…"); in a window too narrow for the prompt's words and ten characters, only the text."""
+    say = messages or Messages("en")
+    prompt, draft = say("chat.prompt"), printable(draft, limit=len(draft) + 1)
+    if width is None:
+        return prompt + draft
+    room = width - display_width(prompt)
+    if room < 10:
+        prompt, room = "", width
+    return prompt + cut_start_to_width(draft, room)
 
 
 class ShellOutputFilter:
@@ -206,21 +264,29 @@ class StatusLine:
 
     # --- what is shown -------------------------------------------------------------------------------------------
     def show(self, *, consultant, connected_since, scopes, state: str, request=None, observers=(),
-             more_observers: int = 0) -> None:
+             more_observers: int = 0, chat: bool = False, draft: str | None = None) -> None:
         """The status line; `request`: the scopes of a step-up request waiting for the customer's Y or N;
-        `observers`: the supervisors watching (and `more_observers` not named)."""
+        `observers`: the supervisors watching (and `more_observers` not named); `chat`: offer T. With `draft` (the
+        customer is typing a chat message) the message prompt takes the status row's place until it closes."""
         if self._tty:
             self._ensure_split()
             cols, rows = self._size
-            line = describe(consultant=consultant, connected_since=connected_since, scopes=scopes,
-                            now=time.monotonic(), state=state, messages=self.messages, width=cols - 1,
-                            request=request, observers=observers, more_observers=more_observers)
-            self._stream.write(f"{SAVE_CURSOR}{ESC}[{rows};1H{ESC}[0m{ESC}[2K{ESC}[7m{line}{ESC}[0m{RESTORE_CURSOR}")
+            if draft is not None:  # the prompt, bold, and a block where the next letter goes
+                line = f"{ESC}[1m{prompt_line(draft, self.messages, width=cols - 2)}{ESC}[0m{ESC}[7m {ESC}[0m"
+            else:
+                line = describe(consultant=consultant, connected_since=connected_since, scopes=scopes,
+                                now=time.monotonic(), state=state, messages=self.messages, width=cols - 1,
+                                request=request, observers=observers, more_observers=more_observers, chat=chat)
+                line = f"{ESC}[7m{line}{ESC}[0m"
+            self._stream.write(f"{SAVE_CURSOR}{ESC}[{rows};1H{ESC}[0m{ESC}[2K{line}{RESTORE_CURSOR}")
             self._stream.flush()
             return
-        plain = describe(consultant=consultant, connected_since=None, scopes=scopes, now=0, state=state,
-                         messages=self.messages, request=request, observers=observers,
-                         more_observers=more_observers)
+        if draft is not None:  # off a terminal: the prompt once, not each letter
+            plain = self.messages("chat.prompt").rstrip()
+        else:
+            plain = describe(consultant=consultant, connected_since=None, scopes=scopes, now=0, state=state,
+                             messages=self.messages, request=request, observers=observers,
+                             more_observers=more_observers, chat=chat)
         if plain != self._last_plain:  # the clock alone does not earn a new line
             self._last_plain = plain
             if self._mirrored_anything:
@@ -243,7 +309,17 @@ class StatusLine:
     def say(self, text: str, *, bold: bool = False, limit: int = 2 * OUTSIDE_TEXT_LIMIT) -> None:
         """A line of its own, in the shell's rows (or after the window was given back); `bold` on a terminal, for
         what waits for the customer's answer."""
+        self._write(printable(text, limit=limit), bold=bold)
+
+    def say_wrapped(self, text: str, *, limit: int = 2 * OUTSIDE_TEXT_LIMIT, indent: str = "  ") -> None:
+        """Like `say`, for a long line (a chat message): on a terminal, word-wrapped to the window's width, the
+        lines after the first indented; elsewhere one line."""
         text = printable(text, limit=limit)
+        if self._tty:
+            text = "\r\n".join(wrap_to_width(text, self._terminal_size()[0] - 1, indent))
+        self._write(text)
+
+    def _write(self, text: str, *, bold: bool = False) -> None:
         if self._tty and bold:
             text = f"{ESC}[1m{text}{ESC}[0m"
         if self._tty and self._split:

@@ -95,7 +95,7 @@ def test_a_customer_sees_the_contract_fields_and_scopes_only() -> None:
     assert shown["requested_at"] == "2026-11-28T09:59:00Z"  # JSON, as the contract writes times
     assert set(shown) == {"agent", "agent_away_since", "agent_grace_ends_at", "paused_seconds", "session_id", "status",
                           "service_type", "consultant", "requested_at", "started_at", "ended_at", "ended_by",
-                          "end_reason", "scopes", "scope_request", "observers"}
+                          "end_reason", "scopes", "scope_request", "observers", "chat_seq"}
     assert shown["scope_request"] is None  # nothing asked: the page shows no question
 
 
@@ -120,7 +120,7 @@ def test_a_card_names_who_asks_and_since_when_and_the_queue_adds_how_to_reach_th
     card = session_card(session_view())
     assert card == {"session_id": "s", "status": "waiting", "service_type": "consultation", "consultant": None,
                     "requested_at": "2026-11-28T09:59:00Z", "assigned_at": None, "started_at": None,
-                    "ended_at": None, "expires_at": "2026-11-28T10:59:00Z",
+                    "ended_at": None, "expires_at": "2026-11-28T10:59:00Z", "chat_seq": 0,
                     "customer": {"name": "Ива", "company": "Ива ЕООД"}}
     assert queue_card(session_view())["customer"] == {"name": "Ива", "company": "Ива ЕООД",
                                                       "email": "iva@example.com", "phone": "+359 2 000"}

@@ -114,6 +114,8 @@ class SessionView(BaseModel):
     scope_request: ScopeRequestView | None = None
     # Who watches the session now, view only (supervisors' usernames, from the gateway's observer events).
     observers: list[str] = Field(default_factory=list)
+    # The seq of the session's latest chat message (0: none yet): a page fetches the chat only when it grew.
+    chat_seq: int = 0
 
 
 class SessionList(BaseModel):
@@ -147,6 +149,39 @@ resume_agent = CommandSpec("cmd.session.resume_agent", ResumeAgentInput, Session
 activate = CommandSpec("cmd.session.activate", ActivateInput, SessionView)
 agent_away = CommandSpec("cmd.session.agent_away", AgentMarkInput, SessionView)
 agent_back = CommandSpec("cmd.session.agent_back", AgentMarkInput, SessionView)
+
+ChatRole = Literal["customer", "consultant"]
+
+
+class ChatPostInput(BaseModel):
+    """A chat message of the session's customer or its consultant (issue #17); the gateway decides who may post."""
+
+    session_id: str = _ID
+    role: ChatRole
+    author: str = Field(min_length=1, max_length=200)
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class ChatListInput(BaseModel):
+    session_id: str = _ID
+    after: int = Field(default=0, ge=0)  # messages with a greater seq
+
+
+class ChatMessage(BaseModel):
+    session_id: str
+    seq: int  # 1, 2, ... per session: the order everyone shows them in
+    role: ChatRole
+    author: str
+    text: str
+    posted_at: AwareDatetime
+
+
+class ChatMessages(BaseModel):
+    messages: list[ChatMessage]
+
+
+chat_post = CommandSpec("cmd.session.chat.post", ChatPostInput, ChatMessage)
+chat_list = CommandSpec("cmd.session.chat.list", ChatListInput, ChatMessages)
 
 # Its entries of the audit chain about one session (the platform's audit_handler answers it).
 audit = CommandSpec("cmd.session.audit", AuditQuery, AuditTrail)
@@ -199,3 +234,5 @@ ENDED = EventSpec("session.ended", STREAM, SessionEnded)
 # The agent's socket dropped while the session ran, and it came back (issue #13: the pause is not billed).
 AGENT_LOST = EventSpec("session.agent_lost", STREAM, AgentMark)
 AGENT_RETURNED = EventSpec("session.agent_returned", STREAM, AgentMark)
+# A chat message (issue #17): every gateway replica tells the session's agent, consultant and observers.
+CHAT_POSTED = EventSpec("session.chat_posted", STREAM, ChatMessage)

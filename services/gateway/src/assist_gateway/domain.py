@@ -40,6 +40,7 @@ PUBLIC_SESSION_FIELDS = (
     "scopes",
     "scope_request",  # a step-up request the customer is asked to answer, and its answer
     "observers",  # who watches now, view only (supervisors): the customer is always shown
+    "chat_seq",  # the latest chat message's number: the page fetches the chat when it grows
 )
 
 
@@ -149,6 +150,7 @@ SESSION_CARD_FIELDS = (
     "started_at",
     "ended_at",
     "expires_at",
+    "chat_seq",  # how many chat messages (a waiting customer's: the queue shows they wrote)
 )
 CARD_CUSTOMER_FIELDS = ("name", "company")
 
@@ -171,6 +173,12 @@ def session_card(
 def queue_card(view: SessionView) -> dict[str, Any]:
     """A waiting request as the consultants' console shows it: the card and the customer's contact."""
     return session_card(view, customer_fields=QUEUE_CUSTOMER_FIELDS)
+
+
+def may_post_chat(*, username: str, role: str, assigned_consultant: str | None) -> bool:
+    """Staff who may write in a session's chat: its assigned consultant only (supervisors read it, and a watching
+    supervisor stays silent: the customer talks to one consultant)."""
+    return role == CONSULTANT and assigned_consultant is not None and assigned_consultant == username
 
 
 def may_read_session(*, username: str, role: str, assigned_consultant: str | None) -> bool:

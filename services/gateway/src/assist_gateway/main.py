@@ -10,7 +10,7 @@ from assist_platform.problem_docs import document_problems
 from assist_platform.runtime import ServiceRuntime
 from fastapi import FastAPI
 
-from .api import audit, auth, customer, downloads, finance, staff_routes
+from .api import audit, auth, chat, customer, downloads, finance, staff_routes
 from .domain import AGENT_LOST_ENDING, CUSTOMER_ENDING
 from .edge import TrustedProxyMiddleware
 from .identity import staff_of_token, still_signed_in
@@ -20,7 +20,7 @@ from .web.problem_language import ProblemLanguageMiddleware
 from .ratelimit import SlidingWindowLimiter
 from .relay import RelayHub
 from .relay.doors import RelayDoors
-from .service import CustomerTokens, answer_scope_request
+from .service import CustomerTokens, answer_scope_request, post_chat
 from .settings import Settings, get_settings
 from .storage import SERVICE
 from .storage import build_runtime as build_runtime  # the skeleton's, with the relay added by create_app
@@ -48,12 +48,16 @@ def build_relay_hub(settings: Settings, runtime: ServiceRuntime) -> RelayHub:
     async def customer_answers_at_the_agent(session_id: str, request_id: str, approve: bool) -> None:
         await answer_scope_request(runtime=runtime, session_id=session_id, request_id=request_id, approve=approve)
 
+    async def customer_writes_at_the_agent(session_id: str, text: str) -> None:
+        await post_chat(runtime, session_id=session_id, text=text, staff=None)
+
     async def agent_lost(session_id: str) -> None:
         await end_session_everywhere(runtime=runtime, relay_hub=hub, session_id=session_id, ending=AGENT_LOST_ENDING)
 
     hub.end_session_from_agent = customer_ends_from_agent
     hub.withdraw_control_from_agent = customer_takes_control_back_at_the_agent
     hub.decide_scopes_from_agent = customer_answers_at_the_agent
+    hub.post_chat_from_agent = customer_writes_at_the_agent
     hub.end_session_agent_lost = agent_lost
     return hub
 
@@ -77,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(HeaderLimitMiddleware, max_header_bytes=settings.max_header_bytes)
     app.add_middleware(SecurityHeadersMiddleware)  # outside the limits: their 413 and 431 carry the headers too
-    for module in (auth, customer, staff_routes, finance, audit):
+    for module in (auth, customer, chat, staff_routes, finance, audit):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(hub.router)
     app.include_router(downloads.router)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from assist_contract.consent import ScopeDecision, ScopeRequestView
+from assist_contract.session import ChatMessage, ChatMessages
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
 from pydantic_core import PydanticCustomError
 
@@ -95,6 +96,17 @@ ScopeRequestOut = ScopeRequestView
 ScopeDecisionOut = ScopeDecision
 
 
+class ChatIn(BaseModel):
+    """A chat message: as typed (line breaks kept), 1 to 2000 characters."""
+
+    text: str = Field(min_length=1, max_length=2000)
+
+
+# A chat message and a page of them as the API answers them: the contract's own models.
+ChatMessageOut = ChatMessage
+ChatMessagesOut = ChatMessages
+
+
 class ClaimedOut(BaseModel):
     session_id: str
     status: str
@@ -171,6 +183,7 @@ class SessionOut(_Reply):
     expires_at: Moment | None = None
     scope_request: ScopeRequestOut | None = None
     observers: list[str] | None = None  # supervisors watching now, view only
+    chat_seq: int | None = None  # the latest chat message's seq (0: none): fetch the chat when it grows
 
 
 class SessionCardOut(_Reply):
@@ -185,6 +198,7 @@ class SessionCardOut(_Reply):
     started_at: Moment | None = None
     ended_at: Moment | None = None
     expires_at: Moment | None = None
+    chat_seq: int | None = None
     customer: CustomerOut
 
 

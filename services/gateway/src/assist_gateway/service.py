@@ -19,13 +19,15 @@ from .commands import (
     CONSENT_DECIDE_SCOPES,
     CONSENT_GRANT,
     CONSENT_REQUEST_SCOPES,
+    SESSION_CHAT_LIST,
+    SESSION_CHAT_POST,
     SESSION_CLAIM,
     SESSION_REQUEST,
     call,
     drop_none,
     get_session,
 )
-from .domain import CONSULTANT, may_end_session, token_digest
+from .domain import CONSULTANT, may_end_session, may_post_chat, token_digest
 from .events import observer_joined, observer_left
 from .schemas import HelpRequestIn
 from .staff import StaffIdentity
@@ -181,3 +183,23 @@ async def record_watch(database, *, session_id: str, observation_id: str, observ
     event = observer_joined if joined else observer_left
     async with database.transaction() as db:
         add_event(db, event(session_id=session_id, observation_id=observation_id, observer=observer, at=utcnow()))
+
+
+async def chat_history(runtime: ServiceRuntime, *, session_id: str, after: int) -> dict:
+    return (await call(runtime, SESSION_CHAT_LIST, {"session_id": session_id, "after": after})).model_dump(
+        mode="json")
+
+
+async def post_chat(runtime: ServiceRuntime, *, session_id: str, text: str, staff: StaffIdentity | None) -> dict:
+    """A message of the session's customer (`staff` None: their token, or their agent), signed with their name, or
+    of its assigned consultant; 403 for anyone else."""
+    view = await get_session(runtime, session_id=session_id)
+    if staff is None:
+        role, author = "customer", str((view.customer or {}).get("name") or "customer")
+    elif may_post_chat(username=staff.username, role=staff.role, assigned_consultant=view.consultant):
+        role, author = "consultant", staff.username
+    else:
+        raise Problem(403, "Forbidden", "Only the session's customer and its assigned consultant write in its chat.")
+    message = await call(runtime, SESSION_CHAT_POST, {"session_id": session_id, "role": role, "author": author,
+                                                      "text": text})
+    return message.model_dump(mode="json")

@@ -11,6 +11,9 @@ from assist_contract.session import (
     AgentMarkInput,
     AttachAgentInput,
     AttachedAgent,
+    ChatListInput,
+    ChatMessages,
+    ChatPostInput,
     ClaimInput,
     ListInput,
     QueueInput,
@@ -28,6 +31,7 @@ from assist_platform.runtime import Command
 
 from . import domain
 from .domain import CodeGone, InvalidInput, QueueFull, Status, TransitionRefused
+from .events import chat_message_data
 from .service import SessionService
 from .views import session_list, session_view
 
@@ -59,6 +63,8 @@ class SessionCommands:
             contract.activate: self.activate,
             contract.agent_away: self.agent_away,
             contract.agent_back: self.agent_back,
+            contract.chat_post: self.chat_post,
+            contract.chat_list: self.chat_list,
             contract.audit: audit_handler(service="session", database=self._service.database),
         }
         return command_table(table, wrap=_rules_as_problems)
@@ -77,6 +83,15 @@ class SessionCommands:
             expires_at=session.request_expires_at,
             code_expires_at=session.code_expires_at,
         )
+
+    async def chat_post(self, request: ChatPostInput) -> dict:
+        message = await self._service.post_chat(session_id=request.session_id, role=request.role,
+                                                author=request.author, text=request.text)
+        return chat_message_data(message)
+
+    async def chat_list(self, request: ChatListInput) -> ChatMessages:
+        messages = await self._service.chat(session_id=request.session_id, after=request.after)
+        return ChatMessages(messages=[chat_message_data(message) for message in messages])
 
     async def get(self, request: SessionIdInput) -> SessionView:
         return session_view(await self._service.get(session_id=request.session_id))

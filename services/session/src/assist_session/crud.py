@@ -17,9 +17,9 @@ from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from . import domain
-from .domain import Customer, EndedBy, SessionState, Status
-from .events import agent_event, ended_event, lifecycle_event
-from .models import HelpSession
+from .domain import Customer, EndedBy, SessionState, Status, TransitionRefused
+from .events import agent_event, chat_posted, ended_event, lifecycle_event
+from .models import ChatMessage, HelpSession
 
 _CODE_DRAWS = 20
 
@@ -282,6 +282,28 @@ async def record_scope_request(*, db: AsyncSession, session_id: str, request: di
     session.scope_request = domain.later_scope_request(session.scope_request, request)
     db.add(session)
     return True
+
+
+async def post_chat(*, db: AsyncSession, session_id: str, role: str, author: str, text: str,
+                    now: datetime) -> ChatMessage:
+    """The session's next chat message, numbered under its row lock, with its `session.chat_posted`."""
+    session = await load_session(db=db, session_id=session_id, for_update=True)
+    if not domain.may_chat(Status(session.status)):
+        raise TransitionRefused("The session has ended: its chat is closed.", code="session_ended")
+    session.chat_seq = (session.chat_seq or 0) + 1
+    message = ChatMessage(session_id=session_id, seq=session.chat_seq, role=role, author=author,
+                          text=domain.chat_text(text), posted_at=now)
+    db.add(session)
+    db.add(message)
+    add_event(db, chat_posted(message))
+    return message
+
+
+async def chat_messages(*, db: AsyncSession, session_id: str, after: int, limit: int = 500) -> list[ChatMessage]:
+    await load_session(db=db, session_id=session_id)  # 404 for a session that is not there
+    query = (select(ChatMessage).where(ChatMessage.session_id == session_id, ChatMessage.seq > after)
+             .order_by(col(ChatMessage.seq)).limit(limit))
+    return list((await db.exec(query)).all())
 
 
 async def record_observer(*, db: AsyncSession, session_id: str, observation_id: str, observer: str | None,

@@ -409,3 +409,23 @@ def with_observer(observers: dict | None, *, observation_id: str, observer: str,
 
 def without_observer(observers: dict | None, *, observation_id: str) -> dict:
     return {key: who for key, who in (observers or {}).items() if key != observation_id}
+
+
+CHAT_MAX_CHARACTERS = 2000
+
+
+def chat_text(text: str) -> str:
+    """A chat message as kept: control characters other than line breaks and tabs dropped (the pages and the agent
+    escape it again when they show it), surrounding blank space trimmed; InvalidInput when nothing is left."""
+    kept = "".join(ch for ch in text if ch in "\n\t" or (ch.isprintable() and ch not in "\u2028\u2029"))
+    kept = kept.strip()
+    if not kept:
+        raise InvalidInput("A chat message needs some text.")
+    if len(kept) > CHAT_MAX_CHARACTERS:
+        raise InvalidInput(f"A chat message is at most {CHAT_MAX_CHARACTERS} characters.")
+    return kept
+
+
+def may_chat(status: Status) -> bool:
+    """From the request on (a waiting customer can already say more) until the session ends."""
+    return status is not Status.ENDED

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from assist_contract.session import ENDED
+from assist_contract.session import CHAT_POSTED, ENDED
 from assist_contract.spec import EventSpec
 from assist_platform.envelope import CloudEvent, rfc3339, rfc3339_or_none, utcnow
 
 from .domain import paused_seconds
-from .models import HelpSession
+from .models import ChatMessage, HelpSession
 
 SOURCE = "assist/session"
 
@@ -58,3 +58,13 @@ def ended_event(session: HelpSession) -> CloudEvent:
             "paused_seconds": paused_seconds(session.state(), periods, now=session.ended_at or utcnow()),
         },
     )
+
+
+def chat_message_data(message: ChatMessage) -> dict:
+    return {"session_id": message.session_id, "seq": message.seq, "role": message.role, "author": message.author,
+            "text": message.text, "posted_at": rfc3339(message.posted_at)}
+
+
+def chat_posted(message: ChatMessage) -> CloudEvent:
+    """`session.chat_posted`: every gateway replica tells the session's endpoints it holds."""
+    return CHAT_POSTED.new(source=SOURCE, subject=message.session_id, data=chat_message_data(message))

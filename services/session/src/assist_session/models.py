@@ -6,7 +6,7 @@ from datetime import datetime
 
 from assist_platform.audit import AUDIT_TABLES
 from assist_platform.outbox import PLATFORM_TABLES
-from sqlalchemy import JSON, Column, Text
+from sqlalchemy import JSON, Column, Integer, Text
 from sqlmodel import Field, SQLModel
 
 from .domain import AwayPeriod, CodeState, EndedBy, SessionState, Status, away_periods
@@ -29,6 +29,8 @@ class HelpSession(SQLModel, table=True):
     scope_request: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     # Who watches now, view only: {observation id: supervisor's username}, from the gateway's observer events.
     observers: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # The seq of its latest chat message (`ChatMessage`); the next one takes the next number, under the row lock.
+    chat_seq: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0, server_default="0"))
     consultant: str | None = Field(default=None, index=True, max_length=200)
     customer_token_sha256: str = Field(max_length=64)
 
@@ -94,4 +96,17 @@ class HelpSession(SQLModel, table=True):
         return CodeState(expires_at=self.code_expires_at, used_at=self.code_used_at, session_status=Status(self.status))
 
 
-TABLES = (HelpSession.__table__, *PLATFORM_TABLES, *AUDIT_TABLES)
+class ChatMessage(SQLModel, table=True):
+    """One chat message of a session (issue #17), kept with it: numbered per session, never edited."""
+
+    __tablename__ = "chat_message"
+
+    session_id: str = Field(primary_key=True, max_length=64)
+    seq: int = Field(primary_key=True)
+    role: str = Field(max_length=16)  # customer, consultant
+    author: str = Field(max_length=200)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    posted_at: datetime
+
+
+TABLES = (HelpSession.__table__, ChatMessage.__table__, *PLATFORM_TABLES, *AUDIT_TABLES)

@@ -93,6 +93,15 @@ class SessionService:
         async with self.database.transaction() as db:
             return await crud.record_agent_mark(db=db, session_id=session_id, kind=kind, at=at)
 
+    async def post_chat(self, *, session_id: str, role: str, author: str, text: str):
+        async with self.database.transaction() as db:
+            return await crud.post_chat(db=db, session_id=session_id, role=role, author=author, text=text,
+                                        now=utcnow())
+
+    async def chat(self, *, session_id: str, after: int):
+        async with self.database.session() as db:
+            return await crud.chat_messages(db=db, session_id=session_id, after=after)
+
     async def expire_due_requests(self, *, now: datetime) -> list[str]:
         """End the requests nobody started in time (their `session.ended` makes consent revoke), and free dead
         codes; returns the ids of the ended sessions."""

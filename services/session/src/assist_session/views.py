@@ -37,6 +37,7 @@ def session_view(session: HelpSession) -> SessionView:
         scope_request=session.scope_request,
         # Nobody watches an ended session: its observers' sockets were cut with the rest.
         observers=[] if status is Status.ENDED else domain.watching(session.observers),
+        chat_seq=session.chat_seq or 0,
     )
 
 

@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from assist_contract.consent_rules import SCOPES
 from assist_contract.consent import ScopeRequestView
 from assist_contract.gateway import CutReply, CutRequest, cut_subject
+from assist_contract.session import CHAT_POSTED
+from assist_platform.envelope import CloudEvent
 from assist_platform.problems import Problem
 
 from ..domain import KeptEndings
@@ -75,6 +77,7 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence, ObserverRelay):
     # --- lifecycle -------------------------------------------------------------------------------------------
     async def on_connected(self, runtime) -> None:
         self._subscriptions.append(await runtime.nc.subscribe(self.holder_subject, cb=self._on_cut_request))
+        self._subscriptions.append(await runtime.nc.subscribe(CHAT_POSTED.subject, cb=self._on_chat_posted))
         self._tasks.append(asyncio.create_task(self.leases.run_renewals(), name="relay-lease-renewals"))
         self._tasks.append(asyncio.create_task(self.leases.run_watchdog(), name="relay-lease-watchdog"))
         self._tasks.append(asyncio.create_task(self.sweep_observers(), name="relay-observer-sweep"))
@@ -189,6 +192,21 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence, ObserverRelay):
         self.ended.move_to_end(session_id)
         while len(self.ended) > _ENDED_MEMORY:
             self.ended.popitem(last=False)
+
+    # --- chat ---------------------------------------------------------------------------------------------------
+    async def _on_chat_posted(self, msg) -> None:
+        """A chat message of a session (core NATS: every replica hears it): its agent, consultant and observers
+        here get it as the gateway's `chat` text frame; the pages' polling and history catch what a blink lost."""
+        try:
+            message = CHAT_POSTED.parse(CloudEvent.from_bytes(msg.data))
+        except ValueError:
+            return
+        relay = self.sessions.get(message.session_id)
+        if relay is None:
+            return
+        notice = json.dumps({"type": "chat", "message": message.model_dump(mode="json")}, ensure_ascii=False)
+        for endpoint in self._endpoints_of(message.session_id, ()):
+            self._send_soon(endpoint, notice)
 
     # --- attaching endpoints ---------------------------------------------------------------------------------
     def relay_for(self, session_id: str) -> SessionRelay:

@@ -78,6 +78,8 @@ class RelayHub(RelayCore):
         self.end_session_from_agent: Callable[[str], Awaitable[None]] | None = None
         # Set by the app: the customer pressed C at the agent, which takes `control` back everywhere (#16).
         self.withdraw_control_from_agent: Callable[[str], Awaitable[None]] | None = None
+        # Set by the app: the customer wrote in the chat at the agent (session, text).
+        self.post_chat_from_agent: Callable[[str, str], Awaitable[None]] | None = None
         # Set by the app: the customer answered a step-up request at the agent (session, request id, approve).
         self.decide_scopes_from_agent: Callable[[str, str, bool], Awaitable[None]] | None = None
         self._code_failures = FailureBudget(per_key=settings.code_failures_per_address,
@@ -357,6 +359,11 @@ class RelayHub(RelayCore):
             await self._end_from_agent(endpoint)
         elif kind == "withdraw_control":
             await self._withdraw_control_from_agent(endpoint)
+        elif kind == "chat" and self.post_chat_from_agent is not None:
+            try:
+                await self.post_chat_from_agent(endpoint.session_id, detail["text"])
+            except Problem as problem:  # empty, too long, or the session ended meanwhile
+                log.info("a chat message from the agent of %s: %s", endpoint.session_id, problem.detail)
         elif kind == "scope_decision" and self.decide_scopes_from_agent is not None:
             try:
                 await self.decide_scopes_from_agent(endpoint.session_id, detail["request_id"], detail["approve"])
@@ -384,17 +391,26 @@ class RelayHub(RelayCore):
                 log.warning("ending session %s from its agent: %s", endpoint.session_id, problem.detail)
 
 
+# A chat message of 2000 characters, each written as \uXXXX at worst, and its JSON around it.
+_AGENT_TEXT_MAX = 2000 * 6 + 100
+
+
 def _agent_request(text: str | None) -> tuple[str | None, dict | None]:
     """The customer's requests the gateway reads from an agent's text frames (docs/protocol.md): "end_session" for
     `{"type": "end_session"}`, "withdraw_control" for `{"type": "withdraw_scope", "scope": "control"}`,
-    "scope_decision" for `{"type": "scope_decision", "request_id": "...", "approve": true|false}` (with those two);
-    else (None, None)."""
-    if not text or len(text) > 200:
+    "scope_decision" for `{"type": "scope_decision", "request_id": "...", "approve": true|false}` (with those two),
+    "chat" for `{"type": "chat", "text": "..."}` (the customer's chat message, 1 to 2000 characters); else (None,
+    None)."""
+    if not text or len(text) > _AGENT_TEXT_MAX:
         return None, None
     try:
         message = json.loads(text)
         kind = message.get("type")
     except (ValueError, AttributeError):
+        return None, None
+    if kind == "chat" and isinstance(message.get("text"), str) and 0 < len(message["text"]) <= 2000:
+        return "chat", {"text": message["text"]}
+    if len(text) > 200:  # the customer's other requests are short
         return None, None
     if kind == "end_session":
         return "end_session", None

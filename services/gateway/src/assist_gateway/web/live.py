@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 
+from assist_contract.session import CHAT_POSTED
 from assist_contract.session import EVENTS as SESSION_EVENTS
 from assist_platform.problems import Problem
 from assist_platform.runtime import ServiceRuntime
@@ -33,7 +34,9 @@ class SessionChanges:
     async def on_connected(self, runtime: ServiceRuntime) -> None:
         await runtime.nc.subscribe(SESSION_EVENTS, cb=self._on_event)
 
-    async def _on_event(self, _msg) -> None:
+    async def _on_event(self, msg) -> None:
+        if msg.subject == CHAT_POSTED.subject:
+            return  # a chat message changes no card: the relay and the session pages take it
         for waiter in self._waiters:
             waiter.set()
 

@@ -101,8 +101,59 @@ window.Assist = (() => {
     return node;
   }
 
+  // A message's time as hh:mm in the reader's clock (no " ч." suffix of bg-BG's toLocaleTimeString).
+  function clockTime(iso) {
+    const at = iso ? new Date(iso) : null;
+    if (!at || Number.isNaN(at.getTime())) return "";
+    return `${String(at.getHours()).padStart(2, "0")}:${String(at.getMinutes()).padStart(2, "0")}`;
+  }
+
+  // The staff pages' short sound (a new request in the queue, a customer's chat message): one preference for
+  // both, remembered in this browser. Browsers start an AudioContext suspended until the person does something on
+  // the page, so the toggle (a gesture) unlocks it, and after a reload the first click or key does.
+  const SOUND_KEY = "assist.console.sound";
+  let audio = null;
+  const sound = {
+    isOn() { try { return localStorage.getItem(SOUND_KEY) === "on"; } catch (_) { return false; } },
+    set(on) {
+      try { localStorage.setItem(SOUND_KEY, on ? "on" : "off"); } catch (_) { /* not kept */ }
+      if (on) sound.context(); // inside the click: the browser lets the audio start
+    },
+    context() {
+      const Context = window.AudioContext || window.webkitAudioContext;
+      if (!Context) return null;
+      if (!audio) audio = new Context();
+      if (audio.state === "suspended") audio.resume().catch(() => {});
+      return audio;
+    },
+    unlockOnFirstGesture() {
+      const unlock = () => { if (sound.isOn()) sound.context(); };
+      document.addEventListener("pointerdown", unlock, { once: true });
+      document.addEventListener("keydown", unlock, { once: true });
+    },
+    // Short tones, noticeable, not alarming: [[frequency, delay in seconds], ...].
+    beep(tones = [[660, 0], [880, 0.18]]) {
+      const context = sound.context();
+      if (!context) return;
+      tones.forEach(([frequency, delay]) => {
+        const oscillator = context.createOscillator();
+        const gain = context.createGain();
+        oscillator.type = "sine";
+        oscillator.frequency.value = frequency;
+        const start = context.currentTime + delay;
+        gain.gain.setValueAtTime(0.0001, start);
+        gain.gain.exponentialRampToValueAtTime(0.25, start + 0.02);
+        gain.gain.exponentialRampToValueAtTime(0.0001, start + 0.15);
+        oscillator.connect(gain).connect(context.destination);
+        oscillator.start(start);
+        oscillator.stop(start + 0.16);
+      });
+    },
+  };
+
   document.addEventListener("DOMContentLoaded", () => showLocalTimes());
   return {
-    t, api, problemText, confirmAction, secondsSince, duration, money, localTime, showLocalTimes, el, lang, csrfToken,
+    t, api, problemText, confirmAction, secondsSince, duration, money, localTime, clockTime, showLocalTimes, el, lang,
+    csrfToken, sound,
   };
 })();

@@ -13,7 +13,6 @@
   const count = document.getElementById("queue-count");
   const serviceNames = JSON.parse(document.getElementById("service-names").textContent || "{}");
   const baseTitle = document.title;
-  const SOUND_KEY = "assist.console.sound";
 
   const serviceName = (code) => serviceNames[code] || code || "—";
   const who = (s) => [s.customer.name, s.customer.company].filter(Boolean).join(", ");
@@ -34,56 +33,25 @@
 
   // ---- signals of a new request -------------------------------------------------------------------------
 
-  // Sound: browsers start an AudioContext suspended until the person does something on the page, so the sound
-  // is a toggle (a gesture that also unlocks the audio), remembered; after a reload the first click or key
-  // unlocks it again.
+  // Sound: a toggle (a gesture that also unlocks the audio), remembered (common.js, shared with the session
+  // page's chat); after a reload the first click or key unlocks it again.
+  const { sound } = window.Assist;
   const soundToggle = document.getElementById("sound-toggle");
-  let audio = null;
-  let soundOn = localStorage.getItem(SOUND_KEY) === "on";
-
-  function audioContext() {
-    const Context = window.AudioContext || window.webkitAudioContext;
-    if (!Context) return null;
-    if (!audio) audio = new Context();
-    if (audio.state === "suspended") audio.resume().catch(() => {});
-    return audio;
-  }
+  let soundOn = sound.isOn();
 
   function showSound() {
     soundToggle.textContent = soundOn ? t("cq_sound_on") : t("cq_sound_off");
     soundToggle.setAttribute("aria-pressed", String(soundOn));
   }
 
-  function beep() {
-    const context = audioContext();
-    if (!context) return;
-    // Two short rising tones: noticeable, not alarming.
-    [[660, 0], [880, 0.18]].forEach(([frequency, delay]) => {
-      const oscillator = context.createOscillator();
-      const gain = context.createGain();
-      oscillator.type = "sine";
-      oscillator.frequency.value = frequency;
-      const start = context.currentTime + delay;
-      gain.gain.setValueAtTime(0.0001, start);
-      gain.gain.exponentialRampToValueAtTime(0.25, start + 0.02);
-      gain.gain.exponentialRampToValueAtTime(0.0001, start + 0.15);
-      oscillator.connect(gain).connect(context.destination);
-      oscillator.start(start);
-      oscillator.stop(start + 0.16);
-    });
-  }
+  const beep = () => sound.beep();
 
   soundToggle.addEventListener("click", () => {
     soundOn = !soundOn;
-    localStorage.setItem(SOUND_KEY, soundOn ? "on" : "off");
+    sound.set(soundOn);
     showSound();
-    if (soundOn) audioContext(); // inside the click: the browser lets the audio start
   });
-  if (soundOn) {
-    const unlock = () => { audioContext(); };
-    document.addEventListener("pointerdown", unlock, { once: true });
-    document.addEventListener("keydown", unlock, { once: true });
-  }
+  if (soundOn) sound.unlockOnFirstGesture();
   showSound();
 
   // Desktop notifications: asked for only when the consultant presses the button, never on load.
@@ -157,6 +125,13 @@
       button.addEventListener("click", () => claim(s.session_id, button));
       const name = el("td", { class: "who" }, el("span", { class: "name", text: s.customer.name || "" }));
       if (s.customer.company) name.append(el("span", { class: "company muted", text: s.customer.company }));
+      // The customer may write while the request waits (#17): how many messages, when the card says (`chat_seq`,
+      // the session's latest message; nobody else writes before it is claimed).
+      const chat = Number(s.chat_seq) || 0;
+      if (chat > 0) {
+        name.append(el("span", { class: "chat-count", "data-chat-seq": String(chat),
+          text: t("sv_chat_queue_count", { count: chat }) }));
+      }
       return el("tr", { "data-session-id": s.session_id },
         name,
         el("td", { class: "service", "data-code": s.service_type || "", text: serviceName(s.service_type) }),
