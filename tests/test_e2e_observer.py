@@ -10,23 +10,14 @@ import json
 
 import httpx
 import pytest
-from public_api import bearer, close_code, connect_observer, events_for, login, next_control
+from public_api import (
+    bearer, close_code, connect_observer, customer_view_until, events_for, login, next_control,
+)
 from relay_flow import PASSWORD, next_binary, open_relay
 
 pytestmark = pytest.mark.e2e
 
 INPUT, SCREEN, TERMINAL = 3, 2, 1
-
-
-async def customer_view_until(gateway: str, request, predicate) -> dict:
-    async with httpx.AsyncClient(base_url=gateway, timeout=10) as customer:
-        for _ in range(100):
-            view = (await customer.get(f"/api/v1/sessions/{request.session_id}",
-                                       headers=bearer(request.customer_token))).json()
-            if predicate(view):
-                return view
-            await asyncio.sleep(0.05)
-    raise AssertionError(f"the customer's view never showed it: {view}")
 
 
 async def texts_until(ws, wanted: str, timeout: float = 10.0) -> tuple[dict, list]:

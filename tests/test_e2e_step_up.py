@@ -4,12 +4,11 @@ on every replica; a refusal is final for its request and is shown to the consult
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import httpx
 import pytest
-from public_api import bearer, next_control
+from public_api import bearer, customer_view_until, next_control
 from relay_flow import next_binary, open_relay
 
 pytestmark = pytest.mark.e2e
@@ -29,17 +28,6 @@ async def decide(gateway: str, request, request_id: str, approve: bool) -> httpx
         return await customer.post(
             f"/api/v1/sessions/{request.session_id}/scope-requests/{request_id}/decision",
             headers=bearer(request.customer_token), json={"approve": approve})
-
-
-async def customer_sees(gateway: str, request, predicate) -> dict:
-    async with httpx.AsyncClient(base_url=gateway, timeout=10) as customer:
-        for _ in range(100):
-            view = (await customer.get(f"/api/v1/sessions/{request.session_id}",
-                                       headers=bearer(request.customer_token))).json()
-            if predicate(view):
-                return view
-            await asyncio.sleep(0.05)
-    raise AssertionError(f"the customer's page never showed it: {view}")
 
 
 async def input_is_refused(agent, consultant) -> None:
@@ -64,7 +52,7 @@ async def test_view_steps_up_to_control_only_when_the_customer_approves(start_sy
     for side in (agent, consultant):  # both sides are told, on their own replicas
         told = await next_control(side, "scope_request")
         assert (told["request_id"], told["status"], told["reason"]) == (pending["request_id"], "pending", REASON)
-    shown = await customer_sees(agent_gw, request, lambda view: view.get("scope_request"))
+    shown = await customer_view_until(agent_gw, request, lambda view: view.get("scope_request"))
     assert shown["scope_request"]["reason"] == REASON and shown["scopes"] == ["view"]
     again = await ask(consultant_gw, token, request.session_id, reason="please")
     assert again.status_code == 409 and again.json()["code"] == "scope_request_pending"
@@ -78,7 +66,7 @@ async def test_view_steps_up_to_control_only_when_the_customer_approves(start_sy
     assert (await next_control(consultant, "scope_request"))["status"] == "approved"
     await consultant.send(bytes([INPUT]) + b"now typed")
     assert await next_binary(agent) == bytes([INPUT]) + b"now typed"
-    view = await customer_sees(agent_gw, request, lambda view: view["scopes"] == ["view", "control"])
+    view = await customer_view_until(agent_gw, request, lambda view: view["scopes"] == ["view", "control"])
     assert view["scope_request"]["status"] == "approved"
     twice = await decide(agent_gw, request, pending["request_id"], approve=False)
     assert twice.status_code == 409 and twice.json()["code"] == "scope_request_decided"
@@ -106,7 +94,7 @@ async def test_a_refusal_at_the_agent_is_final_and_shown_to_the_consultant(start
     await input_is_refused(agent, consultant)
     late = await decide(gateway, request, pending["request_id"], approve=True)
     assert late.status_code == 409 and late.json()["code"] == "scope_request_decided"
-    view = await customer_sees(gateway, request, lambda view: (view.get("scope_request") or {}).get("status")
+    view = await customer_view_until(gateway, request, lambda view: (view.get("scope_request") or {}).get("status")
                                == "refused")
     assert view["scopes"] == ["view"]
     await agent.close()

@@ -13,7 +13,7 @@ import httpx
 import nats
 import websockets
 from websockets.asyncio.client import ClientConnection
-from assist_platform.testing import stored_messages
+from assist_platform.testing import eventually, stored_messages
 
 CUSTOMER = {"name": "Иван Петров", "email": "ivan@example.com", "company": "Петров ООД", "phone": "+359888123456"}
 
@@ -165,3 +165,14 @@ async def events_for(nats_url: str, stream: str, session_id: str) -> list[tuple[
         return found
     finally:
         await nc.close()
+
+
+async def customer_view_until(gateway: str, request: HelpRequest, predicate) -> dict:
+    """The customer's view of their session once `predicate(view)` holds (it follows events: a moment later)."""
+    async def shown() -> dict | None:
+        async with httpx.AsyncClient(base_url=gateway, timeout=10) as customer:
+            view = (await customer.get(f"/api/v1/sessions/{request.session_id}",
+                                       headers=bearer(request.customer_token))).json()
+        return view if predicate(view) else None
+
+    return await eventually(shown, what="the customer's view of the session to show it")
