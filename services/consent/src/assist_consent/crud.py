@@ -132,10 +132,10 @@ async def create_lease(
 async def lock_consents_of_leases(
     *, db: AsyncSession, lease_ids: list[str]
 ) -> list[tuple[str, datetime | None, datetime, dict[str, str] | None, dict[str, str] | None]]:
-    """(consent_id, revoked_at, expires_at, scope_withdrawals, scope_grants) of the consents behind these leases, share-locked
-    in a fixed order (no deadlock between two renewals): a revoke, which takes the row for update, waits for this
-    transaction, and this one for a revoke. Columns, not entities: a renewal names every lease of a replica each
-    second, and loading each consent (its JSON customer and scopes) cost more than the rest of it; the
+    """(consent_id, revoked_at, expires_at, scope_withdrawals, scope_grants) of the consents behind these leases,
+    share-locked in a fixed order (no deadlock between two renewals): a revoke, which takes the row for update,
+    waits for this transaction, and this one for a revoke. Columns, not entities: a renewal names every lease of a
+    replica each second, and loading each consent (its JSON customer and scopes) cost more than the rest of it; the
     withdrawals and step-up grants are almost always NULL."""
     of_leases = select(Lease.consent_id).where(col(Lease.lease_id).in_(lease_ids))
     query = (

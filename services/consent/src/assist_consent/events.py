@@ -7,7 +7,6 @@ from assist_contract.consent import GRANTED, REVOKED, SCOPE_REFUSED, SCOPE_REQUE
 from assist_platform.endings import ended_by_of
 from assist_platform.envelope import CloudEvent, rfc3339
 
-from .domain import scopes_in_force
 from .models import Consent, ScopeRequest
 
 SOURCE = "assist/consent"
@@ -42,15 +41,18 @@ def consent_stepped_up(
     )
 
 
+def _request_of(request: ScopeRequest) -> dict:
+    """What every step-up event says of its request: which consent, session and request, for which scopes."""
+    return {"consent_id": request.consent_id, "session_id": request.session_id, "request_id": request.request_id,
+            "scopes": list(request.scopes)}
+
+
 def consent_scope_requested(request: ScopeRequest) -> CloudEvent:
     return SCOPE_REQUESTED.new(
         source=SOURCE,
         subject=request.session_id,
         data={
-            "consent_id": request.consent_id,
-            "session_id": request.session_id,
-            "request_id": request.request_id,
-            "scopes": list(request.scopes),
+            **_request_of(request),
             "reason": request.reason,
             "requested_by": request.requested_by,
             "requested_at": rfc3339(request.requested_at),
@@ -66,10 +68,7 @@ def consent_scope_refused(
         source=SOURCE,
         subject=request.session_id,
         data={
-            "consent_id": request.consent_id,
-            "session_id": request.session_id,
-            "request_id": request.request_id,
-            "scopes": list(request.scopes),
+            **_request_of(request),
             "refused_at": rfc3339(request.decided_at),
             **_who_asked(actor, client_address),
         },
@@ -112,7 +111,7 @@ def consent_scope_withdrawn(
             "consent_id": consent.consent_id,
             "session_id": consent.session_id,
             "scope": scope,
-            "scopes": scopes_in_force(consent.scopes, consent.scope_withdrawals, consent.scope_grants),
+            "scopes": consent.scopes_now(),
             "withdrawn_at": (consent.scope_withdrawals or {})[scope],
             **_who_asked(actor, client_address),
         },

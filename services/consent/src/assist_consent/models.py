@@ -13,6 +13,8 @@ from assist_platform.outbox import PLATFORM_TABLES
 from sqlalchemy import JSON, Column, ForeignKey, String, Text
 from sqlmodel import Field, SQLModel
 
+from .domain import scopes_in_force
+
 
 class Consent(SQLModel, table=True):
     """A customer's consent to remote access for one session, and how it ended."""
@@ -39,6 +41,10 @@ class Consent(SQLModel, table=True):
     # Scopes granted later by step-ups the customer approved, each with when (RFC 3339), beside the first grant:
     # the summary the lease paths read without a query; each approval is recorded in full in `scope_request`.
     scope_grants: dict[str, str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+    def scopes_now(self) -> list[str]:
+        """What the consent allows now: the grant, the step-ups and the withdrawals (domain.scopes_in_force)."""
+        return scopes_in_force(self.scopes, self.scope_withdrawals, self.scope_grants)
 
 
 class ScopeRequest(SQLModel, table=True):

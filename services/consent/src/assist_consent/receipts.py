@@ -7,7 +7,7 @@ from typing import Any
 
 from assist_platform.envelope import rfc3339
 
-from .domain import APPROVED, consent_statement, is_in_force, scopes_in_force
+from .domain import APPROVED, consent_statement, is_in_force
 from .models import Consent, ScopeRequest
 
 RECEIPT_FORMAT = "assist.consent-receipt/1"
@@ -50,7 +50,7 @@ def consent_view(consent: Consent, *, now: datetime) -> dict[str, Any]:
     return {
         "consent_id": consent.consent_id,
         "session_id": consent.session_id,
-        "scopes": scopes_in_force(consent.scopes, consent.scope_withdrawals, consent.scope_grants),
+        "scopes": consent.scopes_now(),
         "in_force": is_in_force(revoked_at=consent.revoked_at, expires_at=consent.expires_at, now=now),
         "terms_version": consent.terms_version,
         "granted_at": rfc3339(consent.granted_at),
@@ -91,5 +91,5 @@ def consent_receipt(consent: Consent, *, issuer: str, requests: list[ScopeReques
             lang=consent.terms_lang,
         ),
         "scope_changes": scope_changes(consent, list(requests)),
-        "scopes_in_force": scopes_in_force(consent.scopes, consent.scope_withdrawals, consent.scope_grants),
+        "scopes_in_force": consent.scopes_now(),
     }

@@ -32,7 +32,7 @@ from .domain import (
     scopes_after_withdrawal,
     scopes_in_force,
 )
-from .models import Consent
+from .models import Consent, ScopeRequest
 from .receipts import consent_receipt, consent_view, scope_request_view
 from .settings import Settings
 from .terms import TermsCatalog, terms_catalog
@@ -143,16 +143,12 @@ class ConsentService:
         }
 
     async def get(self, *, session_id: str) -> dict[str, Any]:
-        consent = await self._existing(session_id)
-        async with self.database.transaction() as db:
-            requests = await crud.scope_requests(db=db, session_id=session_id)
+        consent, requests = await self._existing(session_id)
         return {**consent_view(consent, now=utcnow()),
                 "scope_request": scope_request_view(requests[-1]) if requests else None}
 
     async def receipt(self, *, session_id: str) -> dict[str, Any]:
-        consent = await self._existing(session_id)
-        async with self.database.transaction() as db:
-            requests = await crud.scope_requests(db=db, session_id=session_id)
+        consent, requests = await self._existing(session_id)
         receipt = consent_receipt(consent, issuer=self.settings.consent_issuer, requests=requests)
         async with self.database.transaction() as db:
             entry = next((e for e in await entries_of_session(db, session_id=session_id)
@@ -160,13 +156,15 @@ class ConsentService:
         receipt["audit_entry"] = {"service": "consent", "id": entry.id, "hash": entry.hash} if entry else None
         return receipt
 
-    async def _existing(self, session_id: str) -> Consent:
+    async def _existing(self, session_id: str) -> tuple[Consent, list[ScopeRequest]]:
+        """The session's consent and its step-up requests (oldest first), read together."""
         # A transaction, not a session rolled back: a rollback would expire the loaded consent.
         async with self.database.transaction() as db:
             consent = await crud.get_consent(db=db, session_id=session_id)
+            requests = await crud.scope_requests(db=db, session_id=session_id) if consent is not None else []
         if consent is None:
             raise _no_consent(session_id)
-        return consent
+        return consent, requests
 
     # --- revocation ----
 
@@ -240,14 +238,10 @@ class ConsentService:
         grant; `scope_withdrawals` says what was taken back and when. A withdrawal that would leave no access
         (`view`: control stands on it) is refused with 409: ending the session is a revoke."""
         async with self.database.transaction() as db:
-            consent = await crud.get_consent(db=db, session_id=session_id, lock=True)
-            if consent is None:
-                raise _no_consent(session_id)
+            consent = await self._in_force(db, session_id,
+                                           ended=f"Session {session_id} has ended: nothing to withdraw.")
             now = utcnow()
-            if not is_in_force(revoked_at=consent.revoked_at, expires_at=consent.expires_at, now=now):
-                raise Problem(409, "Consent not in force", f"Session {session_id} has ended: nothing to withdraw.",
-                              code="consent_not_in_force")
-            in_force = scopes_in_force(consent.scopes, consent.scope_withdrawals, consent.scope_grants)
+            in_force = consent.scopes_now()
             left = scopes_after_withdrawal(in_force, scope)
             if not gives_access(left):
                 raise Problem(409, "Withdrawal would end the session",
@@ -284,8 +278,8 @@ class ConsentService:
         async with self.database.transaction() as db:
             consent = await self._in_force(db, session_id)
             now = utcnow()
-            wanted = missing_scopes(scopes, scopes_in_force(consent.scopes, consent.scope_withdrawals,
-                                                            consent.scope_grants))
+            in_force = consent.scopes_now()
+            wanted = missing_scopes(scopes, in_force)
             if not wanted:
                 raise Problem(409, "Scopes held already", f"The consent already allows {', '.join(scopes)}.",
                               code="scopes_already_held")
@@ -301,7 +295,6 @@ class ConsentService:
                                 "scopes": wanted, "reason": reason})
             view = scope_request_view(request)
             leases = await crud.live_leases(db=db, session_id=session_id, now=now)
-            in_force = scopes_in_force(consent.scopes, consent.scope_withdrawals, consent.scope_grants)
         self._tell_holders(session_id=session_id, leases=leases, scopes=in_force, scope_request=view)
         return view
 
@@ -323,14 +316,15 @@ class ConsentService:
                               code="scope_request_decided", status_now=request.status)
             now = utcnow()
             request.status, request.decided_at = decision_status(approve), now
-            request.decided_by, request.client_address, request.user_agent = actor or "customer", client_address, user_agent
+            request.decided_by = actor or "customer"
+            request.client_address, request.user_agent = client_address, user_agent
             db.add(request)
             who = {"actor": actor or "customer", "client_address": client_address}
             if request.status == APPROVED:
                 consent.scope_grants = {**(consent.scope_grants or {}),
                                         **{scope: rfc3339(now) for scope in request.scopes}}
                 db.add(consent)
-                in_force = scopes_in_force(consent.scopes, consent.scope_withdrawals, consent.scope_grants)
+                in_force = consent.scopes_now()
                 add_event(db, events.consent_stepped_up(consent, request, scopes_in_force=in_force, **who))
                 stage_audit(
                     db, action=GRANTED.type, session_id=session_id, at=now, **who,
@@ -338,7 +332,7 @@ class ConsentService:
                             "scopes": list(request.scopes), "scopes_in_force": in_force},
                 )
             else:
-                in_force = scopes_in_force(consent.scopes, consent.scope_withdrawals, consent.scope_grants)
+                in_force = consent.scopes_now()
                 add_event(db, events.consent_scope_refused(request, **who))
                 stage_audit(db, action=SCOPE_REFUSED.type, session_id=session_id, **who,
                             detail={"consent_id": consent.consent_id, "request_id": request.request_id,
@@ -348,14 +342,14 @@ class ConsentService:
         self._tell_holders(session_id=session_id, leases=leases, scopes=in_force, scope_request=view)
         return {**view, "scopes_in_force": in_force}
 
-    async def _in_force(self, db, session_id: str) -> Consent:
+    async def _in_force(self, db, session_id: str, *, ended: str | None = None) -> Consent:
         """The session's consent, row-locked (step-ups and withdrawals of one consent happen one at a time); 404
-        without one, 409 once it has ended."""
+        without one, 409 once it has ended (`ended`: what the 409 says)."""
         consent = await crud.get_consent(db=db, session_id=session_id, lock=True)
         if consent is None:
             raise _no_consent(session_id)
         if not is_in_force(revoked_at=consent.revoked_at, expires_at=consent.expires_at, now=utcnow()):
-            raise Problem(409, "Consent not in force", f"Session {session_id} has ended.",
+            raise Problem(409, "Consent not in force", ended or f"Session {session_id} has ended.",
                           code="consent_not_in_force")
         return consent
 
@@ -438,7 +432,7 @@ class ConsentService:
         return {
             "lease_id": lease.lease_id,
             "session_id": session_id,
-            "scopes": scopes_in_force(consent.scopes, consent.scope_withdrawals, consent.scope_grants),
+            "scopes": consent.scopes_now(),
             "ttl_seconds": ttl,
             "expires_at": rfc3339(lease.expires_at),
         }
