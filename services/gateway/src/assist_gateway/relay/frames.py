@@ -66,7 +66,8 @@ class FramePolicy:
             if not target.may_pass():
                 return
             if drives and not target.may_act():
-                return  # the agent's side narrowed first (its replica heard the withdrawal): the home does not count on us
+                # The agent's side narrowed first (its replica heard the withdrawal): the home does not count on us.
+                return
             try:
                 await target.send_bytes(data)
             except Exception:

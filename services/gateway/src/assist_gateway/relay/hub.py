@@ -1,8 +1,9 @@
 """The relay on one gateway replica: endpoints by session, attaching and detaching them, and cutting.
 
 The rest of `RelayCore` is one module per concern: frames.py (what passes, holding, refusals), replicas.py (the
-bridge to a peer on another replica), presence.py (activation and the agent's absences, told to the session service);
-observers.py (supervisors watching, view only); session.py holds one session's state. The WebSocket routes live in routes.py.
+bridge to a peer on another replica), presence.py (activation and the agent's absences, told to the session service),
+observers.py (supervisors watching, view only); session.py holds one session's state. The WebSocket routes live in
+routes.py.
 """
 
 from __future__ import annotations

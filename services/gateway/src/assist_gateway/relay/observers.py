@@ -65,7 +65,8 @@ class ObserverRelay:
         if relay.consultant is not None:
             await relay.consultant.send_control(message)
         elif relay.remote_consultant is not None:
-            await self._publish_to_bridge(bridge.subject(relay.session_id, "to_consultant"), bridge.pack_notice(message))
+            await self._publish_to_bridge(bridge.subject(relay.session_id, "to_consultant"),
+                                          bridge.pack_notice(message))
 
     # --- attaching -------------------------------------------------------------------------------------------
     async def attach_observer(self, endpoint: Endpoint) -> SessionRelay:

@@ -298,6 +298,13 @@ class RelayHub(RelayCore):
                 raise
             log.exception("could not record that %s stopped watching session %s", endpoint.who, endpoint.session_id)
 
+    async def _closed_if_too_big(self, websocket: WebSocket, size: int) -> bool:
+        """A message over RELAY_MAX_MESSAGE_BYTES closes its socket (1009); whether it did."""
+        if size <= self._max_message:
+            return False
+        await _close(websocket, closecodes.MESSAGE_TOO_BIG, f"messages are limited to {self._max_message} bytes")
+        return True
+
     async def _refuse_all(self, endpoint: Endpoint) -> None:
         """An observer only watches: whatever its socket sends (binary or text) is refused, never forwarded; it is
         read only to hear it close."""
@@ -309,9 +316,7 @@ class RelayHub(RelayCore):
                 return
             if message["type"] == "websocket.disconnect":
                 return
-            size = len(message.get("bytes") or b"") + len(message.get("text") or "")
-            if size > self._max_message:
-                await _close(websocket, closecodes.MESSAGE_TOO_BIG, f"messages are limited to {self._max_message} bytes")
+            if await self._closed_if_too_big(websocket, len(message.get("bytes") or message.get("text") or "")):
                 return
             if not endpoint.cut:
                 await self.refuse(endpoint, "observer", OBSERVER_REASON)
@@ -337,9 +342,7 @@ class RelayHub(RelayCore):
                 return
             data = message.get("bytes")
             text = message.get("text") if data is None else None
-            size = len(data) if data is not None else len(text or "")
-            if size > self._max_message:
-                await _close(websocket, closecodes.MESSAGE_TOO_BIG, f"messages are limited to {self._max_message} bytes")
+            if await self._closed_if_too_big(websocket, len(data) if data is not None else len(text or "")):
                 return
             if endpoint.cut:
                 continue  # drain until the close handshake completes; nothing passes
