@@ -66,6 +66,7 @@ async def _settle() -> None:
 
 
 def _status_lines(written: str, hotkey: str = "to end press Q") -> list[str]:
+    """The status lines written (off a terminal, a line each): the shell opened at `peer_joined` may write between."""
     return [line for line in written.splitlines() if line.endswith(hotkey)]
 
 
@@ -88,7 +89,7 @@ async def test_the_author_and_the_text_are_made_safe_and_capped():
     assert "[chat] elena ?: Your Bank's Security Team ?? please\n" in written
     assert _no_control_characters(written)
     await agent._on_gateway(_chat(2, "x" * 10_000, author="y" * 10_000))
-    line = stream.getvalue().splitlines()[-1]
+    line = [line for line in stream.getvalue().splitlines() if line.startswith("[chat] y")][-1]
     assert line.count("x") < connection.CHAT_TEXT_LIMIT and line.endswith("…")
     assert line.count("y") < connection.CHAT_AUTHOR_LIMIT
 
@@ -192,7 +193,10 @@ async def test_esc_cancels_and_an_empty_message_is_not_sent():
     keys.feed(b"t\n")
     await _settle()
     assert agent._ws.sent == [] and calls == [] and agent.draft is None
-    assert "to end press Q" in stream.getvalue().splitlines()[-1]  # the status line is back
+    # The status line is back after the last prompt (the shell opened at peer_joined may write between them).
+    lines, prompt = stream.getvalue().splitlines(), Messages("en")("chat.prompt").rstrip()
+    last_prompt = max(index for index, line in enumerate(lines) if line == prompt)
+    assert any(line.endswith("to end press Q") for line in lines[last_prompt + 1:])
 
 
 async def test_backspace_deletes_the_last_letter_and_cursor_keys_do_nothing_else():

@@ -43,8 +43,10 @@ def _observers(*names) -> dict:
     return {"type": "observers", "observers": list(names)}
 
 
-def _status_lines(written: str) -> list[str]:
-    return [line for line in written.splitlines() if line.endswith("to end press Q")]
+def _status_lines(written: str, language: str = "en") -> list[str]:
+    """The status lines written (off a terminal, a line each): the shell opened at `peer_joined` may write between."""
+    hotkey = Messages(language)("status.hotkey")
+    return [line for line in written.splitlines() if line.endswith(hotkey)]
 
 
 async def test_a_supervisor_joining_is_announced_and_shown_on_the_status_line_without_widening_anything():
@@ -133,9 +135,9 @@ async def test_after_a_re_attach_without_a_list_nobody_watches_any_more(monkeypa
 async def test_in_bulgarian():
     agent, stream = await _attached("bg")
     await agent._on_gateway(_observers("sam"))
-    assert "наблюдава: sam | за край натиснете Q" in stream.getvalue().splitlines()[-1]
+    assert "наблюдава: sam | за край натиснете Q" in _status_lines(stream.getvalue(), "bg")[-1]
     await agent._on_gateway(_observers("sam", "ann"))
-    assert "наблюдават: sam, ann | за край натиснете Q" in stream.getvalue().splitlines()[-1]
+    assert "наблюдават: sam, ann | за край натиснете Q" in _status_lines(stream.getvalue(), "bg")[-1]
     await agent._on_gateway(_observers("ann"))
     written = stream.getvalue()
     for line in ("Супервайзорът sam вече наблюдава екрана и терминала ви (само преглед: не може да пише и да "
