@@ -50,7 +50,7 @@ class Relay:
         self.tasks.append(asyncio.create_task(self._consultant_reads()))
 
     async def _agent_sends(self, interval: float) -> None:
-        frame = os.urandom(1024)
+        frame = b"\x01" + os.urandom(1023)  # channel 1 (terminal): 4 and 5 need scopes of their own
         try:
             while True:
                 await self.agent.send(frame)

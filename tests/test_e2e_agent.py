@@ -9,7 +9,8 @@ import subprocess
 
 import httpx
 import pytest
-from agent_flow import ASSIST, PASSWORD, Forwarder, Xvfb, missing_x_tools, paint, screen_rgb, session_view, start_session
+from agent_flow import (ASSIST, PASSWORD, Forwarder, TwoMonitorXvfb, Xvfb, missing_x_tools, paint, screen_rgb,
+                        session_view, start_session)
 from assist_platform.testing import eventually
 from public_api import bearer, close_code, login, next_control
 
@@ -23,6 +24,18 @@ needs_x = pytest.mark.skipif(missing_x_tools() is not None, reason=missing_x_too
 @pytest.fixture
 def xvfb():
     display = Xvfb(640, 480)
+    yield display
+    display.stop()
+
+
+LEFT_SCREEN, RIGHT_SCREEN = 0x3366CC, 0xE8A33D
+
+
+@pytest.fixture
+def two_screens():
+    """Screen 1 (1024×768, primary) in blue, screen 2 (800×600, at its right) in orange."""
+    display = TwoMonitorXvfb()
+    paint(display, [(0, 0, 1024, 768, LEFT_SCREEN), (1024, 0, 800, 600, RIGHT_SCREEN)])
     yield display
     display.stop()
 
@@ -159,6 +172,62 @@ async def test_the_screen_decoded_by_the_consultant_matches_the_display_pixel_fo
     paint(xvfb, [(500, 400, 30, 30, 0xFFFFFF)])
     await _frames_until(consultant, decoder, screen_rgb(xvfb))
     assert decoder.pixel(510, 410) == (255, 255, 255)
+
+
+async def _whole_frame(consultant) -> ScreenDecoder:
+    """The next whole screen frame, decoded on its own: it must start with its frame-begin message."""
+    decoder = ScreenDecoder()
+    first = (await consultant.next_frame(framing.SCREEN)).payload
+    assert first[0] == 0, "a screen frame began with a tile of the frame before"
+    decoder.apply(first)
+    while not decoder.apply((await consultant.next_frame(framing.SCREEN)).payload):
+        pass
+    return decoder
+
+
+def _rgb(colour: int) -> tuple[int, int, int]:
+    return (colour >> 16) & 255, (colour >> 8) & 255, colour & 255
+
+
+@needs_x
+async def test_on_two_monitors_the_consultant_switches_screens_on_the_same_socket(
+        start_system, tmp_path, agents, two_screens):
+    """#17 Monitors: the hello lists both; the consultant sees screen 1, picks screen 2 and gets `screen.selected`,
+    then whole frames of screen 2, without reconnecting; the pointer lands on screen 2; the customer is told."""
+    system = start_system(shared=True)
+    agent, consultant = await start_session(system, tmp_path, scopes=("view", "control"), env=two_screens.env())
+    agents.append(agent)
+    hello = consultant.agent_hello
+    assert [(m["index"], m["left"], m["width"], m["height"], m["primary"]) for m in hello["monitors"]] == [
+        (1, 0, 1024, 768, True), (2, 1024, 800, 600, False)]
+    assert hello["monitor"] == 1 and hello["screen"] == {"width": 1024, "height": 768}
+
+    await consultant.send(console.screen_start(max_fps=10))
+    shown = await _whole_frame(consultant)
+    assert (shown.width, shown.height) == (1024, 768) and shown.pixel(1023, 767) == _rgb(LEFT_SCREEN)
+    await agent.wait_for_log("The consultant now sees screen 1 of 2 (1024×768).")
+
+    await consultant.send(console.screen_select(2))
+    assert await consultant.next_control("screen.selected") == {
+        "type": "screen.selected", "monitor": 2, "width": 800, "height": 600}
+    shown = await _whole_frame(consultant)
+    assert (shown.width, shown.height) == (800, 600)
+    assert shown.pixel(0, 0) == shown.pixel(799, 599) == _rgb(RIGHT_SCREEN)
+    await agent.wait_for_log("The consultant now sees screen 2 of 2 (800×600).")
+    await consultant.send(console.pointer_move(10, 20))  # on screen 2 now
+    async with asyncio.timeout(10):
+        while two_screens.pointer() != (1034, 20):
+            await asyncio.sleep(0.05)
+
+    # A screen the agent does not have, or not a number: refused by the agent, and screen 2 stays.
+    for wrong in (3, "1"):
+        await consultant.send(console.screen_select(wrong))
+        refused = await consultant.next_control("refused")
+        assert refused["what"] == "screen.select" and "screen" in refused["reason"], refused
+    await agent.wait_for_log("refused screen.select from the consultant")
+    await consultant.send(console.screen_start(max_fps=10))  # a fresh start: a whole frame of what is shown
+    shown = await _whole_frame(consultant)
+    assert (shown.width, shown.height) == (800, 600)
 
 
 @needs_x

@@ -32,7 +32,7 @@ async def test_an_agent_back_within_the_grace_period_carries_on(start_system):
     attached = await next_control(again, "attached")
     assert attached["session_id"] == request.session_id and attached["resumed"] is True
     await next_control(again, "peer_joined")
-    blob = os.urandom(4096)
+    blob = b"\x01" + os.urandom(4095)  # channel 1 (terminal): 4 and 5 need scopes of their own
     await again.send(blob)
     assert await next_binary(consultant) == blob
     async with httpx.AsyncClient(base_url=agent_gw, timeout=10) as customer:

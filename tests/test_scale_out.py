@@ -220,7 +220,7 @@ async def bytes_cross_despite_failover(agent, consultant, attempts: int = 5) -> 
     node under one gateway dies can be lost (docs/relay.md), so a probe that vanished is sent again, a few times."""
     for sender, receiver in ((agent, consultant), (consultant, agent)):
         for _attempt in range(attempts):
-            blob = os.urandom(2048)
+            blob = b"\x01" + os.urandom(2047)  # channel 1 (terminal): 4 and 5 need scopes of their own
             await sender.send(blob)
             try:
                 while await next_binary(receiver, timeout=3.0) != blob:

@@ -19,6 +19,7 @@ BG = MESSAGES["bg"]
 EN = MESSAGES["en"]
 PHONE = {"width": 320, "height": 640}
 STORE = "assist.customer.session"
+SCOPES = ("view", "control", "files", "clipboard")
 
 
 @contextlib.asynccontextmanager
@@ -176,15 +177,44 @@ async def test_the_open_session_survives_a_reload_and_a_closed_tab_and_ends_with
         await assert_fits_the_phone(page)
 
 
+def names(words: dict, scopes) -> str:
+    return ", ".join(words[f"cs_scope_{scope}"] for scope in scopes)
+
+
+async def checked_scopes(page) -> list[str]:
+    return [scope for scope in SCOPES if await page.is_checked(f"#scope-{scope}")]
+
+
 async def test_the_customer_takes_control_back_on_the_phone_and_the_session_goes_on(start_system):
-    """#16: the page shows what the consent allows now; "take back control" narrows it everywhere at once (the
-    agent is told, a consultant's keystroke no longer reaches it), the session goes on, and the page, the API and
-    a reload agree."""
+    """#16, #17: the form asks for files and clipboard too, each standing on `view`; the page shows what the
+    consent allows now, with a button to take back each scope but `view`; taking files, the clipboard and then
+    control back narrows it everywhere at once (the agent is told, a consultant's keystroke no longer reaches it),
+    the session goes on, and the page, the API, a reload and the receipt agree."""
     system = start_system(shared=True)
     system.add_user("consultant", "elena", "elena-pass-1")
     base = system.gateway_url
     async with phone_page() as page:
-        saved = await request_on(page, base, "Мария Иванова")
+        await page.goto(base + "/")
+        await fill_request(page, name="Мария Иванова")
+        # Files and clipboard are offered unticked; everything stands on `view`: unticking it unticks the rest,
+        # ticking any other ticks it again.
+        assert await checked_scopes(page) == ["view", "control"]
+        assert (await page.inner_text("label:has(#scope-files)")).strip() == BG["scope_files"]
+        assert (await page.inner_text("label:has(#scope-clipboard)")).strip() == BG["scope_clipboard"]
+        await page.uncheck("#scope-view")
+        assert await checked_scopes(page) == []
+        await page.check("#scope-files")
+        assert await checked_scopes(page) == ["view", "files"]
+        await page.check("#scope-clipboard")
+        await page.check("#scope-control")
+        asked: list[dict] = []
+        page.on("request", lambda request: asked.append(request.post_data_json)
+                if request.url.endswith("/api/v1/help-requests") else None)
+        await page.check("#consent")
+        await page.click("#submit-request")
+        await page.wait_for_selector("#status-text[data-status]:not([data-status=''])")
+        assert [body["consent"]["scopes"] for body in asked] == [list(SCOPES)]
+        saved = await stored(page)
         agent = await connect_agent(base, saved["session_code"])
         await next_control(agent, "attached")
         async with httpx.AsyncClient(base_url=base) as client:
@@ -194,12 +224,29 @@ async def test_the_customer_takes_control_back_on_the_phone_and_the_session_goes
         consultant = await connect_consultant(base, saved["session_id"], staff)
         await next_control(consultant, "peer_joined")
         await page.wait_for_selector("#status-text[data-status='active']")
-        assert await page.inner_text("#allowed-scopes") == f"{BG['cs_scope_view']}, {BG['cs_scope_control']}"
-        assert await page.is_visible("#withdraw-control")
-        assert await page.inner_text("#withdraw-control") == BG["cs_withdraw_control"]
+        await page.wait_for_selector("#allowed-scopes[data-scopes='view,control,files,clipboard']")
+        assert (await api_view(base, saved))["scopes"] == list(SCOPES)
+        assert await page.inner_text("#allowed-scopes") == names(BG, SCOPES)
+        # A button for each scope but `view`, with what it does.
+        for scope in ("control", "files", "clipboard"):
+            assert await page.is_visible(f"#withdraw-{scope}"), scope
+            assert await page.inner_text(f"#withdraw-{scope}") == BG[f"cs_withdraw_{scope}"]
+            assert await page.inner_text(f"#withdraw-{scope}-hint") == BG[f"cs_withdraw_{scope}_hint"]
+            box = await page.locator(f"#withdraw-{scope}").bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], (scope, box)
         assert await page.is_hidden("#scope-request") and await page.is_hidden("#scope-request-answer")
         await assert_fits_the_phone(page)
         await page.screenshot(path=str(SCREENSHOTS / "customer-take-back-control-320px.png"), full_page=True)
+
+        # Files taken back, then the clipboard: each time the page shows what is left, as the API and the agent do.
+        for scope, left in (("files", ["view", "control", "clipboard"]), ("clipboard", ["view", "control"])):
+            await page.click(f"#withdraw-{scope}")
+            await page.wait_for_selector(f"#allowed-scopes[data-scopes='{','.join(left)}']")
+            assert (await next_control(agent, "scopes"))["scopes"] == left
+            view = await eventually(lambda left=left: _scopes_are(base, saved, left), what=f"{scope} taken back")
+            assert await page.inner_text("#allowed-scopes") == names(BG, view["scopes"])
+            assert await page.is_hidden(f"#withdraw-{scope}") and await page.is_visible("#withdraw-control")
+            assert view["status"] == "active" and await page.is_hidden("#end-error")
 
         await page.click("#withdraw-control")
         await page.wait_for_selector("#allowed-scopes[data-scopes='view']")
@@ -221,6 +268,23 @@ async def test_the_customer_takes_control_back_on_the_phone_and_the_session_goes
         assert await page.inner_text("#allowed-scopes") == EN["cs_scope_view"]
         await page.click("#end-session")
         await page.wait_for_selector("#summary-section", state="visible")
+        # The receipt names the first grant, files and clipboard too, in the page's language (Bulgarian again).
+        async with httpx.AsyncClient(base_url=base) as client:
+            receipt = (await client.get(f"/api/v1/sessions/{saved['session_id']}/consent-receipt",
+                                        headers=bearer(saved["customer_token"]))).json()
+        assert receipt["scopes"] == list(SCOPES)
+        await page.goto(base + "/?lang=bg")
+        await page.wait_for_selector(f"#receipt-id:has-text('{receipt['receipt_id']}')")
+        assert await page.inner_text("#receipt-scopes") == names(BG, receipt["scopes"])
+        # What was taken back since is listed after the first grant, in order, as the receipt has it.
+        changes = [(change["change"], change["scope"]) for change in receipt["scope_changes"]]
+        assert changes == [("withdrawn", "files"), ("withdrawn", "clipboard"), ("withdrawn", "control")]
+        shown = await page.eval_on_selector_all(
+            "#receipt-changes li", "items => items.map(li => [li.dataset.change, li.dataset.scope, li.textContent])")
+        assert [(change, scope) for change, scope, _ in shown] == changes
+        assert all(BG[f"cs_scope_{scope}"] in text and "оттеглено" in text for _, scope, text in shown)
+        assert receipt["scopes_in_force"] == ["view"]
+        assert await page.inner_text("#receipt-in-force") == BG["cs_scope_view"]
     await agent.close()
     await consultant.close()
 

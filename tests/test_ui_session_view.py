@@ -3,7 +3,8 @@ where a screen is needed): the customer's screen fills its pane with the remote'
 1:1 and still maps the pointer to the remote pixel under it; the terminal's recent history survives a reload
 and is gone after the end; a view-only session says so before anything is typed and offers no input; End
 asks first.
-Screenshots: docs/screenshots/console-session.png and console-session-view-only.png.
+The consultant picks which of the customer's screens to see (#17).
+Screenshots: docs/screenshots/console-session.png, console-session-view-only.png and console-monitors.png.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import subprocess
 
 import httpx
 import pytest
-from agent_flow import Xvfb, missing_x_tools, paint
+from agent_flow import TwoMonitorXvfb, Xvfb, missing_x_tools, paint
 from browser import SCREENSHOTS, chromium, new_page
 from console_session import CONNECTED, channels, open_session, session_status, terminal_lines, wait_for_lines
 from public_api import bearer
@@ -239,7 +240,8 @@ async def test_control_taken_back_mid_session_turns_the_page_to_view_only_at_onc
     stops offering input, and nothing typed afterwards reaches the customer's computer; the screen goes on."""
     async with elenas_console(start_system, tmp_path, agents, env=desktop.env()) as (system, page, opened):
         assert not await page.is_visible("#view-only-notice") and not await page.is_visible("#view-only-badge")
-        assert await page.is_hidden("#step-up-box")  # nothing to ask for while control is held
+        # Control held: asking for the rest (files, clipboard) is folded behind a button, the screen keeps its place.
+        assert await page.is_hidden("#step-up-box") and await page.is_visible("#step-up-open")
         await page.click("#terminal")
         await page.keyboard.type("echo before-$((20+1))\n")
         await wait_for_lines(page, lambda lines: "before-21" in lines)
@@ -368,3 +370,60 @@ async def test_logging_out_in_another_tab_closes_the_session_page_and_says_why(s
         await page.wait_for_url(f"**/console/session/{opened.request.session_id}")
         await page.wait_for_selector(f"#relay-state:has-text('{CONNECTED}')", timeout=20000)
         await opened.agent.wait_for_log("[connected] consultant: elena")
+
+
+@pytest.fixture
+def two_screens():
+    """Two monitors side by side: screen 1 (1280×800, primary) with `desktop`'s picture, screen 2 (1024×768, at its
+    right) a green desktop with a white window."""
+    display = TwoMonitorXvfb(REMOTE, (1024, 768))
+    paint(display, [(0, 0, 1280, 800, 0x2B5B84), (0, 764, 1280, 36, 0x1B1F24), (180, 110, 760, 480, 0xF4F6F8),
+                    (180, 110, 760, 32, 0x0B5CAD), (1000, 40, 240, 160, 0xE8A33D),
+                    (1280, 0, 1024, 768, 0x2E7D32), (1380, 120, 600, 400, 0xFFFFFF), (1380, 120, 600, 28, 0x6A1B9A)])
+    yield display
+    display.stop()
+
+
+async def canvas_pixel(page, x: int, y: int) -> list[int]:
+    return await page.evaluate("([x, y]) => [...document.getElementById('screen').getContext('2d')"
+                               ".getImageData(x, y, 1, 1).data].slice(0, 3)", [x, y])
+
+
+@needs_x
+async def test_the_consultant_picks_the_customers_second_screen_and_the_canvas_follows(
+        start_system, tmp_path, two_screens, agents):
+    """#17 Monitors in the console: the picker names both screens of the agent's hello; choosing screen 2 changes the
+    canvas's size and picture (the same socket: no reconnect), the agent tells the customer, and back again.
+    Screenshot: docs/screenshots/console-monitors.png."""
+    async with elenas_console(start_system, tmp_path, agents, env=two_screens.env()) as (system, page, opened):
+        await screen_shown(page)
+        assert await page.is_visible("#monitor-picker")
+        names = await page.eval_on_selector_all("#monitor-picker option", "options => options.map(o => o.text)")
+        assert names == ["Екран 1 (1280×800, основен)", "Екран 2 (1024×768)"]
+        assert await page.input_value("#monitor-picker") == "1"
+        await opened.agent.wait_for_log("The consultant now sees screen 1 of 2 (1280×800).")
+        new_sockets: list[str] = []
+        page.on("websocket", lambda socket: new_sockets.append(socket.url))
+
+        await page.select_option("#monitor-picker", "2")
+        await page.wait_for_function("""() => {
+            const c = document.getElementById('screen');
+            const [r, g, b] = c.getContext('2d').getImageData(50, 700, 1, 1).data;
+            return document.getElementById('session').dataset.monitor === '2' && c.width === 1024
+                && c.height === 768 && r === 0x2E && g === 0x7D && b === 0x32;
+        }""", timeout=20000)
+        assert await canvas_pixel(page, 300, 300) == [255, 255, 255]  # the window on screen 2
+        assert await page.inner_text("#screen-size") == (
+            "Екранът на клиента: 1024×768, показан в "
+            f"{round((await canvas_box(page))['width'] / 1024 * 100)}%")
+        await opened.agent.wait_for_log("The consultant now sees screen 2 of 2 (1024×768).")
+        assert new_sockets == []  # switched on the page's socket, no reconnect
+        assert any(isinstance(frame, bytes) and frame[:1] == b"\x00" and b'"screen.select","monitor":2' in frame
+                   for frame in opened.sent), opened.sent
+        await page.wait_for_function("() => document.getElementById('elapsed').textContent >= '0:00:02'")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(SCREENSHOTS / "console-monitors.png"), full_page=True)
+
+        await page.select_option("#monitor-picker", "1")
+        await screen_shown(page)
+        assert await page.evaluate("() => document.getElementById('session').dataset.monitor") == "1"

@@ -2,7 +2,9 @@
 on a 320 px phone in Bulgarian, consenting to `view` only; elena, at the console, asks for control with a reason;
 the customer reads who asks, for what and why, and allows it: the console takes keys at once and a command runs in
 the customer's shell. Later the customer takes control back, elena asks again and the customer refuses: the
-console says so and stays view-only.
+console says so and stays view-only. Then elena asks for files alone (#17; asking for nothing is refused on the
+page), the customer allows it, and the console, the customer's page and the API agree: view and files, still no
+control.
 Screenshots: docs/screenshots/customer-step-up-request-320px.png, console-session-step-up-pending.png and
 console-session-step-up-approved.png.
 """
@@ -21,6 +23,7 @@ from public_api import bearer
 pytestmark = pytest.mark.e2e
 
 BG = MESSAGES["bg"]
+SV = WORDS["bg"]
 PASSWORD = "elena-pass-123"
 REASON = "Ще преинсталирам драйвера на принтера <b>веднага</b>"
 
@@ -40,6 +43,11 @@ async def ask_for_control(console, reason: str) -> None:
     await console.wait_for_selector("#step-up-status[data-status='pending']")
     assert await console.inner_text("#step-up-status") == WORDS["bg"]["sv_step_up_pending"]
     assert await console.is_hidden("#step-up-box")  # one request at a time
+
+
+async def offered(console) -> list[str]:
+    """The scopes the console's step-up form offers to ask for."""
+    return [scope for scope in ("control", "files", "clipboard") if await console.is_visible(f"#step-up-scope-{scope}")]
 
 
 async def test_the_customer_allows_control_asked_for_with_a_reason_then_refuses_the_next(start_system, tmp_path,
@@ -82,6 +90,14 @@ async def test_the_customer_allows_control_asked_for_with_a_reason_then_refuses_
         await console.wait_for_selector("#step-up-status[data-status='approved']")
         assert await console.inner_text("#step-up-status") == WORDS["bg"]["sv_step_up_approved"]
         await console.wait_for_selector("#view-only-badge", state="hidden")
+        await console.wait_for_selector("#session-scopes[data-scopes='view,control']")
+        # With control held, asking for the rest is folded behind a button; opened, it offers files and clipboard.
+        assert await console.is_hidden("#step-up-box") and await console.is_visible("#step-up-open")
+        await console.click("#step-up-open")
+        assert await console.get_attribute("#step-up-open", "aria-expanded") == "true"
+        assert await console.is_visible("#step-up-box") and await offered(console) == ["files", "clipboard"]
+        await console.click("#step-up-open")
+        assert await console.is_hidden("#step-up-box")
         await agent.wait_for_log("You allowed elena: control (keyboard and mouse).")
         await console.click("#terminal")
         await console.keyboard.type("echo stepped-up-$((2+3))\n")
@@ -109,5 +125,43 @@ async def test_the_customer_allows_control_asked_for_with_a_reason_then_refuses_
                                      headers=bearer(saved["customer_token"]))).json()
         assert view["scopes"] == ["view"] and view["scope_request"]["status"] == "refused"
         assert not witness.exists()
+
+        # Files alone (#17): control is ticked first, so elena unticks it; asking for nothing is said on the page.
+        assert await offered(console) == ["control", "files", "clipboard"]
+        assert await console.is_checked("#step-up-scope-control")
+        assert not await console.is_checked("#step-up-scope-files")
+        await console.uncheck("#step-up-scope-control")
+        await console.fill("#step-up-reason", "Ще ви изпратя новия драйвер")
+        await console.click("#step-up-ask")
+        await console.wait_for_selector("#step-up-error:not([hidden])")
+        assert await console.inner_text("#step-up-error") == SV["sv_step_up_scopes_required"]
+        assert await console.get_attribute("#step-up-status", "data-status") == "refused"  # nothing was asked
+        await console.check("#step-up-scope-files")
+        assert await console.is_hidden("#step-up-error")
+        await console.click("#step-up-ask")
+        await console.wait_for_selector("#step-up-status[data-status='pending']")
+        await customer.wait_for_selector("#scope-request[data-request-id]:not([data-request-id=''])")
+        assert await customer.get_attribute("#scope-request-scopes", "data-scopes") == "files"
+        assert await customer.inner_text("#scope-request-scopes") == BG["cs_scope_request_files"]
+        assert await customer.inner_text("#scope-request-reason") == "Ще ви изпратя новия драйвер"
+        await customer.click("#scope-approve")
+        await customer.wait_for_selector("#scope-request-answer[data-status='approved']")
+        await customer.wait_for_selector("#allowed-scopes[data-scopes='view,files']")
+        assert await customer.inner_text("#allowed-scopes") == f"{BG['cs_scope_view']}, {BG['cs_scope_files']}"
+        assert await customer.is_visible("#withdraw-files") and await customer.is_hidden("#withdraw-control")
+
+        await console.wait_for_selector("#step-up-status[data-status='approved']")
+        assert await console.inner_text("#step-up-status") == SV["sv_step_up_approved_scopes"].replace(
+            "{scopes}", SV["sv_scope_files"])
+        await console.wait_for_selector("#session-scopes[data-scopes='view,files']")
+        async with httpx.AsyncClient(base_url=base, timeout=15) as client:
+            view = (await client.get(f"/api/v1/sessions/{saved['session_id']}",
+                                     headers=bearer(saved["customer_token"]))).json()
+        assert view["scopes"] == ["view", "files"]
+        assert view["scope_request"]["status"] == "approved" and view["scope_request"]["scopes"] == ["files"]
+        assert await console.inner_text("#session-scopes") == ", ".join(SV[f"sv_scope_{s}"] for s in view["scopes"])
+        # Still watching only; what is still missing may be asked for.
+        assert await console.is_visible("#view-only-badge")
+        assert await console.is_visible("#step-up-box") and await offered(console) == ["control", "clipboard"]
         await phone.close()
     assert errors == [], errors

@@ -168,8 +168,8 @@ async def test_the_approved_notice_of_the_pending_request_widens_and_an_unknown_
 
 async def test_an_approval_widens_only_by_what_the_customer_was_shown(viewer):
     await viewer._on_gateway(_request(scopes=["control", "files", "admin"]))
-    await viewer._on_gateway(_request("approved", scopes=["view", "control", "files", "admin"]))
-    assert viewer.scopes == frozenset({"view", "control"})
+    await viewer._on_gateway(_request("approved", scopes=["view", "control", "files", "admin", "clipboard"]))
+    assert viewer.scopes == frozenset({"view", "control", "files"})  # never a scope unknown here or not shown
     agent, _ = _agent()
     await agent._on_gateway({"type": "attached", "session_id": "A", "resume_token": "t", "scopes": []})
     await agent._on_gateway(_request())

@@ -48,6 +48,8 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     # The chat (#17): read by whoever reads the session, written by its customer and its assigned consultant only.
     ("GET", "/api/v1/sessions/{session_id}/chat"): SESSION_READERS | {CUSTOMER},
     ("POST", "/api/v1/sessions/{session_id}/chat/messages"): frozenset({"consultant", CUSTOMER}),
+    # File transfers (#17): what the relay saw, read by whoever reads the session (the customer's page shows it).
+    ("GET", "/api/v1/sessions/{session_id}/file-transfers"): SESSION_READERS | {CUSTOMER},
     ("GET", "/api/v1/queue"): CONSULTANTS | {"supervisor"},  # cards: no email, phone or description
     ("POST", "/api/v1/sessions/{session_id}/claim"): CONSULTANTS,
     ("POST", "/api/v1/sessions/{session_id}/end"): frozenset({"consultant", "supervisor", "admin"}),

@@ -59,7 +59,8 @@ async def test_an_observer_cannot_drive_the_agent_whatever_it_sends(system):
     await next_control(observer, "attached")
     await next_control(agent, "observers")
     for forged in (bytes([INPUT]) + b'{"type":"pointer","x":1,"y":1}', bytes([TERMINAL]) + b"touch /tmp/pwned\n",
-                   bytes([0]) + json.dumps({"type": "screen_start"}).encode()):
+                   bytes([0]) + json.dumps({"type": "screen_start"}).encode(),
+                   bytes([0]) + json.dumps({"type": "screen.select", "monitor": 2}).encode()):  # #17: not its pick
         await observer.send(forged)
     for forged in ({"type": "end_session"}, {"type": "withdraw_scope", "scope": "control"},
                    {"type": "scope_decision", "request_id": "x", "approve": True},

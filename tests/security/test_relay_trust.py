@@ -18,7 +18,8 @@ import websockets
 from agent_flow import AgentProcess, Consultant
 from identities import STAFF, module_system
 from public_api import (
-    bearer, close_code, connect_agent, connect_consultant, login, next_control, request_help, wait_for_status, ws_url,
+    bearer, close_code, connect_agent, connect_consultant, connect_observer, login, next_control, request_help,
+    wait_for_status, ws_url,
 )
 
 from assist_agent import console, framing
@@ -299,3 +300,128 @@ async def test_the_customers_terminate_ends_the_agent_instead_of_leaving_it_reco
     assert await agent.wait_exit() == 0
     assert "You ended the session." in agent.log()
     assert "reconnecting" not in agent.log()
+
+
+# --- the tools' channels (#17): clipboard (4) and files (5), gated by scopes of their own, both ways ---------------
+
+CLIPBOARD_FRAME = bytes((framing.CLIPBOARD,)) + b'{"type":"clipboard.put","text":"the admin password"}'
+# A well-formed offer (channel 5, kind 0: docs/protocol.md "Files"): with the scope, the gateway lets it pass.
+FILE_FRAME = bytes((framing.FILES, 0)) + json.dumps({
+    "type": "file.offer", "id": "8f1c2a52-59f4-4a43-9d44-2f0a3b7a1c01", "name": "installer.exe", "size": 1,
+    "sha256": "0" * 64}).encode()
+
+
+async def _binaries_until(ws, marker: bytes, timeout: float = 10.0) -> list[bytes]:
+    """Every binary frame `ws` receives before `marker` (frames of one sender keep their order)."""
+    received = []
+    async with asyncio.timeout(timeout):
+        while (message := await ws.recv()) != marker:
+            if isinstance(message, bytes):
+                received.append(message)
+    return received
+
+
+async def _sent_through(sender, receiver, frames, marker: bytes) -> list[bytes]:
+    """Which of `frames` the receiver got, `marker` (a control frame, always passing) sent after them."""
+    for frame in frames:
+        await sender.send(frame)
+    await sender.send(marker)
+    return [frame for frame in await _binaries_until(receiver, marker) if frame in frames]
+
+
+@REPLICAS
+async def test_clipboard_and_file_frames_pass_neither_way_without_their_scopes(trust_system, across):
+    """A consultant with view and control cannot push a file or read the clipboard by writing the channel himself,
+    and the agent's frames of those channels never reach him either."""
+    _request, agent, consultant = await _open_pair(trust_system, across=across)
+    assert await _sent_through(consultant, agent, [CLIPBOARD_FRAME, FILE_FRAME], b"\x00consultant done") == []
+    refused = await next_control(consultant, "refused")
+    assert refused["what"] in ("clipboard", "files") and "consent does not include" in refused["reason"]
+    assert await _sent_through(agent, consultant, [CLIPBOARD_FRAME, FILE_FRAME], b"\x00agent done") == []
+    assert (await next_control(agent, "refused"))["what"] in ("clipboard", "files")
+
+
+@REPLICAS
+async def test_a_withdrawn_files_scope_stops_file_frames_both_ways_while_the_clipboard_goes_on(trust_system, across):
+    request, agent, consultant = await _open_pair(trust_system, across=across, scopes=("view", "files", "clipboard"))
+    both = [CLIPBOARD_FRAME, FILE_FRAME]
+    assert await _sent_through(consultant, agent, both, b"\x00c1") == both
+    assert await _sent_through(agent, consultant, both, b"\x00a1") == both
+    async with httpx.AsyncClient(base_url=trust_system.gateway_urls[0], timeout=30) as customer:
+        taken = await customer.delete(f"/api/v1/sessions/{request.session_id}/scopes/files",
+                                      headers=bearer(request.customer_token))
+    assert taken.status_code == 200 and taken.json()["scopes"] == ["view", "clipboard"], taken.text
+    # 200 means cut for that scope, on every replica: the very next frames meet it.
+    assert await _sent_through(consultant, agent, both, b"\x00c2") == [CLIPBOARD_FRAME]
+    assert await _sent_through(agent, consultant, both, b"\x00a2") == [CLIPBOARD_FRAME]
+
+
+async def test_the_agent_takes_the_clipboard_back_with_its_own_request_and_never_view_that_way(trust_system):
+    """The agent's `withdraw_scope` text frame narrows like the page's DELETE; `view` is not taken back that way
+    (the agent ends with `end_session`), and a scope nobody knows is refused as any other text."""
+    request, agent, consultant = await _open_pair(trust_system, across=False, scopes=("view", "clipboard"))
+    await agent.send(json.dumps({"type": "withdraw_scope", "scope": "view"}))
+    await agent.send(json.dumps({"type": "withdraw_scope", "scope": "root"}))
+    assert (await next_control(agent, "refused"))["what"] == "text"
+    await agent.send(json.dumps({"type": "withdraw_scope", "scope": "clipboard"}))
+    assert (await next_control(consultant, "scopes"))["scopes"] == ["view"]
+    assert await _sent_through(consultant, agent, [CLIPBOARD_FRAME], b"\x00c1") == []
+    async with httpx.AsyncClient(base_url=trust_system.gateway_urls[0], timeout=30) as customer:
+        view = await customer.get(f"/api/v1/sessions/{request.session_id}", headers=bearer(request.customer_token))
+    assert view.json()["status"] == "active"
+
+
+async def test_an_observer_never_gets_the_customers_clipboard_or_files(trust_system):
+    request, agent, consultant = await _open_pair(trust_system, across=False, scopes=("view", "files", "clipboard"))
+    gateway = trust_system.gateway_urls[0]
+    async with httpx.AsyncClient(base_url=gateway, timeout=30) as client:
+        supervisor = await login(client, STAFF["supervisor"], PASSWORD)
+    observer = await connect_observer(gateway, request.session_id, supervisor)
+    await next_control(observer, "attached")
+    await next_control(agent, "observers")
+    terminal = bytes((framing.TERMINAL,)) + b"$ "
+    await agent.send(CLIPBOARD_FRAME)
+    await agent.send(FILE_FRAME)
+    await agent.send(terminal)
+    await agent.send(b"\x00agent done")
+    watched = await _binaries_until(observer, b"\x00agent done")
+    assert watched == [terminal]
+    assert await _binaries_until(consultant, b"\x00agent done") == [CLIPBOARD_FRAME, FILE_FRAME, terminal]
+
+
+# --- file transfers (#17): what the relay checks on channel 5 beyond the scope ---------------------------------------
+def _offer(transfer_id: str, size: int) -> bytes:
+    return bytes((framing.FILES, 0)) + json.dumps({"type": "file.offer", "id": transfer_id, "name": "a.bin",
+                                                   "size": size, "sha256": "0" * 64}).encode()
+
+
+def _chunk(transfer_id: str, offset: int, data: bytes) -> bytes:
+    import uuid
+
+    return bytes((framing.FILES, 1)) + uuid.UUID(transfer_id).bytes + offset.to_bytes(8, "big") + data
+
+
+@REPLICAS
+async def test_file_data_passes_only_for_a_file_its_sender_offered_and_only_within_the_offered_size(trust_system,
+                                                                                                   across):
+    """Data for an id nobody offered, for the other side's offer, or past the offered size, and malformed files
+    payloads, are dropped at the sender's replica (its sender told `refused`); an offer over FILE_TRANSFER_MAX_BYTES
+    is refused by name, from either side."""
+    import uuid
+
+    _request, agent, consultant = await _open_pair(trust_system, across=across, scopes=("view", "files"))
+    offered, other = str(uuid.uuid4()), str(uuid.uuid4())
+    within, past = _chunk(offered, 0, b"x" * 10), _chunk(offered, 5, b"y" * 10)
+    malformed = [bytes((framing.FILES,)), bytes((framing.FILES, 2)) + b"zz", bytes((framing.FILES, 0)) + b"not json",
+                 bytes((framing.FILES, 0)) + b'{"type":"file.evil","id":"x"}', bytes((framing.FILES, 1)) + b"short",
+                 _offer("not-a-uuid", 1)]
+    frames = [_chunk(other, 0, b"z"), _offer(offered, 10), within, past, *malformed]
+    assert await _sent_through(consultant, agent, frames, b"\x00c1") == [_offer(offered, 10), within]
+    refused = await next_control(consultant, "refused")
+    assert refused["what"] == "files"
+    # The agent cannot send data under the consultant's offer, nor an offer over the limit.
+    huge = str(uuid.uuid4())
+    assert await _sent_through(agent, consultant, [within, _offer(huge, 2 * 1024 ** 3 + 1)], b"\x00a1") == []
+    told = await _until(agent, lambda message: isinstance(message, str) and json.loads(message).get("id") == huge,
+                        [])
+    assert json.loads(told)["reason"] == "too_large" and json.loads(told)["type"] == "refused"

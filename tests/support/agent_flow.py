@@ -58,6 +58,47 @@ class Xvfb:
         self.process.wait(timeout=10)
 
 
+class TwoMonitorXvfb(Xvfb):
+    """A virtual display with two monitors side by side, listed as a real two-screen desktop lists them (XRandR 1.5
+    monitors, which mss reads): screen 1, the primary, `first` pixels at the left; screen 2, `second`, at its right,
+    top-aligned. Xvfb has one framebuffer, their bounding box; each monitor is a region of it (`monitors`)."""
+
+    def __init__(self, first: tuple[int, int] = (1024, 768), second: tuple[int, int] = (800, 600)) -> None:
+        super().__init__(first[0] + second[0], max(first[1], second[1]))
+        self.monitors = [(0, 0, *first), (first[0], 0, *second)]  # (left, top, width, height) of screens 1 and 2
+        set_monitors(self, self.monitors)
+
+
+def set_monitors(display: Xvfb, monitors: list[tuple[int, int, int, int]]) -> None:
+    """Defines `monitors` on the display as `xrandr --setmonitor` would (RRSetMonitor), the first one primary and
+    holding the display's output, with python-xlib alone: no xrandr binary needed. (python-xlib's own set_monitor
+    cannot encode its request in 0.33, so the request is spelled out here.)"""
+    from Xlib import display as xdisplay
+    from Xlib.ext import randr
+    from Xlib.protocol import rq
+
+    class SetMonitor(rq.Request):
+        _request = rq.Struct(
+            rq.Card8("opcode"), rq.Opcode(43), rq.RequestLength(), rq.Window("window"),
+            rq.Card32("name"), rq.Bool("primary"), rq.Bool("automatic"), rq.LengthOf("outputs", 2),
+            rq.Int16("x"), rq.Int16("y"), rq.Card16("width"), rq.Card16("height"),
+            rq.Card32("width_mm"), rq.Card32("height_mm"), rq.List("outputs", rq.Card32Obj))
+
+    connection = xdisplay.Display(display.display)
+    try:
+        root = connection.screen().root
+        outputs = root.xrandr_get_screen_resources().outputs
+        for number, (x, y, width, height) in enumerate(monitors):
+            SetMonitor(display=connection.display, opcode=connection.display.get_extension_major(randr.extname),
+                       window=root, name=connection.intern_atom(f"SCREEN-{number + 1}"), primary=number == 0,
+                       automatic=False, x=x, y=y, width=width, height=height, width_mm=width * 254 // 960,
+                       height_mm=height * 254 // 960, outputs=outputs[:1] if number == 0 else [])
+        listed = [(m.x, m.y, m.width_in_pixels, m.height_in_pixels) for m in root.xrandr_get_monitors().monitors]
+        assert listed == monitors, listed
+    finally:
+        connection.close()
+
+
 class AgentProcess:
     def __init__(self, *, gateway: str, code: str, log_dir: Path, env: dict[str, str] | None = None,
                  grace: float | None = None, lang: str | None = "en", verbose: bool = True) -> None:

@@ -11,12 +11,19 @@ from public_api import bearer, connect_agent, connect_consultant, login, next_co
 PASSWORD = "a long enough password"
 
 
+def _random_frame() -> bytes:
+    """Random bytes whose first one (the channel) is not 4 or 5: the clipboard and files channels need scopes of their
+    own (and files frames a form: docs/protocol.md), so the relay rightly refuses a random one there (issue #17)."""
+    blob = os.urandom(int.from_bytes(os.urandom(2), "big") % 8192 + 1)
+    return blob if blob[0] not in (4, 5) else bytes((blob[0] ^ 0x80,)) + blob[1:]
+
+
 async def bytes_cross_both_ways(agent, consultant) -> None:
     for _ in range(20):
-        blob = os.urandom(int.from_bytes(os.urandom(2), "big") % 8192 + 1)
+        blob = _random_frame()
         await agent.send(blob)
         assert await next_binary(consultant) == blob
-        reply = os.urandom(int.from_bytes(os.urandom(2), "big") % 8192 + 1)
+        reply = _random_frame()
         await consultant.send(reply)
         assert await next_binary(agent) == reply
 

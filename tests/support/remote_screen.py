@@ -114,7 +114,9 @@ async def remote_screen(system, tmp_path, *, scopes=("view", "control")):
                 await wait_for_status(client, request.session_id, bearer(request.customer_token), "active")
                 # The screen is shown once its first frame set the canvas to the display's size.
                 await page.wait_for_function("() => document.getElementById('screen').width === 640", timeout=20000)
-                yield RemoteScreen(page, display, reader, agent, request.session_id, errors)
+                remote = RemoteScreen(page, display, reader, agent, request.session_id, errors)
+                remote.customer_token = request.customer_token  # for the customer's own calls (a scope taken back)
+                yield remote
     finally:
         if agent is not None:
             agent.stop()

@@ -14,16 +14,20 @@ import threading
 from collections.abc import Awaitable, Callable
 
 from . import framing, scopes as scope_rules
+from .monitors import Monitor, MonitorRefused, chosen, shared_first
 from .platforms import open_terminal
-from .screen import DEFAULT_MAX_FPS, ScreenStreamer, screen_size
+from .screen import DEFAULT_MAX_FPS, ScreenStreamer, list_monitors
 
 log = logging.getLogger(__name__)
 
 
 class Channels:
     def __init__(self, *, send: Callable[[bytes], Awaitable[None]], scopes: frozenset[str],
-                 mirror: Callable[[bytes], None] | None = None) -> None:
+                 mirror: Callable[[bytes], None] | None = None,
+                 on_monitor: Callable[[Monitor, int], None] | None = None) -> None:
         self._send = send
+        # Which monitor the consultant sees (and of how many), for the customer's window: said at each change.
+        self._on_monitor = on_monitor
         # The shell's output is shown in the agent's own window too: the customer sees what the consultant does.
         self._mirror = mirror
         self.scopes = scopes
@@ -31,8 +35,15 @@ class Channels:
         self._terminal = None
         self._screen: ScreenStreamer | None = None
         self._injector = None
-        self._screen_info = screen_size() if scope_rules.may_see(scopes) else None
+        # The monitors there are to share, listed once, and the one shared (until the consultant picks another).
+        self._monitors = list_monitors() if scope_rules.may_see(scopes) else ()
+        self._monitor: Monitor | None = shared_first(self._monitors)
         self.refusals = 0
+        # Channel 4's handler (clipboard_transfers.ClipboardTransfers), set by the connection: frames pass the scope
+        # gate here first, so it sees only what the consent allows.
+        self.clipboard = None
+        # Channel 5's handler (filetransfer.transfers.FileTransfers), set by the connection, behind the same gate.
+        self.files = None
 
     # --- handshake -----------------------------------------------------------------------------------------------
     async def peer_joined(self) -> None:
@@ -44,8 +55,9 @@ class Channels:
         await self._send(framing.control(
             "hello", protocol=framing.PROTOCOL, role="agent", channels=scope_rules.channels_offered(self.scopes),
             scopes=sorted(self.scopes), platform=platform.system().lower(), hostname=socket.gethostname(),
-            screen=({"width": self._screen_info["width"], "height": self._screen_info["height"]}
-                    if self._screen_info else None),
+            screen=({"width": self._monitor.width, "height": self._monitor.height} if self._monitor else None),
+            monitors=[monitor.described() for monitor in self._monitors],
+            monitor=self._monitor.index if self._monitor else None,
         ))
 
     def peer_left(self) -> None:
@@ -74,6 +86,10 @@ class Channels:
                     self._terminal.write(frame.payload)
             elif frame.channel == framing.INPUT:
                 await self._inject(frame.json())
+            elif frame.channel == framing.CLIPBOARD and self.clipboard is not None:
+                await self.clipboard.on_frame(frame.payload)
+            elif frame.channel == framing.FILES and self.files is not None:
+                await self.files.on_payload(frame.payload)
         except (framing.FrameError, ValueError) as error:
             log.warning("dropped a %s frame from the console: %s", framing.CHANNEL_NAMES[frame.channel], error)
 
@@ -90,6 +106,8 @@ class Channels:
             self._start_screen(float(message.get("max_fps") or DEFAULT_MAX_FPS))
         elif kind == "screen.stop":
             self._stop_screen()
+        elif kind == "screen.select":
+            await self._select_screen(message.get("monitor"))
 
     async def _refuse(self, what: str, reason: str) -> None:
         self.refusals += 1
@@ -106,7 +124,7 @@ class Channels:
             await self._refuse("input", str(error))
             return
         if self._injector is None:
-            origin = (self._screen_info["left"], self._screen_info["top"]) if self._screen_info else (0, 0)
+            origin = self._monitor.origin if self._monitor else (0, 0)
             try:
                 self._injector = Injector(origin=origin)
             except Exception as error:  # no display, no XTEST: refused, the agent carries on
@@ -128,11 +146,39 @@ class Channels:
         self._terminal = None
 
     def _start_screen(self, max_fps: float) -> None:
-        if self._screen_info is None or not scope_rules.may_see(self.scopes):
+        if self._monitor is None or not scope_rules.may_see(self.scopes):
             return
         self._stop_screen()
-        self._screen = ScreenStreamer(send=self._send_unless_closed, loop=asyncio.get_running_loop(), max_fps=max_fps)
+        self._screen = ScreenStreamer(send=self._send_unless_closed, loop=asyncio.get_running_loop(),
+                                      monitor=self._monitor, max_fps=max_fps)
         self._screen.start()
+        self._shared(self._monitor)
+
+    async def _select_screen(self, requested) -> None:
+        """The consultant picks the monitor to see (`screen.select`): only one of this computer's own list. A running
+        stream switches to it on the same socket, its next frame a whole one, `screen.selected` just before it; not
+        streaming, `screen.selected` at once. Pointer coordinates are relative to its top-left corner from then on."""
+        try:
+            monitor = chosen(self._monitors if scope_rules.may_see(self.scopes) else (), requested)
+        except MonitorRefused as error:
+            await self._refuse("screen.select", str(error))
+            return
+        self._monitor = monitor
+        if self._injector is not None:
+            self._injector.move_origin(monitor.origin)
+        log.info("the consultant selected screen %d of %d (%dx%d at %d,%d)", monitor.index, len(self._monitors),
+                 monitor.width, monitor.height, monitor.left, monitor.top)
+        selected = framing.control("screen.selected", monitor=monitor.index, width=monitor.width,
+                                   height=monitor.height)
+        if self._screen is not None and self._screen.running:
+            self._screen.switch(monitor, selected)
+            self._shared(monitor)
+        else:
+            await self._send_unless_closed(selected)
+
+    def _shared(self, monitor: Monitor) -> None:
+        if self._on_monitor is not None:
+            self._on_monitor(monitor, len(self._monitors))
 
     async def _send_unless_closed(self, data: bytes) -> None:
         if not self.closed.is_set():
@@ -150,6 +196,8 @@ class Channels:
         It touches no socket and awaits nothing, so neither the network nor the consultant can delay it.
         """
         self.closed.set()
+        if self.files is not None:
+            self.files.abort_now()  # no partial file stays behind, whatever the network does
         if self._screen is not None:
             self._screen.stop()
         if self._injector is not None:

@@ -42,7 +42,9 @@ def build_parser(prog: str = "assist-agent") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog, description="Let a consultant help you on this computer, for as long as you allow it.",
         epilog="While connected, press Q or Ctrl-C in this window to end the session at once, C to take control "
-               "back, Y or N to answer a consultant's request for more, T to write to the consultant (Enter sends, "
+               "back, Y or N to answer a consultant's request for more, S or D to send your clipboard's text to "
+               "the consultant who asks for it or refuse, A, F or R to save a file the consultant sends (F: in "
+               "a folder you type) or send one they ask for, or refuse it, T to write to the consultant (Enter sends, "
                "Esc cancels; Q, C, Y and N are letters of the message while you type it). Exit status: 0 the "
                "session ended, 1 refused (wrong code, too many tries), 2 bad arguments, 3 the service could not be "
                "reached (again). See docs/agent.md.",
@@ -60,6 +62,9 @@ def build_parser(prog: str = "assist-agent") -> argparse.ArgumentParser:
                         help="write the log to this window (stderr) instead of the log file")
     parser.add_argument("--log-file", type=Path, default=None,
                         help=f"where the log goes without --verbose (default {default_log_path()})")
+    parser.add_argument("--files-dir", type=Path, default=None,
+                        help="the folder a file the consultant sends is saved in when you press A (default "
+                             "~/Downloads, or your home folder without one); F chooses another each time")
     return parser
 
 
@@ -72,6 +77,9 @@ def main(argv: list[str] | None = None, *, prog: str = "assist-agent") -> int:
         return run_check(args.gateway)
     if not args.code:
         print(f"{prog}: --code is required (or --check)", file=sys.stderr)
+        return 2
+    if args.files_dir is not None and not args.files_dir.is_dir():
+        print(f"{prog}: --files-dir {args.files_dir} is not a folder", file=sys.stderr)
         return 2
     return _serve(args)
 
@@ -104,7 +112,7 @@ def _serve(args) -> int:
             print(f"{error}: logging to this window instead", file=sys.stderr)
             _log_to(logging.StreamHandler(sys.stderr), args.log_level)
     agent = Agent(gateway=args.gateway, code=args.code.strip().replace(" ", ""), grace_seconds=args.grace,
-                  status=status, messages=messages)
+                  status=status, messages=messages, files_dir=args.files_dir)
 
     def kill_switch(*_ignored) -> None:
         # Runs in the signal handler or the key thread, not on the event loop: a busy loop cannot delay it.
@@ -114,7 +122,9 @@ def _serve(args) -> int:
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, kill_switch)
     keys = KeyWatcher(kill_switch, on_control=agent.take_back_control, on_approve=agent.approve_request,
-                      on_refuse=agent.refuse_request, on_chat=agent.send_chat, on_draft=agent.show_draft)
+                      on_refuse=agent.refuse_request, on_chat=agent.send_chat, on_draft=agent.show_draft,
+                      on_clipboard_send=agent.clipboard.send_text, on_clipboard_refuse=agent.clipboard.refuse,
+                      on_file=agent.file_key, on_folder=agent.file_folder, on_folder_draft=agent.show_folder_draft)
     keys.start()
     try:
         return asyncio.run(agent.run())

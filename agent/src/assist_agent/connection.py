@@ -25,6 +25,17 @@ every message posted in the session, by the consultant or the customer (from the
 shows each `seq` once ("[chat] elena: …", the customer's own as "you"), the author and the text made safe like any
 outside text. The customer's T key opens a prompt (platforms/keys.py); Enter sends `{"type": "chat", "text": …}`,
 and the message is shown only when the gateway sends it back.
+
+Monitors (issue #17): the consultant picks which screen to see (channels.py, `screen.select`); with more than one,
+the customer is told which one whenever that changes, and the status line names it ("may view screen 2/2").
+
+Clipboard (issue #17): channel 4 goes to `ClipboardTransfers` (clipboard_transfers.py) past the channels' scope
+gate; a request for the customer's clipboard waits for S or D here, and is cancelled when the consultant leaves or
+the `clipboard` scope is taken back (a `scopes` message), after which nothing is sent on channel 4.
+
+Files (issue #17): channel 5 goes to `FileTransfers` (filetransfer/transfers.py) past the same gate; each file waits
+for the customer's A, F (a folder typed at a prompt) or R. The `files` scope taken back, the session's end and the
+agent's exit delete every partial file; `attached` says the largest file allowed (`file_max_bytes`).
 """
 
 from __future__ import annotations
@@ -36,6 +47,7 @@ import random
 import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import websockets
@@ -43,6 +55,8 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from . import endings, scopes as scope_rules
 from .channels import Channels
+from .clipboard_transfers import ClipboardTransfers
+from .filetransfer.transfers import DEFAULT_MAX_BYTES, FileTransfers
 from .messages import Messages
 from .platforms.keys import MESSAGE_LIMIT
 from .status import StatusLine, scope_names
@@ -100,7 +114,7 @@ class SessionEnded(Exception):
 
 class Agent:
     def __init__(self, *, gateway: str, code: str, grace_seconds: float = 30.0, status: StatusLine | None = None,
-                 messages: Messages | None = None) -> None:
+                 messages: Messages | None = None, files_dir: Path | None = None, home: Path | None = None) -> None:
         self.gateway = gateway
         self.code = code
         self.grace_seconds = grace_seconds
@@ -131,6 +145,17 @@ class Agent:
         self.chatting = False  # a chat message came: the status line offers T
         self._chat_sent = False  # the customer wrote from here (T): no hint needed
         self.draft: str | None = None  # the chat message being typed (the prompt is open), as the key thread said
+        # Clipboard text both ways (#17): channel 4 under the `clipboard` scope, each transfer shown here; the S and
+        # D keys answer a consultant's request for the clipboard (clipboard_transfers.py).
+        self.clipboard = ClipboardTransfers(send=self.send, status=self.status, messages=self.messages,
+                                            consultant=lambda: self.consultant, allowed=self._clipboard_allowed,
+                                            on_change=self._show)
+        self.monitor: tuple[int, int] | None = None  # the screen the consultant sees, and how many there are (#17)
+        # Files both ways (#17): channel 5 under the `files` scope, each file the customer's decision (A, F, R).
+        self.files = FileTransfers(send=self.send, say=self.status.say, changed=self._show, messages=self.messages,
+                                   home=home or Path.home(), folder=files_dir,
+                                   who=lambda: printable(self.consultant or "?"), connected=lambda: self._ws is not None)
+        self.prompt = "chat.prompt"  # what the open prompt asks: a chat message, or a folder for a file
 
     # --- sending -------------------------------------------------------------------------------------------------
     async def send(self, data: bytes) -> None:
@@ -148,6 +173,7 @@ class Agent:
     async def run(self) -> int:
         self._loop = asyncio.get_running_loop()
         ticker = asyncio.create_task(self._tick())
+        self.files.sweep()  # what a previous agent, killed mid-transfer, left in the default folder
         connection = asyncio.create_task(self._connect_until_ended())
         ending = asyncio.create_task(self._ending.wait())
         try:
@@ -162,6 +188,8 @@ class Agent:
             self._close_channels()
             ticker.cancel()
             self._cancel_observers_timer()
+            self.clipboard.close()
+            self.files.stop_all("ended", final=True)
             log.info("the session is over for this agent (exit %d): %s", ended.exit_code, ended)
             self.status.close()
             for line in ended.ending.lines:
@@ -251,9 +279,15 @@ class Agent:
             self._attached_at = time.monotonic()
             if self.channels is None:
                 self.scopes = scope_rules.normalise(control.get("scopes"))
-                self.channels = Channels(send=self.send, scopes=self.scopes, mirror=self.status.mirror)
+                self.channels = Channels(send=self.send, scopes=self.scopes, mirror=self.status.mirror,
+                                         on_monitor=self._monitor_shared)
                 if self._ending.is_set():
                     self.channels.close_local()
+                self.channels.clipboard = self.clipboard
+                self.channels.files = self.files
+                limit = control.get("file_max_bytes")
+                self.files.max_bytes = limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 \
+                    else DEFAULT_MAX_BYTES
             self.consultant = control.get("consultant") or self.consultant
             self._expect_observers()
             self._set_state("state.waiting")
@@ -265,14 +299,20 @@ class Agent:
                 self._hinted = True
                 self.status.say(self.messages("hint.take_back_control"))
             await self.channels.peer_joined()
+            if scope_rules.allows(self.scopes, scope_rules.FILES):
+                await self.files.peer_joined()  # a file being sent is offered again: the console says from where
         elif kind == "peer_left" and self.channels is not None:
             self.channels.peer_left()
+            self.clipboard.consultant_left()
             self._set_state("state.left")
         elif kind == "scopes" and self.channels is not None:
             # The customer took a scope back: from here on the agent refuses its frames too. Never wider than the
             # consent allowed at `attached` plus what the customer approved since (a step-up request shown here).
             if self._set_scopes(scope_rules.narrowed(self.scopes | self.approved_step_up, control.get("scopes")),
                                 what="changed the scopes"):
+                self.clipboard.scopes_changed()  # without `clipboard`: a request waiting here is cancelled
+                if not scope_rules.allows(self.scopes, scope_rules.FILES):
+                    self.files.stop_all("scope")  # every partial file deleted, nothing more sent on channel 5
                 self._show()
         elif kind == "scope_request" and self.channels is not None:
             self._on_scope_request(control)
@@ -324,9 +364,40 @@ class Agent:
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._set_draft, draft)
 
-    def _set_draft(self, draft: str | None) -> None:
-        self.draft = draft
+    def _set_draft(self, draft: str | None, prompt: str = "chat.prompt") -> None:
+        self.draft, self.prompt = draft, prompt
         self._show()
+
+    # --- files (#17) ---------------------------------------------------------------------------------------------
+    def file_key(self, key: str) -> bool:
+        """A, F or R from the key thread: whether it opens the folder prompt (F while a file is offered); else the
+        key is answered on the loop (nothing when no file waits)."""
+        if self.files.wants_folder(key):
+            return True
+        self._on_loop(self.files.on_key(key))
+        return False
+
+    def file_folder(self, typed: str) -> None:
+        """The folder typed at F's prompt (Enter), from the key thread."""
+        self._on_loop(self.files.choose_folder(typed))
+
+    def show_folder_draft(self, draft: str | None) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._set_draft, draft, "files.folder_prompt")
+
+    def _on_loop(self, coroutine) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            coroutine.close()
+            return
+
+        def start() -> None:
+            task = loop.create_task(coroutine)
+            self._texts.add(task)
+            task.add_done_callback(self._texts.discard)
+
+        loop.call_soon_threadsafe(start)
 
     def send_chat(self, text: str) -> None:
         """The customer's message (Enter in the prompt), from the key thread: sent to the gateway, which posts it as
@@ -347,6 +418,19 @@ class Agent:
         if not await self._send_text({"type": "chat", "text": text}):
             log.warning("a chat message of %d characters could not be sent", len(text))
             self.status.say(self.messages("chat.unsent"))
+
+    # --- which screen the consultant sees (#17) ---------------------------------------------------------------------
+    def _monitor_shared(self, monitor, count: int) -> None:
+        """The consultant sees `monitor` (of `count`) from now on: with more than one, the customer is told which
+        whenever it changes, and the status line keeps it ("screen 2/2")."""
+        shown = (monitor.index, count)
+        if count > 1 and shown != self.monitor:
+            log.info("the consultant now sees screen %d of %d (%dx%d)", monitor.index, count, monitor.width,
+                     monitor.height)
+            self.status.say(self.messages("monitor.shared", index=monitor.index, count=count, width=monitor.width,
+                                          height=monitor.height))
+        self.monitor = shown
+        self._show()
 
     # --- observers (supervisors watching, view only) -------------------------------------------------------------
     def _on_observers(self, observers) -> None:
@@ -546,6 +630,12 @@ class Agent:
         finally:
             await ws.close()
 
+    def _clipboard_allowed(self) -> bool:
+        """Whether channel 4 may carry anything now: the consent includes `clipboard` and the channels are open."""
+        channels = self.channels
+        return (channels is not None and not channels.closed.is_set()
+                and scope_rules.allows(self.scopes, scope_rules.CLIPBOARD))
+
     def _set_state(self, state: str) -> None:
         self._state = state
         self._show()
@@ -555,7 +645,8 @@ class Agent:
         self.status.show(consultant=self.consultant, connected_since=self.connected_since, scopes=self.scopes,
                          state=self._state, request=pending.scopes if pending is not None else None,
                          observers=self.observers, more_observers=self.more_observers, chat=self.chatting,
-                         draft=self.draft)
+                         draft=self.draft, monitor=self.monitor, clipboard=self.clipboard.waiting,
+                         files=self.files.keys_hint(), prompt=self.prompt)
 
     async def _tick(self) -> None:
         while True:

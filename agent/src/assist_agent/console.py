@@ -5,8 +5,8 @@ from __future__ import annotations
 from . import framing
 from .tiles import ScreenDecoder
 
-__all__ = ["ScreenDecoder", "hello", "resize", "screen_start", "screen_stop", "keystrokes", "pointer_move",
-           "pointer_button", "key", "scroll", "decode"]
+__all__ = ["ScreenDecoder", "hello", "resize", "screen_start", "screen_stop", "screen_select", "keystrokes",
+           "pointer_move", "pointer_button", "key", "scroll", "decode"]
 
 decode = framing.decode
 
@@ -25,6 +25,11 @@ def screen_start(max_fps: float | None = None) -> bytes:
 
 def screen_stop() -> bytes:
     return framing.control("screen.stop")
+
+
+def screen_select(monitor) -> bytes:
+    """Show the agent's monitor number `monitor` (as its hello lists them) instead (issue #17)."""
+    return framing.control("screen.select", monitor=monitor)
 
 
 def keystrokes(data: bytes | str) -> bytes:

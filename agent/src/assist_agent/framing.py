@@ -14,7 +14,10 @@ CONTROL = 0
 TERMINAL = 1
 SCREEN = 2
 INPUT = 3
-CHANNEL_NAMES = {CONTROL: "control", TERMINAL: "terminal", SCREEN: "screen", INPUT: "input"}
+CLIPBOARD = 4  # clipboard text, either way, under the `clipboard` scope (#17)
+FILES = 5  # file transfers, either way, under the `files` scope (#17)
+CHANNEL_NAMES = {CONTROL: "control", TERMINAL: "terminal", SCREEN: "screen", INPUT: "input", CLIPBOARD: "clipboard",
+                 FILES: "files"}
 
 
 class FrameError(ValueError):

@@ -132,6 +132,11 @@ class Injector:
         if not self._closed.is_set():
             self._queue.put(event)
 
+    def move_origin(self, origin: tuple[int, int]) -> None:
+        """Pointer coordinates are relative to `origin` (the shared monitor's top-left corner, issue #17) for the
+        events after this call; those before it keep the monitor they were meant for."""
+        self._queue.put(("origin", origin))
+
     def release_all(self) -> None:
         """Let go of every key still held down, after the events before it (a modifier never sticks when the
         consultant leaves)."""
@@ -147,7 +152,9 @@ class Injector:
         while True:
             item = self._queue.get()
             try:
-                if item == "release_all":
+                if isinstance(item, tuple):  # ("origin", (left, top)): the consultant picked another monitor
+                    self._origin = item[1]
+                elif item == "release_all":
                     self._keyboard.release_all()
                 elif item == "finish":
                     self._keyboard.release_all()

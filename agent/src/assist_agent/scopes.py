@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from . import framing
 
-VIEW, CONTROL = "view", "control"
-KNOWN = (VIEW, CONTROL)
+VIEW, CONTROL, FILES, CLIPBOARD = "view", "control", "files", "clipboard"
+KNOWN = (VIEW, CONTROL, FILES, CLIPBOARD)
+# The scope each channel's frames need, either way (the terminal's and input's only from the console, below).
+_CHANNEL_SCOPES = {framing.CLIPBOARD: CLIPBOARD, framing.FILES: FILES}
 
 
 def normalise(scopes) -> frozenset[str]:
@@ -29,6 +31,11 @@ def may_act(scopes: frozenset[str]) -> bool:
     return CONTROL in scopes
 
 
+def allows(scopes: frozenset[str], scope: str) -> bool:
+    """Whether the consent includes `scope`; every scope stands on `view` (without it there is no access)."""
+    return scope in scopes and VIEW in scopes
+
+
 def channels_offered(scopes: frozenset[str]) -> list[str]:
     """The channels named in the agent's hello: what this consent lets the consultant use."""
     offered = []
@@ -36,6 +43,7 @@ def channels_offered(scopes: frozenset[str]) -> list[str]:
         offered += ["terminal", "screen"]
     if may_act(scopes):
         offered.append("input")
+    offered += [framing.CHANNEL_NAMES[channel] for channel, scope in _CHANNEL_SCOPES.items() if allows(scopes, scope)]
     return offered
 
 
@@ -47,6 +55,8 @@ def refusal(channel: int, scopes: frozenset[str]) -> str | None:
         return "the customer's consent allows viewing only"
     if channel == framing.SCREEN:
         return "the screen channel is one-way (agent to console)"
+    if channel in _CHANNEL_SCOPES and not allows(scopes, _CHANNEL_SCOPES[channel]):
+        return f"the customer's consent does not include {_CHANNEL_SCOPES[channel]}"
     if channel not in framing.CHANNEL_NAMES:
         return f"unknown channel {channel}"
     return None

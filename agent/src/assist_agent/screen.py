@@ -14,34 +14,32 @@ import time
 from collections.abc import Awaitable, Callable
 
 from . import framing, tiles
+from .monitors import Monitor, from_mss
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_FPS = 15.0
 MAX_FPS = 30.0
 
 
-def primary_monitor(sct) -> dict:
-    """The first physical monitor (index 1); index 0 is the union of all of them."""
-    return sct.monitors[1] if len(sct.monitors) > 1 else sct.monitors[0]
-
-
-def screen_size() -> dict | None:
-    """{left, top, width, height} of the captured monitor, or None when no screen can be captured."""
+def list_monitors() -> tuple[Monitor, ...]:
+    """The monitors this computer can share (monitors.py), or none when no screen can be captured."""
     try:
         import mss
 
         with mss.mss() as sct:
-            monitor = primary_monitor(sct)
-            return {key: monitor[key] for key in ("left", "top", "width", "height")}
+            return from_mss(sct.monitors)
     except Exception as error:  # no display, no permission: the screen channel is simply not offered
         log.info("no screen to capture: %s", error)
-        return None
+        return ()
 
 
 class ScreenStreamer:
-    def __init__(self, *, send: Callable[[bytes], Awaitable[None]], loop: asyncio.AbstractEventLoop,
+    def __init__(self, *, send: Callable[[bytes], Awaitable[None]], loop: asyncio.AbstractEventLoop, monitor: Monitor,
                  max_fps: float = DEFAULT_MAX_FPS) -> None:
         self._send = send
+        self._monitor = monitor
+        self._switch: tuple[Monitor, bytes] | None = None  # the consultant's next monitor, and what announces it
+        self._switch_lock = threading.Lock()
         self._loop = loop
         self._interval = 1.0 / max(1.0, min(float(max_fps), MAX_FPS))
         self._stop = threading.Event()
@@ -54,6 +52,18 @@ class ScreenStreamer:
         """Thread-safe and immediate: no capture starts after this returns, none is sent after the current one."""
         self._stop.set()
 
+    def switch(self, monitor: Monitor, announce: bytes) -> None:
+        """From the next frame on, capture `monitor`: `announce` (the `screen.selected` message) goes out right
+        before its first frame, which is a full one, and no tile of the previous monitor goes out after it. The
+        socket and the thread stay as they are."""
+        with self._switch_lock:
+            self._switch = (monitor, announce)
+
+    def _take_switch(self) -> tuple[Monitor, bytes] | None:
+        with self._switch_lock:
+            switch, self._switch = self._switch, None
+        return switch
+
     @property
     def running(self) -> bool:
         return self._thread.is_alive() and not self._stop.is_set()
@@ -63,14 +73,19 @@ class ScreenStreamer:
 
         try:
             with mss.mss() as sct:
-                monitor = primary_monitor(sct)
+                monitor = self._monitor.region()
                 previous = None
                 seq = 0
                 next_at = time.monotonic()
                 while not self._stop.is_set():
+                    announce = []
+                    switch = self._take_switch()
+                    if switch is not None:  # a whole frame of the new monitor, after the message that names it
+                        monitor, previous, announce = switch[0].region(), None, [switch[1]]
                     shot = sct.grab(monitor)
                     current = tiles.as_pixels(shot.raw, shot.width, shot.height).copy()
                     messages = [framing.encode(framing.SCREEN, m) for m in tiles.encode_update(seq, current, previous)]
+                    messages = announce + messages
                     if messages and not self._deliver(messages):
                         return
                     if messages:

@@ -21,10 +21,11 @@ import time
 import unicodedata
 
 from .messages import Messages
+from .scopes import KNOWN as KNOWN_SCOPES
 from .terminal_text import OUTSIDE_TEXT_LIMIT, printable
 
 ESC = "\x1b"
-SCOPE_ORDER = ("view", "control", "files")
+SCOPE_ORDER = KNOWN_SCOPES
 SAVE_CURSOR, RESTORE_CURSOR = ESC + "7", ESC + "8"
 
 
@@ -120,20 +121,29 @@ def watched_text(observers, say: Messages, *, more: int = 0, width: int | None =
 
 def describe(*, consultant: str | None, connected_since: float | None, scopes, now: float,
              state: str = "state.connected", messages: Messages | None = None, width: int | None = None,
-             request=None, observers=(), more_observers: int = 0, chat: bool = False) -> str:
+             request=None, observers=(), more_observers: int = 0, chat: bool = False,
+             monitor: tuple[int, int] | None = None, clipboard: bool = False, files: str | None = None) -> str:
     """The status line, at most `width` columns wide: the end is cut, never the way to end the session. With
     `request` (the scopes of a step-up request waiting for the customer), the keys that answer it come just before
     the way to end; with `chat` (a chat message has come), the key that opens the message prompt, just before it.
     With `observers` (supervisors watching, and `more_observers` not named), who watches comes before those: it gets
-    at least half of what is left, its names cut if need be, before the rest is cut."""
+    at least half of what is left, its names cut if need be, before the rest is cut. With `monitor` (the shared
+    screen's number and how many there are) and more than one screen, what is allowed names the one seen ("may view
+    screen 2/2, control"), first, so it is cut last."""
     say = messages or Messages("en")
     scope_text = scope_names(scopes, say) or say("status.none")
+    if monitor and monitor[1] > 1 and "view" in scopes:
+        scope_text = ", ".join([say("status.monitor", index=monitor[0], count=monitor[1]),
+                                *filter(None, [scope_names(set(scopes) - {"view"}, say)])])
     who = say("status.consultant", who=printable(consultant)) if consultant else say("status.nobody")
     state_text = say.get(state, printable(state))
     # Most important first: a narrow window loses the clock, then the end of the rest, never the way to end.
     facts = [f"[{state_text}] {who}", say("status.allowed", scopes=scope_text), elapsed_text(connected_since, now)]
     hotkey = say("status.hotkey")
+    # `clipboard`: a consultant's request for the clipboard waits for S or D, offered with the step-up's keys.
     tail = " | ".join([*([say("status.request", scopes=scope_names(request, say))] if request else []),
+                       *([say("status.clipboard")] if clipboard else []),
+                       *([files] if files else []),  # a file waits for the customer: its keys ("file? A/F/R")
                        *([say("status.chat")] if chat else []), hotkey])
     watched = observers or more_observers
     if width is None:
@@ -156,11 +166,12 @@ def describe(*, consultant: str | None, connected_since: float | None, scopes, n
     return f"{cut_to_width(' | '.join(facts[:2]), room)} | {tail}"
 
 
-def prompt_line(draft: str, messages: Messages | None = None, width: int | None = None) -> str:
+def prompt_line(draft: str, messages: Messages | None = None, width: int | None = None,
+                prompt_key: str = "chat.prompt") -> str:
     """The open chat prompt and the message typed so far, at most `width` columns: the end of a long message shows
     (its start cut, "…"); in a window too narrow for the prompt's words and ten characters, only the text."""
     say = messages or Messages("en")
-    prompt, draft = say("chat.prompt"), printable(draft, limit=len(draft) + 1)
+    prompt, draft = say(prompt_key), printable(draft, limit=len(draft) + 1)
     if width is None:
         return prompt + draft
     room = width - display_width(prompt)
@@ -264,7 +275,9 @@ class StatusLine:
 
     # --- what is shown -------------------------------------------------------------------------------------------
     def show(self, *, consultant, connected_since, scopes, state: str, request=None, observers=(),
-             more_observers: int = 0, chat: bool = False, draft: str | None = None) -> None:
+             more_observers: int = 0, chat: bool = False, draft: str | None = None,
+             monitor: tuple[int, int] | None = None, clipboard: bool = False, files: str | None = None,
+             prompt: str = "chat.prompt") -> None:
         """The status line; `request`: the scopes of a step-up request waiting for the customer's Y or N;
         `observers`: the supervisors watching (and `more_observers` not named); `chat`: offer T. With `draft` (the
         customer is typing a chat message) the message prompt takes the status row's place until it closes."""
@@ -272,21 +285,23 @@ class StatusLine:
             self._ensure_split()
             cols, rows = self._size
             if draft is not None:  # the prompt, bold, and a block where the next letter goes
-                line = f"{ESC}[1m{prompt_line(draft, self.messages, width=cols - 2)}{ESC}[0m{ESC}[7m {ESC}[0m"
+                line = f"{ESC}[1m{prompt_line(draft, self.messages, cols - 2, prompt)}{ESC}[0m{ESC}[7m {ESC}[0m"
             else:
                 line = describe(consultant=consultant, connected_since=connected_since, scopes=scopes,
                                 now=time.monotonic(), state=state, messages=self.messages, width=cols - 1,
-                                request=request, observers=observers, more_observers=more_observers, chat=chat)
+                                request=request, observers=observers, more_observers=more_observers, chat=chat,
+                                monitor=monitor, clipboard=clipboard, files=files)
                 line = f"{ESC}[7m{line}{ESC}[0m"
             self._stream.write(f"{SAVE_CURSOR}{ESC}[{rows};1H{ESC}[0m{ESC}[2K{line}{RESTORE_CURSOR}")
             self._stream.flush()
             return
         if draft is not None:  # off a terminal: the prompt once, not each letter
-            plain = self.messages("chat.prompt").rstrip()
+            plain = self.messages(prompt).rstrip()
         else:
             plain = describe(consultant=consultant, connected_since=None, scopes=scopes, now=0, state=state,
                              messages=self.messages, request=request, observers=observers,
-                             more_observers=more_observers, chat=chat)
+                             more_observers=more_observers, chat=chat, monitor=monitor, clipboard=clipboard,
+                             files=files)
         if plain != self._last_plain:  # the clock alone does not earn a new line
             self._last_plain = plain
             if self._mirrored_anything:

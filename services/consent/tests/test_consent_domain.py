@@ -206,6 +206,8 @@ def test_cut_requests_are_one_per_holder_and_wait_for_its_latest_lease():
         ("bg", ["view", "control"], "преглед и управление"),
         ("en", ["view"], "view only"),
         ("en", ["control"], "view and control"),
+        ("en", ["view", "files", "clipboard"], "view, file transfer and clipboard"),
+        ("bg", ["view", "control", "files"], "преглед, управление и прехвърляне на файлове"),
     ],
 )
 def test_the_statement_says_what_was_consented_to_in_one_line(lang, scopes, phrase):

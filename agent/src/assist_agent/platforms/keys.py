@@ -1,11 +1,12 @@
 """The customer's keys, read from the agent's own terminal (never from the consultant's channels): the kill switch,
 C, which takes `control` back while the session goes on, Y / N, which answer a consultant's step-up request
-(the agent acts on them only while one is pending), and T, which opens a one-line prompt for a chat message.
+(the agent acts on them only while one is pending), T, which opens a one-line prompt for a chat message, and S / D,
+which send the customer's clipboard text to the consultant who asked for it, or refuse (only while one asks).
 
 While that prompt is open (`KeyWatcher.typing`) the keys are the message's: printable characters (Cyrillic too)
 are added, Backspace deletes the last one, Enter sends (an empty message closes the prompt, nothing is sent), Esc
-cancels. Q, C, Y, N and T do nothing else then; Ctrl-Q and Ctrl-C still end the session. Cursor and function keys
-(escape sequences) are skipped whole, in both modes: the right arrow, ESC [ C, is not the C key.
+cancels. Q, C, Y, N, T, S and D do nothing else then; Ctrl-Q and Ctrl-C still end the session. Cursor and function
+keys (escape sequences) are skipped whole, in both modes: the right arrow, ESC [ C, is not the C key.
 
 On a POSIX terminal the agent puts stdin in cbreak mode: single keys arrive at once (as bytes: a letter of more than
 one UTF-8 byte may come in two reads, the decoder keeps the first half) and Ctrl-C still raises SIGINT. On Windows,
@@ -26,6 +27,13 @@ CONTROL_KEYS = {"c", "C"}  # take `control` back; the session goes on
 APPROVE_KEYS = {"y", "Y"}  # allow the pending step-up request
 REFUSE_KEYS = {"n", "N"}  # refuse it
 CHAT_KEYS = {"t", "T"}  # open the prompt for a chat message
+# A consultant's request for the clipboard's text: keys of their own, so that a step-up request (Y/N) waiting at the
+# same time is never answered by the key meant for the clipboard, or the other way round.
+CLIPBOARD_SEND_KEYS = {"s", "S"}  # send the clipboard's text
+CLIPBOARD_REFUSE_KEYS = {"d", "D"}  # refuse
+# A file offered to the customer, or asked of them (#17): A saves (or sends) it, F opens a prompt for the folder to
+# save it in (Enter saves there, Esc goes back to the question), R refuses it. Keys of their own, as the clipboard's.
+FILE_KEYS = {"a", "A", "f", "F", "r", "R"}
 ENTER_KEYS = {"\r", "\n"}
 BACKSPACE_KEYS = {"\x7f", "\x08"}
 ESC = "\x1b"
@@ -37,7 +45,12 @@ class KeyWatcher:
     def __init__(self, on_hotkey: Callable[[], None], on_control: Callable[[], None] = lambda: None, *,
                  on_approve: Callable[[], None] = lambda: None, on_refuse: Callable[[], None] = lambda: None,
                  on_chat: Callable[[str], None] | None = None,
-                 on_draft: Callable[[str | None], None] = lambda draft: None) -> None:
+                 on_draft: Callable[[str | None], None] = lambda draft: None,
+                 on_clipboard_send: Callable[[], None] = lambda: None,
+                 on_clipboard_refuse: Callable[[], None] = lambda: None,
+                 on_file: Callable[[str], bool] = lambda key: False,
+                 on_folder: Callable[[str], None] = lambda folder: None,
+                 on_folder_draft: Callable[[str | None], None] = lambda draft: None) -> None:
         """`on_chat(text)`: the customer's message, stripped, 1..MESSAGE_LIMIT characters (without it, T does
         nothing); `on_draft(text)`: the prompt's text after each key while it is open, None once it closed."""
         self._on_hotkey = on_hotkey
@@ -46,6 +59,14 @@ class KeyWatcher:
         self._on_refuse = on_refuse
         self._on_chat = on_chat
         self._on_draft = on_draft
+        self._on_clipboard_send = on_clipboard_send
+        self._on_clipboard_refuse = on_clipboard_refuse
+        # `on_file(key)`: A, F or R for a file; True when F opened the folder prompt (a file waits for a folder),
+        # whose text goes to `on_folder` at Enter and, while typed, to `on_folder_draft` (None once it closed).
+        self._on_file = on_file
+        self._on_folder = on_folder
+        self._on_folder_draft = on_folder_draft
+        self.folder_prompt = False  # the open prompt is the folder's, not a chat message
         self.draft: str | None = None  # the message being typed, while the prompt is open
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._restore: Callable[[], None] | None = None
@@ -129,9 +150,17 @@ class KeyWatcher:
             self._on_approve()
         elif key in REFUSE_KEYS:
             self._on_refuse()
+        elif key in CLIPBOARD_SEND_KEYS:
+            self._on_clipboard_send()
+        elif key in CLIPBOARD_REFUSE_KEYS:
+            self._on_clipboard_refuse()
         elif key in CHAT_KEYS and self._on_chat is not None:
             self.draft = ""
             self._on_draft(self.draft)
+        elif key in FILE_KEYS:
+            if self._on_file(key):
+                self.draft, self.folder_prompt = "", True
+                self._on_folder_draft(self.draft)
         elif key in HOTKEYS:
             self._on_hotkey()
             return True
@@ -144,10 +173,10 @@ class KeyWatcher:
             self._on_hotkey()
             return True
         if key in ENTER_KEYS:
-            text = self.draft.strip()
+            text, folder = self.draft.strip(), self.folder_prompt
             self._close_prompt()
             if text:
-                self._on_chat(text)
+                (self._on_folder if folder else self._on_chat)(text)
             return False
         if key == ESC:
             self._close_prompt()
@@ -155,16 +184,20 @@ class KeyWatcher:
         if key in BACKSPACE_KEYS:
             if self.draft:
                 self.draft = self.draft[:-1]
-                self._on_draft(self.draft)
+                self._drafted(self.draft)
             return False
         if key.isprintable() and len(self.draft) < MESSAGE_LIMIT:
             self.draft += key
-            self._on_draft(self.draft)
+            self._drafted(self.draft)
         return False  # any other control key, or past the limit: nothing
+
+    def _drafted(self, draft: str | None) -> None:
+        (self._on_folder_draft if self.folder_prompt else self._on_draft)(draft)
 
     def _close_prompt(self) -> None:
         self.draft = None
-        self._on_draft(None)
+        self._drafted(None)
+        self.folder_prompt = False
 
 
 def _skip_sequence(chunk: str, index: int) -> int:

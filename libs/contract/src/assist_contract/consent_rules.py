@@ -9,7 +9,10 @@ from collections.abc import Iterable
 
 from assist_platform.endings import REASONS as REVOKE_REASONS
 
-SCOPES = ("view", "control")
+# `view` sees the screen and the terminal; `control` drives them; `files` sends and takes files, each approved by the
+# customer; `clipboard` sends and takes clipboard text, each transfer shown to the customer (#17). Every scope but
+# `view` stands on `view`: without it there is no access at all.
+SCOPES = ("view", "control", "files", "clipboard")
 ENDPOINTS = ("agent", "consultant", "observer")  # an observer: a supervisor watching, view only (#16)
 LANGUAGES = ("bg", "en")
 DEFAULT_LANGUAGE = "bg"
@@ -28,7 +31,8 @@ def normalize_scopes(scopes: Iterable[str]) -> list[str]:
 
 def scopes_after_withdrawal(scopes: Iterable[str], scope: str) -> list[str]:
     """What the consent still allows once `scope` is withdrawn, in canonical order. Withdrawing `view` withdraws
-    everything: `control` stands on `view` (driving a computer one cannot see), so no access is left."""
+    everything: the other scopes stand on `view` (driving or sending files to a computer one cannot see), so no
+    access is left."""
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}; allowed: {list(SCOPES)}")
     if scope == "view":

@@ -110,6 +110,21 @@ def cut_wait_seconds(*, lease_expires_at: datetime, now: datetime, margin_second
     return seconds_until(lease_expires_at, now=now) + margin_seconds
 
 
+_SCOPE_WORDS_EN = {"view": "view", "control": "control", "files": "file transfer", "clipboard": "clipboard"}
+_SCOPE_WORDS_BG = {"view": "преглед", "control": "управление", "files": "прехвърляне на файлове",
+                   "clipboard": "клипборд"}
+
+
+def _access_words(scopes: set[str], words: dict[str, str], *, only: str) -> str:
+    """"view only" for `view` alone, else the scopes in canonical order ("view, control and file transfer"); every
+    scope stands on `view`, so it is named even where an old consent listed `control` alone."""
+    named = [words[scope] for scope in SCOPES if scope in scopes or scope == "view"]
+    if named == [words["view"]]:
+        return only
+    joiner = " и " if words is _SCOPE_WORDS_BG else " and "
+    return joiner.join([", ".join(named[:-1]), named[-1]]) if len(named) > 1 else ", ".join(named)
+
+
 def consent_statement(
     *,
     customer_name: str,
@@ -120,16 +135,16 @@ def consent_statement(
     lang: str,
 ) -> str:
     """One plain sentence saying what the customer consented to, in the language of the terms."""
-    scopes = list(scopes)
+    scopes = set(scopes)
     until = as_utc(expires_at).strftime("%Y-%m-%d %H:%M UTC")
     if lang == "bg":
-        access = "преглед и управление" if "control" in scopes else "само преглед"
+        access = _access_words(scopes, _SCOPE_WORDS_BG, only="само преглед")
         return (
             f"{customer_name} дава съгласие консултантът да има отдалечен достъп ({access}) до компютъра му "
             f"за сесия {session_id} според условия версия {terms_version}, само за времето на консултацията "
             f"и най-късно до {until}, с право да я прекрати по всяко време."
         )
-    access = "view and control" if "control" in scopes else "view only"
+    access = _access_words(scopes, _SCOPE_WORDS_EN, only="view only")
     return (
         f"{customer_name} consents to the consultant's remote access ({access}) to the customer's computer "
         f"for session {session_id} under terms version {terms_version}, for the consultation only and until "

@@ -10,7 +10,7 @@ from assist_platform.problem_docs import document_problems
 from assist_platform.runtime import ServiceRuntime
 from fastapi import FastAPI
 
-from .api import audit, auth, chat, customer, downloads, finance, staff_routes
+from .api import audit, auth, chat, customer, downloads, files, finance, staff_routes
 from .domain import AGENT_LOST_ENDING, CUSTOMER_ENDING
 from .edge import TrustedProxyMiddleware
 from .identity import staff_of_token, still_signed_in
@@ -41,8 +41,8 @@ def build_relay_hub(settings: Settings, runtime: ServiceRuntime) -> RelayHub:
         # The agent speaks for the customer: its code proved it, so its `end_session` is the customer's terminate.
         await end_session_everywhere(runtime=runtime, relay_hub=hub, session_id=session_id, ending=CUSTOMER_ENDING)
 
-    async def customer_takes_control_back_at_the_agent(session_id: str) -> None:
-        await withdraw_scope_everywhere(runtime=runtime, relay_hub=hub, session_id=session_id, scope="control",
+    async def customer_takes_a_scope_back_at_the_agent(session_id: str, scope: str) -> None:
+        await withdraw_scope_everywhere(runtime=runtime, relay_hub=hub, session_id=session_id, scope=scope,
                                         ending=CUSTOMER_ENDING, actor="customer")
 
     async def customer_answers_at_the_agent(session_id: str, request_id: str, approve: bool) -> None:
@@ -55,7 +55,7 @@ def build_relay_hub(settings: Settings, runtime: ServiceRuntime) -> RelayHub:
         await end_session_everywhere(runtime=runtime, relay_hub=hub, session_id=session_id, ending=AGENT_LOST_ENDING)
 
     hub.end_session_from_agent = customer_ends_from_agent
-    hub.withdraw_control_from_agent = customer_takes_control_back_at_the_agent
+    hub.withdraw_scope_from_agent = customer_takes_a_scope_back_at_the_agent
     hub.decide_scopes_from_agent = customer_answers_at_the_agent
     hub.post_chat_from_agent = customer_writes_at_the_agent
     hub.end_session_agent_lost = agent_lost
@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(HeaderLimitMiddleware, max_header_bytes=settings.max_header_bytes)
     app.add_middleware(SecurityHeadersMiddleware)  # outside the limits: their 413 and 431 carry the headers too
-    for module in (auth, customer, chat, staff_routes, finance, audit):
+    for module in (auth, customer, chat, files, staff_routes, finance, audit):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(hub.router)
     app.include_router(downloads.router)

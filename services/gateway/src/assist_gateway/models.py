@@ -10,6 +10,7 @@ from datetime import datetime
 from assist_platform.envelope import utcnow
 from assist_platform.audit import AUDIT_TABLES
 from assist_platform.outbox import PLATFORM_TABLES
+from sqlalchemy import BigInteger
 from sqlmodel import Field, SQLModel
 
 
@@ -56,10 +57,32 @@ class SessionAssignment(SQLModel, table=True):
     assigned_at: datetime = Field(default_factory=utcnow)
 
 
+class FileTransfer(SQLModel, table=True):
+    """A file transfer of a session as the relay saw it (issue #17): what was offered, how far it got, how it ended.
+    The customer's page shows these (GET /api/v1/sessions/{id}/file-transfers); each outcome is audited too."""
+
+    __tablename__ = "file_transfer"
+
+    session_id: str = Field(primary_key=True, max_length=64)
+    transfer_id: str = Field(primary_key=True, max_length=36)  # chosen by the sender: unique within its session only
+    direction: str = Field(max_length=20)  # to_customer | from_customer
+    name: str = Field(max_length=255)  # as offered (the agent saves it under a safe name)
+    size: int = Field(sa_type=BigInteger)
+    sha256: str = Field(max_length=64)  # the offer's
+    received_sha256: str | None = Field(default=None, max_length=64)  # the receiver's, at `file.done`
+    bytes_done: int = Field(default=0, sa_type=BigInteger)
+    status: str = Field(max_length=20)  # offered | sending | done | refused | cancelled | failed
+    reason: str | None = Field(default=None, max_length=200)
+    consultant: str = Field(default="", max_length=64)
+    offered_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
 TABLES = (
     StaffAccount.__table__,
     AccessToken.__table__,
     CustomerCredential.__table__,
     SessionAssignment.__table__,
+    FileTransfer.__table__,
     *PLATFORM_TABLES, *AUDIT_TABLES,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from assist_contract.consent import ScopeDecision, ScopeRequestView
@@ -9,7 +10,7 @@ from assist_contract.session import ChatMessage, ChatMessages
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
 from pydantic_core import PydanticCustomError
 
-Scope = Literal["view", "control"]
+Scope = Literal["view", "control", "files", "clipboard"]  # assist_contract.consent_rules.SCOPES
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
@@ -38,7 +39,7 @@ class CustomerIn(BaseModel):
 class ConsentIn(BaseModel):
     accepted: ConsentGiven
     terms_version: str = Field(min_length=1, max_length=100)
-    scopes: list[Scope] = Field(max_length=2, json_schema_extra={"uniqueItems": True})
+    scopes: list[Scope] = Field(max_length=4, json_schema_extra={"uniqueItems": True})
 
     @field_validator("scopes")
     @classmethod
@@ -81,7 +82,7 @@ class ScopeRequestIn(BaseModel):
 
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    scopes: list[Scope] = Field(min_length=1, max_length=2, json_schema_extra={"uniqueItems": True})
+    scopes: list[Scope] = Field(min_length=1, max_length=4, json_schema_extra={"uniqueItems": True})
     reason: str = Field(min_length=1, max_length=500)
 
 
@@ -345,3 +346,25 @@ class DownloadOut(_Reply):
 
 class DownloadsOut(BaseModel):
     files: list[DownloadOut]
+
+
+class FileTransferOut(BaseModel):
+    """A file transfer of the session as the relay saw it (issue #17); `bytes_done` is updated at most once a second."""
+
+    transfer_id: str
+    direction: Literal["to_customer", "from_customer"]
+    name: str = Field(description="the name as offered (the agent saves it under a safe name)")
+    size: int
+    sha256: str = Field(description="the offer's SHA-256")
+    received_sha256: str | None = Field(description="the receiver's, once it has the whole file")
+    bytes_done: int
+    status: Literal["offered", "sending", "done", "refused", "cancelled", "failed"]
+    reason: str | None
+    offered_at: datetime
+    updated_at: datetime
+
+
+class FileTransfersOut(BaseModel):
+    session_id: str
+    max_bytes: int = Field(description="the largest file a transfer may carry (FILE_TRANSFER_MAX_BYTES)")
+    transfers: list[FileTransferOut]

@@ -10,6 +10,7 @@ from typing import Any
 
 from assist_contract.session import SessionView
 from assist_platform.envelope import utcnow
+from assist_platform.audit import append_audit
 from assist_platform.outbox import add_event
 from assist_platform.problems import Problem
 from assist_platform.runtime import ServiceRuntime
@@ -29,6 +30,7 @@ from .commands import (
 )
 from .domain import CONSULTANT, may_end_session, may_post_chat, token_digest
 from .events import observer_joined, observer_left
+from .models import FileTransfer
 from .schemas import HelpRequestIn
 from .staff import StaffIdentity
 
@@ -203,3 +205,62 @@ async def post_chat(runtime: ServiceRuntime, *, session_id: str, text: str, staf
     message = await call(runtime, SESSION_CHAT_POST, {"session_id": session_id, "role": role, "author": author,
                                                       "text": text})
     return message.model_dump(mode="json")
+
+
+# --- file transfers (#17): what the relay saw, for the customer's page and the audit trail ---------------------------
+FILE_OUTCOMES = ("done", "refused", "cancelled", "failed")
+
+
+def _file_detail(row: FileTransfer) -> dict:
+    return {"transfer_id": row.transfer_id, "direction": row.direction, "name": row.name, "size": row.size,
+            "sha256": row.sha256, "received_sha256": row.received_sha256, "status": row.status,
+            "bytes": row.bytes_done, "reason": row.reason, "consultant": row.consultant}
+
+
+async def record_file_offer(database, *, session_id: str, transfer_id: str, direction: str, name: str, size: int,
+                            sha256: str, consultant: str, status: str = "offered", reason: str | None = None,
+                            actor: str = "") -> None:
+    """A transfer offered (an offer again after a drop changes nothing). One the gateway refused at once (over
+    FILE_TRANSFER_MAX_BYTES: `status` "refused") is audited as it is recorded."""
+    row = FileTransfer(session_id=session_id, transfer_id=transfer_id, direction=direction, name=name[:255],
+                       size=size, sha256=sha256, status=status, reason=reason, consultant=consultant[:64])
+    async with database.transaction() as db:
+        if await crud.add_file_transfer(db=db, transfer=row) and status in FILE_OUTCOMES:
+            await append_audit(db, action=f"file.{status}", actor=actor or consultant, session_id=session_id,
+                               detail=_file_detail(row))
+
+
+async def record_file_progress(database, *, session_id: str, transfer_id: str, status: str, bytes_done: int) -> None:
+    """How far an open transfer got (its receiver's `file.accept` and `file.progress`, at most once a second)."""
+    async with database.transaction() as db:
+        await crud.move_open_file_transfers(db=db, session_id=session_id, transfer_id=transfer_id, status=status,
+                                            bytes_done=bytes_done)
+
+
+async def record_file_outcome(database, *, session_id: str, transfer_id: str | None, status: str, actor: str,
+                              reason: str | None = None, received_sha256: str | None = None,
+                              bytes_done: int | None = None) -> int:
+    """How open transfers ended (one, or with `transfer_id` None every open one of the session: the `files` scope
+    taken back, the session's end), each with its audit entry in the same transaction: direction, name, size, the
+    offer's SHA-256 and the receiver's, status, reason, who. A transfer already closed is not touched again. How
+    many were closed."""
+    fields = {"status": status, "reason": reason[:200] if reason else None}
+    if received_sha256 is not None:
+        fields["received_sha256"] = received_sha256
+    if bytes_done is not None:
+        fields["bytes_done"] = bytes_done
+    async with database.transaction() as db:
+        rows = await crud.move_open_file_transfers(db=db, session_id=session_id, transfer_id=transfer_id, **fields)
+        for row in rows:
+            await append_audit(db, action=f"file.{status}", actor=actor, session_id=session_id,
+                               detail=_file_detail(row))
+    return len(rows)
+
+
+async def file_transfers(database, *, session_id: str) -> list[dict]:
+    async with database.session() as db:
+        rows = await crud.file_transfers_of(db=db, session_id=session_id)
+    return [{"transfer_id": row.transfer_id, "direction": row.direction, "name": row.name, "size": row.size,
+             "sha256": row.sha256, "received_sha256": row.received_sha256, "bytes_done": row.bytes_done,
+             "status": row.status, "reason": row.reason, "offered_at": row.offered_at, "updated_at": row.updated_at}
+            for row in rows]

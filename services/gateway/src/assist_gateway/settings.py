@@ -29,6 +29,9 @@ class Settings(PlatformSettings):
     # The older name of CODE_FAILURES_PER_MINUTE (below), read when that is unset.
     code_attempts_per_minute: int = 10
     relay_max_message_bytes: int = 1048576
+    # The largest file a transfer may carry, either way (issue #17): told to both sides in `attached`; an offer over
+    # it is refused and no data past an offer's size is forwarded (relay/files.py).
+    file_transfer_max_bytes: int = Field(default=2 * 1024 ** 3, ge=0)
     # The relay renews its consent leases this often, or more often if consent grants leases shorter than three
     # times this. The lease's length is the consent service's alone (CONSENT_LEASE_SECONDS).
     lease_renew_seconds: float = 1.0

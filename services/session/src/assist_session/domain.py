@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from assist_contract.consent_rules import SCOPES
 from assist_platform.endings import (  # noqa: F401  (the reasons, re-exported for this service)
     ADMIN, AGENT_LOST, CONSULTANT_ENDED, CUSTOMER_TERMINATED, EXPIRED, SUPERVISOR_ENDED, ended_by_of,
 )
@@ -303,7 +304,6 @@ MAX_COMPANY_LENGTH = 200
 MAX_PHONE_LENGTH = 40
 MAX_DESCRIPTION_LENGTH = 4000
 MAX_CONSULTANT_LENGTH = 200
-SCOPES = ("view", "control")
 # One @, something on either side, a dot in the domain, no spaces: the shape, not deliverability.
 _EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _PHONE_PATTERN = re.compile(r"\+?[0-9 ()./-]{3,}")

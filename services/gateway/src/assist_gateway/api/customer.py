@@ -21,6 +21,7 @@ from ..schemas import (
     ScopesOut,
     HelpRequestIn,
     HelpRequestOut,
+    Scope,
     PriceListOut,
     SessionOut,
     SessionReportOut,
@@ -156,7 +157,7 @@ async def terminate(
                    401, 403, 404, 409, 422, 503,
                    s409="The session has ended (`code`: consent_not_in_force): nothing is left to withdraw."))
 async def withdraw_scope(
-    session_id: str, scope: Literal["view", "control"], caller: SessionCallerDep, runtime: RuntimeDep,
+    session_id: str, scope: Scope, caller: SessionCallerDep, runtime: RuntimeDep,
     relay_hub: RelayHubDep, request: Request,
 ) -> ScopesOut:
     """The customer takes back one scope of their consent and the session goes on with the rest. 200 means no

@@ -54,6 +54,10 @@ class Endpoint:
         """Whether the consent lets this endpoint's peer be driven: `control` (view alone is watching)."""
         return "control" in self.scopes
 
+    def allows(self, scope: str) -> bool:
+        """Whether the consent, as this endpoint last heard it, includes `scope` (frames.scope_needed)."""
+        return scope in self.scopes
+
     def narrow(self, scopes) -> bool:
         """Keep only those of this endpoint's scopes that `scopes` allows (a withdrawal: scopes never widen here);
         whether anything was taken away. Synchronous, like a cut: the next frame already meets it."""

@@ -15,11 +15,27 @@ from .session import SessionRelay, peer_there, route
 
 log = logging.getLogger(__name__)
 
-# The first byte of a binary frame is its channel (docs/protocol.md): 1 terminal keystrokes, 3 input events drive
-# the customer's computer, so they need the consent's `control` scope. Bytes index as ints: no allocation per frame.
-CHANNELS_NEEDING_CONTROL = frozenset({1, 3})
-CHANNEL_NAMES = {0: "control", 1: "terminal", 2: "screen", 3: "input"}
+# The first byte of a binary frame is its channel (docs/protocol.md, "Scopes"). From the console, 1 terminal
+# keystrokes and 3 input events drive the customer's computer (`control`); 4 clipboard and 5 files carry the
+# customer's data, either way, under scopes of their own. Bytes index as ints: no allocation per frame.
+SCOPE_NEEDED = {
+    "consultant": {1: "control", 3: "control", 4: "clipboard", 5: "files"},
+    "agent": {4: "clipboard", 5: "files"},
+}
+# Channels only the consultant gets: an observer watches the screen and the terminal, never the customer's data.
+NOT_OBSERVED = frozenset({4, 5})
+CHANNEL_NAMES = {0: "control", 1: "terminal", 2: "screen", 3: "input", 4: "clipboard", 5: "files"}
 VIEW_ONLY_REASON = "the customer's consent allows viewing only"
+
+
+def scope_needed(role: str, data: bytes) -> str | None:
+    """The scope a binary frame of a `role` endpoint needs to pass, or None (the channel needs `view` alone)."""
+    return SCOPE_NEEDED.get(role, {}).get(data[0]) if data else None
+
+
+def refusal_reason(scope: str) -> str:
+    """What the sender of a frame outside the consent is told (docs/protocol.md, `refused`)."""
+    return VIEW_ONLY_REASON if scope == "control" else f"the customer's consent does not include {scope}"
 TEXT_REASON = "text frames are the gateway's alone: they are never forwarded"
 OBSERVER_REASON = "an observer only watches: nothing it sends is forwarded"
 # A sender is told of its refused frames (and the refusal logged) at most this often; all are counted.
@@ -57,22 +73,25 @@ class FramePolicy:
             if not await self._hold(relay, source):
                 return  # ended, cut, lapsed, hung up, or the peer left: a held frame is dropped, never delivered
             target = route(relay, source)
-        drives = source.role == "consultant" and data and data[0] in CHANNELS_NEEDING_CONTROL
-        if drives and not source.may_act():
-            return  # `control` taken back while the frame was held: never delivered
+        needed = scope_needed(source.role, data)
+        if needed is not None and not source.allows(needed):
+            return  # the scope taken back while the frame was held: never delivered
+        if data[0] == 5 and (source.role == "agent" or not isinstance(target, str)):  # files, seen at the home
+            self.file_seen(relay.session_id, source.role,
+                           relay.consultant.who if relay.consultant is not None else relay.remote_who, data)
         if isinstance(target, str):
             await self._publish_to_bridge(bridge.subject(relay.session_id, target), bridge.pack(data))
         else:
             if not target.may_pass():
                 return
-            if drives and not target.may_act():
-                # The agent's side narrowed first (its replica heard the withdrawal): the home does not count on us.
+            if needed is not None and not target.allows(needed):
+                # The other side narrowed first (its replica heard the withdrawal): it does not count on ours.
                 return
             try:
                 await target.send_bytes(data)
             except Exception:
                 pass  # the peer's socket broke: its own loop notices; the sender's socket is not at fault
-        if source.role == "agent" and (relay.observers or relay.remote_observers):
+        if source.role == "agent" and (relay.observers or relay.remote_observers) and data[0] not in NOT_OBSERVED:
             await self.copy_to_observers(relay, data)  # what the consultant sees, observers see
 
     async def _hold(self, relay: SessionRelay, source: Endpoint) -> bool:

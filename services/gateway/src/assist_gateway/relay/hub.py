@@ -23,6 +23,7 @@ from assist_platform.problems import Problem
 from ..domain import KeptEndings
 from . import bridge, closecodes
 from .endpoint import Endpoint
+from .files import FileRelay
 from .frames import FramePolicy
 from .leases import LeaseKeeper
 from .observers import ObserverRelay
@@ -34,7 +35,7 @@ from .session import SessionRelay, consultant_joined
 _ENDED_MEMORY = 10_000
 
 
-class RelayCore(FramePolicy, ReplicaBridge, SessionPresence, ObserverRelay):
+class RelayCore(FramePolicy, ReplicaBridge, SessionPresence, ObserverRelay, FileRelay):
     """State and NATS plumbing of the relay; the WebSocket routes live in `routes.py`."""
 
     def __init__(self, *, settings, runtime) -> None:
@@ -59,6 +60,7 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence, ObserverRelay):
         # Set by the app: ends a session whose agent stayed away past the grace period (agent_lost).
         self.end_session_agent_lost: Callable[[str], Awaitable[None]] | None = None
         self._subscriptions: list = []
+        self.init_files()  # file transfers seen (files.py)
 
     def nc(self):
         nc = self.runtime.nc
@@ -120,6 +122,8 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence, ObserverRelay):
         for endpoint in targets:
             if endpoint.narrow(scopes):
                 self._tell_scopes(endpoint)
+        if "files" not in scopes and session_id in self._file_records:
+            self.files_stopped(session_id, reason="scope_withdrawn", actor="customer")  # the agent deletes its part
         return [endpoint.lease_id for endpoint in targets]
 
     def tell_scope_request(self, session_id: str, scope_request: ScopeRequestView, *, scopes,
@@ -169,6 +173,8 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence, ObserverRelay):
         relay = self.sessions.get(session_id)
         if relay is not None:
             relay.settled.set()  # ended: it will not start on this relay, and frames held for it are dropped
+        if session_id in self._file_records:
+            self.files_stopped(session_id, reason="session_ended", actor="system")
         for endpoint in self._endpoints_of(session_id, lease_ids):
             self._cut_endpoint(endpoint, reason=reason)
             cut.append(endpoint.lease_id)

@@ -8,7 +8,7 @@ import json
 import logging
 
 from . import bridge
-from .frames import CHANNELS_NEEDING_CONTROL
+from .frames import scope_needed
 from .session import SessionRelay, consultant_joined
 
 log = logging.getLogger(__name__)
@@ -136,8 +136,12 @@ class ReplicaBridge:
             data = bridge.unpack(msg.data)
             if data is None:
                 return  # not a binary frame (a replica from before text frames stopped crossing): never delivered
-            if role == "agent" and not endpoint.may_act() and data and data[0] in CHANNELS_NEEDING_CONTROL:
-                return  # the consultant's replica refuses these already; the home does not count on it
+            # The sender is the other role; its replica refuses these already, this one does not count on it.
+            needed = scope_needed("consultant" if role == "agent" else "agent", data)
+            if needed is not None and not endpoint.allows(needed):
+                return
+            if role == "agent" and data[0] == 5:
+                self.file_seen(relay.session_id, "consultant", relay.remote_who, data)  # files, seen at the home
             try:
                 await endpoint.send_bytes(data)
             except Exception:

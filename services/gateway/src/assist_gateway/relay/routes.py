@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from assist_contract import session as session_service
+from assist_contract.consent_rules import SCOPES
 from assist_contract.session import AttachedAgent, SessionView
 from assist_contract.spec import CommandSpec
 from assist_platform.audit import record_audit
@@ -29,7 +30,7 @@ from ..identity import TOKEN_COOKIE
 from ..ratelimit import FailureBudget, OverBudget
 from . import closecodes
 from .endpoint import Endpoint
-from .frames import CHANNEL_NAMES, CHANNELS_NEEDING_CONTROL, OBSERVER_REASON, TEXT_REASON, VIEW_ONLY_REASON
+from .frames import CHANNEL_NAMES, OBSERVER_REASON, TEXT_REASON, refusal_reason, scope_needed
 from .hub import RelayCore
 from .session import SessionRelay
 
@@ -77,7 +78,7 @@ class RelayHub(RelayCore):
         # Set by the app: ends the session as the customer's terminate does (the agent speaks for the customer).
         self.end_session_from_agent: Callable[[str], Awaitable[None]] | None = None
         # Set by the app: the customer pressed C at the agent, which takes `control` back everywhere (#16).
-        self.withdraw_control_from_agent: Callable[[str], Awaitable[None]] | None = None
+        self.withdraw_scope_from_agent: Callable[[str, str], Awaitable[None]] | None = None
         # Set by the app: the customer wrote in the chat at the agent (session, text).
         self.post_chat_from_agent: Callable[[str, str], Awaitable[None]] | None = None
         # Set by the app: the customer answered a step-up request at the agent (session, request id, approve).
@@ -246,7 +247,8 @@ class RelayHub(RelayCore):
         try:
             # `attached` first: attaching may announce the pairing (`peer_joined`) at once when the other side is
             # already there, and a peer must know it is attached before it hears who joined.
-            await endpoint.send_control(json.dumps({**hello, "scopes": list(endpoint.scopes)}))
+            await endpoint.send_control(json.dumps({**hello, "scopes": list(endpoint.scopes),
+                                                    "file_max_bytes": self.settings.file_transfer_max_bytes}))
             attach = {"agent": self.attach_agent, "consultant": self.attach_consultant,
                       "observer": self.attach_observer}[endpoint.role]
             try:
@@ -329,7 +331,7 @@ class RelayHub(RelayCore):
         A frame that cannot pass yet holds this loop in `forward`; what was read ahead meanwhile comes next."""
         websocket = endpoint.websocket
         # The scopes are the lease's, narrowed when the customer takes one back: asked of each frame that needs one.
-        consultant = endpoint.role == "consultant"
+        role = endpoint.role
         while True:
             try:
                 if endpoint.read_ahead is None:
@@ -349,8 +351,12 @@ class RelayHub(RelayCore):
             if data is None:
                 await self.take_text(endpoint, text or "")
                 continue
-            if consultant and data and data[0] in CHANNELS_NEEDING_CONTROL and not endpoint.may_act():
-                await self.refuse(endpoint, CHANNEL_NAMES[data[0]], VIEW_ONLY_REASON)
+            needed = scope_needed(role, data)
+            if needed is not None and not endpoint.allows(needed):
+                await self.refuse(endpoint, CHANNEL_NAMES[data[0]], refusal_reason(needed))
+                continue
+            if data[0] == 5 and (reason := self.file_frame_refusal(endpoint, data)) is not None:
+                await self.refuse(endpoint, "files", reason)  # over the size limit, not offered, malformed
                 continue
             await self.forward(relay, endpoint, data)
 
@@ -360,8 +366,8 @@ class RelayHub(RelayCore):
         kind, detail = _agent_request(text) if endpoint.role == "agent" else (None, None)
         if kind == "end_session":
             await self._end_from_agent(endpoint)
-        elif kind == "withdraw_control":
-            await self._withdraw_control_from_agent(endpoint)
+        elif kind == "withdraw_scope":
+            await self._withdraw_scope_from_agent(endpoint, detail["scope"])
         elif kind == "chat" and self.post_chat_from_agent is not None:
             try:
                 await self.post_chat_from_agent(endpoint.session_id, detail["text"])
@@ -375,14 +381,14 @@ class RelayHub(RelayCore):
         else:
             await self.refuse(endpoint, "text", TEXT_REASON)
 
-    async def _withdraw_control_from_agent(self, endpoint: Endpoint) -> None:
-        # Narrow this side at once, whatever happens next; the withdrawal then narrows every replica.
-        self.narrow_endpoints_here(endpoint.session_id, without="control")
-        if self.withdraw_control_from_agent is not None:
+    async def _withdraw_scope_from_agent(self, endpoint: Endpoint, scope: str) -> None:
+        # Narrow this side at once, whatever happens next; the withdrawal then narrows every replica (`view`: ends).
+        self.narrow_endpoints_here(endpoint.session_id, without=scope)
+        if self.withdraw_scope_from_agent is not None:
             try:
-                await self.withdraw_control_from_agent(endpoint.session_id)
+                await self.withdraw_scope_from_agent(endpoint.session_id, scope)
             except Problem as problem:
-                log.warning("taking control back from the agent of %s: %s", endpoint.session_id, problem.detail)
+                log.warning("taking %s back from the agent of %s: %s", scope, endpoint.session_id, problem.detail)
 
     async def _end_from_agent(self, endpoint: Endpoint) -> None:
         # Stop this side at once, whatever happens next; the terminate path then cuts every replica.
@@ -400,7 +406,7 @@ _AGENT_TEXT_MAX = 2000 * 6 + 100
 
 def _agent_request(text: str | None) -> tuple[str | None, dict | None]:
     """The customer's requests the gateway reads from an agent's text frames (docs/protocol.md): "end_session" for
-    `{"type": "end_session"}`, "withdraw_control" for `{"type": "withdraw_scope", "scope": "control"}`,
+    `{"type": "end_session"}`, "withdraw_scope" for `{"type": "withdraw_scope", "scope": <a scope but view>}`,
     "scope_decision" for `{"type": "scope_decision", "request_id": "...", "approve": true|false}` (with those two),
     "chat" for `{"type": "chat", "text": "..."}` (the customer's chat message, 1 to 2000 characters); else (None,
     None)."""
@@ -417,8 +423,8 @@ def _agent_request(text: str | None) -> tuple[str | None, dict | None]:
         return None, None
     if kind == "end_session":
         return "end_session", None
-    if kind == "withdraw_scope" and message.get("scope") == "control":
-        return "withdraw_control", None
+    if kind == "withdraw_scope" and message.get("scope") in SCOPES and message["scope"] != "view":  # Q ends
+        return "withdraw_scope", {"scope": message["scope"]}
     request_id, approve = message.get("request_id"), message.get("approve")
     if kind == "scope_decision" and isinstance(request_id, str) and 0 < len(request_id) <= 36 and isinstance(
             approve, bool):

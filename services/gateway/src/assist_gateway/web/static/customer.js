@@ -112,6 +112,18 @@
     return first;
   }
 
+  // Every other scope stands on `view` (the consultant cannot control, nor pass files or clipboard text, without
+  // seeing): ticking one ticks `view` too, and unticking `view` unticks them all, so what is sent always holds.
+  // Listened to before the revalidation below, so a message follows the boxes as they end up.
+  function scopesStandOnView() {
+    const view = $("scope-view");
+    const others = () => [...document.querySelectorAll('#request-form input[name="scope"]:not(#scope-view)')];
+    view.addEventListener("change", () => {
+      if (!view.checked) for (const box of others()) box.checked = false;
+    });
+    for (const box of others()) box.addEventListener("change", () => { if (box.checked) view.checked = true; });
+  }
+
   // Once a field was marked wrong, its message follows what the person types (and clears when it is right).
   function revalidateOnChange() {
     for (const [id, , rule] of RULES) {
@@ -157,6 +169,7 @@
       return;
     }
     const scopes = [...form.querySelectorAll('input[name="scope"]:checked')].map((box) => box.value);
+    if (!scopes.includes("view")) scopes.unshift("view"); // everything stands on it (scopesStandOnView)
     const body = {
       customer: {
         name: $("name").value, email: $("email").value,
@@ -208,6 +221,7 @@
     // When the gateway answered: `paused_seconds` counts the agent's time away up to that moment.
     current = { ...result.data, seen_at: Date.now() };
     if ((Number(current.chat_seq) || 0) > chatAfter) readChat();
+    window.AssistCustomerFiles.update(session, current, { final: current.status === "ended" }); // files (#17)
     showStatus();
     tick();
     if (current.status === "ended") finish();
@@ -289,25 +303,48 @@
     return expected ? expected.scopes : seen;
   }
 
-  function showScopes(view) {
-    const scopes = scopesNow(view);
-    $("allowed-scopes").textContent = scopes.map((scope) => t(`cs_scope_${scope}`)).join(", ") || "—";
-    $("allowed-scopes").dataset.scopes = scopes.join(",");
-    $("withdraw-box").hidden = view.status === "ended" || !scopes.includes("control");
+  // A scope's short name ("файлове"), or its code when the page has no words for it.
+  function scopeText(scope) {
+    const text = t(`cs_scope_${scope}`);
+    return text === `cs_scope_${scope}` ? scope : text;
   }
 
-  async function withdrawControl() {
+  // What the consent allows now, and a button to take back each scope of it but `view` (taking that back is
+  // ending: the End button); the box only while one is held and the session runs.
+  function showScopes(view) {
+    const scopes = scopesNow(view);
+    $("allowed-scopes").textContent = scopes.map(scopeText).join(", ") || "—";
+    $("allowed-scopes").dataset.scopes = scopes.join(",");
+    let any = false;
+    for (const line of document.querySelectorAll("#withdraw-box .withdraw-line")) {
+      line.hidden = view.status === "ended" || !scopes.includes(line.dataset.scope);
+      any = any || !line.hidden;
+    }
+    $("withdraw-box").hidden = !any;
+  }
+
+  async function withdrawScope(scope) {
     const session = saved();
-    $("withdraw-control").disabled = true;
+    const button = $(`withdraw-${scope}`);
+    const focused = document.activeElement === button;
+    button.disabled = true;
     $("end-error").hidden = true;
-    const result = await api("DELETE",
-      `/api/v1/sessions/${encodeURIComponent(session.session_id)}/scopes/control`, { token: session.customer_token });
-    $("withdraw-control").disabled = false;
+    const result = await api("DELETE", `/api/v1/sessions/${encodeURIComponent(session.session_id)}/scopes/`
+      + `${encodeURIComponent(scope)}`, { token: session.customer_token });
+    button.disabled = false;
+    const now = saved();
+    if (!now || now.session_id !== session.session_id) return; // dismissed meanwhile
     if (result.ok) {
       const left = result.data && Array.isArray(result.data.scopes)
-        ? result.data.scopes : (current ? scopesNow(current) : []).filter((scope) => scope !== "control");
+        ? result.data.scopes : (current ? scopesNow(current) : []).filter((held) => held !== scope);
       expected = { scopes: left, until: Date.now() + EXPECTED_MS };
       if (current) showScopes(current);
+      // The button pressed is gone with its scope: the focus goes to the next one left, if any.
+      if (focused && button.offsetParent === null) {
+        const next = [...document.querySelectorAll("#withdraw-box button[data-scope]")]
+          .find((other) => other.offsetParent !== null);
+        if (next) next.focus();
+      }
       poll();
     } else {
       $("end-error").textContent = t("cs_withdraw_failed", { detail: problemText(result) });
@@ -337,7 +374,7 @@
     if (waiting) {
       const scopes = Array.isArray(request.scopes) ? request.scopes : [];
       $("scope-request-who").textContent = request.requested_by || view.consultant || "—";
-      $("scope-request-scopes").textContent = scopes.map(requestedScopeText).join(", ") || "—";
+      $("scope-request-scopes").textContent = scopes.map(requestedScopeText).join("; ") || "—";
       $("scope-request-scopes").dataset.scopes = scopes.join(",");
       $("scope-request-reason").textContent = request.reason || "—";
       box.dataset.requestId = request.request_id;
@@ -587,6 +624,7 @@
     $("summary-ended").textContent = localTime(view.ended_at);
     // The chat's history stays, read only, in the summary (before the receipt); the last messages read once more.
     $("summary-section").insertBefore($("chat"), $("receipt-title"));
+    $("summary-section").insertBefore($("customer-files"), $("chat")); // the file transfers, as they ended (#17)
     closeChat();
     readChat();
     loadReceipt(current.session_id);
@@ -628,7 +666,14 @@
     const r = result.data;
     $("receipt-id").textContent = r.receipt_id || "—";
     $("receipt-terms").textContent = r.terms ? r.terms.version : "—";
-    $("receipt-scopes").textContent = (r.scopes || []).map((scope) => t(`cs_scope_${scope}`)).join(", ") || "—";
+    $("receipt-scopes").textContent = (r.scopes || []).map(scopeText).join(", ") || "—";
+    // The first grant stays as it was given; what the customer allowed or took back later is listed after it.
+    const changes = Array.isArray(r.scope_changes) ? r.scope_changes : [];
+    $("receipt-changes").replaceChildren(...(changes.length ? changes.map((change) => el("li", {
+      "data-change": change.change, "data-scope": change.scope,
+    }, t(`cs_receipt_change_${change.change === "granted" ? "granted" : "withdrawn"}`,
+      { time: localTime(change.at), scope: scopeText(change.scope) }))) : [el("li", {}, t("cs_receipt_no_changes"))]));
+    $("receipt-in-force").textContent = (r.scopes_in_force || []).map(scopeText).join(", ") || "—";
     $("receipt-granted").textContent = localTime(r.granted_at);
     $("receipt-revoked").textContent = localTime(r.revoked_at);
   }
@@ -663,6 +708,7 @@
     $("allowed-scopes").textContent = "—";
     $("allowed-scopes").dataset.scopes = "";
     $("withdraw-box").hidden = true;
+    for (const line of document.querySelectorAll("#withdraw-box .withdraw-line")) line.hidden = true;
     $("status-text").textContent = "";
     $("status-text").dataset.status = "";
     $("agent-state").textContent = "";
@@ -677,7 +723,9 @@
     $("ended-text").textContent = "";
     $("ended-text").dataset.endedBy = "";
     for (const id of ["summary-ended-by", "summary-reason", "summary-consultant", "summary-started", "summary-ended",
-      "summary-duration", "receipt-terms", "receipt-scopes", "receipt-granted", "receipt-revoked"]) $(id).textContent = "—";
+      "summary-duration", "receipt-terms", "receipt-scopes", "receipt-in-force", "receipt-granted", "receipt-revoked",
+    ]) $(id).textContent = "—";
+    $("receipt-changes").replaceChildren();
     $("summary-amount").textContent = t("report_pending");
     $("receipt-id").textContent = t("cs_receipt_pending");
     $("resume-notice").hidden = true;
@@ -686,6 +734,7 @@
 
   // The customer dismisses the session (or the browser can no longer open it): nothing of it stays.
   function forget({ gone = false } = {}) {
+    window.AssistCustomerFiles.forget();
     localStorage.removeItem(STORE);
     resetView();
     $("resume-gone").hidden = !gone;
@@ -700,9 +749,12 @@
   }
 
   $("request-form").addEventListener("submit", submit);
+  scopesStandOnView();
   revalidateOnChange();
   $("end-session").addEventListener("click", endSession);
-  $("withdraw-control").addEventListener("click", withdrawControl);
+  for (const button of document.querySelectorAll("#withdraw-box button[data-scope]")) {
+    button.addEventListener("click", () => withdrawScope(button.dataset.scope));
+  }
   $("scope-approve").addEventListener("click", () => decideScopeRequest(true));
   $("scope-refuse").addEventListener("click", () => decideScopeRequest(false));
   $("chat-form").addEventListener("submit", sendChat);

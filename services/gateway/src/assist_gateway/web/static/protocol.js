@@ -4,6 +4,7 @@
 window.AssistProtocol = (() => {
   const PROTOCOL = 1;
   const CONTROL = 0, TERMINAL = 1, SCREEN = 2, INPUT = 3;
+  const CLIPBOARD = 4; // clipboard text, both ways, under the `clipboard` scope (#17)
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
 
@@ -52,16 +53,26 @@ window.AssistProtocol = (() => {
       this.chain = this.chain.then(() => this.apply(copy)).catch((error) => console.warn("screen:", error));
     }
 
+    // Another of the customer's monitors is shown from the next frame on (`screen.selected`, #17): the canvas takes
+    // its size after the tiles already on their way are drawn.
+    resize(width, height) {
+      if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) return;
+      if (width > 65535 || height > 65535) return;
+      this.chain = this.chain.then(() => this.setSize(width, height));
+    }
+
+    setSize(width, height) {
+      if (this.canvas.width === width && this.canvas.height === height) return;
+      this.canvas.width = width;
+      this.canvas.height = height;
+      if (this.onSize) this.onSize(width, height);
+    }
+
     async apply(bytes) {
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       const kind = bytes[0];
       if (kind === 0) {
-        const width = view.getUint16(5), height = view.getUint16(7);
-        if (this.canvas.width !== width || this.canvas.height !== height) {
-          this.canvas.width = width;
-          this.canvas.height = height;
-          if (this.onSize) this.onSize(width, height);
-        }
+        this.setSize(view.getUint16(5), view.getUint16(7));
       } else if (kind === 1) {
         const x = view.getUint16(1), y = view.getUint16(3), w = view.getUint16(5), h = view.getUint16(7);
         const encoding = bytes[9];
@@ -80,5 +91,5 @@ window.AssistProtocol = (() => {
     }
   }
 
-  return { PROTOCOL, CONTROL, TERMINAL, SCREEN, INPUT, frame, json, text, parse, parseJson, ScreenDecoder };
+  return { PROTOCOL, CONTROL, TERMINAL, SCREEN, INPUT, CLIPBOARD, frame, json, text, parse, parseJson, ScreenDecoder };
 })();

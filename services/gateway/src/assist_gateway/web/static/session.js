@@ -18,14 +18,19 @@
   let ended = false;
   let locked = false; // no longer this consultant's to see (lockedOut)
   let inputAttached = false; // the screen's input handlers (screen_input.js), attached once control is allowed
-  // A step up (#16): the latest request for more this page knows of ({request_id, status, requested_at}), from the
-  // page (a reload while one waits), the request's 201 and the gateway's scope_request messages.
+  // What the consent allows now (the page's, then each `scopes` message of the gateway's).
+  const heldScopes = () => (root.dataset.scopes || "").split(",").filter(Boolean);
+  // A step up (#16): the latest request for more this page knows of ({request_id, status, requested_at, scopes}),
+  // from the page (a reload while one waits), the request's 201 and the gateway's scope_request messages.
   let stepUp = !observer && root.dataset.scopeRequestId ? {
     request_id: root.dataset.scopeRequestId, status: root.dataset.scopeRequestStatus,
     requested_at: root.dataset.scopeRequestedAt,
+    scopes: (root.dataset.scopeRequestScopes || "").split(",").filter(Boolean),
   } : null;
-  // An approval seen while the page still watches only is news of the past (control was taken back since).
-  if (stepUp && stepUp.status === "approved" && viewOnly) stepUp = null;
+  // An approval of scopes the consent no longer holds all of is news of the past (one was taken back since).
+  if (stepUp && stepUp.status === "approved" && !stepUp.scopes.every((scope) => heldScopes().includes(scope))) {
+    stepUp = null;
+  }
   let socket = null;
   let reconnects = 0;
 
@@ -182,6 +187,44 @@
     if (full && !viewOnly && !ended) canvas.focus();
   });
 
+  // --- The customer's monitors (#17) ----------------------------------------------------------------------------
+  // With more than one in the agent's hello, the picker names each ("Screen 2 (1920×1080, main)"); choosing one
+  // asks the agent to show it (`screen.select`, channel 0). The agent's `screen.selected` says which it shows: the
+  // picker says so and the canvas takes its size (its frames follow). A watcher's picker only shows.
+  const picker = $("monitor-picker");
+  let shownMonitor = null;
+  const isSize = (value) => Number.isInteger(value) && value > 0 && value <= 65535;
+
+  function showMonitors(monitors, current) {
+    const list = (Array.isArray(monitors) ? monitors : []).filter((monitor) => monitor
+      && Number.isInteger(monitor.index) && isSize(monitor.width) && isSize(monitor.height));
+    picker.replaceChildren(...list.map((monitor) => el("option", {
+      value: String(monitor.index),
+      text: t(monitor.primary === true ? "sv_monitor_option_main" : "sv_monitor_option",
+        { index: monitor.index, width: monitor.width, height: monitor.height }),
+    })));
+    $("monitor-box").hidden = list.length < 2;
+    showMonitor(current);
+  }
+
+  function showMonitor(index) {
+    if (!Number.isInteger(index) || !picker.querySelector(`option[value="${index}"]`)) return;
+    shownMonitor = index;
+    picker.value = String(index);
+    root.dataset.monitor = String(index);
+  }
+
+  function onMonitorSelected(message) {
+    showMonitor(message.monitor);
+    if (isSize(message.width) && isSize(message.height)) screen.resize(message.width, message.height);
+  }
+
+  picker.addEventListener("change", () => {
+    const index = Number(picker.value);
+    if (observer || ended || !Number.isInteger(index)) return;
+    send(P.json(P.CONTROL, { type: "screen.select", monitor: index }));
+  });
+
   // --- The relay ------------------------------------------------------------------------------------------------
   const send = (bytes) => {
     // A watching supervisor's page sends nothing at all on its socket (the gateway would close it).
@@ -196,6 +239,13 @@
     if (socket && socket.readyState === WebSocket.OPEN) socket.send(bytes);
   };
   const setState = (text) => { $("relay-state").textContent = text; };
+  // The clipboard panel (#17, clipboard_panel.js): channel 4, shown while the consent includes `clipboard`.
+  const clipboard = observer ? null : window.AssistClipboardPanel.create({ send, heldScopes });
+  // The Files panel (#17, files_panel.js): channel 5, shown while the consent includes `files`.
+  const files = observer ? null : window.AssistFilesPanel.create({
+    send, heldScopes, buffered: () => (socket ? socket.bufferedAmount : 0),
+    connected: () => !!socket && socket.readyState === WebSocket.OPEN,
+  });
 
   term.onData((data) => send(P.text(P.TERMINAL, data)));
   term.onResize(({ cols, rows }) => send(P.json(P.CONTROL, { type: "resize", cols, rows })));
@@ -215,6 +265,8 @@
     showStepUp();
     $("observers-note").hidden = true;
     closeChat();
+    if (clipboard) clipboard.close();
+    if (files) files.close();
     setState(t("status_ended"));
     if (socket && socket.readyState <= WebSocket.OPEN) socket.close(1000, "ended");
     // The banner is on the page, not in the full-screen view: leave it so the consultant reads why it stopped.
@@ -233,6 +285,8 @@
     root.dataset.input = "closed";
     locked = true;
     closeChat();
+    if (clipboard) clipboard.close();
+    if (files) files.close();
     $("chat-messages").replaceChildren();
     showChatState();
     setUnread(0);
@@ -254,12 +308,14 @@
   function refusedText(message) {
     if (message.what === "terminal") return t("sv_refused_terminal");
     if (message.what === "input") return t("sv_refused_input");
+    if (message.what === "screen.select") return t("sv_refused_monitor");
     return t("sv_refused_other");
   }
 
   function onControl(message) {
     if (message.type === "hello" && observer) {
       // The agent's hello, passed on to a watcher: it answers nothing; only whether a screen will come is news.
+      showMonitors(message.monitors, message.monitor);
       if (message.screen === false) {
         root.classList.add("no-screen");
         $("screen-note").textContent = t("no_screen");
@@ -271,13 +327,17 @@
       }
       send(P.json(P.CONTROL, { type: "hello", protocol: P.PROTOCOL, role: "console" }));
       send(P.json(P.CONTROL, { type: "resize", cols: term.cols, rows: term.rows }));
+      showMonitors(message.monitors, message.monitor);
       if (message.screen) send(P.json(P.CONTROL, { type: "screen.start", max_fps: 10 }));
       else {
         root.classList.add("no-screen");
         $("screen-note").textContent = t("no_screen");
       }
       if (!viewOnly) term.focus();
+    } else if (message.type === "screen.selected") {
+      onMonitorSelected(message);
     } else if (message.type === "refused") {
+      if (message.what === "screen.select") showMonitor(shownMonitor); // the picker goes back to what is shown
       term.write(`\r\n\x1b[33m${refusedText(message)}\x1b[0m\r\n`);
     } else if (message.type === "bye") {
       endView(t("ended_by_customer"));
@@ -296,11 +356,14 @@
     // The agent's coming and going (a watcher may also hear of the consultant's: not the agent's state).
     else if (message.type === "peer_joined" && isAgent(message)) {
       setState(t("agent_connected"));
+      if (files) files.peerJoined(); // a file on its way is offered again: the agent says from where
       if (!startedAt) startedAt = Date.now();
       showElapsed();
     } else if (message.type === "peer_left" && isAgent(message)) setState(t("agent_left"));
     // The gateway refuses keystrokes and input under a view-only consent before they reach the agent, and says so
     // (at most once a second) as the agent would.
+    // An offer of a file over the gateway's limit is refused by name (and a chunk it would not pass, quietly).
+    else if (message.type === "refused" && message.what === "files" && files) files.onRefused(message);
     else if (message.type === "refused") onControl(message);
     // What the consent allows from now on: narrower when the customer took a scope back, wider when they approved
     // a request for more.
@@ -314,6 +377,7 @@
   // The gateway admitted this page's socket. A watcher hears no `peer_joined` for an agent that was there before
   // it: an active session's agent is connected unless the message says it is not.
   function onAttached(message) {
+    if (files) files.onAttached(message); // the largest file allowed
     root.dataset.attached = message.role || (observer ? "observer" : "consultant");
     readChat(); // what was written while this page was not connected
     if (!observer) return;
@@ -333,12 +397,34 @@
     note.hidden = ended || locked || !names.length;
   }
 
+  // A scope's short name ("файлове"), or its code when the page has no words for it.
+  function scopeText(scope, prefix = "sv_scope_") {
+    const text = t(prefix + scope);
+    return text === prefix + scope ? scope : text;
+  }
+
+  function showScopes() {
+    const shown = $("session-scopes");
+    if (!shown) return; // a watcher's page does not show them
+    const scopes = heldScopes();
+    shown.dataset.scopes = scopes.join(",");
+    shown.textContent = scopes.map((scope) => scopeText(scope)).join(", ") || "—";
+  }
+
   function onScopes(scopes) {
+    const before = heldScopes();
     root.dataset.scopes = scopes.join(",");
+    showScopes();
+    if (clipboard) clipboard.refresh();
+    if (files) files.refresh();
+    if (ended || observer) return;
+    // Narrower: an answer shown so far is of the past now; a new request may be made.
+    if (before.some((scope) => !scopes.includes(scope)) && stepUp && stepUp.status !== "pending") stepUp = null;
     const control = scopes.includes("control");
-    if (ended || observer || control === !viewOnly) return;
-    if (control) allowControl();
-    else takeControlAway();
+    if (control !== !viewOnly) {
+      if (control) allowControl();
+      else takeControlAway();
+    }
     showStepUp();
   }
 
@@ -351,8 +437,6 @@
     const notice = $("view-only-notice");
     notice.textContent = t("sv_control_withdrawn");
     notice.hidden = false;
-    // An approval shown so far is of the past now; a new request may be made.
-    if (stepUp && stepUp.status !== "pending") stepUp = null;
     term.write(`\r\n\x1b[33m${t("sv_control_withdrawn")}\x1b[0m\r\n`);
   }
 
@@ -375,21 +459,64 @@
     window.AssistScreenInput.attach(canvas, send);
   }
 
-  // --- Asking the customer for control (a step up) ----------------------------------------------------------------
+  // --- Asking the customer for more (a step up): control, files, clipboard ------------------------------------
   const STEP_UP_STATUSES = ["pending", "approved", "refused"];
+  const ASKABLE = ["control", "files", "clipboard"];
+  // With control held the form is folded behind a button (the screen keeps its place) until the consultant opens it.
+  let stepUpOpen = false;
 
-  // The form only while the page watches only and nothing waits for the customer (nor an approval for its widened
-  // scopes); the line says what became of the latest request.
+  // The scopes besides `view` the consent lacks (an approval's scopes count as held before its `scopes` message).
+  function missingScopes() {
+    const held = heldScopes();
+    const granted = stepUp && stepUp.status === "approved" ? stepUp.scopes || [] : [];
+    return ASKABLE.filter((scope) => !held.includes(scope) && !granted.includes(scope));
+  }
+
+  // A box for each scope missing; one offered again (taken back since) is as a fresh page offers it: control
+  // ticked, the others not. A scope held is never asked for.
+  function offerScopes(missing) {
+    for (const scope of ASKABLE) {
+      const box = $(`step-up-scope-${scope}`);
+      const label = box.closest("label");
+      const offer = missing.includes(scope);
+      if (offer && label.hidden) box.checked = scope === "control";
+      if (!offer) box.checked = false;
+      label.hidden = !offer;
+    }
+  }
+
+  const chosenScopes = () => ASKABLE.filter((scope) => {
+    const box = $(`step-up-scope-${scope}`);
+    return box.checked && !box.closest("label").hidden;
+  });
+
+  function stepUpText(status) {
+    if (status !== "approved") return t(`sv_step_up_${status}`);
+    const scopes = stepUp.scopes || [];
+    if (!scopes.length || (scopes.length === 1 && scopes[0] === "control")) return t("sv_step_up_approved");
+    return t("sv_step_up_approved_scopes", { scopes: scopes.map((scope) => scopeText(scope)).join(", ") });
+  }
+
+  // The form while the consent lacks a scope and nothing waits for the customer (watching only: open; with control:
+  // behind its button); the line says what became of the latest request.
   function showStepUp() {
     if (observer) return; // a watcher asks for nothing: the page has no step up
     const status = stepUp && STEP_UP_STATUSES.includes(stepUp.status) ? stepUp.status : "";
     const closed = ended || locked;
-    $("step-up-box").hidden = closed || !viewOnly || status === "pending" || status === "approved";
+    const missing = missingScopes();
+    offerScopes(missing);
+    const askable = !closed && missing.length > 0 && status !== "pending";
+    const folded = !missing.includes("control");
+    if (!askable || !folded) stepUpOpen = false;
+    $("step-up-open").hidden = !askable || !folded;
+    $("step-up-open").setAttribute("aria-expanded", String(askable && stepUpOpen));
+    $("step-up-box").hidden = !askable || (folded && !stepUpOpen);
     const line = $("step-up-status");
     line.hidden = closed || !status;
-    line.textContent = status ? t(`sv_step_up_${status}`) : "";
+    line.textContent = status ? stepUpText(status) : "";
     line.dataset.status = status;
     line.dataset.requestId = status ? stepUp.request_id : "";
+    line.dataset.scopes = status ? (stepUp.scopes || []).join(",") : "";
   }
 
   // Only ever forward: an older request's news never replaces a newer one's, and an answer is never undone by a
@@ -402,7 +529,10 @@
                && Date.parse(request.requested_at) < Date.parse(stepUp.requested_at)) {
       return false;
     }
-    stepUp = { request_id: request.request_id, status: request.status, requested_at: request.requested_at || "" };
+    stepUp = {
+      request_id: request.request_id, status: request.status, requested_at: request.requested_at || "",
+      scopes: Array.isArray(request.scopes) ? request.scopes.filter((scope) => typeof scope === "string") : [],
+    };
     return true;
   }
 
@@ -412,29 +542,43 @@
     if (message.status === "refused") term.write(`\r\n\x1b[33m${t("sv_step_up_refused")}\x1b[0m\r\n`);
   }
 
-  async function askForControl(event) {
+  function stepUpWrong(message, field) {
+    const error = $("step-up-error");
+    error.textContent = message;
+    error.hidden = !message;
+    for (const other of [$("step-up-scopes"), $("step-up-reason")]) {
+      if (other === field) other.setAttribute("aria-invalid", "true");
+      else other.removeAttribute("aria-invalid");
+    }
+  }
+
+  async function askForMore(event) {
     event.preventDefault();
-    if (ended || locked || !viewOnly) return;
+    if (ended || locked || !missingScopes().length) return;
+    const scopes = chosenScopes();
     const field = $("step-up-reason");
     const reason = field.value.trim();
-    const error = $("step-up-error");
+    if (!scopes.length) {
+      stepUpWrong(t("sv_step_up_scopes_required"), $("step-up-scopes"));
+      $("step-up-box").querySelector('label:not([hidden]) input[name="scope"]').focus();
+      return;
+    }
     let wrong = "";
     if (!reason) wrong = t("sv_step_up_reason_required");
     else if (reason.length > field.maxLength) wrong = t("sv_step_up_reason_too_long", { max: field.maxLength });
-    error.textContent = wrong;
-    error.hidden = !wrong;
     if (wrong) {
-      field.setAttribute("aria-invalid", "true");
+      stepUpWrong(wrong, field);
       field.focus();
       return;
     }
-    field.removeAttribute("aria-invalid");
+    stepUpWrong("", null);
+    const error = $("step-up-error");
     $("step-up-ask").disabled = true;
-    const result = await api("POST", `/api/v1/sessions/${sessionId}/scope-requests`,
-      { body: { scopes: ["control"], reason } });
+    const result = await api("POST", `/api/v1/sessions/${sessionId}/scope-requests`, { body: { scopes, reason } });
     $("step-up-ask").disabled = false;
     if (result.ok) {
       field.value = "";
+      stepUpOpen = false;
       if (takeStepUp(result.data)) showStepUp();
       return;
     }
@@ -443,12 +587,15 @@
   }
 
   if (!observer) {
-    $("step-up-box").addEventListener("submit", askForControl);
-    $("step-up-reason").addEventListener("input", () => {
-      if ($("step-up-error").hidden) return;
-      $("step-up-error").hidden = true;
-      $("step-up-reason").removeAttribute("aria-invalid");
+    $("step-up-box").addEventListener("submit", askForMore);
+    $("step-up-open").addEventListener("click", () => {
+      stepUpOpen = !stepUpOpen;
+      showStepUp();
+      if (stepUpOpen) $("step-up-box").querySelector('label:not([hidden]) input[name="scope"]').focus();
     });
+    const clear = () => { if (!$("step-up-error").hidden) stepUpWrong("", null); };
+    $("step-up-reason").addEventListener("input", clear);
+    $("step-up-scopes").addEventListener("change", clear);
   }
 
   // --- The chat with the customer (#17) ------------------------------------------------------------------------
@@ -680,6 +827,8 @@
       const { channel, payload } = P.parse(event.data);
       if (channel === P.TERMINAL) term.write(payload);
       else if (channel === P.SCREEN) screen.push(payload);
+      else if (channel === P.CLIPBOARD && clipboard) clipboard.onFrame(payload);
+      else if (channel === 5 && files) files.onFrame(payload); // files (#17)
       else if (channel === P.CONTROL) {
         const message = P.parseJson(payload);
         if (message) onControl(message);

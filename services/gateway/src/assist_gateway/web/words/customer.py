@@ -9,6 +9,17 @@
 
 WORDS: dict[str, dict[str, str]] = {
     "bg": {
+        # --- file transfers (#17): each decided in the agent, shown here as the relay recorded it
+        "cf_title": "Файлове",
+        "cf_hint": "Всеки файл одобрявате в агента (A: запазване, F: друга папка, R: отказ); тук виждате всички.",
+        "cf_to_customer": "↓ към вас",
+        "cf_from_customer": "↑ от вас",
+        "cf_status_offered": "чака вашия отговор в агента",
+        "cf_status_sending": "прехвърля се: {percent}%",
+        "cf_status_done": "готово, SHA-256 проверен",
+        "cf_status_refused": "отказан",
+        "cf_status_cancelled": "прекратен, нищо непълно не е останало",
+        "cf_status_failed": "неуспешен, нищо непълно не е останало",
         # --- the chat with the consultant (#17): on the session page while it waits, runs, and after the end
         "ch_title": "Чат с консултанта",
         "ch_hint": "Можете да пишете и докато чакате: консултантът ще види съобщенията, щом поеме заявката.",
@@ -57,27 +68,33 @@ WORDS: dict[str, dict[str, str]] = {
             "Супервайзор на нашия екип може да наблюдава сесията само с преглед; ще виждате кой наблюдава."
         ),
         "cs_observers": "Наблюдава (само преглед): {names}",
-        "cs_scope_request_title": "Консултантът иска разрешение за управление",
+        "cs_scope_request_title": "Консултантът иска още разрешение",
         "cs_scope_request_who": "Кой пита",
         "cs_scope_request_what": "Какво иска",
         "cs_scope_request_why": "Защо",
         "cs_scope_request_hint": (
-            "Ако разрешите, консултантът ще може да пише в терминала и да управлява клавиатурата и мишката ви. "
-            "Можете да спрете управлението по всяко време с бутона „Спрете управлението“."
+            "Ако разрешите, консултантът получава само поисканото по-горе. Всяко разрешение можете да оттеглите "
+            "по всяко време с бутоните под чата, без да спирате сесията."
         ),
         "cs_scope_request_view": "преглед (екран и терминал)",
         "cs_scope_request_control": "управление (клавиатура и мишка)",
-        "cs_scope_approve": "Разреши управление",
+        "cs_scope_request_files": "файлове (да ви изпраща и взема файлове, всеки файл само с вашето одобрение)",
+        "cs_scope_request_clipboard": (
+            "клипборд (да ви изпраща и взема текст от клипборда, всеки път ви се показва)"
+        ),
+        "cs_scope_approve": "Разреши",
         "cs_scope_refuse": "Откажи",
-        "cs_scope_answer_approved": "Вие разрешихте управление.",
-        "cs_scope_answer_refused": "Вие отказахте управление.",
+        "cs_scope_answer_approved": "Вие разрешихте поисканото.",
+        "cs_scope_answer_refused": "Вие отказахте поисканото.",
         "cs_scope_answer_failed": "Отговорът не беше изпратен: {detail}",
         "problem_terms_version_not_current": (
             "Условията са променени (текуща версия {current_version}). Презаредете страницата, прочетете ги и "
             "изпратете заявката отново."
         ),
         "problem_scopes_required": "Изберете поне едно разрешение: без него консултантът не може да помогне.",
-        "problem_scope_unknown": "Непознато разрешение: допустими са „преглед“ и „управление“.",
+        "problem_scope_unknown": (
+            "Непознато разрешение: допустими са „преглед“, „управление“, „файлове“ и „клипборд“."
+        ),
         "problem_consent_not_accepted": "Без съгласие за условията заявката не може да бъде изпратена.",
         "problem_consent_exists": "За тази консултация вече има дадено съгласие.",
         "problem_consent_not_found": "Няма съгласие за тази консултация.",
@@ -176,12 +193,23 @@ WORDS: dict[str, dict[str, str]] = {
         "pr_type_literal_error": "не е от допустимите стойности",
         "pr_type_consent_not_given": "трябва да е true: помагаме само с ваше съгласие",
         "pr_type_scopes_required": "изберете поне едно разрешение",
-        "pr_type_scope_unknown": "допустими са само „view“ и „control“",
+        "pr_type_scope_unknown": "допустими са само „view“, „control“, „files“ и „clipboard“",
         "pr_type_too_big": "е твърде голямо",
         "pr_type_too_small": "е твърде малко",
         "pr_type_other": "не е валидно",
     },
     "en": {
+        # --- file transfers (#17): each decided in the agent, shown here as the relay recorded it
+        "cf_title": "Files",
+        "cf_hint": "You approve each file in the agent (A: save, F: another folder, R: refuse); all of them show here.",
+        "cf_to_customer": "↓ to you",
+        "cf_from_customer": "↑ from you",
+        "cf_status_offered": "waiting for your answer in the agent",
+        "cf_status_sending": "transferring: {percent}%",
+        "cf_status_done": "done, SHA-256 checked",
+        "cf_status_refused": "refused",
+        "cf_status_cancelled": "stopped, nothing partial was kept",
+        "cf_status_failed": "failed, nothing partial was kept",
         "ch_title": "Chat with the consultant",
         "ch_hint": "You can write while you wait too: the consultant sees the messages once they take the request.",
         "ch_messages": "Messages",
@@ -224,27 +252,33 @@ WORDS: dict[str, dict[str, str]] = {
             "A supervisor of our team may watch the session, view only; you will see who is watching."
         ),
         "cs_observers": "Watching (view only): {names}",
-        "cs_scope_request_title": "The consultant asks for permission to control",
+        "cs_scope_request_title": "The consultant asks for more permission",
         "cs_scope_request_who": "Who asks",
         "cs_scope_request_what": "What for",
         "cs_scope_request_why": "Why",
         "cs_scope_request_hint": (
-            "If you allow it, the consultant can type in the terminal and use your keyboard and mouse. "
-            "You can take control back at any time with the “Take back control” button."
+            "If you allow it, the consultant gets only what is asked for above. You can take any permission back "
+            "at any time with the buttons below the chat, without ending the session."
         ),
         "cs_scope_request_view": "view (screen and terminal)",
         "cs_scope_request_control": "control (keyboard and mouse)",
-        "cs_scope_approve": "Allow control",
+        "cs_scope_request_files": "files (sending you files and taking yours, each file only with your approval)",
+        "cs_scope_request_clipboard": (
+            "clipboard (sending you clipboard text and taking yours, each time shown to you)"
+        ),
+        "cs_scope_approve": "Allow",
         "cs_scope_refuse": "Refuse",
-        "cs_scope_answer_approved": "You allowed control.",
-        "cs_scope_answer_refused": "You refused control.",
+        "cs_scope_answer_approved": "You allowed what was asked.",
+        "cs_scope_answer_refused": "You refused what was asked.",
         "cs_scope_answer_failed": "Your answer was not sent: {detail}",
         "problem_terms_version_not_current": (
             "The terms have changed (current version {current_version}). Reload the page, read them and send the "
             "request again."
         ),
         "problem_scopes_required": "Choose at least one permission: without one the consultant cannot help.",
-        "problem_scope_unknown": "Unknown permission: only \"view\" and \"control\" are allowed.",
+        "problem_scope_unknown": (
+            "Unknown permission: only \"view\", \"control\", \"files\" and \"clipboard\" are allowed."
+        ),
         "problem_consent_not_accepted": "The request cannot be sent without consenting to the terms.",
         "problem_consent_exists": "This session already has a consent.",
         "problem_consent_not_found": "This session has no consent.",
@@ -340,7 +374,7 @@ WORDS: dict[str, dict[str, str]] = {
         "pr_type_literal_error": "is not one of the allowed values",
         "pr_type_consent_not_given": "must be true: we help only with your consent",
         "pr_type_scopes_required": "choose at least one permission",
-        "pr_type_scope_unknown": "only \"view\" and \"control\" are allowed",
+        "pr_type_scope_unknown": "only \"view\", \"control\", \"files\" and \"clipboard\" are allowed",
         "pr_type_too_big": "is too large",
         "pr_type_too_small": "is too small",
         "pr_type_other": "is not valid",
