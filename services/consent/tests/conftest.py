@@ -12,24 +12,15 @@ from assist_consent.main import SERVICE
 from assist_consent.settings import Settings
 from assist_platform.commands import call_command
 from assist_platform.testing import eventually as wait_until
-from assist_platform.testing import service_running
+from assist_platform.testing import service_running, service_settings
 
 # The tests import their helpers (`consent_testkit`) from this folder.
 sys.path.insert(0, str(Path(__file__).parent))
 
 
 def make_settings(nats_url: str, database_location, **overrides) -> Settings:
-    values = dict(
-        nats_url=nats_url,
-        assist_data_dir=database_location.data_dir,
-        database_url=database_location.database_url,
-        database_schema_prefix=database_location.schema_prefix,
-        consent_lease_seconds=5.0,
-        consent_cut_margin_seconds=0.1,
-        consent_expiry_check_seconds=0.05,
-    )
-    values.update(overrides)
-    return Settings(**values)
+    defaults = dict(consent_lease_seconds=5.0, consent_cut_margin_seconds=0.1, consent_expiry_check_seconds=0.05)
+    return service_settings(Settings, nats_url, database_location, **{**defaults, **overrides})
 
 
 @pytest.fixture

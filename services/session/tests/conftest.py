@@ -14,7 +14,7 @@ from assist_platform.outbox import ProcessedEvent
 from assist_platform.problems import Problem
 from assist_session.consumers import DURABLE
 from assist_platform.testing import eventually as wait_for
-from assist_platform.testing import service_running, stored_messages
+from assist_platform.testing import service_running, service_settings, stored_messages
 from assist_session.main import SERVICE
 from assist_session.settings import Settings
 from sqlmodel import select
@@ -30,15 +30,8 @@ def session_overrides() -> dict:
 
 @pytest.fixture
 def session_settings(nats_url, database_location, session_overrides) -> Settings:
-    values = dict(
-        nats_url=nats_url,
-        assist_data_dir=database_location.data_dir,
-        database_url=database_location.database_url,
-        database_schema_prefix=database_location.schema_prefix,
-        session_expiry_interval_seconds=0.05,
-    )
-    values.update(session_overrides)
-    return Settings(**values)
+    return service_settings(Settings, nats_url, database_location,
+                            **{"session_expiry_interval_seconds": 0.05, **session_overrides})
 
 
 @pytest.fixture

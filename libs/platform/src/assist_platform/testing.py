@@ -30,7 +30,7 @@ from .ports import free_port
 
 __all__ = [
     "NatsServerProcess", "ServiceProcess", "TimedOut", "eventually", "eventually_sync", "free_port",
-    "migrate_from_template", "nats_server_binary", "ready", "wait_for_port",
+    "migrate_from_template", "nats_server_binary", "ready", "service_settings", "wait_for_port",
 ]
 
 
@@ -258,6 +258,18 @@ class DatabaseLocation:
             for schema in schemas:
                 connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         engine.dispose()
+
+
+def service_settings(settings_class: Callable[..., Any], nats_url: str, database_location: DatabaseLocation,
+                     **overrides: Any) -> Any:
+    """A service's `Settings` on the test's nats-server and database; `overrides` set the rest (or change these)."""
+    values = dict(
+        nats_url=nats_url,
+        assist_data_dir=database_location.data_dir,
+        database_url=database_location.database_url,
+        database_schema_prefix=database_location.schema_prefix,
+    )
+    return settings_class(**{**values, **overrides})
 
 
 @pytest.fixture
