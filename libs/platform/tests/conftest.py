@@ -1,9 +1,12 @@
-"""Fixtures of the shared library's own tests: a database holding just the platform tables."""
+"""Fixtures of the shared library's own tests: a database holding just the platform tables, and JetStream."""
 
 from __future__ import annotations
 
+import nats
 import pytest
+from assist_contract.streams import STREAMS
 from assist_platform.db import Database, is_postgres, sync_url
+from assist_platform.messaging import ensure_streams
 from assist_platform.outbox import PLATFORM_TABLES
 from assist_platform.settings import PlatformSettings
 from sqlalchemy import create_engine, text
@@ -28,3 +31,13 @@ async def platform_database(database_location):
     database = Database(url=url, schema=schema)
     yield database
     await database.close()
+
+
+@pytest.fixture
+async def js(nats_url):
+    """JetStream on the test's nats-server, with the system's streams; its connection closed afterwards."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await ensure_streams(js, STREAMS)
+    yield js
+    await nc.close()
