@@ -27,6 +27,7 @@ import pytest
 
 from .natsserver import NatsServerProcess, nats_server_binary, wait_for_port
 from .ports import free_port
+from .processes import stop_process
 
 __all__ = [
     "NatsServerProcess", "ServiceProcess", "TimedOut", "eventually", "eventually_sync", "free_port",
@@ -196,12 +197,8 @@ class ServiceProcess:
         self.process.wait()
 
     def stop(self, timeout: float = 20.0) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        if self.process:
+            stop_process(self.process, timeout=timeout)
 
 
 @pytest.fixture
