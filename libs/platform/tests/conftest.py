@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import nats
 import pytest
 from assist_contract.streams import STREAMS
 from assist_platform.db import Database, is_postgres, sync_url
@@ -34,10 +33,8 @@ async def platform_database(database_location):
 
 
 @pytest.fixture
-async def js(nats_url):
-    """JetStream on the test's nats-server, with the system's streams; its connection closed afterwards."""
-    nc = await nats.connect(nats_url)
+async def js(nc):
+    """JetStream on the test's nats-server, with the system's streams."""
     js = nc.jetstream()
     await ensure_streams(js, STREAMS)
-    yield js
-    await nc.close()
+    return js

@@ -6,7 +6,6 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import nats
 import pytest
 from assist_consent.main import SERVICE
 from assist_consent.settings import Settings
@@ -33,14 +32,6 @@ def consent_overrides() -> dict:
 async def consent_runtime(nats_url, database_location, consent_overrides):
     async with service_running(SERVICE, make_settings(nats_url, database_location, **consent_overrides)) as runtime:
         yield runtime
-
-
-@pytest.fixture
-async def nc(nats_url):
-    """A client of our own: the caller of the commands, and the lease holder of the tests."""
-    client = await nats.connect(nats_url)
-    yield client
-    await client.drain()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-import nats
 import pytest
 from assist_platform.commands import call_command
 from assist_platform.envelope import CloudEvent, rfc3339
@@ -41,17 +40,9 @@ async def session_runtime(session_settings):
 
 
 @pytest.fixture
-async def client(nats_url):
-    """A NATS client of our own: the caller of commands, as the gateway is."""
-    connection = await nats.connect(nats_url)
-    yield connection
-    await connection.drain()
-
-
-@pytest.fixture
-def call(client, session_runtime) -> Callable[..., Awaitable[dict]]:
+def call(nc, session_runtime) -> Callable[..., Awaitable[dict]]:
     async def _call(subject: str, payload: dict) -> dict:
-        return await call_command(client, subject, payload, timeout=10.0)
+        return await call_command(nc, subject, payload, timeout=10.0)
 
     return _call
 
@@ -91,9 +82,9 @@ def wait_until():
 
 
 @pytest.fixture
-def session_events(client, session_runtime) -> Callable[..., Awaitable[list]]:
+def session_events(nc, session_runtime) -> Callable[..., Awaitable[list]]:
     """The SESSION stream's messages about one session, once the outbox has sent everything it holds."""
-    js = client.jetstream()
+    js = nc.jetstream()
 
     async def _events(session_id: str) -> list:
         await wait_for(lambda: _outbox_empty(session_runtime), what="the outbox to be sent")
@@ -108,9 +99,9 @@ async def _outbox_empty(runtime) -> bool:
 
 
 @pytest.fixture
-def publish_consent_event(client) -> Callable[..., Awaitable[CloudEvent]]:
+def publish_consent_event(nc) -> Callable[..., Awaitable[CloudEvent]]:
     """Publish a consent event to JetStream as the consent service would."""
-    js = client.jetstream()
+    js = nc.jetstream()
 
     async def _publish(type: str, session_id: str, data: dict, *, event: CloudEvent | None = None,
                        msg_id: str | None = None) -> CloudEvent:

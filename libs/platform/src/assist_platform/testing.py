@@ -1,4 +1,5 @@
-"""Pytest plugin: a real nats-server on a free port, and a real database (SQLite file or a PostgreSQL schema).
+"""Pytest plugin: a real nats-server on a free port (and `nc`, a client of it), and a real database (SQLite file or a
+PostgreSQL schema).
 
 Load it with `-p assist_platform.testing`. `NATS_URL` and `DATABASE_URL` switch to external servers.
 """
@@ -23,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import nats
 import pytest
 
 from .natsserver import NatsServerProcess, nats_server_binary, wait_for_port
@@ -219,6 +221,14 @@ def nats_url(tmp_path: Path):
     server = NatsServerProcess(tmp_path / "jetstream").start()
     yield server.url
     server.stop()
+
+
+@pytest.fixture
+async def nc(nats_url: str):
+    """A NATS client of the test's own (the caller of commands, a stand-in for another service), drained after."""
+    client = await nats.connect(nats_url)
+    yield client
+    await client.drain()
 
 
 class DatabaseLocation:
