@@ -81,6 +81,7 @@ def test_the_later_request_and_an_answer_over_its_request_are_kept():
     assert kept["request_id"] == "r2" and kept["reason"] == "y"
     assert domain.later_scope_request(kept, asked) == kept  # an older request read late  # an older request read late
     assert domain.widened_scopes(["view"], ["control", "root"]) == ["view", "control"]
+    assert domain.narrowed_scopes(["view", "control"], ["view", "root"]) == ["view"]
 
 
 async def test_observers_joining_and_leaving_show_on_a_running_session_only(
