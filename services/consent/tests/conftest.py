@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from assist_consent.main import SERVICE
 from assist_consent.settings import Settings
-from assist_platform.commands import call_command
 from assist_platform.testing import eventually as wait_until
 from assist_platform.testing import service_running, service_settings
 
@@ -32,14 +30,6 @@ def consent_overrides() -> dict:
 async def consent_runtime(nats_url, database_location, consent_overrides):
     async with service_running(SERVICE, make_settings(nats_url, database_location, **consent_overrides)) as runtime:
         yield runtime
-
-
-@pytest.fixture
-def call(nc) -> Callable[..., Awaitable[dict]]:
-    async def _call(subject: str, payload: dict, *, timeout: float = 15.0) -> dict:
-        return await call_command(nc, subject, payload, timeout=timeout)
-
-    return _call
 
 
 @pytest.fixture

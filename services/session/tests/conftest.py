@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import pytest
-from assist_platform.commands import call_command
 from assist_platform.envelope import CloudEvent, rfc3339
 from assist_platform.outbox import ProcessedEvent
 from assist_platform.problems import Problem
@@ -40,11 +39,9 @@ async def session_runtime(session_settings):
 
 
 @pytest.fixture
-def call(nc, session_runtime) -> Callable[..., Awaitable[dict]]:
-    async def _call(subject: str, payload: dict) -> dict:
-        return await call_command(nc, subject, payload, timeout=10.0)
-
-    return _call
+def call(call, session_runtime) -> Callable[..., Awaitable[dict]]:
+    """The plugin's `call`, once the session service runs."""
+    return call
 
 
 @pytest.fixture

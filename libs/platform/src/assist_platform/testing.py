@@ -27,6 +27,7 @@ from typing import Any
 import nats
 import pytest
 
+from .commands import call_command
 from .natsserver import NatsServerProcess, nats_server_binary, wait_for_port
 from .ports import free_port
 from .processes import stop_process
@@ -229,6 +230,16 @@ async def nc(nats_url: str):
     client = await nats.connect(nats_url)
     yield client
     await client.drain()
+
+
+@pytest.fixture
+def call(nc) -> Callable[..., Awaitable[dict]]:
+    """A command called over `nc` as a service calls one: its answer, or the owner's `Problem` raised."""
+
+    async def _call(subject: str, payload: dict, *, timeout: float = 15.0) -> dict:
+        return await call_command(nc, subject, payload, timeout=timeout)
+
+    return _call
 
 
 class DatabaseLocation:
