@@ -11,6 +11,7 @@ import httpx
 import pytest
 import websockets
 from fastapi.routing import APIWebSocketRoute
+from gateway_routes import gateway_routes
 from identities import ANONYMOUS, CUSTOMER, IDENTITIES, OTHER_CUSTOMER, STAFF_IDENTITIES, Cast, claimed_session, \
     staff_tokens
 from public_api import close_code, connect_agent, next_control, request_help, ws_url
@@ -153,17 +154,7 @@ async def test_every_operation_answers_each_identity_as_the_policy_says(system):
 
 def _websocket_paths() -> set[str]:
     """The gateway's WebSocket routes, from the app itself (they are not in the OpenAPI schema)."""
-    from assist_gateway.main import create_app
-
-    def walk(routes, prefix: str):
-        for route in routes:
-            included = getattr(route, "include_context", None)  # newer FastAPI wraps each included router
-            if included is not None:
-                yield from walk(route.original_router.routes, prefix + included.prefix)
-            elif isinstance(route, APIWebSocketRoute):
-                yield prefix + route.path
-
-    return set(walk(create_app().routes, ""))
+    return {path for path, route in gateway_routes() if isinstance(route, APIWebSocketRoute)}
 
 
 def test_every_websocket_door_is_in_the_matrix():

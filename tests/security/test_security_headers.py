@@ -7,6 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from fastapi.routing import APIRoute
+from gateway_routes import gateway_routes
 from identities import PASSWORD, STAFF
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -17,17 +18,8 @@ PAGE_CSP_PARTS = ("default-src 'self'", "script-src 'self'", "object-src 'none'"
 
 
 def _page_paths() -> list[str]:
-    from assist_gateway.main import create_app
-
-    def walk(routes, prefix: str):
-        for route in routes:
-            included = getattr(route, "include_context", None)  # newer FastAPI wraps each included router
-            if included is not None:
-                yield from walk(route.original_router.routes, prefix + included.prefix)
-            elif isinstance(route, APIRoute) and not route.include_in_schema and "GET" in route.methods:
-                yield prefix + route.path
-
-    return sorted(set(walk(create_app().routes, "")))
+    return sorted({path for path, route in gateway_routes()
+                   if isinstance(route, APIRoute) and not route.include_in_schema and "GET" in route.methods})
 
 
 def _missing(response: httpx.Response) -> list[str]:

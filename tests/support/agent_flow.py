@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from assist_platform.processes import stop_process
 from public_api import bearer, connect_consultant, login, next_control, request_help, wait_for_status
 
 from assist_agent import console, framing
@@ -137,12 +138,7 @@ class AgentProcess:
         return self.process.returncode
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop_process(self.process, timeout=15)
         self._log.close()
 
 

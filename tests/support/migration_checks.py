@@ -1,6 +1,7 @@
 """A service's migrations against its models, on the test's database (SQLite, or PostgreSQL with DATABASE_URL).
 
-- `schema_drift`: migrate a fresh database to heads; Alembic's autogenerate comparison with the models is empty.
+- `assert_fresh_database_matches_models`: migrate a fresh database to heads; Alembic's autogenerate comparison with
+  the models is empty.
 - `migrate_as_before_platform_branch`: the database as the code before the `platform` migration branch left it,
   migrated by that code's own revision files (read from git), to show that the new heads upgrade it in place.
 """
@@ -152,6 +153,12 @@ def audit_chain_is_intact(database: ServiceDatabase) -> bool:
             return verify_chain(db.exec(select_entities(AuditEntry).order_by(AuditEntry.id)).all()) is None
     finally:
         engine.dispose()
+
+
+def assert_fresh_database_matches_models(database: ServiceDatabase) -> None:
+    """A fresh database migrated to heads holds exactly what the service's models declare."""
+    database.upgrade()
+    assert database.drift() == []
 
 
 def assert_upgrades_in_place(

@@ -1,9 +1,11 @@
-"""Fixtures of the shared library's own tests: a database holding just the platform tables."""
+"""Fixtures of the shared library's own tests: a database holding just the platform tables, and JetStream."""
 
 from __future__ import annotations
 
 import pytest
+from assist_contract.streams import STREAMS
 from assist_platform.db import Database, is_postgres, sync_url
+from assist_platform.messaging import ensure_streams
 from assist_platform.outbox import PLATFORM_TABLES
 from assist_platform.settings import PlatformSettings
 from sqlalchemy import create_engine, text
@@ -28,3 +30,11 @@ async def platform_database(database_location):
     database = Database(url=url, schema=schema)
     yield database
     await database.close()
+
+
+@pytest.fixture
+async def js(nc):
+    """JetStream on the test's nats-server, with the system's streams."""
+    js = nc.jetstream()
+    await ensure_streams(js, STREAMS)
+    return js

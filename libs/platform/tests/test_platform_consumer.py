@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-import nats
-from assist_contract.streams import STREAMS
 from assist_platform.envelope import CloudEvent, new_event
-from assist_platform.messaging import IdempotentConsumer, Subscription, ensure_streams
+from assist_platform.messaging import IdempotentConsumer, Subscription
 from assist_platform.outbox import OutboxEvent, ProcessedEvent, add_event
 from assist_platform.testing import eventually
 from sqlmodel import func, select
@@ -25,10 +23,7 @@ async def wait_for_count(database, model, expected: int, timeout: float = 15.0) 
     await eventually(reached, timeout=timeout, what=f"{expected} rows of {model.__name__}")
 
 
-async def test_each_event_takes_effect_once_despite_redelivery_and_a_failed_attempt(platform_database, nats_url):
-    nc = await nats.connect(nats_url)
-    js = nc.jetstream()
-    await ensure_streams(js, STREAMS)
+async def test_each_event_takes_effect_once_despite_redelivery_and_a_failed_attempt(platform_database, js):
     attempts: dict[str, int] = {}
 
     async def bill(db, event: CloudEvent) -> None:
@@ -63,4 +58,3 @@ async def test_each_event_takes_effect_once_despite_redelivery_and_a_failed_atte
     consumer.stop()
     running.cancel()
     await asyncio.gather(running, return_exceptions=True)
-    await nc.close()

@@ -27,10 +27,7 @@ async def wait_until(predicate, timeout: float = 10.0) -> None:
     await eventually(predicate, timeout=timeout, what=getattr(predicate, "__qualname__", "the condition"))
 
 
-async def test_an_event_is_published_only_if_its_transaction_commits(platform_database, nats_url):
-    nc = await nats.connect(nats_url)
-    js = nc.jetstream()
-    await ensure_streams(js, STREAMS)
+async def test_an_event_is_published_only_if_its_transaction_commits(platform_database, js):
     committed = session_event("committed")
     async with platform_database.transaction() as db:
         add_event(db, committed)
@@ -44,7 +41,6 @@ async def test_an_event_is_published_only_if_its_transaction_commits(platform_da
     assert [m.headers["Nats-Msg-Id"] for m in messages] == [committed.id]
     assert messages[0].subject == "session.requested"
     assert await publisher.backlog() == 0
-    await nc.close()
 
 
 async def test_events_staged_while_nats_is_down_go_out_once_when_it_returns(platform_database, own_nats_server):
@@ -71,10 +67,7 @@ async def test_events_staged_while_nats_is_down_go_out_once_when_it_returns(plat
     await nc.close()
 
 
-async def test_a_row_sent_again_after_a_crash_is_dropped_by_jetstream(platform_database, nats_url):
-    nc = await nats.connect(nats_url)
-    js = nc.jetstream()
-    await ensure_streams(js, STREAMS)
+async def test_a_row_sent_again_after_a_crash_is_dropped_by_jetstream(platform_database, js):
     event = session_event("resent")
     async with platform_database.transaction() as db:
         add_event(db, event)
@@ -87,7 +80,6 @@ async def test_a_row_sent_again_after_a_crash_is_dropped_by_jetstream(platform_d
     assert [m.headers["Nats-Msg-Id"] for m in await stream_messages(js)] == [event.id]
     async with platform_database.session() as db:
         assert (await db.exec(select(OutboxEvent.sent_at))).all()[0] is not None
-    await nc.close()
 
 
 async def _has_error(publisher: OutboxPublisher) -> bool:
@@ -98,10 +90,7 @@ async def _backlog_is(publisher: OutboxPublisher, count: int) -> bool:
     return await publisher.backlog() == count
 
 
-async def test_a_committed_event_wakes_the_publisher_without_anyone_notifying_it(platform_database, nats_url):
-    nc = await nats.connect(nats_url)
-    js = nc.jetstream()
-    await ensure_streams(js, STREAMS)
+async def test_a_committed_event_wakes_the_publisher_without_anyone_notifying_it(platform_database, js):
     # An idle poll far beyond the wait below: only the commit's own wake can publish the event in time.
     publisher = OutboxPublisher(database=platform_database, js=js, idle_poll_seconds=3600)
     first = session_event("first")
@@ -119,7 +108,6 @@ async def test_a_committed_event_wakes_the_publisher_without_anyone_notifying_it
     publisher.stop()
     await asyncio.gather(running, return_exceptions=True)
     assert platform_database.on_events_committed == []
-    await nc.close()
 
 
 async def test_a_rolled_back_event_wakes_nobody(platform_database):

@@ -68,6 +68,21 @@ class SessionBus:
 RECORD_CLOSED = "billing.record.closed"
 
 
+async def bill(bus: SessionBus, *, minutes: float, start: float = 0, customer: dict | None = None,
+               service_type: str = "consultation") -> str:
+    """A session that started `start` minutes after `at()` and lasted `minutes`: the id of the session billed."""
+    session_id = new_session_id()
+    await bus.started(session_id, at=at(minutes=start), customer=customer, service_type=service_type)
+    await bus.ended(session_id, started_at=at(minutes=start), ended_at=at(minutes=start + minutes),
+                    customer=customer, service_type=service_type)
+    return session_id
+
+
+async def closed_records(bus: SessionBus, count: int) -> list[dict]:
+    """The data of the first `count` `billing.record.closed` events, once the stream holds that many."""
+    return [event.data for event in await bus.wait_for_events(RECORD_CLOSED, count)]
+
+
 def started_event(session_id: str, *, at: datetime, service_type: str = "consultation", customer: dict | None = None,
                   consultant: str | None = "maria") -> CloudEvent:
     return new_event(source="assist/session", type="session.started", subject=session_id, data={

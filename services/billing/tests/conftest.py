@@ -10,7 +10,7 @@ from assist_billing.main import SERVICE
 from assist_billing.settings import Settings
 from assist_contract.streams import STREAMS
 from assist_platform.messaging import connect_nats, ensure_streams
-from assist_platform.testing import service_running
+from assist_platform.testing import service_running, service_settings
 
 # The tests import their helpers (`billing_testkit`) from this folder.
 sys.path.insert(0, str(Path(__file__).parent))
@@ -20,12 +20,7 @@ from billing_testkit import SessionBus  # noqa: E402
 
 @pytest.fixture
 def billing_settings(nats_url, database_location) -> Settings:
-    return Settings(
-        nats_url=nats_url,
-        database_url=database_location.database_url,
-        assist_data_dir=database_location.data_dir,
-        database_schema_prefix=database_location.schema_prefix,
-    )
+    return service_settings(Settings, nats_url, database_location)
 
 
 @pytest.fixture

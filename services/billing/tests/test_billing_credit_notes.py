@@ -21,25 +21,12 @@ from assist_billing.models import TABLES
 from assist_platform.envelope import rfc3339, utcnow
 from assist_platform.migrations import alembic_config, service_metadata
 from assist_platform.problems import Problem
-from billing_testkit import at, new_session_id
+from billing_testkit import at, bill, closed_records
 import sqlalchemy as sa
 from assist_platform.db import sync_url
 from sqlalchemy import create_engine, text
 
 NUMBER = re.compile(r"^CN-(\d{4})-(\d{6})$")
-
-
-async def bill(bus, *, minutes: float, start: float = 0, customer: dict | None = None,
-               service_type: str = "consultation") -> str:
-    session_id = new_session_id()
-    await bus.started(session_id, at=at(minutes=start), customer=customer, service_type=service_type)
-    await bus.ended(session_id, started_at=at(minutes=start), ended_at=at(minutes=start + minutes),
-                    customer=customer, service_type=service_type)
-    return session_id
-
-
-async def closed_records(bus, count: int) -> list[dict]:
-    return [event.data for event in await bus.wait_for_events("billing.record.closed", count)]
 
 
 def sequence_of(number: str) -> tuple[int, int]:

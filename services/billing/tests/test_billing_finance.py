@@ -11,21 +11,7 @@ import pytest
 from assist_billing.export import COLUMNS
 from assist_platform.envelope import rfc3339, utcnow
 from assist_platform.problems import Problem
-from billing_testkit import at, new_session_id
-
-
-async def bill(bus, *, minutes: float, service_type: str = "consultation", customer: dict | None = None,
-               start: float = 0) -> str:
-    session_id = new_session_id()
-    await bus.started(session_id, at=at(minutes=start), service_type=service_type, customer=customer)
-    await bus.ended(session_id, started_at=at(minutes=start), ended_at=at(minutes=start + minutes),
-                    service_type=service_type, customer=customer)
-    return session_id
-
-
-async def billed(bus, count: int) -> list[dict]:
-    events = await bus.wait_for_events("billing.record.closed", count)
-    return [event.data for event in events]
+from billing_testkit import at, bill, closed_records, new_session_id
 
 
 async def refused(bus, subject: str, payload: dict) -> Problem:
@@ -70,7 +56,7 @@ async def test_records_are_listed_with_filters_paging_and_a_total(billing, bus):
     await bill(bus, minutes=5, customer=ana)
     await bill(bus, minutes=5, customer=ana, service_type="system_help", start=60)
     await bill(bus, minutes=5, customer={"name": "Bob", "email": "bob@example.com"}, start=120)
-    await billed(bus, 3)
+    await closed_records(bus, 3)
     open_one = new_session_id()
     await bus.started(open_one, at=at(minutes=180))
     await bus.wait_for_events("billing.record.opened", 4)
@@ -100,7 +86,7 @@ async def test_the_sums_are_over_every_matching_record_not_one_page(billing, bus
     """The finance page lists 500 records at most; its totals row must still be all of them (credits included)."""
     for index in range(3):
         await bill(bus, minutes=5 + 10 * index, start=60 * index)
-    closed = await billed(bus, 3)
+    closed = await closed_records(bus, 3)
     await bus.command("cmd.billing.credit", {"record_id": closed[0]["record_id"], "amount": "4.50",
                                              "reason": "прекъсване", "credit_id": "sum-1"})
     open_one = new_session_id()
@@ -127,7 +113,7 @@ def sum_of(records: list[dict], field: str) -> str:
 
 async def test_a_record_is_read_by_id_and_an_unknown_one_is_404(billing, bus):
     await bill(bus, minutes=16)
-    (closed,) = await billed(bus, 1)
+    (closed,) = await closed_records(bus, 1)
     record = await bus.command("cmd.billing.records.get", {"record_id": closed["record_id"]})
     assert (record["status"], record["gross"], record["credited"], record["remaining"]) == (
         "closed", "36.00", "0.00", "36.00")
@@ -137,7 +123,7 @@ async def test_a_record_is_read_by_id_and_an_unknown_one_is_404(billing, bus):
 
 async def test_credit_notes_take_at_most_what_is_left_and_never_edit_the_record(billing, bus):
     await bill(bus, minutes=10)
-    (closed,) = await billed(bus, 1)
+    (closed,) = await closed_records(bus, 1)
     record_id = closed["record_id"]
     first = await bus.command("cmd.billing.credit", {
         "record_id": record_id, "amount": "10.00", "reason": "Връзката прекъсна", "issued_by": "fin",
@@ -187,7 +173,7 @@ async def test_the_export_is_utf8_csv_of_closed_records_with_cyrillic_intact(bil
     await bill(bus, minutes=5, customer={"name": "Гергана Стоянова", "email": "g@пример.бг", "company": "=SUM(A1)"})
     await bill(bus, minutes=40, service_type="system_help", start=60)
     await bill(bus, minutes=5, start=600)  # ends outside the period
-    await billed(bus, 3)
+    await closed_records(bus, 3)
     result = await bus.command("cmd.billing.export", {"from": rfc3339(at()), "to": rfc3339(at(minutes=120))})
     assert result["rows"] == 2 and result["columns"] == list(COLUMNS)
     rows = list(csv.DictReader(io.StringIO(result["csv"])))
@@ -204,7 +190,7 @@ async def test_the_export_is_utf8_csv_of_closed_records_with_cyrillic_intact(bil
 
 async def test_the_session_report_tells_the_customer_what_the_session_cost(billing, bus):
     session_id = await bill(bus, minutes=31, service_type="urgent_help")
-    await billed(bus, 1)
+    await closed_records(bus, 1)
     report = await bus.command("cmd.billing.session_report", {"session_id": session_id})
     assert report["service_name"]["en"] == "Urgent help outside working hours"
     assert (report["duration_seconds"], report["units"], report["gross"], report["consultant"]) == (

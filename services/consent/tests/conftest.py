@@ -3,33 +3,21 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import nats
 import pytest
 from assist_consent.main import SERVICE
 from assist_consent.settings import Settings
-from assist_platform.commands import call_command
 from assist_platform.testing import eventually as wait_until
-from assist_platform.testing import service_running
+from assist_platform.testing import service_running, service_settings
 
 # The tests import their helpers (`consent_testkit`) from this folder.
 sys.path.insert(0, str(Path(__file__).parent))
 
 
 def make_settings(nats_url: str, database_location, **overrides) -> Settings:
-    values = dict(
-        nats_url=nats_url,
-        assist_data_dir=database_location.data_dir,
-        database_url=database_location.database_url,
-        database_schema_prefix=database_location.schema_prefix,
-        consent_lease_seconds=5.0,
-        consent_cut_margin_seconds=0.1,
-        consent_expiry_check_seconds=0.05,
-    )
-    values.update(overrides)
-    return Settings(**values)
+    defaults = dict(consent_lease_seconds=5.0, consent_cut_margin_seconds=0.1, consent_expiry_check_seconds=0.05)
+    return service_settings(Settings, nats_url, database_location, **{**defaults, **overrides})
 
 
 @pytest.fixture
@@ -42,22 +30,6 @@ def consent_overrides() -> dict:
 async def consent_runtime(nats_url, database_location, consent_overrides):
     async with service_running(SERVICE, make_settings(nats_url, database_location, **consent_overrides)) as runtime:
         yield runtime
-
-
-@pytest.fixture
-async def nc(nats_url):
-    """A client of our own: the caller of the commands, and the lease holder of the tests."""
-    client = await nats.connect(nats_url)
-    yield client
-    await client.drain()
-
-
-@pytest.fixture
-def call(nc) -> Callable[..., Awaitable[dict]]:
-    async def _call(subject: str, payload: dict, *, timeout: float = 15.0) -> dict:
-        return await call_command(nc, subject, payload, timeout=timeout)
-
-    return _call
 
 
 @pytest.fixture

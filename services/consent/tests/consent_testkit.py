@@ -49,3 +49,12 @@ class Holder:
             await msg.respond(json.dumps({"cut": self.requests[-1]["lease_ids"]}).encode())
 
         return await nc.subscribe(subject, cb=on_cut)
+
+
+async def both_ends_leased_by_a_slow_holder(call, nc) -> tuple[Holder, dict, dict]:
+    """A granted consent whose agent and consultant leases are held by one holder that takes 0.3 s to cut:
+    (the holder, the agent's lease, the consultant's lease)."""
+    holder = Holder(delay=0.3)
+    await holder.subscribe(nc)
+    await grant(call)
+    return holder, await acquire(call, endpoint="agent"), await acquire(call, endpoint="consultant")

@@ -6,12 +6,14 @@ import asyncio
 
 import httpx
 from assist_consent.main import create_app, migrate
+from assist_consent.settings import Settings
+from assist_platform.testing import service_settings
 
 
 async def test_the_app_becomes_ready_and_answers_health_as_problem_json_elsewhere(
     nats_url, database_location, eventually
 ):
-    settings = _settings(nats_url, database_location)
+    settings = service_settings(Settings, nats_url, database_location)
     await asyncio.to_thread(migrate, settings)
     await asyncio.to_thread(migrate, settings)
     app = create_app(settings)
@@ -29,13 +31,3 @@ async def test_the_app_becomes_ready_and_answers_health_as_problem_json_elsewher
             assert missing.status_code == 404
             assert missing.headers["content-type"].startswith("application/problem+json")
 
-
-def _settings(nats_url, database_location):
-    from assist_consent.settings import Settings
-
-    return Settings(
-        nats_url=nats_url,
-        assist_data_dir=database_location.data_dir,
-        database_url=database_location.database_url,
-        database_schema_prefix=database_location.schema_prefix,
-    )

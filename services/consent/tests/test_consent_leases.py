@@ -11,7 +11,7 @@ from assist_contract import consent as contract
 from assist_platform.envelope import CloudEvent, utcnow
 from assist_platform.problems import Problem
 from assist_platform.testing import eventually
-from consent_testkit import HOLDER, Holder, acquire, grant
+from consent_testkit import HOLDER, Holder, acquire, both_ends_leased_by_a_slow_holder, grant
 
 
 async def test_acquire_gives_a_lease_for_the_consented_scopes(consent_runtime, call):
@@ -64,11 +64,7 @@ async def test_a_released_lease_is_not_renewed_and_not_cut(consent_runtime, call
 
 
 async def test_revoke_replies_only_after_the_holder_confirmed_the_cut(consent_runtime, call, nc):
-    holder = Holder(delay=0.3)
-    await holder.subscribe(nc)
-    await grant(call)
-    agent = await acquire(call, endpoint="agent")
-    consultant = await acquire(call, endpoint="consultant")
+    holder, agent, consultant = await both_ends_leased_by_a_slow_holder(call, nc)
 
     started = time.monotonic()
     result = await call(contract.revoke.subject, {"session_id": "s-1", "reason": "customer_terminated"})

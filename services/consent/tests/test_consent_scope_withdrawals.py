@@ -10,7 +10,7 @@ from assist_contract import consent as contract
 from assist_platform.envelope import CloudEvent
 from assist_platform.problems import Problem
 from assist_platform.testing import eventually, stored_messages
-from consent_testkit import HOLDER, Holder, acquire, grant
+from consent_testkit import HOLDER, Holder, acquire, both_ends_leased_by_a_slow_holder, grant
 
 WITHDRAW = contract.withdraw_scope.subject
 
@@ -21,11 +21,7 @@ async def withdrawn_events(nc, session_id: str = "s-1") -> list[CloudEvent]:
 
 
 async def test_a_withdrawal_answers_only_after_every_holder_narrowed_to_the_scopes_left(consent_runtime, call, nc):
-    holder = Holder(delay=0.3)
-    await holder.subscribe(nc)
-    await grant(call)
-    agent = await acquire(call, endpoint="agent")
-    consultant = await acquire(call, endpoint="consultant")
+    holder, agent, consultant = await both_ends_leased_by_a_slow_holder(call, nc)
     answer = await call(WITHDRAW, {"session_id": "s-1", "scope": "control", "actor": "customer",
                                    "client_address": "203.0.113.9"})
     replied_at = time.monotonic()

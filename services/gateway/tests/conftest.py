@@ -11,25 +11,14 @@ import pytest
 from assist_gateway.main import create_app, migrate
 from assist_gateway.settings import Settings
 from assist_gateway.staff import create_staff_account
-from assist_platform.testing import migrate_from_template, service_running
+from assist_platform.testing import migrate_from_template, service_running, service_settings
 
 PASSWORD = "correct horse battery"
 
 
-def gateway_settings_for(nats_url: str, database_location, **overrides) -> Settings:
-    values = dict(
-        nats_url=nats_url,
-        assist_data_dir=database_location.data_dir,
-        database_url=database_location.database_url,
-        database_schema_prefix=database_location.schema_prefix,
-    )
-    values.update(overrides)
-    return Settings(**values)
-
-
 @pytest.fixture
 def gateway_settings(nats_url, database_location) -> Settings:
-    return gateway_settings_for(nats_url, database_location)
+    return service_settings(Settings, nats_url, database_location)
 
 
 class RunningGateway:
@@ -93,15 +82,10 @@ async def start_backends(nats_url: str, database_location, *, lease_seconds: flo
     from assist_session import main as session_main
     from assist_session.settings import Settings as SessionSettings
 
-    common = dict(
-        nats_url=nats_url,
-        assist_data_dir=database_location.data_dir,
-        database_url=database_location.database_url,
-        database_schema_prefix=database_location.schema_prefix,
-    )
-    consent_settings = ConsentSettings(**common, consent_lease_seconds=lease_seconds)
-    session_settings = SessionSettings(**common)
-    billing_settings = BillingSettings(**common)
+    consent_settings = service_settings(ConsentSettings, nats_url, database_location,
+                                        consent_lease_seconds=lease_seconds)
+    session_settings = service_settings(SessionSettings, nats_url, database_location)
+    billing_settings = service_settings(BillingSettings, nats_url, database_location)
     async with (
         service_running(consent_main.SERVICE, consent_settings) as consent,
         service_running(session_main.SERVICE, session_settings) as session,

@@ -6,15 +6,13 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-import nats
 import pytest
-from assist_platform.commands import call_command
 from assist_platform.envelope import CloudEvent, rfc3339
 from assist_platform.outbox import ProcessedEvent
 from assist_platform.problems import Problem
 from assist_session.consumers import DURABLE
 from assist_platform.testing import eventually as wait_for
-from assist_platform.testing import service_running, stored_messages
+from assist_platform.testing import service_running, service_settings, stored_messages
 from assist_session.main import SERVICE
 from assist_session.settings import Settings
 from sqlmodel import select
@@ -30,15 +28,8 @@ def session_overrides() -> dict:
 
 @pytest.fixture
 def session_settings(nats_url, database_location, session_overrides) -> Settings:
-    values = dict(
-        nats_url=nats_url,
-        assist_data_dir=database_location.data_dir,
-        database_url=database_location.database_url,
-        database_schema_prefix=database_location.schema_prefix,
-        session_expiry_interval_seconds=0.05,
-    )
-    values.update(session_overrides)
-    return Settings(**values)
+    return service_settings(Settings, nats_url, database_location,
+                            **{"session_expiry_interval_seconds": 0.05, **session_overrides})
 
 
 @pytest.fixture
@@ -48,19 +39,9 @@ async def session_runtime(session_settings):
 
 
 @pytest.fixture
-async def client(nats_url):
-    """A NATS client of our own: the caller of commands, as the gateway is."""
-    connection = await nats.connect(nats_url)
-    yield connection
-    await connection.drain()
-
-
-@pytest.fixture
-def call(client, session_runtime) -> Callable[..., Awaitable[dict]]:
-    async def _call(subject: str, payload: dict) -> dict:
-        return await call_command(client, subject, payload, timeout=10.0)
-
-    return _call
+def call(call, session_runtime) -> Callable[..., Awaitable[dict]]:
+    """The plugin's `call`, once the session service runs."""
+    return call
 
 
 @pytest.fixture
@@ -98,9 +79,9 @@ def wait_until():
 
 
 @pytest.fixture
-def session_events(client, session_runtime) -> Callable[..., Awaitable[list]]:
+def session_events(nc, session_runtime) -> Callable[..., Awaitable[list]]:
     """The SESSION stream's messages about one session, once the outbox has sent everything it holds."""
-    js = client.jetstream()
+    js = nc.jetstream()
 
     async def _events(session_id: str) -> list:
         await wait_for(lambda: _outbox_empty(session_runtime), what="the outbox to be sent")
@@ -115,9 +96,9 @@ async def _outbox_empty(runtime) -> bool:
 
 
 @pytest.fixture
-def publish_consent_event(client) -> Callable[..., Awaitable[CloudEvent]]:
+def publish_consent_event(nc) -> Callable[..., Awaitable[CloudEvent]]:
     """Publish a consent event to JetStream as the consent service would."""
-    js = client.jetstream()
+    js = nc.jetstream()
 
     async def _publish(type: str, session_id: str, data: dict, *, event: CloudEvent | None = None,
                        msg_id: str | None = None) -> CloudEvent:

@@ -5,17 +5,13 @@ from __future__ import annotations
 import time
 
 from assist_session.main import create_app, migrate
+from assist_platform.testing import service_settings
 from assist_session.settings import Settings
 from fastapi.testclient import TestClient
 
 
 def test_the_app_becomes_ready_and_answers_health_checks(nats_url, database_location):
-    settings = Settings(
-        nats_url=nats_url,
-        assist_data_dir=database_location.data_dir,
-        database_url=database_location.database_url,
-        database_schema_prefix=database_location.schema_prefix,
-    )
+    settings = service_settings(Settings, nats_url, database_location)
     migrate(settings)
     migrate(settings)  # idempotent: a restart migrates again
     with TestClient(create_app(settings)) as client:

@@ -14,9 +14,9 @@ from sqlmodel import select
 
 
 @pytest.fixture
-def consent_consumed(client, wait_until):
+def consent_consumed(nc, wait_until):
     """Wait until the session service has acknowledged every event in the CONSENT stream."""
-    js = client.jetstream()
+    js = nc.jetstream()
 
     async def _caught_up() -> bool:
         last_seq = (await js.stream_info("CONSENT")).state.last_seq

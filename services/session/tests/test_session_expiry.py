@@ -32,7 +32,7 @@ async def stored(session_runtime, session_id: str) -> HelpSession:
 
 
 @pytest.fixture
-def consent_stand_in(client):
+def consent_stand_in(nc):
     """Something answering `cmd.consent.revoke` as the consent service would, recording every request: the
     session service must send none."""
     revocations: list[RevokeInput] = []
@@ -47,7 +47,7 @@ def consent_stand_in(client):
 
     async def _start(*scripted: Problem | None):
         answers.extend(scripted)
-        return await serve_command(client, subject="cmd.consent.revoke", input_model=RevokeInput, handler=_revoke,
+        return await serve_command(nc, subject="cmd.consent.revoke", input_model=RevokeInput, handler=_revoke,
                                    queue="consent")
 
     _start.revocations = revocations

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from migration_checks import assert_upgrades_in_place, service_database
+from migration_checks import assert_fresh_database_matches_models, assert_upgrades_in_place, service_database
 
 
 def test_a_fresh_session_database_migrated_to_heads_matches_the_models(database_location):
-    database = service_database("session", database_location)
-    database.upgrade()
-    assert database.drift() == []
+    assert_fresh_database_matches_models(service_database("session", database_location))
 
 
 def test_a_session_database_migrated_before_the_platform_branch_upgrades_in_place(database_location, tmp_path):

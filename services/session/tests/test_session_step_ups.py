@@ -11,8 +11,8 @@ from assist_session import domain
 
 
 @pytest.fixture
-def consent_consumed(client, wait_until):
-    js = client.jetstream()
+def consent_consumed(nc, wait_until):
+    js = nc.jetstream()
 
     async def _wait() -> None:
         async def _caught_up() -> bool:
@@ -81,12 +81,13 @@ def test_the_later_request_and_an_answer_over_its_request_are_kept():
     assert kept["request_id"] == "r2" and kept["reason"] == "y"
     assert domain.later_scope_request(kept, asked) == kept  # an older request read late  # an older request read late
     assert domain.widened_scopes(["view"], ["control", "root"]) == ["view", "control"]
+    assert domain.narrowed_scopes(["view", "control"], ["view", "root"]) == ["view"]
 
 
 async def test_observers_joining_and_leaving_show_on_a_running_session_only(
-    call, request_help, publish_consent_event, client, wait_until
+    call, request_help, publish_consent_event, nc, wait_until
 ):
-    js = client.jetstream()
+    js = nc.jetstream()
     session = await call("cmd.session.get", {"session_id": (await request_help(scopes=["view"]))["session_id"]})
     sid = session["session_id"]
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .files import create_owner_only_dir
 from .ports import free_port
+from .processes import stop_process
 
 
 def nats_server_binary() -> str:
@@ -78,11 +79,6 @@ class NatsServerProcess:
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process:
+            stop_process(self.process, timeout=10)
         self.process = None

@@ -1,4 +1,5 @@
-"""Pytest plugin: a real nats-server on a free port, and a real database (SQLite file or a PostgreSQL schema).
+"""Pytest plugin: a real nats-server on a free port (and `nc`, a client of it), and a real database (SQLite file or a
+PostgreSQL schema).
 
 Load it with `-p assist_platform.testing`. `NATS_URL` and `DATABASE_URL` switch to external servers.
 """
@@ -23,14 +24,17 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import nats
 import pytest
 
+from .commands import call_command
 from .natsserver import NatsServerProcess, nats_server_binary, wait_for_port
 from .ports import free_port
+from .processes import stop_process
 
 __all__ = [
     "NatsServerProcess", "ServiceProcess", "TimedOut", "eventually", "eventually_sync", "free_port",
-    "migrate_from_template", "nats_server_binary", "ready", "wait_for_port",
+    "migrate_from_template", "nats_server_binary", "ready", "service_settings", "wait_for_port",
 ]
 
 
@@ -196,12 +200,8 @@ class ServiceProcess:
         self.process.wait()
 
     def stop(self, timeout: float = 20.0) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        if self.process:
+            stop_process(self.process, timeout=timeout)
 
 
 @pytest.fixture
@@ -222,6 +222,24 @@ def nats_url(tmp_path: Path):
     server = NatsServerProcess(tmp_path / "jetstream").start()
     yield server.url
     server.stop()
+
+
+@pytest.fixture
+async def nc(nats_url: str):
+    """A NATS client of the test's own (the caller of commands, a stand-in for another service), drained after."""
+    client = await nats.connect(nats_url)
+    yield client
+    await client.drain()
+
+
+@pytest.fixture
+def call(nc) -> Callable[..., Awaitable[dict]]:
+    """A command called over `nc` as a service calls one: its answer, or the owner's `Problem` raised."""
+
+    async def _call(subject: str, payload: dict, *, timeout: float = 15.0) -> dict:
+        return await call_command(nc, subject, payload, timeout=timeout)
+
+    return _call
 
 
 class DatabaseLocation:
@@ -258,6 +276,18 @@ class DatabaseLocation:
             for schema in schemas:
                 connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         engine.dispose()
+
+
+def service_settings(settings_class: Callable[..., Any], nats_url: str, database_location: DatabaseLocation,
+                     **overrides: Any) -> Any:
+    """A service's `Settings` on the test's nats-server and database; `overrides` set the rest (or change these)."""
+    values = dict(
+        nats_url=nats_url,
+        assist_data_dir=database_location.data_dir,
+        database_url=database_location.database_url,
+        database_schema_prefix=database_location.schema_prefix,
+    )
+    return settings_class(**{**values, **overrides})
 
 
 @pytest.fixture

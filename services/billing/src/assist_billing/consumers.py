@@ -7,9 +7,9 @@ however often it is delivered, and the record, its events and the processed id c
 from __future__ import annotations
 
 import logging
-from datetime import UTC
+from datetime import UTC, datetime
 
-from assist_contract.session import ENDED, STARTED
+from assist_contract.session import ENDED, STARTED, SessionEnded, SessionLifecycle
 from assist_platform.envelope import CloudEvent
 from assist_platform.messaging import ByType, Subscription
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,29 +21,25 @@ log = logging.getLogger(__name__)
 DURABLE = "billing"
 
 
+def _facts(session: SessionLifecycle | SessionEnded, *, started_at: datetime) -> SessionFacts:
+    """What billing keeps of a started session, from either event that tells it."""
+    return SessionFacts(
+        session_id=session.session_id,
+        service_type=session.service_type,
+        customer=session.customer or {},
+        consultant=session.consultant,
+        started_at=started_at.astimezone(UTC),
+    )
+
+
 async def on_session_started(db: AsyncSession, event: CloudEvent) -> None:
     started = STARTED.parse(event)
-    facts = SessionFacts(
-        session_id=started.session_id,
-        service_type=started.service_type,
-        customer=started.customer or {},
-        consultant=started.consultant,
-        started_at=started.at.astimezone(UTC),
-    )
-    await open_record(db=db, facts=facts)
+    await open_record(db=db, facts=_facts(started, started_at=started.at))
 
 
 async def on_session_ended(db: AsyncSession, event: CloudEvent) -> None:
     ended = ENDED.parse(event)
-    facts = None
-    if ended.started_at is not None:
-        facts = SessionFacts(
-            session_id=ended.session_id,
-            service_type=ended.service_type,
-            customer=ended.customer or {},
-            consultant=ended.consultant,
-            started_at=ended.started_at.astimezone(UTC),
-        )
+    facts = _facts(ended, started_at=ended.started_at) if ended.started_at is not None else None
     end = SessionEnd(
         ended_at=ended.ended_at.astimezone(UTC),
         ended_by=ended.ended_by,

@@ -5,6 +5,7 @@ transaction (`db`), and only through the rules in `domain`.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from datetime import datetime
 
 from assist_contract.session import AGENT_LOST, AGENT_RETURNED, ASSIGNED, ENDED, REQUESTED, STARTED
@@ -252,26 +253,25 @@ async def apply_consent_revoked(
     return session
 
 
-async def narrow_scopes(*, db: AsyncSession, session_id: str, scopes: list[str]) -> bool:
-    """Keep only those of the session's scopes that `scopes` still allows (a withdrawal only ever narrows, so
-    events read twice or late narrow no further); False for an unknown session."""
+async def _rescope(*, db: AsyncSession, session_id: str, rule: Callable[[list[str]], list[str]]) -> bool:
+    """The session's scopes made by `rule` of the ones it has, under its row lock; False for an unknown session."""
     session = await find_session(db=db, session_id=session_id, for_update=True)
     if session is None:
         return False
-    allowed = set(scopes)
-    session.scopes = [scope for scope in session.scopes if scope in allowed]
+    session.scopes = rule(session.scopes)
     db.add(session)
     return True
+
+
+async def narrow_scopes(*, db: AsyncSession, session_id: str, scopes: list[str]) -> bool:
+    """Keep only those of the session's scopes that `scopes` still allows (a withdrawal only ever narrows, so
+    events read twice or late narrow no further); False for an unknown session."""
+    return await _rescope(db=db, session_id=session_id, rule=lambda held: domain.narrowed_scopes(held, scopes))
 
 
 async def widen_scopes(*, db: AsyncSession, session_id: str, scopes: list[str]) -> bool:
     """Add the scopes a step-up the customer approved granted; False for an unknown session."""
-    session = await find_session(db=db, session_id=session_id, for_update=True)
-    if session is None:
-        return False
-    session.scopes = domain.widened_scopes(session.scopes, scopes)
-    db.add(session)
-    return True
+    return await _rescope(db=db, session_id=session_id, rule=lambda held: domain.widened_scopes(held, scopes))
 
 
 async def record_scope_request(*, db: AsyncSession, session_id: str, request: dict) -> bool:

@@ -382,6 +382,12 @@ def widened_scopes(scopes: list[str], granted: list[str]) -> list[str]:
     return validate_scopes([*scopes, *(scope for scope in granted if scope in SCOPES)])
 
 
+def narrowed_scopes(scopes: list[str], allowed: list[str]) -> list[str]:
+    """A session's scopes once a withdrawal left the consent allowing only `allowed`: never more than it had."""
+    kept = set(allowed)
+    return [scope for scope in scopes if scope in kept]
+
+
 def later_scope_request(current: dict | None, incoming: dict) -> dict:
     """Which view of a step-up request the session keeps: the later request, and of one request its answer merged
     into what was asked (the answer carries no reason or requester of its own); events read late or twice never
