@@ -248,3 +248,18 @@ def test_the_keys_y_and_n_answer_and_c_and_q_still_work():
     assert [keys.on_key(key) for key in "yYnNcCxq"] == [False] * 7 + [True]
     assert calls == ["approve", "approve", "refuse", "refuse", "control", "control", "end"]
     assert KeyWatcher(lambda: None).on_key("y") is False  # no request handling wired: nothing happens
+
+
+@pytest.mark.parametrize(("language", "scopes", "said"), [
+    ("en", ["view"], "You allow the consultant: view (screen and terminal).\n"),
+    ("bg", ["clipboard", "view", "files", "control"],
+     "Разрешили сте на консултанта: преглед (екран и терминал), управление (клавиатура и мишка), файлове "
+     "(изпращане и вземане, всеки файл с ваше одобрение), клипборд (текст, всеки път показан тук).\n"),
+])
+async def test_the_whole_consent_is_said_once_in_words_at_the_first_attach(language, scopes, said):
+    """The status line has room for short names only (80 columns cut them): the customer reads all of it once."""
+    agent, stream = _agent(language)
+    attached = {"type": "attached", "session_id": "A", "resume_token": "t", "scopes": scopes, "consultant": "maria"}
+    await agent._on_gateway(attached)
+    await agent._on_gateway({**attached, "resume_token": None})  # a resumed attach says nothing again
+    assert stream.getvalue().count(said) == 1

@@ -281,6 +281,9 @@ class Agent:
                 self.scopes = scope_rules.normalise(control.get("scopes"))
                 self.channels = Channels(send=self.send, scopes=self.scopes, mirror=self.status.mirror,
                                          on_monitor=self._monitor_shared)
+                # The whole consent in words once: the status line has room for the short names only.
+                self.status.say_wrapped(self.messages("allowed.now", scopes=scope_names(
+                    self.scopes, self.messages, long=True) or self.messages("status.none")))
                 if self._ending.is_set():
                     self.channels.close_local()
                 self.channels.clipboard = self.clipboard
