@@ -10,6 +10,7 @@ window.AssistCustomerFiles = (() => {
   let reading = false;
   let listed = []; // the transfers last read
   let readOnce = false;
+  let hadFiles = false; // the consent included files at the last poll: read once more after it is taken back
 
   function size(bytes) {
     const lang = document.documentElement.lang || "bg";
@@ -49,12 +50,15 @@ window.AssistCustomerFiles = (() => {
   }
 
   // After the page's poll of the session (`view`): the transfers are read while the consent includes files or one
-  // is still open, and once more after the end.
+  // is still open, once more after files were taken back (a file offered since the last read is shown cancelled),
+  // and once more after the end.
   async function update(session, view, { final = false } = {}) {
     const scopes = Array.isArray(view && view.scopes) ? view.scopes : [];
-    const worth = final || !readOnce || scopes.includes("files") || listed.some((item) => OPEN.includes(item.status));
+    const files = scopes.includes("files");
+    const worth = final || !readOnce || files || hadFiles || listed.some((item) => OPEN.includes(item.status));
     if (!session || reading || !worth) return;
     reading = true;
+    hadFiles = files;
     try {
       const result = await window.Assist.api("GET",
         `/api/v1/sessions/${encodeURIComponent(session.session_id)}/file-transfers`, { token: session.customer_token });
@@ -72,6 +76,7 @@ window.AssistCustomerFiles = (() => {
   function forget() {
     listed = [];
     readOnce = false;
+    hadFiles = false;
     $("customer-file-list").replaceChildren();
     $("customer-files").hidden = true;
   }
