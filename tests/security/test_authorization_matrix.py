@@ -158,8 +158,10 @@ def _websocket_paths() -> set[str]:
 
 
 def test_every_websocket_door_is_in_the_matrix():
-    # The observer's door has its own tests (test_observer_trust.py): it needs a running session.
-    assert _websocket_paths() == {"/ws/v1/agent", "/ws/v1/consultant/{session_id}", "/ws/v1/observer/{session_id}"}
+    # The observer's door has its own tests (test_observer_trust.py): it needs a running session; so does the
+    # customer's browser share (test_share_trust.py: its token comes in the first frame, not a header).
+    assert _websocket_paths() == {"/ws/v1/agent", "/ws/v1/consultant/{session_id}", "/ws/v1/observer/{session_id}",
+                                  "/ws/v1/share/{session_id}"}
 
 
 async def _consultant_door(system, cast: Cast, identity: str) -> int | None:

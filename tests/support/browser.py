@@ -13,6 +13,9 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
+# getDisplayMedia without a person at the picker (#18): chromium's fake capture answers it at once with a moving test
+# picture (`chromium(extra_args=FAKE_CAPTURE)`).
+FAKE_CAPTURE = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
@@ -24,12 +27,12 @@ def require_chromium() -> None:
 
 
 @asynccontextmanager
-async def chromium():
+async def chromium(*, extra_args: tuple[str, ...] | list[str] = ()):
     require_chromium()
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args])
         try:
             yield browser
         finally:

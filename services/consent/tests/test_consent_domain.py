@@ -83,7 +83,7 @@ def test_the_reasons_are_exactly_those_of_the_contract():
         "agent_lost",
         "admin",
     }
-    assert set(ENDPOINTS) == {"agent", "consultant", "observer"}
+    assert set(ENDPOINTS) == {"agent", "consultant", "observer", "share"}
 
 
 @pytest.mark.parametrize("reason", ["", "terminated", "EXPIRED", "customer-terminated", "expired "])

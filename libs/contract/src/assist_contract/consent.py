@@ -125,7 +125,7 @@ class SessionInput(_Input):
 class LeaseAcquireInput(_Input):
     session_id: str = SessionId
     holder: str = Holder
-    endpoint: Literal["agent", "consultant", "observer"]
+    endpoint: Literal["agent", "consultant", "observer", "share"]
 
 
 class LeaseRenewInput(_Input):

@@ -13,7 +13,8 @@ from assist_platform.endings import REASONS as REVOKE_REASONS
 # customer; `clipboard` sends and takes clipboard text, each transfer shown to the customer (#17). Every scope but
 # `view` stands on `view`: without it there is no access at all.
 SCOPES = ("view", "control", "files", "clipboard")
-ENDPOINTS = ("agent", "consultant", "observer")  # an observer: a supervisor watching, view only (#16)
+# An observer: a supervisor watching, view only (#16); a share: the customer's browser showing its screen (#18).
+ENDPOINTS = ("agent", "consultant", "observer", "share")
 LANGUAGES = ("bg", "en")
 DEFAULT_LANGUAGE = "bg"
 

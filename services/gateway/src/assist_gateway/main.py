@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.relay_hub = hub
     app.state.customer_tokens = CustomerTokens(runtime)
+    hub.session_of_customer_token = app.state.customer_tokens.session_of  # the browser share's door (#18)
     app.state.login_limiter = SlidingWindowLimiter(settings.login_attempts_per_minute, 60.0)
     app.state.help_request_limiter = SlidingWindowLimiter(
         settings.help_requests_per_address, settings.help_requests_window_seconds

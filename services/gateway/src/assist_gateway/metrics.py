@@ -7,7 +7,7 @@ from collections import Counter
 from prometheus_client import Gauge
 
 OPEN_RELAYS = Gauge("assist_open_relay_endpoints", "Relay endpoints open on this replica, by side", ["role"])
-ROLES = ("agent", "consultant")
+ROLES = ("agent", "consultant", "share")
 
 
 def open_relays_refresher(hub):

@@ -7,7 +7,10 @@ The replica holding the agent's socket is the session's *home*. Per session:
 - `relay.<sid>.to_home.join` (request, answered by the home) and `relay.<sid>.to_home.leave`: a remote consultant
   comes and goes;
 - `relay.<sid>.home`: the home announces `up` / `down` as the agent connects and leaves;
-- `relay.<sid>.to_home.observer` and `relay.<sid>.to_observers`: observers on other replicas (observers.py).
+- `relay.<sid>.to_home.observer` and `relay.<sid>.to_observers`: observers on other replicas (observers.py);
+- `relay.<sid>.to_console.*` and `relay.<sid>.console`: the customer's browser share on another replica than its
+  consultant (share.py): `share_join` (request), `share_frame`, `share_leave` to the consultant's replica, which
+  announces `up` / `down` on `console` as the consultant connects and leaves.
 
 What the home receives shares one prefix, so it takes one subscription (`relay.<sid>.to_home.*`) per agent instead
 of three: each nats-py subscription costs a queue and a task, about 5 KiB, and idle relays are mostly that.
@@ -28,6 +31,10 @@ TO_HOME_FRAME, TO_HOME_JOIN, TO_HOME_LEAVE = "to_home.frame", "to_home.join", "t
 # for it on `to_observers`.
 TO_HOME_OBSERVER, TO_OBSERVERS = "to_home.observer", "to_observers"
 TO_HOME_ANY = "to_home.*"
+# A share on another replica than the consultant (share.py): what the consultant's replica receives shares one prefix
+# (one subscription per consultant socket), and it announces its consultant on `console`.
+TO_CONSOLE_SHARE_JOIN, TO_CONSOLE_SHARE_FRAME = "to_console.share_join", "to_console.share_frame"
+TO_CONSOLE_SHARE_LEAVE, TO_CONSOLE_ANY, CONSOLE = "to_console.share_leave", "to_console.*", "console"
 
 
 def subject(session_id: str, channel: str) -> str:

@@ -2,8 +2,8 @@
 
 The rest of `RelayCore` is one module per concern: frames.py (what passes, holding, refusals), replicas.py (the
 bridge to a peer on another replica), presence.py (activation and the agent's absences, told to the session service),
-observers.py (supervisors watching, view only); session.py holds one session's state. The WebSocket routes live in
-routes.py.
+observers.py (supervisors watching, view only), share.py (the customer's browser showing its screen); session.py
+holds one session's state. The WebSocket routes live in routes.py.
 """
 
 from __future__ import annotations
@@ -30,12 +30,13 @@ from .observers import ObserverRelay
 from .presence import SessionPresence
 from .replicas import ReplicaBridge
 from .session import SessionRelay, consultant_joined
+from .share import ShareRelay
 
 # How many ended sessions a replica remembers, to refuse a late reconnect without asking anyone.
 _ENDED_MEMORY = 10_000
 
 
-class RelayCore(FramePolicy, ReplicaBridge, SessionPresence, ObserverRelay, FileRelay):
+class RelayCore(FramePolicy, ReplicaBridge, SessionPresence, ObserverRelay, FileRelay, ShareRelay):
     """State and NATS plumbing of the relay; the WebSocket routes live in `routes.py`."""
 
     def __init__(self, *, settings, runtime) -> None:
@@ -182,11 +183,12 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence, ObserverRelay, File
 
     def _endpoints_of(self, session_id: str, lease_ids) -> set[Endpoint]:
         """This replica's endpoints of the session: those holding `lease_ids`, and the session's relay's (its
-        observers too: they are cut with everyone else)."""
+        observers and its browser share too: they are cut with everyone else)."""
         endpoints = set(self.leases.find(list(lease_ids)))
         relay = self.sessions.get(session_id)
         if relay is not None:
-            endpoints.update(endpoint for endpoint in (relay.agent, relay.consultant) if endpoint is not None)
+            endpoints.update(endpoint for endpoint in (relay.agent, relay.consultant, relay.share)
+                             if endpoint is not None)
             endpoints.update(relay.observers)
         return endpoints
 
@@ -224,7 +226,7 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence, ObserverRelay, File
 
     def relay_holding(self, endpoint: Endpoint) -> SessionRelay | None:
         relay = self.sessions.get(endpoint.session_id)
-        return relay if relay is not None and endpoint in (relay.agent, relay.consultant) else None
+        return relay if relay is not None and endpoint in (relay.agent, relay.consultant, relay.share) else None
 
     async def attach_agent(self, endpoint: Endpoint) -> SessionRelay:
         nc = self._bridge_nc()
@@ -258,12 +260,13 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence, ObserverRelay, File
             # The newest window of the consultant wins: a reload must not lock them out.
             relay.consultant.cut_now(code=4409, reason="replaced by a newer connection")
         relay.consultant = endpoint
+        await self.consultant_meets_share(relay, endpoint)  # the customer's browser showing its screen (#18)
         if relay.agent is not None:
             await self._announce_pairing(relay)
             return relay
         relay.remote_home = False  # this endpoint has not joined yet, whatever its predecessor had
         self._stop_looking_for_home(relay)  # it asks for the endpoint this one replaced, and would stop without us
-        relay.subscriptions[endpoint] = [
+        relay.subscriptions[endpoint] += [
             await nc.subscribe(bridge.subject(relay.session_id, "to_consultant"), cb=self._deliver_to(relay, "consultant")),
             await nc.subscribe(bridge.subject(relay.session_id, "home"), cb=self._on_home(relay)),
         ]
@@ -299,8 +302,11 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence, ObserverRelay, File
                 self._start_grace(relay.session_id)
         elif endpoint.role == "observer":
             await self.detach_observer(relay, endpoint)
+        elif endpoint.role == "share":
+            await self.detach_share(relay, endpoint)
         elif endpoint.role == "consultant" and relay.consultant is endpoint:
             relay.consultant = None
+            await self.consultant_leaves_share(relay)
             if relay.agent is not None:
                 await relay.agent.send_control(json.dumps({"type": "peer_left", "peer": "consultant"}))
             elif relay.remote_home:

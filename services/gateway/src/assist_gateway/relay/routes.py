@@ -1,5 +1,6 @@
-"""The WebSocket doors of the relay (CONTRACT §3): `/ws/v1/agent` and `/ws/v1/consultant/{session_id}`, and a
-supervisor's `/ws/v1/observer/{session_id}` (watching, view only: issue #16)."""
+"""The WebSocket doors of the relay (CONTRACT §3): `/ws/v1/agent` and `/ws/v1/consultant/{session_id}`, a
+supervisor's `/ws/v1/observer/{session_id}` (watching, view only: issue #16), and the customer's browser showing its
+screen, `/ws/v1/share/{session_id}` (view only, issue #18: share.py)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from .endpoint import Endpoint
 from .frames import CHANNEL_NAMES, OBSERVER_REASON, TEXT_REASON, refusal_reason, scope_needed
 from .hub import RelayCore
 from .session import SessionRelay
+from .share import NO_CONSULTANT_REASON, browser_screen, share_frame_refusal, share_token
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,8 @@ class RelayHub(RelayCore):
         self.post_chat_from_agent: Callable[[str, str], Awaitable[None]] | None = None
         # Set by the app: the customer answered a step-up request at the agent (session, request id, approve).
         self.decide_scopes_from_agent: Callable[[str, str, bool], Awaitable[None]] | None = None
+        # Set by the app: the session a customer token opens, or None (service.CustomerTokens.session_of).
+        self.session_of_customer_token: Callable[[str], Awaitable[str | None]] | None = None
         self._code_failures = FailureBudget(per_key=settings.code_failures_per_address,
                                             total=settings.code_failures_per_minute_total, window_seconds=60.0)
         self._max_message = settings.relay_max_message_bytes
@@ -90,6 +94,7 @@ class RelayHub(RelayCore):
         self.router.add_api_websocket_route("/ws/v1/agent", self.agent_socket)
         self.router.add_api_websocket_route("/ws/v1/consultant/{session_id}", self.consultant_socket)
         self.router.add_api_websocket_route("/ws/v1/observer/{session_id}", self.observer_socket)
+        self.router.add_api_websocket_route("/ws/v1/share/{session_id}", self.share_socket)
 
     # Each door admits in a helper of its own and only then serves: the session's view (dozens of objects) goes
     # with the helper's frame instead of staying alive, per socket, for as long as the relay is open.
@@ -207,6 +212,30 @@ class RelayHub(RelayCore):
                             credential=token_digest(token))
         return endpoint, {"type": "attached", "session_id": session_id, "status": view.status, "role": "observer"}
 
+    async def share_socket(self, websocket: WebSocket, session_id: str) -> None:
+        await websocket.accept()
+        async with _closing_on_failure(websocket):
+            endpoint, hello = await self._admit_share(websocket, session_id)
+            await self._serve(endpoint, hello=hello)
+
+    async def _admit_share(self, websocket: WebSocket, session_id: str) -> tuple[Endpoint, dict]:
+        """The customer's page shows its screen to the consultant who joined (#18). Its credential is the session's
+        customer token, in the socket's first text frame `{"type": "hello", "token": ...}` (a page cannot set a
+        socket's headers, and a URL is logged on the way); only the gateway's own page opens it (its Origin)."""
+        if not origin_allowed(websocket, self.settings.public_origin_list):
+            raise Refused(closecodes.NOT_PERMITTED, "only the gateway's own page may share a screen")
+        token = await share_token(websocket)
+        owner = await self.session_of_customer_token(token) if token and self.session_of_customer_token else None
+        if owner is None:
+            raise Refused(closecodes.NOT_AUTHENTICATED, "send this session's customer token first")
+        if owner != session_id:
+            raise Refused(closecodes.NOT_PERMITTED, "this customer token belongs to another session")
+        view = await self._running_session(session_id)
+        if view.status not in ("assigned", "active") or not await self.consultant_present(session_id):
+            raise Refused(closecodes.NOT_PERMITTED, NO_CONSULTANT_REASON)
+        endpoint = Endpoint(role="share", session_id=session_id, websocket=websocket, who="customer")
+        return endpoint, {"type": "attached", "session_id": session_id, "status": view.status, "role": "share"}
+
     # --- logins that end ------------------------------------------------------------------------------------
     async def on_connected(self, runtime) -> None:
         await super().on_connected(runtime)
@@ -250,7 +279,7 @@ class RelayHub(RelayCore):
             await endpoint.send_control(json.dumps({**hello, "scopes": list(endpoint.scopes),
                                                     "file_max_bytes": self.settings.file_transfer_max_bytes}))
             attach = {"agent": self.attach_agent, "consultant": self.attach_consultant,
-                      "observer": self.attach_observer}[endpoint.role]
+                      "observer": self.attach_observer, "share": self.attach_share}[endpoint.role]
             try:
                 relay = await attach(endpoint)
             except Problem as problem:
@@ -351,6 +380,11 @@ class RelayHub(RelayCore):
             if data is None:
                 await self.take_text(endpoint, text or "")
                 continue
+            if role == "share":  # the customer's browser: its screen updates only, to the consultant on channel 6
+                if (reason := share_frame_refusal(data)) is not None:
+                    await self.refuse(endpoint, "share", reason)
+                    continue
+                data = browser_screen(data)
             needed = scope_needed(role, data)
             if needed is not None and not endpoint.allows(needed):
                 await self.refuse(endpoint, CHANNEL_NAMES[data[0]], refusal_reason(needed))

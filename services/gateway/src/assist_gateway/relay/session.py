@@ -39,13 +39,19 @@ class SessionRelay:
     observers: set[Endpoint] = field(default_factory=set)
     remote_observers: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
     observers_told: list[str] | None = field(default_factory=list)  # None: tell them even that nobody watches
+    # The customer's browser showing its screen (share.py, #18): the share on this replica, and (share side) joined
+    # to a consultant on another replica; (consultant side) the replica of a remote share this consultant sees.
+    share: Endpoint | None = None
+    share_console_remote: bool = False
+    remote_share: str | None = None
+    share_joiner: asyncio.Task | None = None  # (share side) looks for the consultant on other replicas
 
     def empty(self) -> bool:
-        return self.agent is None and self.consultant is None and not self.observers
+        return self.agent is None and self.consultant is None and not self.observers and self.share is None
 
     def nudge(self) -> None:
-        """Pairing or activation changed: a held frame of either side looks again whether it may pass."""
-        for endpoint in (self.agent, self.consultant):
+        """Pairing or activation changed: a held frame of any side looks again whether it may pass."""
+        for endpoint in (self.agent, self.consultant, self.share):
             if endpoint is not None:
                 endpoint.nudge()
 
@@ -58,12 +64,18 @@ def route(relay: SessionRelay, source: Endpoint) -> Endpoint | str | None:
         if relay.consultant is not None:
             return relay.consultant if relay.started else None
         return "to_consultant" if relay.remote_consultant is not None and relay.started else None
+    if source.role == "share":  # to the consultant only, never to the agent (share.py)
+        if relay.consultant is not None:
+            return relay.consultant if relay.started else None
+        return bridge.TO_CONSOLE_SHARE_FRAME if relay.share_console_remote and relay.started else None
     if relay.agent is not None:
         return relay.agent if relay.started else None
     return bridge.TO_HOME_FRAME if relay.remote_home else None
 
 
 def peer_there(relay: SessionRelay, source: Endpoint) -> bool:
+    if source.role == "share":
+        return relay.consultant is not None or relay.share_console_remote
     if source.role == "agent":
         return relay.consultant is not None or relay.remote_consultant is not None
     return relay.agent is not None or relay.remote_home

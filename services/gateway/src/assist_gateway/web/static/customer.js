@@ -257,6 +257,9 @@
     } else if (view.status === "active" && agent === "away") {
       const left = graceLeft(view);
       text = left === null ? t("cs_status_away_open", { consultant }) : t("cs_status_away", { consultant, left: duration(left) });
+    } else if (["assigned", "active"].includes(view.status) && agent !== "connected"
+               && $("share-box").dataset.state === "sharing") {
+      text = t("cs_status_sharing", { consultant }); // no agent: the browser's share is the session (#18)
     } else if (view.status === "assigned" && agent === "connected") {
       text = t("cs_status_assigned_agent_connected", { consultant });
     } else if (view.status === "active" && agent === "not_started") {
@@ -272,6 +275,7 @@
     showScopes(view);
     showScopeRequest(view);
     showObservers(view);
+    showShare(view);
     if (agentKnown) {
       const left = graceLeft(view);
       $("agent-state").textContent = agent === "away"
@@ -427,6 +431,66 @@
       $("scope-request-error").textContent = t("cs_scope_answer_failed", { detail: problemText(result) });
       $("scope-request-error").hidden = false;
     }
+  }
+
+  // --- Showing the screen from the browser, nothing installed (#18) ---------------------------------------------
+  // Offered while the consent includes `view`, the session has its consultant (assigned or running) and the browser
+  // can share; the share itself is screen_share.js. It stops with the session (the gateway closes its socket with
+  // 4410), with the browser's own Stop, with the page's Stop and with the tab. `#share-box`'s data-state says where
+  // it is (idle, asking, connecting, waiting, sharing, stopped) and data-stopped why it stopped.
+  const ScreenShare = window.AssistScreenShare;
+  let share = null; // the share under way, or null
+
+  function shareOffered(view) {
+    return !!view && ScreenShare.supported() && ["assigned", "active"].includes(view.status) && !!view.consultant
+      && scopesNow(view).includes("view");
+  }
+
+  function showShare(view) {
+    const offered = shareOffered(view);
+    $("share-box").hidden = !offered && !share;
+    $("share-screen").hidden = !!share;
+    $("share-screen").disabled = !offered;
+    $("share-stop").hidden = !share;
+  }
+
+  const STOPPED_WORDS = {
+    cancelled: "cs_share_cancelled", ended: "cs_share_ended", replaced: "cs_share_replaced", lost: "cs_share_lost",
+  };
+  const STATE_WORDS = { asking: "cs_share_asking", connecting: "cs_share_connecting", waiting: "cs_share_waiting" };
+
+  function shareState(state, detail = {}) {
+    const box = $("share-box");
+    box.dataset.state = state;
+    box.dataset.stopped = state === "stopped" ? detail.why : "";
+    let text = "";
+    let problem = "";
+    if (state === "sharing") text = t("cs_share_active", { consultant: (current && current.consultant) || t("consultant") });
+    else if (STATE_WORDS[state]) text = t(STATE_WORDS[state]);
+    else if (state === "stopped") {
+      share = null;
+      if (detail.why === "refused") {
+        // The gateway's reason says whether nobody is on the other end yet (a moment later it may work).
+        problem = t(/consultant/.test(detail.detail || "") ? "cs_share_no_consultant" : "cs_share_refused");
+      } else if (detail.why === "replaced" || detail.why === "lost") problem = t(STOPPED_WORDS[detail.why]);
+      else text = t(STOPPED_WORDS[detail.why] || "cs_share_stopped");
+    }
+    $("share-status").textContent = text;
+    $("share-status").hidden = !text;
+    $("share-error").textContent = problem;
+    $("share-error").hidden = !problem;
+    if (current) showStatus();
+  }
+
+  function startShare() {
+    const session = saved();
+    if (!session || share || !shareOffered(current)) return;
+    share = ScreenShare.start({ sessionId: session.session_id, token: session.customer_token, onState: shareState });
+    showShare(current);
+  }
+
+  function stopShare(why = "customer") {
+    if (share) share.stop(why);
   }
 
   // --- The chat with the consultant (#17) ---------------------------------------------------------------------
@@ -612,6 +676,7 @@
 
   function finish() {
     stopTimers();
+    stopShare("ended"); // the gateway has closed it already (4410); nothing of the screen leaves after the end
     show("summary-section");
     $("resume-notice").hidden = true;
     const view = current;
@@ -695,6 +760,12 @@
   // Every piece of a session's state on the page, back to how a fresh page shows it.
   function resetView() {
     stopTimers();
+    stopShare();
+    $("share-box").hidden = true;
+    $("share-box").dataset.state = "idle";
+    $("share-box").dataset.stopped = "";
+    $("share-status").hidden = true;
+    $("share-error").hidden = true;
     current = null;
     expected = null;
     answered.clear();
@@ -752,6 +823,8 @@
   scopesStandOnView();
   revalidateOnChange();
   $("end-session").addEventListener("click", endSession);
+  $("share-screen").addEventListener("click", startShare);
+  $("share-stop").addEventListener("click", () => stopShare());
   for (const button of document.querySelectorAll("#withdraw-box button[data-scope]")) {
     button.addEventListener("click", () => withdrawScope(button.dataset.scope));
   }

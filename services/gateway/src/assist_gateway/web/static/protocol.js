@@ -5,6 +5,8 @@ window.AssistProtocol = (() => {
   const PROTOCOL = 1;
   const CONTROL = 0, TERMINAL = 1, SCREEN = 2, INPUT = 3;
   const CLIPBOARD = 4; // clipboard text, both ways, under the `clipboard` scope (#17)
+  // The customer's browser showing its screen (#18): the gateway's rewrite of its screen updates, same format.
+  const BROWSER_SCREEN = 6;
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
 
@@ -61,6 +63,11 @@ window.AssistProtocol = (() => {
       this.chain = this.chain.then(() => this.setSize(width, height));
     }
 
+    // Blank, after the tiles already on their way (a share that stopped, #18: its picture does not stay).
+    clear() {
+      this.chain = this.chain.then(() => this.context.clearRect(0, 0, this.canvas.width, this.canvas.height));
+    }
+
     setSize(width, height) {
       if (this.canvas.width === width && this.canvas.height === height) return;
       this.canvas.width = width;
@@ -91,5 +98,5 @@ window.AssistProtocol = (() => {
     }
   }
 
-  return { PROTOCOL, CONTROL, TERMINAL, SCREEN, INPUT, CLIPBOARD, frame, json, text, parse, parseJson, ScreenDecoder };
+  return { PROTOCOL, CONTROL, TERMINAL, SCREEN, INPUT, CLIPBOARD, BROWSER_SCREEN, frame, json, text, parse, parseJson, ScreenDecoder };
 })();

@@ -225,6 +225,56 @@
     send(P.json(P.CONTROL, { type: "screen.select", monitor: index }));
   });
 
+  // --- The customer's browser showing its screen (#18, channel 6) -------------------------------------------------
+  // A pane of its own, shown from the gateway's `{"type": "share", "active": true}` until `false` (the customer's
+  // Stop, the browser's, a closed tab), drawn by the same decoder as the agent's screen; while it is shown the
+  // agent's pane says it is the agent's. Its picture is cleared when the share stops: what the customer stopped
+  // showing does not stay. A watcher's page has no such pane (observers get none of it).
+  const sharePane = $("share-pane");
+  const shareCanvas = $("share-canvas");
+  const shareView = sharePane ? new P.ScreenDecoder(shareCanvas, (width, height) => {
+    sharePane.dataset.share = "picture";
+    $("share-note").textContent = "";
+    fitShare(width, height);
+  }) : null;
+
+  function fitShare() {
+    if (!sharePane || sharePane.hidden) return;
+    const stage = sharePane.querySelector(".share-stage");
+    const scale = Math.min(1, stage.clientWidth / shareCanvas.width,
+      Math.max(240, window.innerHeight - 140) / shareCanvas.height);
+    if (!(scale > 0)) return;
+    shareCanvas.style.width = `${Math.floor(shareCanvas.width * scale)}px`;
+    shareCanvas.style.height = `${Math.floor(shareCanvas.height * scale)}px`;
+    $("share-size").textContent = sharePane.dataset.share === "picture" ? t("sv_share_size",
+      { width: shareCanvas.width, height: shareCanvas.height, percent: Math.round(scale * 100) }) : "";
+  }
+  if (sharePane) window.addEventListener("resize", () => fitShare());
+
+  // `quiet`: a (re)attached socket starts without a share, and no "stopped" is said for it.
+  function onShare(active, { quiet = false } = {}) {
+    if (!sharePane) return;
+    const was = sharePane.dataset.share !== "none";
+    if (active && !was) {
+      shareCanvas.width = shareCanvas.height = 1; // the first frame begin sizes it (and says the picture came)
+      sharePane.dataset.share = "waiting";
+      $("share-note").textContent = t("sv_share_waiting");
+      if (!startedAt) startedAt = Date.now(); // the share started the session, if nothing had (billed from here)
+      showElapsed();
+    } else if (!active) {
+      shareView.clear();
+      sharePane.dataset.share = "none";
+      $("share-size").textContent = "";
+      $("share-note").textContent = was && !quiet ? t("sv_share_stopped") : "";
+    }
+    root.dataset.share = active ? "active" : (was && !quiet ? "stopped" : "none");
+    // Stays in sight, with its last words, once a share stopped; hidden before any, after a reload and at the end.
+    if (active) sharePane.hidden = false;
+    else if (quiet) sharePane.hidden = true;
+    $("screen-source").hidden = !active;
+    fitShare();
+  }
+
   // --- The relay ------------------------------------------------------------------------------------------------
   const send = (bytes) => {
     // A watching supervisor's page sends nothing at all on its socket (the gateway would close it).
@@ -262,6 +312,7 @@
     $("end-button").disabled = true;
     root.classList.add("ended");
     root.dataset.input = "closed";
+    onShare(false, { quiet: true });
     showStepUp();
     $("observers-note").hidden = true;
     closeChat();
@@ -282,6 +333,7 @@
     term.options.disableStdin = true;
     canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
     root.classList.remove("has-screen");
+    onShare(false, { quiet: true });
     root.dataset.input = "closed";
     locked = true;
     closeChat();
@@ -353,6 +405,8 @@
     else if (message.type === "attached") onAttached(message);
     // Who watches, view only (supervisors, #16): the whole list each time, empty when nobody does.
     else if (message.type === "observers") showObservers(message.observers);
+    // The customer's browser started or stopped showing its screen (#18).
+    else if (message.type === "share") onShare(message.active === true);
     // The agent's coming and going (a watcher may also hear of the consultant's: not the agent's state).
     else if (message.type === "peer_joined" && isAgent(message)) {
       setState(t("agent_connected"));
@@ -379,6 +433,7 @@
   function onAttached(message) {
     if (files) files.onAttached(message); // the largest file allowed
     root.dataset.attached = message.role || (observer ? "observer" : "consultant");
+    onShare(false, { quiet: true }); // the gateway says so again if the customer's browser is sharing
     readChat(); // what was written while this page was not connected
     if (!observer) return;
     const agentAway = message.agent === false || message.agent === "away" || message.agent === "not_started";
@@ -827,6 +882,7 @@
       const { channel, payload } = P.parse(event.data);
       if (channel === P.TERMINAL) term.write(payload);
       else if (channel === P.SCREEN) screen.push(payload);
+      else if (channel === P.BROWSER_SCREEN && shareView && sharePane.dataset.share !== "none") shareView.push(payload);
       else if (channel === P.CLIPBOARD && clipboard) clipboard.onFrame(payload);
       else if (channel === 5 && files) files.onFrame(payload); // files (#17)
       else if (channel === P.CONTROL) {

@@ -68,6 +68,26 @@ WORDS: dict[str, dict[str, str]] = {
             "Супервайзор на нашия екип може да наблюдава сесията само с преглед; ще виждате кой наблюдава."
         ),
         "cs_observers": "Наблюдава (само преглед): {names}",
+        # --- showing the screen from the browser, nothing installed (#18)
+        "cs_share_title": "Покажете екрана си",
+        "cs_status_sharing": "Консултантът {consultant} вижда екрана ви",
+        "cs_share_hint": (
+            "Без да инсталирате нищо: браузърът ще ви попита кой екран или прозорец да покаже. Консултантът само "
+            "гледа: не може да натиска и да пише. Спирате по всяко време."
+        ),
+        "cs_share_start": "Споделете екрана си",
+        "cs_share_stop": "Спрете споделянето",
+        "cs_share_asking": "Изберете в прозореца на браузъра какво да покажете…",
+        "cs_share_connecting": "Свързване…",
+        "cs_share_waiting": "Изчаква се консултантът да отвори сесията…",
+        "cs_share_active": "Споделяте екрана си с {consultant}.",
+        "cs_share_stopped": "Споделянето спря.",
+        "cs_share_cancelled": "Не избрахте какво да покажете: нищо не се споделя.",
+        "cs_share_ended": "Сесията приключи: споделянето спря.",
+        "cs_share_no_consultant": "Консултантът още не е отворил сесията ви. Опитайте отново след малко.",
+        "cs_share_refused": "Споделянето не е разрешено за тази сесия.",
+        "cs_share_replaced": "Екранът се споделя от друг прозорец: тук споделянето спря.",
+        "cs_share_lost": "Връзката прекъсна и споделянето спря. Можете да споделите отново.",
         "cs_scope_request_title": "Консултантът иска още разрешение",
         "cs_scope_request_who": "Кой пита",
         "cs_scope_request_what": "Какво иска",
@@ -252,6 +272,26 @@ WORDS: dict[str, dict[str, str]] = {
             "A supervisor of our team may watch the session, view only; you will see who is watching."
         ),
         "cs_observers": "Watching (view only): {names}",
+        # --- showing the screen from the browser, nothing installed (#18)
+        "cs_share_title": "Show your screen",
+        "cs_status_sharing": "{consultant} sees your screen",
+        "cs_share_hint": (
+            "Nothing to install: your browser asks which screen or window to show. The consultant only looks: they "
+            "cannot click or type. Stop at any time."
+        ),
+        "cs_share_start": "Share my screen",
+        "cs_share_stop": "Stop sharing",
+        "cs_share_asking": "Choose in your browser's window what to show…",
+        "cs_share_connecting": "Connecting…",
+        "cs_share_waiting": "Waiting for the consultant to open the session…",
+        "cs_share_active": "You are sharing your screen with {consultant}.",
+        "cs_share_stopped": "Sharing stopped.",
+        "cs_share_cancelled": "You chose nothing to show: nothing is shared.",
+        "cs_share_ended": "The session has ended: sharing stopped.",
+        "cs_share_no_consultant": "The consultant has not opened your session yet. Try again in a moment.",
+        "cs_share_refused": "Sharing is not allowed for this session.",
+        "cs_share_replaced": "Your screen is shared from another window: sharing stopped here.",
+        "cs_share_lost": "The connection dropped and sharing stopped. You can share again.",
         "cs_scope_request_title": "The consultant asks for more permission",
         "cs_scope_request_who": "Who asks",
         "cs_scope_request_what": "What for",

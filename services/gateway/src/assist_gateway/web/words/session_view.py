@@ -14,6 +14,13 @@ WORDS: dict[str, dict[str, str]] = {
         "sv_monitor_picker": "Кой екран на клиента да се показва",
         "sv_monitor_option": "Екран {index} ({width}×{height})",
         "sv_monitor_option_main": "Екран {index} ({width}×{height}, основен)",
+        # The customer's browser showing its screen (#18): a pane of its own, apart from the agent's screen
+        "sv_share_title": "Екранът от браузъра на клиента",
+        "sv_share_badge": "само преглед",
+        "sv_share_agent_source": "агент",
+        "sv_share_waiting": "Клиентът споделя екрана си; картината идва…",
+        "sv_share_size": "{width}×{height}, показан в {percent}%",
+        "sv_share_stopped": "Клиентът спря споделянето на екрана.",
         # A consent without `control`
         "sv_view_only": (
             "Само преглед: клиентът не е разрешил управление. Виждате екрана и терминала му, "
@@ -183,6 +190,13 @@ WORDS: dict[str, dict[str, str]] = {
         "sv_monitor_picker": "Which of the customer's screens is shown",
         "sv_monitor_option": "Screen {index} ({width}×{height})",
         "sv_monitor_option_main": "Screen {index} ({width}×{height}, main)",
+        # The customer's browser showing its screen (#18): a pane of its own, apart from the agent's screen
+        "sv_share_title": "Customer's browser",
+        "sv_share_badge": "view only",
+        "sv_share_agent_source": "agent",
+        "sv_share_waiting": "The customer shares their screen; the picture is coming…",
+        "sv_share_size": "{width}×{height}, shown at {percent}%",
+        "sv_share_stopped": "The customer stopped sharing their screen.",
         "sv_view_only": (
             "View only: the customer has not allowed control. You see their screen and terminal "
             "but cannot type in the terminal or use the mouse and keyboard."
