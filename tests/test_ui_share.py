@@ -105,6 +105,8 @@ async def test_the_customer_shares_from_the_phone_and_the_console_shows_it_apart
                                       "document.getElementById('share-canvas').height]")
         assert size == [stats["width"], stats["height"]], (size, stats)
         assert await console.is_visible("#screen-source")  # the agent's pane says it is the agent's
+        # No agent here: the state line says what the consultant sees, not that it waits for an agent.
+        assert await console.inner_text("#relay-state") == "Клиентът показва екрана си от браузъра (без агент)"
         # The picture moves on the consultant's side: it is the customer's, live.
         first = await console.evaluate(SHARE_PIXELS)
 
@@ -131,6 +133,7 @@ async def test_the_customer_shares_from_the_phone_and_the_console_shows_it_apart
         await customer.wait_for_selector("#share-screen", state="visible")
         await console.wait_for_selector("#session[data-share='stopped']")
         assert "спря" in await console.inner_text("#share-note")
+        assert await console.inner_text("#relay-state") == "Изчаква се агентът на клиента…"
 
         async def blank():
             return (await console.evaluate(SHARE_PIXELS)).endswith(":0") or None

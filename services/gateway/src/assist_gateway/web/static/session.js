@@ -251,10 +251,15 @@
   }
   if (sharePane) window.addEventListener("resize", () => fitShare());
 
+  // Whether the customer's agent is connected: with none, the state line says what the browser share is doing.
+  let agentHere = false;
+
   // `quiet`: a (re)attached socket starts without a share, and no "stopped" is said for it.
   function onShare(active, { quiet = false } = {}) {
     if (!sharePane) return;
     const was = sharePane.dataset.share !== "none";
+    if (!agentHere && active) setState(t("sv_share_state"));
+    else if (!agentHere && was && !quiet) setState(t("waiting_for_agent"));
     if (active && !was) {
       shareCanvas.width = shareCanvas.height = 1; // the first frame begin sizes it (and says the picture came)
       sharePane.dataset.share = "waiting";
@@ -401,7 +406,10 @@
   function onGatewayText(text) {
     let message;
     try { message = JSON.parse(text); } catch (_) { return; }
-    if (message.type === "waiting_for_agent") setState(t("waiting_for_agent"));
+    if (message.type === "waiting_for_agent") {
+      agentHere = false;
+      setState(t(root.dataset.share === "active" ? "sv_share_state" : "waiting_for_agent"));
+    }
     else if (message.type === "attached") onAttached(message);
     // Who watches, view only (supervisors, #16): the whole list each time, empty when nobody does.
     else if (message.type === "observers") showObservers(message.observers);
@@ -409,11 +417,15 @@
     else if (message.type === "share") onShare(message.active === true);
     // The agent's coming and going (a watcher may also hear of the consultant's: not the agent's state).
     else if (message.type === "peer_joined" && isAgent(message)) {
+      agentHere = true;
       setState(t("agent_connected"));
       if (files) files.peerJoined(); // a file on its way is offered again: the agent says from where
       if (!startedAt) startedAt = Date.now();
       showElapsed();
-    } else if (message.type === "peer_left" && isAgent(message)) setState(t("agent_left"));
+    } else if (message.type === "peer_left" && isAgent(message)) {
+      agentHere = false;
+      setState(t("agent_left"));
+    }
     // The gateway refuses keystrokes and input under a view-only consent before they reach the agent, and says so
     // (at most once a second) as the agent would.
     // An offer of a file over the gateway's limit is refused by name (and a chunk it would not pass, quietly).

@@ -21,6 +21,7 @@ WORDS: dict[str, dict[str, str]] = {
         "sv_share_waiting": "Клиентът споделя екрана си; картината идва…",
         "sv_share_size": "{width}×{height}, показан в {percent}%",
         "sv_share_stopped": "Клиентът спря споделянето на екрана.",
+        "sv_share_state": "Клиентът показва екрана си от браузъра (без агент)",
         # A consent without `control`
         "sv_view_only": (
             "Само преглед: клиентът не е разрешил управление. Виждате екрана и терминала му, "
@@ -197,6 +198,7 @@ WORDS: dict[str, dict[str, str]] = {
         "sv_share_waiting": "The customer shares their screen; the picture is coming…",
         "sv_share_size": "{width}×{height}, shown at {percent}%",
         "sv_share_stopped": "The customer stopped sharing their screen.",
+        "sv_share_state": "The customer shows their screen from the browser (no agent)",
         "sv_view_only": (
             "View only: the customer has not allowed control. You see their screen and terminal "
             "but cannot type in the terminal or use the mouse and keyboard."
