@@ -13,10 +13,9 @@ from public_api import (
     connect_agent,
     connect_consultant,
     events_for,
-    frame_stamp,
     next_control,
     refused_with,
-    stamped_frame,
+    stamped_stream,
     wait_for_status,
 )
 from relay_flow import PASSWORD, bytes_cross_both_ways, claimed_request, open_relay
@@ -31,48 +30,21 @@ EXPECTED_EVENTS = {
 
 async def _terminate_while_agent_streams(request, agent, consultant, terminate_gateway: str) -> None:
     """The agent keeps sending stamped frames; none stamped after the 200 may reach the consultant."""
-    received: list[tuple[int, int]] = []
-    stop = asyncio.Event()
-
-    async def agent_streams() -> None:
-        seq = 0
-        while not stop.is_set():
-            try:
-                await agent.send(stamped_frame(seq))
-            except Exception:
-                return
-            seq += 1
-            await asyncio.sleep(0.001)
-
-    async def consultant_collects() -> tuple[int | None, str]:
-        try:
-            while True:
-                message = await consultant.recv()
-                if isinstance(message, bytes):
-                    received.append(frame_stamp(message))
-        except Exception as closed:
-            rcvd = getattr(closed, "rcvd", None)
-            return (rcvd.code, rcvd.reason) if rcvd else (None, "")
-
-    streaming = asyncio.create_task(agent_streams())
-    collecting = asyncio.create_task(consultant_collects())
-    await asyncio.sleep(0.3)  # let real traffic flow before the terminate
-    frames_before = len(received)
-    async with httpx.AsyncClient(base_url=terminate_gateway, timeout=15) as customer:
-        response = await customer.post(f"/api/v1/sessions/{request.session_id}/terminate",
-                                       headers=bearer(request.customer_token))
-        answered_ns = time.time_ns()
-    assert response.status_code == 200, response.text
-    assert response.json()["status"] == "ended" and response.json()["ended_by"] == "customer"
-    consultant_code, consultant_reason = await asyncio.wait_for(collecting, 10)
-    agent_code, _ = await close_code(agent)
-    stop.set()
-    await streaming
+    async with stamped_stream(agent, consultant) as stream:
+        await asyncio.sleep(0.3)  # let real traffic flow before the terminate
+        frames_before = len(stream.received)
+        async with httpx.AsyncClient(base_url=terminate_gateway, timeout=15) as customer:
+            response = await customer.post(f"/api/v1/sessions/{request.session_id}/terminate",
+                                           headers=bearer(request.customer_token))
+            answered_ns = time.time_ns()
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == "ended" and response.json()["ended_by"] == "customer"
+    consultant_code, consultant_reason = stream.consultant_closed
     assert frames_before > 10, "the agent's stream did not reach the consultant before the terminate"
-    late = [seq for sent_ns, seq in received if sent_ns > answered_ns]
+    late = stream.sent_after(answered_ns)
     assert late == [], f"frames sent after the 200 reached the consultant: {late[:10]}"
     assert consultant_code == 4410 and "customer" in consultant_reason
-    assert agent_code == 4410
+    assert stream.sender_closed[0] == 4410
 
 
 async def _reconnects_are_refused(system, request, token, agent_gateway, consultant_gateway) -> None:

@@ -6,13 +6,12 @@ The page itself, in chromium, is tests/test_ui_share.py."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import httpx
 import pytest
 from assist_platform.testing import eventually
-from public_api import bearer, close_code, connect_consultant, next_control, wait_for_status
+from public_api import bearer, close_code, connect_consultant, next_control, stamped_stream, wait_for_status
 from relay_flow import PASSWORD, next_binary
 from share_flow import (
     BROWSER_SCREEN, consultant_waiting, connect_share, frame_begin, sharing, stamped_tile, tile_stamp,
@@ -31,42 +30,16 @@ def _gateways(system, across: bool) -> tuple[str, str]:
 
 async def _ending_while_the_share_streams(share, consultant, end) -> None:
     """The share keeps sending stamped tiles; `end()` answers 200; none stamped after it reaches the consultant."""
-    received: list[tuple[int, int]] = []
-    stop = asyncio.Event()
+    async with stamped_stream(share, consultant, stamped=stamped_tile, stamp=tile_stamp) as stream:
 
-    async def share_streams() -> None:
-        seq = 0
-        while not stop.is_set():
-            try:
-                await share.send(stamped_tile(seq))
-            except Exception:
-                return
-            seq += 1
-            await asyncio.sleep(0.001)
+        async def flowing():
+            return len(stream.received) > 10 or None
 
-    async def consultant_collects() -> tuple[int | None, str]:
-        try:
-            while True:
-                message = await consultant.recv()
-                if isinstance(message, bytes):
-                    received.append(tile_stamp(message))
-        except Exception as closed:
-            rcvd = getattr(closed, "rcvd", None)
-            return (rcvd.code, rcvd.reason) if rcvd else (None, "")
-
-    streaming = asyncio.create_task(share_streams())
-    collecting = asyncio.create_task(consultant_collects())
-
-    async def flowing():
-        return len(received) > 10 or None
-
-    await eventually(flowing, what="the share's frames to reach the consultant before the ending")
-    answered_ns = await end()
-    consultant_code, consultant_reason = await asyncio.wait_for(collecting, 10)
-    share_code, share_reason = await close_code(share)
-    stop.set()
-    await streaming
-    late = [seq for sent_ns, seq in received if sent_ns > answered_ns]
+        await eventually(flowing, what="the share's frames to reach the consultant before the ending")
+        answered_ns = await end()
+    consultant_code, consultant_reason = stream.consultant_closed
+    share_code, share_reason = stream.sender_closed
+    late = stream.sent_after(answered_ns)
     assert late == [], f"frames sent after the 200 reached the consultant: {late[:10]}"
     assert consultant_code == 4410 and "customer" in consultant_reason
     assert share_code == 4410 and "customer" in share_reason

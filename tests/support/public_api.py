@@ -7,6 +7,7 @@ import json
 import os
 import struct
 import time
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -151,6 +152,59 @@ def stamped_frame(seq: int, size: int = 1024) -> bytes:
 def frame_stamp(frame: bytes) -> tuple[int, int]:
     sent_ns, seq = struct.unpack("!QQ", frame[:16])
     return sent_ns, seq
+
+
+@dataclass
+class StampedStream:
+    """The stamps (send time, sequence number) of the frames that reached the consultant, and, once the stream's
+    block has ended, how the consultant's socket and the sender's closed: (code, reason)."""
+    received: list[tuple[int, int]]
+    consultant_closed: tuple[int | None, str] = (None, "")
+    sender_closed: tuple[int | None, str] = (None, "")
+
+    def sent_after(self, answered_ns: int) -> list[int]:
+        """The sequence numbers of the frames that reached the consultant though sent after `answered_ns`."""
+        return [seq for sent_ns, seq in self.received if sent_ns > answered_ns]
+
+
+@asynccontextmanager
+async def stamped_stream(sender: ClientConnection, consultant: ClientConnection, *, stamped=stamped_frame,
+                         stamp=frame_stamp):
+    """The sender keeps sending stamped frames (`stamped(seq)`) and the consultant collects their stamps
+    (`stamp(frame)`) while the block ends the session; after it, both sockets' closes are waited for and kept."""
+    stream = StampedStream(received=[])
+    stop = asyncio.Event()
+
+    async def sender_streams() -> None:
+        seq = 0
+        while not stop.is_set():
+            try:
+                await sender.send(stamped(seq))
+            except Exception:
+                return
+            seq += 1
+            await asyncio.sleep(0.001)
+
+    async def consultant_collects() -> tuple[int | None, str]:
+        try:
+            while True:
+                message = await consultant.recv()
+                if isinstance(message, bytes):
+                    stream.received.append(stamp(message))
+        except Exception as closed:
+            rcvd = getattr(closed, "rcvd", None)
+            return (rcvd.code, rcvd.reason) if rcvd else (None, "")
+
+    streaming = asyncio.create_task(sender_streams())
+    collecting = asyncio.create_task(consultant_collects())
+    try:
+        yield stream
+        stream.consultant_closed = await asyncio.wait_for(collecting, 10)
+        stream.sender_closed = await close_code(sender)
+    finally:
+        stop.set()
+        collecting.cancel()
+        await asyncio.gather(streaming, collecting, return_exceptions=True)
 
 
 async def events_for(nats_url: str, stream: str, session_id: str) -> list[tuple[dict, dict]]:
