@@ -6,13 +6,12 @@ while a request waits and it is cancelled, nothing sent."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import uuid
 
 import httpx
 import pytest
-from agent_flow import Xvfb, missing_x_tools, start_session
+from agent_flow import missing_x_tools
+from clipboard_flow import answer, barrier, clipboard_session, gateway_refusal, send
 from public_api import bearer
 from x_clipboard import copy as copy_on_the_display, missing_xclip, pasted as x_clipboard
 
@@ -29,41 +28,10 @@ PUT = "Здравейте! Изпълнете в терминала:\nsudo syste
 SET_BY_THE_CUSTOMER = "Грешка 0x80070005: достъпът е отказан\nC:\\Windows\\System32\\spool"
 
 
-async def send(consultant, message: dict) -> None:
-    await consultant.send(framing.encode_json(framing.CLIPBOARD, message))
-
-
-async def answer(consultant, timeout: float = 20.0) -> dict:
-    return (await consultant.next_frame(framing.CLIPBOARD, timeout)).json()
-
-
-async def gateway_refusal(consultant, timeout: float = 10.0) -> dict:
-    """The gateway's next `refused` text frame to the consultant (binary frames on the way wait in `pending`)."""
-    async with asyncio.timeout(timeout):
-        while True:
-            message = await consultant.ws.recv()
-            if isinstance(message, bytes):
-                frame = framing.decode(message)
-                if frame.channel != framing.SCREEN:
-                    consultant.pending.setdefault(frame.channel, []).append(frame)
-                continue
-            told = json.loads(message)
-            if told.get("type") == "refused":
-                return told
-
-
-@pytest.fixture
-def display():
-    display = Xvfb(640, 480)
-    yield display
-    display.stop()
-
-
 async def test_a_put_of_bulgarian_text_lands_in_the_customers_clipboard_and_is_shown_in_the_agent(
-        start_system, tmp_path, display):
-    system = start_system(shared=True)
-    agent, consultant = await start_session(system, tmp_path, scopes=SCOPES, env=display.env())
-    try:
+        start_system, tmp_path):
+    async with clipboard_session(start_system(shared=True), tmp_path,
+                                 scopes=SCOPES) as (agent, consultant, display):
         assert "clipboard" in consultant.agent_hello["channels"]
         put = str(uuid.uuid4())
         await send(consultant, {"type": "clipboard.put", "id": put, "text": PUT})
@@ -71,16 +39,12 @@ async def test_a_put_of_bulgarian_text_lands_in_the_customers_clipboard_and_is_s
         assert x_clipboard(display) == PUT
         await agent.wait_for_log(f'[clipboard] maria put {len(PUT)} characters into your clipboard: '
                                  f'"Здравейте! Изпълнете в терминала: …"', timeout=20)
-    finally:
-        agent.stop()
-        await consultant.ws.close()
 
 
 async def test_the_customers_clipboard_reaches_the_consultant_only_after_the_customer_presses_s(
-        start_system, tmp_path, display):
-    system = start_system(shared=True)
-    agent, consultant = await start_session(system, tmp_path, scopes=SCOPES, env=display.env())
-    try:
+        start_system, tmp_path):
+    async with clipboard_session(start_system(shared=True), tmp_path,
+                                 scopes=SCOPES) as (agent, consultant, display):
         copy_on_the_display(display, SET_BY_THE_CUSTOMER)
         get = str(uuid.uuid4())
         await send(consultant, {"type": "clipboard.get", "id": get})
@@ -102,16 +66,12 @@ async def test_the_customers_clipboard_reaches_the_consultant_only_after_the_cus
         agent.press(b"d")
         assert await answer(consultant) == {"type": "clipboard.refused", "id": refused, "reason": "declined"}
         await agent.wait_for_log("[clipboard] You refused: nothing was sent.")
-    finally:
-        agent.stop()
-        await consultant.ws.close()
 
 
 async def test_without_the_clipboard_scope_the_gateway_refuses_channel_4_before_the_agent(
-        start_system, tmp_path, display):
-    system = start_system(shared=True)
-    agent, consultant = await start_session(system, tmp_path, scopes=("view", "control"), env=display.env())
-    try:
+        start_system, tmp_path):
+    async with clipboard_session(start_system(shared=True), tmp_path,
+                                 scopes=("view", "control")) as (agent, consultant, display):
         copy_on_the_display(display, "the customer's password")
         assert "clipboard" not in consultant.agent_hello["channels"]
         await send(consultant, {"type": "clipboard.get", "id": str(uuid.uuid4())})
@@ -119,20 +79,15 @@ async def test_without_the_clipboard_scope_the_gateway_refuses_channel_4_before_
         assert refused["what"] == "clipboard" and refused["reason"] == (
             "the customer's consent does not include clipboard")
         # Keystrokes sent after it come back through the shell: the refused frame, before them, reached nothing.
-        await consultant.send(framing.encode(framing.TERMINAL, b"echo after-$((6 * 7))\n"))
-        await consultant.terminal_until("after-42")
+        await barrier(consultant, "after")
         assert "clipboard" not in agent.log() and not consultant.pending.get(framing.CLIPBOARD)
         assert x_clipboard(display) == "the customer's password"
-    finally:
-        agent.stop()
-        await consultant.ws.close()
 
 
 async def test_the_customer_takes_the_clipboard_back_while_a_request_waits_and_nothing_is_sent(
-        start_system, tmp_path, display):
+        start_system, tmp_path):
     system = start_system(shared=True)
-    agent, consultant = await start_session(system, tmp_path, scopes=SCOPES, env=display.env())
-    try:
+    async with clipboard_session(system, tmp_path, scopes=SCOPES) as (agent, consultant, display):
         copy_on_the_display(display, "a secret the customer keeps")
         await send(consultant, {"type": "clipboard.get", "id": str(uuid.uuid4())})
         await agent.wait_for_log("Press S to send it, D to refuse.")
@@ -142,12 +97,8 @@ async def test_the_customer_takes_the_clipboard_back_while_a_request_waits_and_n
         assert taken.status_code == 200 and taken.json()["scopes"] == ["view", "control"], taken.text
         await agent.wait_for_log("The request for your clipboard is cancelled: the clipboard is no longer allowed.")
         agent.press(b"s")  # too late: the request is gone, S sends nothing
-        await consultant.send(framing.encode(framing.TERMINAL, b"echo after-$((6 * 7))\n"))
-        await consultant.terminal_until("after-42")
+        await barrier(consultant, "after")
         await send(consultant, {"type": "clipboard.get", "id": str(uuid.uuid4())})
         assert (await gateway_refusal(consultant))["what"] == "clipboard"
         assert not consultant.pending.get(framing.CLIPBOARD)
         assert "a secret" not in agent.log()
-    finally:
-        agent.stop()
-        await consultant.ws.close()
