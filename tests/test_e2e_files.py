@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import uuid
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -63,9 +64,13 @@ class FilesConsole:
                      and all(m.get(key) == value for key, value in fields.items())), None)
 
 
-async def _session(system, tmp_path: Path, *, agent_gateway: str, consultant_gateway: str,
-                   scopes=("view", "files"), agent_via: str | None = None) -> tuple[AgentProcess, FilesConsole, Path,
-                                                                                   object]:
+@asynccontextmanager
+async def _session(system, tmp_path: Path, *, agent_gateway: str | None = None, consultant_gateway: str | None = None,
+                   scopes=("view", "files"), agent_via: str | None = None):
+    """(agent, console, downloads, request): the real agent with a home of its own, its help request (on
+    `agent_gateway`) claimed by maria (on `consultant_gateway`), both the system's gateway unless given; the agent
+    stopped when the block ends."""
+    agent_gateway = agent_gateway or system.gateway_url
     home = tmp_path / "home"
     (home / "Downloads").mkdir(parents=True)
     system.add_user("consultant", "maria", PASSWORD, check=False)
@@ -73,9 +78,12 @@ async def _session(system, tmp_path: Path, *, agent_gateway: str, consultant_gat
         request = await request_help(customer, scopes=scopes)
     agent = AgentProcess(gateway=agent_via or agent_gateway, code=request.session_code, log_dir=tmp_path,
                          env={**os.environ, "HOME": str(home)})
-    await agent.wait_for_log("[waiting for the consultant]", timeout=20)
-    consultant, _ = await consultant_joins(consultant_gateway, request)
-    return agent, FilesConsole(consultant), home / "Downloads", request
+    try:
+        await agent.wait_for_log("[waiting for the consultant]", timeout=20)
+        consultant, _ = await consultant_joins(consultant_gateway or system.gateway_url, request)
+        yield agent, FilesConsole(consultant), home / "Downloads", request
+    finally:
+        agent.stop()
 
 
 def _file(tmp_path: Path, size: int, name: str = "setup.exe") -> Path:
@@ -97,6 +105,22 @@ async def _offered_and_accepted(agent: AgentProcess, console: FilesConsole, outg
 async def _send(console: FilesConsole, outgoing: Outgoing, *, until: int | None = None) -> None:
     while not outgoing.sent_all and (until is None or outgoing.position < until):
         await console.consultant.send(outgoing.next_frame())
+
+
+async def _half_sent(agent: AgentProcess, console: FilesConsole, downloads: Path, tmp_path: Path) -> Outgoing:
+    """A 4 MiB file offered, accepted and sent half-way, its partial file begun in `downloads`."""
+    outgoing = Outgoing.of(_file(tmp_path, 4 * 1024 * 1024))
+    await _offered_and_accepted(agent, console, outgoing)
+    await _send(console, outgoing, until=outgoing.size // 2)
+    await _part_written(downloads)
+    return outgoing
+
+
+async def _as_customer(gateway: str, request, method: str, path: str) -> httpx.Response:
+    """The customer's own call on their session: `path` below /api/v1/sessions/{id}/."""
+    async with httpx.AsyncClient(base_url=gateway, timeout=15) as customer:
+        return await customer.request(method, f"/api/v1/sessions/{request.session_id}/{path}",
+                                      headers=bearer(request.customer_token))
 
 
 async def _transfers(gateway: str, request) -> list[dict]:
@@ -144,9 +168,8 @@ async def _part_written(folder: Path) -> str:
 async def test_a_file_sent_to_the_customer_lands_whole_with_its_hash_on_disk_and_in_the_audit(start_system, tmp_path):
     system = start_system(shared=True)
     agent_gw, consultant_gw = system.gateway_urls  # the consultant's frames cross the bridge to the agent's home
-    agent, console, downloads, request = await _session(system, tmp_path, agent_gateway=agent_gw,
-                                                        consultant_gateway=consultant_gw)
-    try:
+    async with _session(system, tmp_path, agent_gateway=agent_gw,
+                        consultant_gateway=consultant_gw) as (agent, console, downloads, request):
         outgoing = Outgoing.of(_file(tmp_path, 3 * 1024 * 1024 + 123))
         assert (await _offered_and_accepted(agent, console, outgoing))["offset"] == 0
         assert "[file] maria sends you setup.exe (3.1 MB)." in agent.log()
@@ -166,15 +189,11 @@ async def test_a_file_sent_to_the_customer_lands_whole_with_its_hash_on_disk_and
         assert [(e["action"], e["actor"], e["detail"]["name"], e["detail"]["size"], e["detail"]["sha256"],
                  e["detail"]["received_sha256"], e["detail"]["direction"]) for e in entries] == [
             ("file.done", "customer", "setup.exe", outgoing.size, outgoing.sha256, outgoing.sha256, "to_customer")]
-    finally:
-        agent.stop()
 
 
 async def test_a_refused_file_leaves_nothing_and_is_recorded(start_system, tmp_path):
     system = start_system(shared=True)
-    agent, console, downloads, request = await _session(system, tmp_path, agent_gateway=system.gateway_url,
-                                                        consultant_gateway=system.gateway_url)
-    try:
+    async with _session(system, tmp_path) as (agent, console, downloads, request):
         outgoing = Outgoing.of(_file(tmp_path, 1000, "bashrc"), name="../../.bashrc")
         await console.consultant.send(outgoing.offer_frame())
         await agent.wait_for_log("[file] maria sends you bashrc (1.0 KB).")  # the name it would be saved as
@@ -188,23 +207,13 @@ async def test_a_refused_file_leaves_nothing_and_is_recorded(start_system, tmp_p
         row = await _recorded(system.gateway_url, request, outgoing.transfer_id, "refused")
         assert (row["name"], row["reason"]) == ("../../.bashrc", "refused")
         assert [e["action"] for e in await _audit(system, system.gateway_url, request.session_id)] == ["file.refused"]
-    finally:
-        agent.stop()
 
 
 async def test_a_withdrawn_files_scope_cuts_a_transfer_mid_way_and_leaves_no_partial_file(start_system, tmp_path):
     system = start_system(shared=True)
-    agent, console, downloads, request = await _session(system, tmp_path, agent_gateway=system.gateway_url,
-                                                        consultant_gateway=system.gateway_url,
-                                                        scopes=("view", "control", "files"))
-    try:
-        outgoing = Outgoing.of(_file(tmp_path, 4 * 1024 * 1024))
-        await _offered_and_accepted(agent, console, outgoing)
-        await _send(console, outgoing, until=outgoing.size // 2)
-        await _part_written(downloads)
-        async with httpx.AsyncClient(base_url=system.gateway_url, timeout=15) as customer:
-            withdrawn = await customer.delete(f"/api/v1/sessions/{request.session_id}/scopes/files",
-                                              headers=bearer(request.customer_token))
+    async with _session(system, tmp_path, scopes=("view", "control", "files")) as (agent, console, downloads, request):
+        outgoing = await _half_sent(agent, console, downloads, tmp_path)
+        withdrawn = await _as_customer(system.gateway_url, request, "DELETE", "scopes/files")
         assert withdrawn.status_code == 200, withdrawn.text
         told = await console.until(lambda: console.text("scopes"))
         assert "files" not in told["scopes"] and "control" in told["scopes"]  # the consultant is told
@@ -218,37 +227,24 @@ async def test_a_withdrawn_files_scope_cuts_a_transfer_mid_way_and_leaves_no_par
         assert row["reason"] == "scope_withdrawn" and row["bytes_done"] < outgoing.size
         assert [(e["action"], e["actor"]) for e in await _audit(system, system.gateway_url, request.session_id)] == [
             ("file.cancelled", "customer")]
-    finally:
-        agent.stop()
 
 
 async def test_a_terminate_cuts_a_transfer_mid_way_and_leaves_no_partial_file(start_system, tmp_path):
     system = start_system(shared=True)
-    agent, console, downloads, request = await _session(system, tmp_path, agent_gateway=system.gateway_url,
-                                                        consultant_gateway=system.gateway_url)
-    try:
-        outgoing = Outgoing.of(_file(tmp_path, 4 * 1024 * 1024))
-        await _offered_and_accepted(agent, console, outgoing)
-        await _send(console, outgoing, until=outgoing.size // 2)
-        await _part_written(downloads)
-        async with httpx.AsyncClient(base_url=system.gateway_url, timeout=15) as customer:
-            ended = await customer.post(f"/api/v1/sessions/{request.session_id}/terminate",
-                                        headers=bearer(request.customer_token))
+    async with _session(system, tmp_path) as (agent, console, downloads, request):
+        outgoing = await _half_sent(agent, console, downloads, tmp_path)
+        ended = await _as_customer(system.gateway_url, request, "POST", "terminate")
         assert ended.status_code == 200, ended.text
         assert (await close_code(console.consultant.ws))[0] == 4410  # the consultant is told: the session ended
         assert await agent.wait_exit() == 0
         assert os.listdir(downloads) == []
         row = await _recorded(system.gateway_url, request, outgoing.transfer_id, "cancelled")
         assert row["reason"] == "session_ended"
-    finally:
-        agent.stop()
 
 
 async def test_an_offer_over_the_gateways_limit_is_refused_by_name(start_system, tmp_path):
     system = start_system(shared=True)
-    agent, console, downloads, request = await _session(system, tmp_path, agent_gateway=system.gateway_url,
-                                                        consultant_gateway=system.gateway_url)
-    try:
+    async with _session(system, tmp_path) as (agent, console, downloads, request):
         transfer_id = str(uuid.uuid4())
         await console.consultant.send(wire.message_frame("file.offer", id=transfer_id, name="huge.iso",
                                                          size=3 * 1024 ** 3, sha256="0" * 64))
@@ -257,15 +253,11 @@ async def test_an_offer_over_the_gateways_limit_is_refused_by_name(start_system,
         row = await _recorded(system.gateway_url, request, transfer_id, "refused")
         assert row["reason"] == "too_large"
         assert "huge.iso" not in agent.log()  # never reached the agent
-    finally:
-        agent.stop()
 
 
 async def test_a_file_asked_of_the_customer_arrives_whole_with_its_hash_checked(start_system, tmp_path):
     system = start_system(shared=True)
-    agent, console, downloads, request = await _session(system, tmp_path, agent_gateway=system.gateway_url,
-                                                        consultant_gateway=system.gateway_url)
-    try:
+    async with _session(system, tmp_path) as (agent, console, downloads, request):
         data = os.urandom(700_000)
         (downloads.parent / "report.pdf").write_bytes(data)
         transfer_id = str(uuid.uuid4())
@@ -284,8 +276,6 @@ async def test_a_file_asked_of_the_customer_arrives_whole_with_its_hash_checked(
         await agent.wait_for_log("[file] report.pdf was sent (700 KB).")
         row = await _recorded(system.gateway_url, request, transfer_id, "done")
         assert (row["direction"], row["received_sha256"]) == ("from_customer", offer["sha256"])
-    finally:
-        agent.stop()
 
 
 async def test_a_transfer_resumes_after_a_short_network_drop_from_what_the_agent_has(start_system, tmp_path):
@@ -294,30 +284,28 @@ async def test_a_transfer_resumes_after_a_short_network_drop_from_what_the_agent
     system = start_system(shared=True)
     hop = CuttableProxy(int(system.gateway_url.rsplit(":", 1)[1]))
     await hop.start()
-    agent, console, downloads, request = await _session(system, tmp_path, agent_gateway=system.gateway_url,
-                                                        consultant_gateway=system.gateway_url,
-                                                        agent_via=f"http://127.0.0.1:{hop.port}")
     try:
-        outgoing = Outgoing.of(_file(tmp_path, 6 * 1024 * 1024))
-        await _offered_and_accepted(agent, console, outgoing)
-        await _send(console, outgoing, until=outgoing.size // 2)
-        await console.until(lambda: any(m["type"] == "file.progress" for m in console.messages))
-        await hop.cut()  # the network goes: the gateway tells the console, the agent keeps its partial file
-        await console.until(lambda: console.text("peer_left"))
-        await _send(console, outgoing)  # into the void: dropped while the agent is away
-        await hop.start()
-        await console.until(lambda: console.text("peer_joined"), timeout=30)
-        accepts = len([m for m in console.messages if m["type"] == "file.accept"])
-        await console.consultant.send(outgoing.offer_frame())  # the same id again
-        again = await console.until(lambda: [m for m in console.messages if m["type"] == "file.accept"][accepts:])
-        assert 0 < again[0]["offset"] <= outgoing.size // 2 + wire.CHUNK_BYTES
-        outgoing.accept(again[0]["offset"])
-        await _send(console, outgoing)
-        done = await console.until(lambda: console.message("file.done", outgoing.transfer_id), timeout=30)
-        assert done["sha256"] == outgoing.sha256
-        assert hashlib.sha256((downloads / "setup.exe").read_bytes()).hexdigest() == outgoing.sha256
-        assert os.listdir(downloads) == ["setup.exe"]
-        assert "A: save to" in agent.log() and agent.log().count("maria sends you setup.exe") == 1  # asked once
+        async with _session(system, tmp_path,
+                            agent_via=f"http://127.0.0.1:{hop.port}") as (agent, console, downloads, request):
+            outgoing = Outgoing.of(_file(tmp_path, 6 * 1024 * 1024))
+            await _offered_and_accepted(agent, console, outgoing)
+            await _send(console, outgoing, until=outgoing.size // 2)
+            await console.until(lambda: any(m["type"] == "file.progress" for m in console.messages))
+            await hop.cut()  # the network goes: the gateway tells the console, the agent keeps its partial file
+            await console.until(lambda: console.text("peer_left"))
+            await _send(console, outgoing)  # into the void: dropped while the agent is away
+            await hop.start()
+            await console.until(lambda: console.text("peer_joined"), timeout=30)
+            accepts = len([m for m in console.messages if m["type"] == "file.accept"])
+            await console.consultant.send(outgoing.offer_frame())  # the same id again
+            again = await console.until(lambda: [m for m in console.messages if m["type"] == "file.accept"][accepts:])
+            assert 0 < again[0]["offset"] <= outgoing.size // 2 + wire.CHUNK_BYTES
+            outgoing.accept(again[0]["offset"])
+            await _send(console, outgoing)
+            done = await console.until(lambda: console.message("file.done", outgoing.transfer_id), timeout=30)
+            assert done["sha256"] == outgoing.sha256
+            assert hashlib.sha256((downloads / "setup.exe").read_bytes()).hexdigest() == outgoing.sha256
+            assert os.listdir(downloads) == ["setup.exe"]
+            assert "A: save to" in agent.log() and agent.log().count("maria sends you setup.exe") == 1  # asked once
     finally:
-        agent.stop()
         await hop.cut()
