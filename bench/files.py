@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "tests" / "support"))
 
 from agent_flow import AgentProcess  # noqa: E402
 from public_api import bearer, connect_consultant, login, next_control, paired, request_help  # noqa: E402
-from system import System, port_block  # noqa: E402
+from system import System, embedded_system  # noqa: E402
 
 from assist_agent import console, framing  # noqa: E402
 from assist_agent.filetransfer import wire  # noqa: E402
@@ -144,16 +144,9 @@ def main() -> int:
         args.size, args.rounds = 5 * (1 << 20), 1
     with tempfile.TemporaryDirectory(prefix="assist-bench-files-") as tmp:
         data_dir = Path(tmp) / "data"
-        env = {**os.environ, "ASSIST_DATA_DIR": str(data_dir), "ASSIST_PORT": str(port_block(1)),
-               "ASSIST_GATEWAYS": "1", "CODE_ATTEMPTS_PER_MINUTE": "1000000", "LOG_LEVEL": "warning"}
-        env.pop("NATS_URL", None)  # the embedded default: its own nats-server and SQLite files
-        env.pop("DATABASE_URL", None)
-        system = System(env=env, data_dir=data_dir).start()
-        try:
+        with embedded_system(data_dir, CODE_ATTEMPTS_PER_MINUTE="1000000", LOG_LEVEL="warning") as system:
             system.add_user("consultant", "bench", PASSWORD)
             asyncio.run(run(system, args, Path(tmp)))
-        finally:
-            system.stop()
     return 0
 
 

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"
 from assist_platform.natsserver import wait_for_port  # noqa: E402
 from assist_platform.ports import free_port  # noqa: E402
 from public_api import login, paired  # noqa: E402
-from system import System, port_block  # noqa: E402
+from system import System, embedded_system  # noqa: E402
 
 PASSWORD = "bench password 123"
 WEBSOCKIFY = str(Path(sys.executable).parent / "websockify")
@@ -226,16 +226,9 @@ def main() -> int:
         args.sessions, args.volume, args.samples, args.idle = 5, 2_000_000, 20, 20
     with tempfile.TemporaryDirectory(prefix="assist-bench-") as tmp:
         data_dir = Path(tmp)
-        env = {**os.environ, "ASSIST_DATA_DIR": str(data_dir), "ASSIST_PORT": str(port_block(1)),
-               "ASSIST_GATEWAYS": "1", "CODE_ATTEMPTS_PER_MINUTE": "1000000", "LOG_LEVEL": "warning"}
-        env.pop("NATS_URL", None)  # the embedded default: its own nats-server and SQLite files
-        env.pop("DATABASE_URL", None)
-        system = System(env=env, data_dir=data_dir).start()
-        try:
+        with embedded_system(data_dir, CODE_ATTEMPTS_PER_MINUTE="1000000", LOG_LEVEL="warning") as system:
             system.add_user("consultant", "bench", PASSWORD)
             asyncio.run(run(system, args))
-        finally:
-            system.stop()
     return 0
 
 

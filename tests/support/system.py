@@ -62,6 +62,22 @@ def own_system(data_dir: Path, *, gateways: int = 1, users: Iterable[tuple[str, 
             location.drop()
 
 
+@contextmanager
+def embedded_system(data_dir: Path, **extra_env: str) -> Iterator[System]:
+    """A benchmark's system: one gateway on the embedded default (its own nats-server and SQLite files in
+    `data_dir`, whatever NATS_URL and DATABASE_URL say) with the environment `extra_env`; stopped when the block
+    ends, however it ends."""
+    env = {**os.environ, "ASSIST_DATA_DIR": str(data_dir), "ASSIST_PORT": str(port_block(1)), "ASSIST_GATEWAYS": "1",
+           **extra_env}
+    env.pop("NATS_URL", None)
+    env.pop("DATABASE_URL", None)
+    system = System(env=env, data_dir=data_dir).start()
+    try:
+        yield system
+    finally:
+        system.stop()
+
+
 class System:
     """One `assist dev` process and what it wrote to `dev.json`."""
 
