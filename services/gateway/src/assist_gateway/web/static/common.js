@@ -69,6 +69,17 @@ window.Assist = (() => {
     return `${Math.floor(s / 3600)}:${pad(Math.floor((s % 3600) / 60))}:${pad(s % 60)}`;
   }
 
+  // A file's size as the page's language writes it, in decimal units ("2,1 MB" in Bulgarian, "2.1 MB" in English).
+  function fileSize(bytes) {
+    for (const [unit, scale] of [["GB", 1e9], ["MB", 1e6], ["KB", 1e3]]) {
+      if (bytes >= scale) {
+        const value = bytes / scale;
+        return `${value.toLocaleString(lang, { maximumFractionDigits: value < 100 ? 1 : 0 })} ${unit}`;
+      }
+    }
+    return `${bytes} B`;
+  }
+
   // An amount as the page's language writes it, from the decimal text the API answers ("1250.00"): "1 250,00" in
   // Bulgarian, "1,250.00" in English, like the server's price table (web/price_table.py, money_text). Text in,
   // text out: billing's exact amounts never pass through a float.
@@ -154,6 +165,6 @@ window.Assist = (() => {
   document.addEventListener("DOMContentLoaded", () => showLocalTimes());
   return {
     t, api, problemText, confirmAction, secondsSince, duration, money, localTime, clockTime, showLocalTimes, el, lang,
-    csrfToken, sound,
+    csrfToken, sound, fileSize,
   };
 })();

@@ -12,16 +12,7 @@ window.AssistCustomerFiles = (() => {
   let readOnce = false;
   let hadFiles = false; // the consent included files at the last poll: read once more after it is taken back
 
-  function size(bytes) {
-    const lang = document.documentElement.lang || "bg";
-    for (const [unit, scale] of [["GB", 1e9], ["MB", 1e6], ["KB", 1e3]]) {
-      if (bytes >= scale) {
-        const value = bytes / scale;
-        return `${value.toLocaleString(lang, { maximumFractionDigits: value < 100 ? 1 : 0 })} ${unit}`;
-      }
-    }
-    return `${bytes} B`;
-  }
+  const size = (bytes) => window.Assist.fileSize(bytes);
 
   function row(transfer) {
     const { t, el } = window.Assist;

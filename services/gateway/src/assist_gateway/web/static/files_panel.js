@@ -77,16 +77,7 @@ window.AssistFilesPanel = (() => {
       (c) => (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16)));
   const pause = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
-  function size(bytes) {
-    const lang = document.documentElement.lang || "en";
-    for (const [unit, scale] of [["GB", 1e9], ["MB", 1e6], ["KB", 1e3]]) {
-      if (bytes >= scale) {
-        const value = bytes / scale;
-        return `${value.toLocaleString(lang, { maximumFractionDigits: value < 100 ? 1 : 0 })} ${unit}`;
-      }
-    }
-    return `${bytes} B`;
-  }
+  const size = (bytes) => window.Assist.fileSize(bytes);
 
   function create({ send, heldScopes, buffered, connected }) {
     const { t, el } = window.Assist;
