@@ -6,11 +6,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from assist_contract.consent import ScopeDecision, ScopeRequestView
+from assist_contract.consent_rules import SCOPES
 from assist_contract.session import ChatMessage, ChatMessages
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
 from pydantic_core import PydanticCustomError
 
-Scope = Literal["view", "control", "files", "clipboard"]  # assist_contract.consent_rules.SCOPES
+Scope = Literal[SCOPES]  # the contract's scopes, named once: the API's enum follows them
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
