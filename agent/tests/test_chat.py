@@ -15,7 +15,9 @@ from assist_agent import connection
 from assist_agent.connection import Agent
 from assist_agent.messages import Messages
 from assist_agent.platforms.keys import MESSAGE_LIMIT, KeyWatcher
-from assist_agent.status import StatusLine, describe, display_width, prompt_line, wrap_to_width
+from assist_agent.status import describe, display_width, prompt_line, wrap_to_width
+
+from agent_side import GatewaySide, attached_agent, no_control_characters
 
 ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x1b[1;1HYour Bank's Security Team\r\n\x9b31m\u202e\x7f"
 
@@ -26,31 +28,8 @@ def _chat(seq: int, text: str = "Please wait a minute.", role: str = "consultant
                                         "text": text, "posted_at": "2026-11-29T10:00:00Z", **fields}}
 
 
-def _no_control_characters(text: str) -> bool:
-    return not any(ord(char) < 0x20 and char != "\n" or 0x7F <= ord(char) <= 0x9F or char == "\u202e"
-                   for char in text)
-
-
-class FakeSocket:
-    """Records the text frames sent (the channels' binary frames, the hello, are not this test's)."""
-
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    async def send(self, data) -> None:
-        if isinstance(data, str):
-            self.sent.append(data)
-
-
 async def _attached(language: str = "en", stream=None) -> tuple[Agent, io.StringIO]:
-    stream = stream or io.StringIO()
-    agent = Agent(gateway="http://127.0.0.1:1", code="123456789", status=StatusLine(stream, Messages(language)))
-    agent._loop = asyncio.get_running_loop()
-    agent._ws = FakeSocket()
-    await agent._on_gateway({"type": "attached", "session_id": "A", "resume_token": "t", "scopes": ["view"],
-                             "consultant": "elena"})
-    await agent._on_gateway({"type": "peer_joined", "consultant": "elena"})
-    return agent, stream
+    return await attached_agent(language=language, stream=stream, joined=True)
 
 
 def _keys(agent: Agent, calls: list | None = None) -> KeyWatcher:
@@ -87,7 +66,7 @@ async def test_the_author_and_the_text_are_made_safe_and_capped():
     await agent._on_gateway(_chat(1, ESCAPES + " please", author="elena\x1b[2J\r\n\u202e"))
     written = stream.getvalue()
     assert "[chat] elena ?: Your Bank's Security Team ?? please\n" in written
-    assert _no_control_characters(written)
+    assert no_control_characters(written)
     await agent._on_gateway(_chat(2, "x" * 10_000, author="y" * 10_000))
     line = [line for line in stream.getvalue().splitlines() if line.startswith("[chat] y")][-1]
     assert line.count("x") < connection.CHAT_TEXT_LIMIT and line.endswith("…")
@@ -106,7 +85,7 @@ async def test_on_a_terminal_a_long_message_is_wrapped_to_the_window_and_carries
              or line.startswith("  ")]
     assert lines[0].startswith("[chat] elena: Моля, изчакайте") and len(lines) > 5
     assert all(display_width(line) <= 79 for line in lines)
-    assert _no_control_characters(re.sub(r"\x1b(\[[0-9;]*[rHKmA]|[78])|\r", "", written))
+    assert no_control_characters(re.sub(r"\x1b(\[[0-9;]*[rHKmA]|[78])|\r", "", written))
 
 
 def test_wrapping_keeps_words_and_splits_only_what_is_longer_than_a_line():
@@ -162,7 +141,7 @@ async def test_t_opens_the_prompt_and_hotkeys_are_letters_of_the_message_while_t
     assert "Message (Enter to send, Esc to cancel)" in stream.getvalue()
     keys.on_keys("\n")
     await _settle()
-    assert [json.loads(frame) for frame in agent._ws.sent] == [{"type": "chat", "text": "Quick, yes no: C!"}]
+    assert [json.loads(frame) for frame in agent._ws.texts()] == [{"type": "chat", "text": "Quick, yes no: C!"}]
     assert not keys.typing and agent.draft is None
     assert "Quick, yes no" not in stream.getvalue()  # shown only when the gateway sends it back
     assert [keys.on_key(key) for key in "ycq"] == [False, False, True]  # the keys are hotkeys again
@@ -176,10 +155,10 @@ async def test_cyrillic_typed_across_reads_is_sent_as_the_right_frame():
     for index in range(0, len(data), 3):  # reads that cut letters of two bytes in half
         keys.feed(data[index:index + 3])
     await _settle()
-    assert len(agent._ws.sent) == 1
-    assert agent._ws.sent[0] == json.dumps({"type": "chat", "text": "Здравейте, принтерът не печата."},
+    assert len(agent._ws.texts()) == 1
+    assert agent._ws.texts()[0] == json.dumps({"type": "chat", "text": "Здравейте, принтерът не печата."},
                                            separators=(",", ":"))
-    assert json.loads(agent._ws.sent[0])["text"] == "Здравейте, принтерът не печата."
+    assert json.loads(agent._ws.texts()[0])["text"] == "Здравейте, принтерът не печата."
 
 
 async def test_esc_cancels_and_an_empty_message_is_not_sent():
@@ -192,7 +171,7 @@ async def test_esc_cancels_and_an_empty_message_is_not_sent():
     assert not keys.typing
     keys.feed(b"t\n")
     await _settle()
-    assert agent._ws.sent == [] and calls == [] and agent.draft is None
+    assert agent._ws.texts() == [] and calls == [] and agent.draft is None
     # The status line is back after the last prompt (the shell opened at peer_joined may write between them).
     lines, prompt = stream.getvalue().splitlines(), Messages("en")("chat.prompt").rstrip()
     last_prompt = max(index for index, line in enumerate(lines) if line == prompt)
@@ -215,7 +194,7 @@ async def test_backspace_deletes_the_last_letter_and_cursor_keys_do_nothing_else
     keys.feed(b"t\x1b[D")  # an arrow while typing leaves the prompt, as Esc
     assert not keys.typing
     await _settle()
-    assert [json.loads(frame)["text"] for frame in agent._ws.sent] == ["ok"]
+    assert [json.loads(frame)["text"] for frame in agent._ws.texts()] == ["ok"]
 
 
 async def test_ctrl_q_still_ends_the_session_while_typing_and_a_message_is_capped():
@@ -236,9 +215,9 @@ async def test_a_message_that_could_not_be_sent_says_so():
     assert "Your message could not be sent: press T to try again." in stream.getvalue()
     agent.send_chat("   ")
     agent.send_chat("x" * (MESSAGE_LIMIT + 1))
-    agent._ws = FakeSocket()
+    agent._ws = GatewaySide()
     await _settle()
-    assert agent._ws.sent == []
+    assert agent._ws.texts() == []
 
 
 async def test_on_a_terminal_the_prompt_takes_the_status_row_while_typing():

@@ -20,28 +20,12 @@ from assist_agent.clipboard_transfers import CLIPBOARD_MAX_CHARS, checked, clean
 from assist_agent.connection import Agent
 from assist_agent.messages import Messages
 from assist_agent.platforms.keys import KeyWatcher
-from assist_agent.status import StatusLine, describe
+from assist_agent.status import describe
+
+from agent_side import GatewaySide, attached_agent
 
 BULGARIAN = "Здравейте! Въведете:\nsudo apt install cups\tи рестартирайте."
 ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x1b[201~rm -rf ~\r\n\x9b31m\u202eevil\x7f\x00"
-
-
-class FakeSocket:
-    """The gateway's side: records every frame the agent sends."""
-
-    def __init__(self) -> None:
-        self.sent: list = []
-
-    async def send(self, data) -> None:
-        self.sent.append(data)
-
-    def clipboard_answers(self) -> list[dict]:
-        return [json.loads(frame[1:]) for frame in self.sent
-                if isinstance(frame, bytes) and frame[:1] == bytes((framing.CLIPBOARD,))]
-
-    def controls(self) -> list[dict]:
-        return [json.loads(frame[1:]) for frame in self.sent
-                if isinstance(frame, bytes) and frame[:1] == bytes((framing.CONTROL,))]
 
 
 class MemoryClipboard:
@@ -66,16 +50,15 @@ class MemoryClipboard:
 
 
 async def _attached(scopes=("view", "clipboard"), clipboard: MemoryClipboard | None = None,
-                    language: str = "en") -> tuple[Agent, io.StringIO, FakeSocket, MemoryClipboard]:
-    stream = io.StringIO()
-    agent = Agent(gateway="http://127.0.0.1:1", code="123456789", status=StatusLine(stream, Messages(language)))
-    agent._loop = asyncio.get_running_loop()
-    socket = agent._ws = FakeSocket()
-    agent.clipboard.clipboard = clipboard = clipboard or MemoryClipboard()
-    await agent._on_gateway({"type": "attached", "session_id": "A", "resume_token": "t", "scopes": list(scopes),
-                             "consultant": "maria"})
-    await agent._on_gateway({"type": "peer_joined", "consultant": "maria"})
-    return agent, stream, socket, clipboard
+                    language: str = "en") -> tuple[Agent, io.StringIO, GatewaySide, MemoryClipboard]:
+    clipboard = clipboard or MemoryClipboard()
+
+    def give_clipboard(agent: Agent) -> None:
+        agent.clipboard.clipboard = clipboard
+
+    agent, stream = await attached_agent(scopes=scopes, language=language, consultant="maria", joined=True,
+                                         prepare=give_clipboard)
+    return agent, stream, agent._ws, clipboard
 
 
 def _frame(message: dict) -> bytes:
@@ -94,11 +77,11 @@ async def _get(agent: Agent, transfer_id: str | None = None) -> str:
     return transfer_id
 
 
-async def _answer(socket: FakeSocket, transfer_id: str, timeout: float = 5.0) -> dict:
+async def _answer(socket: GatewaySide, transfer_id: str, timeout: float = 5.0) -> dict:
     """The agent's answer to `transfer_id`, once it came."""
     async with asyncio.timeout(timeout):
         while True:
-            answers = [answer for answer in socket.clipboard_answers() if answer.get("id") == transfer_id]
+            answers = [answer for answer in socket.on_channel(framing.CLIPBOARD) if answer.get("id") == transfer_id]
             if answers:
                 assert len(answers) == 1, answers
                 return answers[0]
@@ -195,7 +178,7 @@ async def test_a_put_that_is_not_utf8_or_has_no_proper_id_is_dropped_and_nothing
         await _put(agent, "text", transfer_id=transfer_id)
     await agent.channels.on_frame(_frame({"type": "clipboard.erase", "id": "1"}))
     await _settle()
-    assert clipboard.text is None and socket.clipboard_answers() == []
+    assert clipboard.text is None and socket.on_channel(framing.CLIPBOARD) == []
     assert "not UTF-8 JSON" in caplog.text and "without a well-formed id" in caplog.text
     assert "unknown clipboard message" in caplog.text
 
@@ -219,7 +202,7 @@ async def test_a_get_is_sent_only_after_the_customer_presses_s_and_what_was_sent
     written = stream.getvalue()
     assert "[clipboard] maria asks for the text in your clipboard.\nPress S to send it, D to refuse.\n" in written
     assert "Здравейте" not in written  # nothing of the clipboard shows before the answer (the screen is shared)
-    assert socket.clipboard_answers() == [] and agent.clipboard.waiting
+    assert socket.on_channel(framing.CLIPBOARD) == [] and agent.clipboard.waiting
     assert "clipboard? S/D | to end press Q" in written.splitlines()[-1]
     KeyWatcher(lambda: None, on_clipboard_send=agent.clipboard.send_text).on_keys("s")
     assert await _answer(socket, transfer_id) == {"type": "clipboard.text", "id": transfer_id, "text": BULGARIAN}
@@ -228,7 +211,7 @@ async def test_a_get_is_sent_only_after_the_customer_presses_s_and_what_was_sent
     assert not agent.clipboard.waiting
     agent.clipboard.send_text()  # a second S: nothing more is sent
     await _settle()
-    assert len(socket.clipboard_answers()) == 1
+    assert len(socket.on_channel(framing.CLIPBOARD)) == 1
 
 
 async def test_the_customer_refuses_with_d_and_nothing_of_the_clipboard_is_read_or_sent():
@@ -238,7 +221,7 @@ async def test_the_customer_refuses_with_d_and_nothing_of_the_clipboard_is_read_
     KeyWatcher(lambda: None, on_clipboard_refuse=agent.clipboard.refuse).on_keys("D")
     assert await _answer(socket, transfer_id) == {"type": "clipboard.refused", "id": transfer_id,
                                                   "reason": "declined"}
-    assert clipboard.reads == reads and "secret" not in json.dumps(socket.clipboard_answers())
+    assert clipboard.reads == reads and "secret" not in json.dumps(socket.on_channel(framing.CLIPBOARD))
     assert "[clipboard] You refused: nothing was sent." in stream.getvalue()
 
 
@@ -260,7 +243,7 @@ async def test_an_unanswered_get_is_refused_after_the_answer_time(monkeypatch):
     assert "The request for your clipboard expired: nothing was sent." in stream.getvalue()
     agent.clipboard.send_text()
     await _settle()
-    assert len(socket.clipboard_answers()) == 1
+    assert len(socket.on_channel(framing.CLIPBOARD)) == 1
 
 
 async def test_a_clipboard_too_long_empty_or_with_escape_sequences_is_refused_or_cleaned():
@@ -298,7 +281,7 @@ async def test_without_the_clipboard_scope_the_agent_refuses_channel_4_and_reads
     await _get(agent)
     await _put(agent, "overwritten")
     await _settle()
-    assert clipboard.text == "pw" and clipboard.reads == 0 and socket.clipboard_answers() == []
+    assert clipboard.text == "pw" and clipboard.reads == 0 and socket.on_channel(framing.CLIPBOARD) == []
     refused = [control for control in socket.controls() if control["type"] == "refused"]
     assert [control["what"] for control in refused] == ["clipboard", "clipboard"]
     assert refused[0]["reason"] == "the customer's consent does not include clipboard"
@@ -313,10 +296,10 @@ async def test_a_withdrawn_scope_cancels_the_waiting_get_and_nothing_is_sent_on_
     assert "The request for your clipboard is cancelled: the clipboard is no longer allowed." in stream.getvalue()
     agent.clipboard.send_text()
     await _settle()
-    assert socket.clipboard_answers() == []  # not even the refusal: channel 4 is closed both ways
+    assert socket.on_channel(framing.CLIPBOARD) == []  # not even the refusal: channel 4 is closed both ways
     await _get(agent)  # and a get that comes anyway is refused by the gate
     await _settle()
-    assert socket.clipboard_answers() == [] and clipboard.reads == 0
+    assert socket.on_channel(framing.CLIPBOARD) == [] and clipboard.reads == 0
 
 
 async def test_a_scope_taken_back_while_the_clipboard_is_read_sends_nothing(monkeypatch):
@@ -334,7 +317,7 @@ async def test_a_scope_taken_back_while_the_clipboard_is_read_sends_nothing(monk
     agent.clipboard.send_text()
     await asyncio.wait_for(taken.wait(), 5)
     await _settle()
-    assert socket.clipboard_answers() == []
+    assert socket.on_channel(framing.CLIPBOARD) == []
     assert "Nothing was sent: the clipboard is no longer allowed." in stream.getvalue()
 
 
@@ -345,7 +328,7 @@ async def test_a_consultant_who_leaves_cancels_the_waiting_get():
     assert not agent.clipboard.waiting and "cancelled: the consultant left" in stream.getvalue()
     agent.clipboard.send_text()
     await _settle()
-    assert socket.clipboard_answers() == []
+    assert socket.on_channel(framing.CLIPBOARD) == []
 
 
 async def test_after_the_kill_switch_nothing_is_set_or_sent():
@@ -355,7 +338,7 @@ async def test_after_the_kill_switch_nothing_is_set_or_sent():
     agent.clipboard.send_text()
     await _put(agent, "late")
     await _settle()
-    assert socket.clipboard_answers() == [] and clipboard.text == "secret"
+    assert socket.on_channel(framing.CLIPBOARD) == [] and clipboard.text == "secret"
 
 
 # --- keys and words -----------------------------------------------------------------------------------------------

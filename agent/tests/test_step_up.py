@@ -18,6 +18,8 @@ from assist_agent.platforms.keys import KeyWatcher
 from assist_agent.status import StatusLine, describe, display_width
 from assist_agent.terminal_text import one_line
 
+from agent_side import GatewaySide, no_control_characters
+
 REQUEST_ID = "0b7f6a0e-4f7e-4b8e-9d43-2f1c5a7d9e11"
 ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x1b[1;1HYour Bank's Security Team\r\n\x9b31m\u202e\x7f"
 
@@ -27,19 +29,6 @@ def _request(status: str = "pending", request_id: str = REQUEST_ID, **fields) ->
             "reason": "to install the printer driver", "requested_by": "maria", "status": status,
             "requested_at": "2025-05-01T10:00:00Z",
             "decided_at": None if status == "pending" else "2025-05-01T10:01:00Z", **fields}
-
-
-def _no_control_characters(text: str) -> bool:
-    return not any(ord(char) < 0x20 and char != "\n" or 0x7F <= ord(char) <= 0x9F or char == "\u202e"
-                   for char in text)
-
-
-class FakeSocket:
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    async def send(self, data) -> None:
-        self.sent.append(data)
 
 
 def _agent(language: str = "en", stream=None) -> tuple[Agent, io.StringIO]:
@@ -53,7 +42,7 @@ async def viewer():
     """An agent attached with `view` only, on a running loop, with a socket that records the text frames sent."""
     agent, stream = _agent()
     agent._loop = asyncio.get_running_loop()
-    agent._ws = FakeSocket()
+    agent._ws = GatewaySide()
     await agent._on_gateway({"type": "attached", "session_id": "A", "resume_token": "t", "scopes": ["view"],
                              "consultant": "maria"})
     agent.stream = stream
@@ -73,7 +62,7 @@ async def _settle() -> None:
 def test_a_reason_is_shown_as_one_line_without_escape_sequences():
     shown = one_line(ESCAPES + " please")
     assert shown == "Your Bank's Security Team ?? please"  # line breaks made spaces, sequences removed whole
-    assert _no_control_characters(shown)
+    assert no_control_characters(shown)
     assert one_line("a\tb\n\nc") == "a b c"
     assert len(one_line("x" * 10_000, limit=500)) == 500
 
@@ -85,7 +74,7 @@ async def test_a_pending_request_is_shown_with_who_what_why_and_the_keys_and_its
     assert "Reason: Your Bank's Security Team ?? then reboot\n" in written
     assert "Press Y to allow, N to refuse.\n" in written
     assert "asks to control: Y/N | to end press Q" in written  # the status line says so too, until answered
-    assert _no_control_characters(written)
+    assert no_control_characters(written)
     assert viewer.scope_request.request_id == REQUEST_ID and viewer.scopes == frozenset({"view"})
 
 
@@ -98,7 +87,7 @@ async def test_on_a_terminal_the_request_is_bold_and_carries_no_outside_escape_s
     await agent._on_gateway(_request(reason=ESCAPES))
     written = stream.getvalue()
     assert "\x1b[1mPress Y to allow, N to refuse.\x1b[0m" in written
-    assert _no_control_characters(re.sub(r"\x1b(\[[0-9;]*[rHKmA]|[78])|\r", "", written))
+    assert no_control_characters(re.sub(r"\x1b(\[[0-9;]*[rHKmA]|[78])|\r", "", written))
 
 
 async def test_y_sends_the_decision_only_while_a_request_is_pending_and_widens_nothing_by_itself(viewer):
@@ -135,7 +124,7 @@ async def test_an_answer_that_could_not_be_sent_may_be_given_again(viewer):
     viewer.approve_request()
     await _settle()
     assert "Your answer could not be sent: press Y or N again." in viewer.stream.getvalue()
-    viewer._ws = FakeSocket()
+    viewer._ws = GatewaySide()
     viewer.approve_request()
     await _settle()
     assert len(viewer._ws.sent) == 1
@@ -209,7 +198,7 @@ async def test_a_refusal_changes_nothing_and_clears_the_request(viewer):
 
 async def test_in_bulgarian():
     agent, stream = _agent("bg")
-    agent._loop, agent._ws = asyncio.get_running_loop(), FakeSocket()
+    agent._loop, agent._ws = asyncio.get_running_loop(), GatewaySide()
     await agent._on_gateway({"type": "attached", "session_id": "A", "resume_token": "t", "scopes": ["view"]})
     await agent._on_gateway(_request(reason="за драйвера на принтера"))
     agent.approve_request()
