@@ -38,6 +38,7 @@ bench: sync
 	.venv/bin/python bench/billing.py
 	.venv/bin/python bench/screen.py --seconds 8
 	.venv/bin/python bench/files.py
+	.venv/bin/python bench/recording.py
 
 # Cheap when nothing changed; --frozen installs exactly uv.lock and fails instead of silently re-resolving.
 sync: $(UV) web

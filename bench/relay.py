@@ -101,9 +101,10 @@ async def _receive_bytes(ws, wanted: int) -> None:
             got += len(message)
 
 
-async def throughput(pairs: list[Pair], frame: int, total_per_pair: int) -> float:
-    """MB/s through all pairs at once: each near end sends, the echo comes back, both directions counted once."""
-    payload = b"\x01" + os.urandom(frame - 1)  # channel 1 (terminal): 4 and 5 need scopes of their own
+async def throughput(pairs: list[Pair], frame: int, total_per_pair: int, payload: bytes | None = None) -> float:
+    """MB/s through all pairs at once: each near end sends, the echo comes back, both directions counted once.
+    `payload`: the frame sent (`frame` bytes), else random bytes on channel 1."""
+    payload = payload or b"\x01" + os.urandom(frame - 1)  # channel 1 (terminal): 4 and 5 need scopes of their own
     count = max(1, total_per_pair // frame)
 
     async def one(pair: Pair) -> None:

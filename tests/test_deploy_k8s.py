@@ -165,6 +165,9 @@ def test_the_gateway_trusts_the_ingress_pod_range_and_keeps_its_metrics_behind_a
     gateway = containers(objects(overlay, "Deployment")["gateway"])[0]
     token = {e["name"]: e for e in gateway["env"]}["METRICS_TOKEN"]["valueFrom"]["secretKeyRef"]
     assert token["name"].startswith("metrics-token") and token["key"] == "token"
+    # Every replica signs and checks the customers' playback links with one key: a Secret, never a pod's own.
+    link_key = {e["name"]: e for e in gateway["env"]}["RECORDING_LINK_SECRET"]["valueFrom"]["secretKeyRef"]
+    assert link_key["name"].startswith("recording-link-secret") and not link_key.get("optional")
     for name in SERVICES:
         annotations = objects(overlay, "Deployment")[name]["spec"]["template"]["metadata"]["annotations"]
         assert annotations["prometheus.io/scrape"] == "true" and annotations["prometheus.io/port"] == "8000", name

@@ -80,7 +80,7 @@ async def test_without_the_clipboard_scope_the_gateway_refuses_channel_4_before_
             "the customer's consent does not include clipboard")
         # Keystrokes sent after it come back through the shell: the refused frame, before them, reached nothing.
         await barrier(consultant, "after")
-        assert "clipboard" not in agent.log() and not consultant.pending.get(framing.CLIPBOARD)
+        assert "[clipboard]" not in agent.log() and not consultant.pending.get(framing.CLIPBOARD)
         assert x_clipboard(display) == "the customer's password"
 
 

@@ -1,7 +1,7 @@
 """Every word a page shows exists in both languages, whichever area (web/words/) defines it."""
 
 from assist_gateway.web.i18n import LANGUAGES, MESSAGES
-from assist_gateway.web.words import console, customer, finance, session_view
+from assist_gateway.web.words import console, customer, finance, recording, session_view
 
 
 def test_every_key_is_in_both_languages():
@@ -10,7 +10,7 @@ def test_every_key_is_in_both_languages():
 
 
 def test_each_area_says_the_same_things_in_both_languages():
-    for area in (session_view, console, finance, customer):
+    for area in (session_view, console, finance, customer, recording):
         assert set(area.WORDS["bg"]) == set(area.WORDS["en"]), area.__name__
 
 

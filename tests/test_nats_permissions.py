@@ -110,3 +110,30 @@ async def test_a_wrong_password_is_refused(secured_nats):
     with pytest.raises((nats.errors.Error, OSError)):
         await nats.connect(server.url, user="billing", password="guessed", allow_reconnect=False,
                            max_reconnect_attempts=0, connect_timeout=2)
+
+
+async def test_the_gateway_keeps_recordings_in_its_object_store_and_no_other_service_can(secured_nats):
+    # Issue #19: the gateway makes the bucket on first use, writes, reads and deletes objects in it; the other
+    # services' users may not write into it.
+    from assist_gateway.recording.store import RecordingStore, bucket_for
+
+    server, auth = secured_nats
+    errors: list[str] = []
+    gateway = await _connect(server, auth, "gateway", errors)
+    intruder = await _connect(server, auth, "session", errors)
+    try:
+        store = RecordingStore(gateway.jetstream, replicas=1)
+        bucket, name = bucket_for("standard"), "s1/1764547200123-0a1b2c3d/terminal/000000"
+        data = bytes(range(256)) * 1200  # several of the object store's chunks
+        await store.put(bucket, name, data)
+        assert await store.get(bucket, name) == data
+        assert await store.delete(bucket, name) is True
+        assert errors == []
+        await intruder.publish(f"$O.{bucket}.M.forged", b"{}")
+        await intruder.flush()
+        await asyncio.sleep(0.2)  # the violation comes back asynchronously, after the flush's PONG
+        assert any("permissions violation" in e.lower() and "$o.recordings_standard" in e.lower() for e in errors), \
+            errors
+    finally:
+        await intruder.close()
+        await gateway.close()

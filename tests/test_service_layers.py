@@ -56,9 +56,11 @@ def test_nobody_wakes_the_outbox_by_hand():
 
 
 # In the gateway, its own tables are read and written by its service layer and by the modules that own a part of
-# them (identity: tokens and logins; staff: accounts; termination: the ending kept while NATS is away), never by a
-# route, a page or the relay.
-GATEWAY_STATE_OWNERS = {"service.py", "identity.py", "staff.py", "termination.py"}
+# them (identity: tokens and logins; staff: accounts; termination: the ending kept while NATS is away; recording/:
+# the recordings' rows, written by the recorder, read back by reading, deleted by retention), never by a route, a
+# page or the relay.
+GATEWAY_STATE_OWNERS = {"service.py", "identity.py", "staff.py", "termination.py", "recorder.py", "reading.py",
+                        "retention.py"}
 
 
 def test_no_gateway_route_page_or_relay_opens_a_transaction():

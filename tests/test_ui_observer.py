@@ -2,6 +2,8 @@
 before consenting that a supervisor may watch; sam, a supervisor, opens a running session from his page and watches
 the consultant's terminal without being able to type; the customer's phone page (in Bulgarian, 320 px) and the
 agent's terminal name him from the moment he joins, and say so when he leaves.
+The recording is disclosed too (#19): before consent on the phone, then "● Записва се" on the customer's, the
+consultant's and his page, and in the agent, while the session runs.
 Screenshots: docs/screenshots/supervisor-observe.png and customer-observed-320px.png.
 """
 
@@ -29,6 +31,15 @@ async def test_a_supervisor_watches_view_only_and_the_customer_sees_who(start_sy
     async with chromium() as browser:
         async def disclosed(page) -> None:  # said before consent: a supervisor may watch, and who will be seen
             assert await page.inner_text("#observer-disclosure") == BG["cp_observer_disclosure"]
+            # ... and that the session is recorded (#19): what, how long (the default 30 days), who sees it; in sight
+            # on the phone, above the consent box.
+            notice = page.locator("#recording-disclosure")
+            assert await notice.inner_text() == BG["cp_recording_disclosure"].replace("{period}", "30 дни")
+            await notice.scroll_into_view_if_needed()
+            box, consent = await notice.bounding_box(), await page.locator("#consent").bounding_box()
+            assert await notice.is_visible() and box["y"] + box["height"] <= consent["y"], (box, consent)
+            assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
+            assert await page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
 
         story = await customer_asks_on_the_phone(browser, base, tmp_path, errors=errors, before_consent=disclosed)
         phone, customer, saved, agent = story.phone, story.customer, story.saved, story.agent
@@ -37,6 +48,12 @@ async def test_a_supervisor_watches_view_only_and_the_customer_sees_who(start_sy
                                             errors=errors)
         await customer.wait_for_selector("#status-text[data-status='active']")
         assert await customer.is_hidden("#observers")  # nobody watches yet
+        # Recorded (#19): the customer's page, the consultant's and the agent say so while it runs.
+        await customer.wait_for_selector("#recorded-badge[data-recording='on']")
+        assert await customer.inner_text("#recorded-badge") == BG["cs_recorded"]
+        await console.wait_for_selector("#recorded-badge[data-recording='on']")
+        assert await console.inner_text("#recorded-badge") == WORDS["bg"]["sv_recorded"]
+        await agent.wait_for_log("This session is recorded: the terminal,")
 
         supervisor = await new_page(browser, errors=errors)
         sent: list = []
@@ -48,6 +65,7 @@ async def test_a_supervisor_watches_view_only_and_the_customer_sees_who(start_sy
         await watch.click()
         await supervisor.wait_for_selector(f"#relay-state:has-text('{CONNECTED}')", timeout=30000)
         assert await supervisor.inner_text("#observer-notice") == WORDS["bg"]["sv_observer_notice"]
+        await supervisor.wait_for_selector("#recorded-badge[data-recording='on']")  # watched and recorded (#19)
 
         # From the moment he joins: the agent's terminal, the customer's page and the consultant's page name him.
         await agent.wait_for_log("Supervisor sam is now watching your screen and terminal (view only: they cannot "

@@ -51,6 +51,14 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/sessions/{session_id}/chat/messages"): frozenset({"consultant", CUSTOMER}),
     # File transfers (#17): what the relay saw, read by whoever reads the session (the customer's page shows it).
     ("GET", "/api/v1/sessions/{session_id}/file-transfers"): SESSION_READERS | {CUSTOMER},
+    # The recording (#19): read by whoever reads the session (overseers audited), or with the customer's playback
+    # ticket (tests/security/test_recording_access.py); a link is minted and an erasure asked by the customer alone.
+    ("GET", "/api/v1/sessions/{session_id}/recording"): SESSION_READERS | {CUSTOMER},
+    ("GET", "/api/v1/sessions/{session_id}/recording/terminal.cast"): SESSION_READERS | {CUSTOMER},
+    ("GET", "/api/v1/sessions/{session_id}/recording/screen"): SESSION_READERS | {CUSTOMER},
+    ("GET", "/api/v1/sessions/{session_id}/recording/report"): SESSION_READERS | {CUSTOMER},
+    ("POST", "/api/v1/sessions/{session_id}/recording/link"): frozenset({CUSTOMER}),
+    ("POST", "/api/v1/sessions/{session_id}/recording/erase"): frozenset({CUSTOMER}),
     ("GET", "/api/v1/queue"): CONSULTANTS | {"supervisor"},  # cards: no email, phone or description
     ("POST", "/api/v1/sessions/{session_id}/claim"): CONSULTANTS,
     ("POST", "/api/v1/sessions/{session_id}/end"): frozenset({"consultant", "supervisor", "admin"}),

@@ -49,7 +49,7 @@ async def test_without_the_clipboard_scope_a_consultant_can_neither_read_nor_ove
         await barrier(consultant, "after")
         assert pasted(display) == SECRET
         assert not consultant.pending.get(framing.CLIPBOARD)
-        assert "clipboard" not in agent.log() and "hunter2" not in agent.log()
+        assert "[clipboard]" not in agent.log() and "hunter2" not in agent.log()  # nothing the agent said of it
 
 
 async def test_an_oversized_or_non_text_put_is_refused_by_the_agent_and_the_clipboard_keeps_its_text(

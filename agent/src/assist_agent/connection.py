@@ -156,6 +156,10 @@ class Agent:
                                    home=home or Path.home(), folder=files_dir,
                                    who=lambda: printable(self.consultant or "?"), connected=lambda: self._ws is not None)
         self.prompt = "chat.prompt"  # what the open prompt asks: a chat message, or a folder for a file
+        # Whether the gateway records the session (#19): its `attached` says `"recording": true` (an older gateway
+        # says nothing: not shown). Said once in the window, then kept on the status line.
+        self.recorded = False
+        self._recording_told = False
 
     # --- sending -------------------------------------------------------------------------------------------------
     async def send(self, data: bytes) -> None:
@@ -292,6 +296,7 @@ class Agent:
                 self.files.max_bytes = limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 \
                     else DEFAULT_MAX_BYTES
             self.consultant = control.get("consultant") or self.consultant
+            self._recording(control.get("recording") is True)
             self._expect_observers()
             self._set_state("state.waiting")
         elif kind == "peer_joined" and self.channels is not None:
@@ -323,6 +328,14 @@ class Agent:
             self._on_observers(control.get("observers"))
         elif kind == "chat":
             self._on_chat(control.get("message"))
+
+    def _recording(self, recorded: bool) -> None:
+        """What the latest `attached` says of recording: the window says it the first time, the status line while it
+        holds (a re-attach to a gateway that does not record takes it off)."""
+        self.recorded = recorded
+        if recorded and not self._recording_told:
+            self._recording_told = True
+            self.status.say_wrapped(self.messages("recording.notice"))
 
     # --- chat ------------------------------------------------------------------------------------------------------
     def _on_chat(self, message) -> None:
@@ -649,7 +662,7 @@ class Agent:
                          state=self._state, request=pending.scopes if pending is not None else None,
                          observers=self.observers, more_observers=self.more_observers, chat=self.chatting,
                          draft=self.draft, monitor=self.monitor, clipboard=self.clipboard.waiting,
-                         files=self.files.keys_hint(), prompt=self.prompt)
+                         files=self.files.keys_hint(), prompt=self.prompt, recorded=self.recorded)
 
     async def _tick(self) -> None:
         while True:

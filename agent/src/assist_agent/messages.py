@@ -58,6 +58,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "chat.prompt": "Съобщение (Enter изпраща, Esc отказва): ",
         "chat.unsent": "Съобщението ви не можа да бъде изпратено: натиснете T, за да опитате отново.",
         "status.chat": "T: съобщение",
+        # Recording (#19): said once in the window and kept on the status line while the gateway records.
+        "status.recorded": "записва се",
+        "recording.notice": ("Тази сесия се записва: терминалът, екранът ви, какъвто го вижда консултантът, чатът и "
+                             "имената на прехвърлените файлове (не съдържанието им и не клипбордът ви). Можете да "
+                             "гледате, изтеглите или изтриете записа от страницата на сесията в браузъра."),
         "status.clipboard": "клипборд? S/D",
         "clipboard.put": "[клипборд] {who} постави {count} знака в клипборда ви: {first}",
         "clipboard.put_unset": ("[клипборд] {who} ви изпрати {count} знака, но те не можаха да бъдат поставени в "
@@ -172,6 +177,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "chat.prompt": "Message (Enter to send, Esc to cancel): ",
         "chat.unsent": "Your message could not be sent: press T to try again.",
         "status.chat": "T: message",
+        # Recording (#19): said once in the window and kept on the status line while the gateway records.
+        "status.recorded": "recorded",
+        "recording.notice": ("This session is recorded: the terminal, your screen as the consultant sees it, the "
+                             "chat and the names of transferred files (not their contents, not your clipboard). You "
+                             "can replay, download or erase the recording from your session page in the browser."),
         "status.clipboard": "clipboard? S/D",
         "clipboard.put": "[clipboard] {who} put {count} characters into your clipboard: {first}",
         "clipboard.put_unset": ("[clipboard] {who} sent you {count} characters, but they could not be put into "

@@ -122,14 +122,16 @@ def watched_text(observers, say: Messages, *, more: int = 0, width: int | None =
 def describe(*, consultant: str | None, connected_since: float | None, scopes, now: float,
              state: str = "state.connected", messages: Messages | None = None, width: int | None = None,
              request=None, observers=(), more_observers: int = 0, chat: bool = False,
-             monitor: tuple[int, int] | None = None, clipboard: bool = False, files: str | None = None) -> str:
+             monitor: tuple[int, int] | None = None, clipboard: bool = False, files: str | None = None,
+             recorded: bool = False) -> str:
     """The status line, at most `width` columns wide: the end is cut, never the way to end the session. With
     `request` (the scopes of a step-up request waiting for the customer), the keys that answer it come just before
     the way to end; with `chat` (a chat message has come), the key that opens the message prompt, just before it.
     With `observers` (supervisors watching, and `more_observers` not named), who watches comes before those: it gets
     at least half of what is left, its names cut if need be, before the rest is cut. With `monitor` (the shared
     screen's number and how many there are) and more than one screen, what is allowed names the one seen ("may view
-    screen 2/2, control"), first, so it is cut last."""
+    screen 2/2, control"), first, so it is cut last. With `recorded` (the gateway records the session, #19), it says
+    so just before the way to end: kept with it, not cut with the facts."""
     say = messages or Messages("en")
     scope_text = scope_names(scopes, say) or say("status.none")
     if monitor and monitor[1] > 1 and "view" in scopes:
@@ -144,7 +146,8 @@ def describe(*, consultant: str | None, connected_since: float | None, scopes, n
     tail = " | ".join([*([say("status.request", scopes=scope_names(request, say))] if request else []),
                        *([say("status.clipboard")] if clipboard else []),
                        *([files] if files else []),  # a file waits for the customer: its keys ("file? A/F/R")
-                       *([say("status.chat")] if chat else []), hotkey])
+                       *([say("status.chat")] if chat else []),
+                       *([say("status.recorded")] if recorded else []), hotkey])
     watched = observers or more_observers
     if width is None:
         return " | ".join([*facts, *([watched_text(observers, say, more=more_observers)] if watched else []), tail])
@@ -277,7 +280,7 @@ class StatusLine:
     def show(self, *, consultant, connected_since, scopes, state: str, request=None, observers=(),
              more_observers: int = 0, chat: bool = False, draft: str | None = None,
              monitor: tuple[int, int] | None = None, clipboard: bool = False, files: str | None = None,
-             prompt: str = "chat.prompt") -> None:
+             prompt: str = "chat.prompt", recorded: bool = False) -> None:
         """The status line; `request`: the scopes of a step-up request waiting for the customer's Y or N;
         `observers`: the supervisors watching (and `more_observers` not named); `chat`: offer T. With `draft` (the
         customer is typing a chat message) the message prompt takes the status row's place until it closes."""
@@ -290,7 +293,7 @@ class StatusLine:
                 line = describe(consultant=consultant, connected_since=connected_since, scopes=scopes,
                                 now=time.monotonic(), state=state, messages=self.messages, width=cols - 1,
                                 request=request, observers=observers, more_observers=more_observers, chat=chat,
-                                monitor=monitor, clipboard=clipboard, files=files)
+                                monitor=monitor, clipboard=clipboard, files=files, recorded=recorded)
                 line = f"{ESC}[7m{line}{ESC}[0m"
             self._stream.write(f"{SAVE_CURSOR}{ESC}[{rows};1H{ESC}[0m{ESC}[2K{line}{RESTORE_CURSOR}")
             self._stream.flush()
@@ -301,7 +304,7 @@ class StatusLine:
             plain = describe(consultant=consultant, connected_since=None, scopes=scopes, now=0, state=state,
                              messages=self.messages, request=request, observers=observers,
                              more_observers=more_observers, chat=chat, monitor=monitor, clipboard=clipboard,
-                             files=files)
+                             files=files, recorded=recorded)
         if plain != self._last_plain:  # the clock alone does not earn a new line
             self._last_plain = plain
             if self._mirrored_anything:

@@ -312,6 +312,37 @@ def test_the_shipped_terms_say_what_the_customer_agrees_to(lang, phrases):
     assert document.sha256 == hashlib.sha256(document.text.encode("utf-8")).hexdigest()
 
 
+# Issue #19: recording is disclosed in the terms (what, how long, who sees it, the customer's replay, download and
+# erasure); 2026-12-01 is the first version that says so, and every later one must keep saying it.
+RECORDING_CLAUSE = {
+    "bg": ["## 6. Записване на консултацията", "„Записва се“", "терминалът", "във формат asciicast",
+           "екранът на клиента", "чатът", "името, размерът и отпечатъкът (SHA-256)", "даване и оттегляне на достъп",
+           "приключването на консултацията", "Съдържанието на клипборда на клиента",
+           "съдържанието на прехвърлените файлове не се записват", "30 дни", "автоматична задача",
+           "никога не се изтриват заедно със записа", "връзката към своята сесия", "консултантът, на когото е",
+           "супервайзорите", "се отбелязва в журнал", "да възпроизведе записа", "да го изтегли", "да го изтрие"],
+    "en": ["## 6. Recording of the consultation", '"Recorded"', "the terminal", "in the asciicast format",
+           "the customer's screen", "the chat", "name, size and fingerprint (SHA-256)",
+           "every grant and withdrawal of access", "the end of the consultation",
+           "content of the customer's clipboard", "content of transferred files are not recorded", "30 days",
+           "automatic job", "never deleted with the recording", "the link to their session",
+           "consultant assigned to the consultation", "supervisors", "is logged", "replay the recording",
+           "download it", "erase it"],
+}
+
+
+@pytest.mark.parametrize("lang", ["bg", "en"])
+def test_the_shipped_terms_disclose_the_recording(lang):
+    catalog = terms_catalog()
+    assert catalog.current_version >= "2026-12-01" and "2026-12-01" in catalog.versions
+    text = catalog.current(lang).text
+    flat = " ".join(text.split())  # the clause's words, wherever its lines break
+    for phrase in RECORDING_CLAUSE[lang]:
+        assert " ".join(phrase.split()) in flat, f"{lang} terms do not say {phrase!r}"
+    # The version before did not: a consent under it was not to a recording.
+    assert "asciicast" not in catalog.get("2026-11-30", lang).text
+
+
 T1, T2, T3 = "2026-11-29T10:00:00Z", "2026-11-29T10:05:00.250000Z", "2026-11-29T10:10:00Z"
 
 

@@ -54,9 +54,11 @@ async def test_a_help_request_opens_a_waiting_session_the_customer_can_follow(sy
     )
     assert response.status_code == 200
     view = response.json()
-    assert set(view) == CONTRACT_FIELDS | {"scopes", "scope_request", "observers", "chat_seq"} | AGENT_FIELDS
+    assert set(view) == (CONTRACT_FIELDS | {"scopes", "scope_request", "observers", "chat_seq", "recording"}
+                         | AGENT_FIELDS)
     assert (view["status"], view["scopes"], view["consultant"]) == ("waiting", ["view"], None)
     assert view["scope_request"] is None  # nobody asked for more
+    assert view["recording"] is None  # nothing recorded before a consultant is there (#19)
     assert (view["agent"], view["agent_away_since"], view["agent_grace_ends_at"], view["paused_seconds"]) == (
         "not_started", None, None, 0)
 

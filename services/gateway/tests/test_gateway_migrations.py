@@ -11,6 +11,7 @@ def test_a_fresh_gateway_database_migrated_to_heads_matches_the_models(database_
 
 def test_a_gateway_database_migrated_before_the_platform_branch_upgrades_in_place(database_location, tmp_path):
     assert_upgrades_in_place(service_database("gateway", database_location), tmp_path,
-                             new_tables={"file_transfer"},  # 0004: the relay's record of file transfers (#17)
+                             # 0004: the relay's record of file transfers (#17); 0005: recordings (#19)
+                             new_tables={"file_transfer", "recording", "recording_object"},
                              # 0003 turns queued revocations into outbox events and drops their table
                              dropped_tables=frozenset({"pending_revocation"}))

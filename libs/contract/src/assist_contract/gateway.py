@@ -79,3 +79,22 @@ RELAY_ANY = "relay.>"
 
 def relay_subject(session_id: str, channel: str) -> str:
     return f"relay.{session_id}.{channel}"
+
+
+# Session recordings (issue #19): a JetStream object store per retention class, `RECORDINGS_<CLASS>` (stream
+# `OBJ_RECORDINGS_<CLASS>`), written and read by the gateway alone (its recording/store.py). An object's chunks and
+# metadata are published on `$O.<bucket>.>`; reading one runs an ordered consumer that answers the server's flow
+# control on `$JS.FC.<stream>.>`; making and finding a bucket is the JetStream API. A NATS wildcard is a whole
+# token, so each class's bucket is named in the permissions: a new class is added here.
+RECORDING_CLASSES = ("standard",)
+
+
+def recording_bucket(retention_class: str) -> str:
+    """The object store bucket of a retention class: `standard` → `RECORDINGS_STANDARD`."""
+    return f"RECORDINGS_{retention_class.upper()}"
+
+
+RECORDING_SUBJECTS = tuple(
+    subject for retention_class in RECORDING_CLASSES
+    for subject in (f"$O.{recording_bucket(retention_class)}.>", f"$JS.FC.OBJ_{recording_bucket(retention_class)}.>")
+)

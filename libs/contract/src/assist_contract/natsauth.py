@@ -55,9 +55,10 @@ SERVICE_PERMISSIONS: dict[str, Permissions] = {
     "gateway": Permissions(
         # Its events (a terminate kept while NATS was away, observers joining and leaving; no durable consumer:
         # add its streams' acks here when it gets one); it calls every service's commands and bridges relays
-        # between replicas; listens to session events (core NATS) to push the staff pages' live queue.
+        # between replicas; listens to session events (core NATS) to push the staff pages' live queue; keeps
+        # session recordings in its object stores.
         publish=(*gateway.EVENT_SUBJECTS, consent.COMMANDS, session.COMMANDS, billing.COMMANDS,
-                 gateway.RELAY_ANY, _JS_API),
+                 gateway.RELAY_ANY, _JS_API, *gateway.RECORDING_SUBJECTS),
         subscribe=(gateway.CUT_ANY, gateway.RELAY_ANY, session.EVENTS, _INBOX),
     ),
 }

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 
+from datetime import datetime, timedelta
+
 from assist_platform.envelope import utcnow
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .domain import token_digest
-from .models import CustomerCredential, FileTransfer, SessionAssignment
+from .models import CustomerCredential, FileTransfer, Recording, RecordingObject, SessionAssignment
 
 
 async def store_customer_credential(*, db: AsyncSession, session_id: str, customer_token: str) -> None:
@@ -65,4 +67,81 @@ async def move_open_file_transfers(*, db: AsyncSession, session_id: str, transfe
 
 async def file_transfers_of(*, db: AsyncSession, session_id: str) -> list[FileTransfer]:
     statement = select(FileTransfer).where(FileTransfer.session_id == session_id).order_by(FileTransfer.offered_at)
+    return list((await db.exec(statement)).all())
+
+
+# --- recordings (#19): a session's row and its objects, written by its parts' recorders (recording/recorder.py) -----
+RECORDING_KEPT_STATUSES = ("recording", "closed")  # its objects exist (recording/rules.py KEPT_STATUSES)
+
+
+async def open_recording(*, db: AsyncSession, session_id: str, retention_class: str, bucket: str, part_id: str,
+                         now: datetime) -> str | None:
+    """A part begins: the session's row, made if absent (`started_at` now), or made `recording` again by this part
+    (a closed one reopened: no end, no deadline until it closes again). The bucket the part writes into (the row's),
+    or None when the recording was erased or has expired: nothing more is recorded then. Two replicas inserting
+    at once: one gets IntegrityError at the flush, and runs the transaction again."""
+    row = await db.get(Recording, session_id)
+    if row is None:
+        db.add(Recording(session_id=session_id, retention_class=retention_class, bucket=bucket, status="recording",
+                         started_at=now, open_part=part_id))
+        await db.flush()
+        return bucket
+    result = await db.exec(
+        update(Recording).where(Recording.session_id == session_id, Recording.status.in_(RECORDING_KEPT_STATUSES))
+        .values(status="recording", open_part=part_id, ended_at=None, delete_after=None)
+    )
+    return row.bucket if result.rowcount == 1 else None
+
+
+async def add_recording_objects(*, db: AsyncSession, session_id: str, recording_objects: list[RecordingObject],
+                                gaps: int = 0) -> bool:
+    """Objects written (a part's segments of one write): listed, their bytes (and the part's `gaps` since its last
+    write) counted on the row, only while the recording is kept (one conditional UPDATE, so an erasure either sees
+    the objects listed or refuses them here). False: the recording is gone, and the caller deletes the objects it
+    wrote. One UPDATE and one INSERT whatever their number: a recorder writes every few seconds."""
+    result = await db.exec(
+        update(Recording)
+        .where(Recording.session_id == session_id, Recording.status.in_(RECORDING_KEPT_STATUSES))
+        .values(bytes=Recording.bytes + sum(item.bytes for item in recording_objects), gaps=Recording.gaps + gaps)
+    )
+    if result.rowcount != 1:
+        return False
+    if recording_objects:
+        await db.exec(insert(RecordingObject), params=[item.model_dump() for item in recording_objects])
+    return True
+
+
+async def add_recording_object(*, db: AsyncSession, recording_object: RecordingObject, gaps: int = 0) -> bool:
+    """One object written (`add_recording_objects`)."""
+    return await add_recording_objects(db=db, session_id=recording_object.session_id,
+                                       recording_objects=[recording_object], gaps=gaps)
+
+
+async def close_recording(*, db: AsyncSession, session_id: str, part_id: str, now: datetime, retention: timedelta,
+                          final: bool, gaps: int = 0) -> bool:
+    """A part ended: the row is closed (ended_at now, delete_after now + `retention`) if this part opened it last,
+    or whatever part did when `final` (the session ended). A later part's recording stays open. The part's last
+    `gaps` are counted either way. Whether it closed."""
+    statement = update(Recording).where(Recording.session_id == session_id, Recording.status == "recording")
+    if not final:
+        statement = statement.where(Recording.open_part == part_id)
+    result = await db.exec(statement.values(status="closed", ended_at=now, delete_after=now + retention,
+                                            open_part=None, gaps=Recording.gaps + gaps))
+    if result.rowcount == 1:
+        return True
+    if gaps:
+        await db.exec(update(Recording).where(Recording.session_id == session_id,
+                                              Recording.status.in_(RECORDING_KEPT_STATUSES))
+                      .values(gaps=Recording.gaps + gaps))
+    return False
+
+
+async def recording_of(*, db: AsyncSession, session_id: str) -> Recording | None:
+    return await db.get(Recording, session_id)
+
+
+async def recording_objects_of(*, db: AsyncSession, session_id: str) -> list[RecordingObject]:
+    """The session's objects, by stream, part and segment."""
+    statement = select(RecordingObject).where(RecordingObject.session_id == session_id).order_by(
+        RecordingObject.stream, RecordingObject.part_id, RecordingObject.seq)
     return list((await db.exec(statement)).all())

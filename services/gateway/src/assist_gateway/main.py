@@ -10,7 +10,7 @@ from assist_platform.problem_docs import document_problems
 from assist_platform.runtime import ServiceRuntime
 from fastapi import FastAPI
 
-from .api import audit, auth, chat, customer, downloads, files, finance, staff_routes
+from .api import audit, auth, chat, customer, downloads, files, finance, recordings, staff_routes
 from .domain import AGENT_LOST_ENDING, CUSTOMER_ENDING
 from .edge import TrustedProxyMiddleware
 from .identity import staff_of_token, still_signed_in
@@ -18,6 +18,8 @@ from .metrics import open_relays_refresher
 from .middleware import BodyLimitMiddleware, HeaderLimitMiddleware, SecurityHeadersMiddleware
 from .web.problem_language import ProblemLanguageMiddleware
 from .ratelimit import SlidingWindowLimiter
+from .recording.links import PlaybackLinks
+from .recording.retention import sweep_task
 from .relay import RelayHub
 from .relay.doors import RelayDoors
 from .service import CustomerTokens, answer_scope_request, post_chat
@@ -68,11 +70,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     hub = build_relay_hub(settings, runtime)
     runtime.on_connected.append(hub.on_connected)
     runtime.metric_refreshers.append(open_relays_refresher(hub))
+    runtime.background.append(sweep_task(settings, hub.recordings.store))  # recordings' retention (#19)
     # The gateway is public: its API map and metrics are not (settings API_DOCS and METRICS_TOKEN).
     app = service_app(name=SERVICE, runtime=runtime, before_stop=[hub.close], api_docs=settings.api_docs,
                       metrics_public=False, metrics_token=settings.metrics_token)
     app.state.settings = settings
     app.state.relay_hub = hub
+    app.state.recordings = hub.recordings  # the recordings' store and recorders (#19, api/recordings.py)
+    app.state.playback_links = PlaybackLinks.from_settings(settings)
     app.state.customer_tokens = CustomerTokens(runtime)
     hub.session_of_customer_token = app.state.customer_tokens.session_of  # the browser share's door (#18)
     app.state.login_limiter = SlidingWindowLimiter(settings.login_attempts_per_minute, 60.0)
@@ -82,7 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(HeaderLimitMiddleware, max_header_bytes=settings.max_header_bytes)
     app.add_middleware(SecurityHeadersMiddleware)  # outside the limits: their 413 and 431 carry the headers too
-    for module in (auth, customer, chat, files, staff_routes, finance, audit):
+    for module in (auth, customer, chat, files, staff_routes, finance, audit, recordings):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(hub.router)
     app.include_router(downloads.router)

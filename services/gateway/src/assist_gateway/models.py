@@ -78,11 +78,52 @@ class FileTransfer(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class Recording(SQLModel, table=True):
+    """A session's recording (issue #19): where its objects are and how long they are kept. One per session, however
+    many consultant connections (parts) wrote it; its objects are listed in `recording_object`. The row outlives
+    its objects: erased or expired, it still says who erased it and when."""
+
+    __tablename__ = "recording"
+
+    session_id: str = Field(primary_key=True, max_length=64)
+    retention_class: str = Field(default="standard", max_length=32)
+    bucket: str = Field(max_length=64)  # the object store bucket of the retention class (recording/store.py)
+    status: str = Field(default="recording", index=True, max_length=20)  # recording | closed | erased | expired
+    started_at: datetime = Field(default_factory=utcnow)
+    ended_at: datetime | None = Field(default=None)
+    delete_after: datetime | None = Field(default=None)  # at close: ended_at + the class's retention
+    bytes: int = Field(default=0, sa_type=BigInteger)  # of its objects, counted as each is written
+    gaps: int = Field(default=0)  # frames left out: the recorder could not keep up
+    erased_at: datetime | None = Field(default=None)
+    erased_by: str | None = Field(default=None, max_length=20)  # customer | retention
+    # The part that opened it last, while it records: only that part's end (or the session's) closes it, so a
+    # replaced connection's late close never closes the recording its successor writes.
+    open_part: str | None = Field(default=None, max_length=32)
+
+
+class RecordingObject(SQLModel, table=True):
+    """One object of a recording (a segment of one stream of one part), as written: reading lists these, never a
+    bucket."""
+
+    __tablename__ = "recording_object"
+
+    session_id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(primary_key=True, max_length=255)  # <session_id>/<part_id>/<stream>/<seq:06d>
+    stream: str = Field(max_length=16)  # terminal | screen | events
+    part_id: str = Field(max_length=32)
+    seq: int
+    bytes: int = Field(sa_type=BigInteger)
+    first_at: datetime  # the time of its first and last item
+    last_at: datetime
+
+
 TABLES = (
     StaffAccount.__table__,
     AccessToken.__table__,
     CustomerCredential.__table__,
     SessionAssignment.__table__,
     FileTransfer.__table__,
+    Recording.__table__,
+    RecordingObject.__table__,
     *PLATFORM_TABLES, *AUDIT_TABLES,
 )

@@ -153,6 +153,15 @@ class PriceListOut(_Reply):
     service_types: list[ServiceTypeOut]
 
 
+class RecordingSummaryOut(BaseModel):
+    """A session's recording in its view (#19): what the customer's page offers after the end."""
+
+    status: Literal["recording", "closed", "erased", "expired"]
+    started_at: Moment
+    ended_at: Moment | None
+    delete_after: Moment | None = Field(description="when retention deletes it (set once it is closed)")
+
+
 class CustomerOut(_Reply):
     name: str | None = None
     email: str | None = None
@@ -186,6 +195,7 @@ class SessionOut(_Reply):
     scope_request: ScopeRequestOut | None = None
     observers: list[str] | None = None  # supervisors watching now, view only
     chat_seq: int | None = None  # the latest chat message's seq (0: none): fetch the chat when it grows
+    recording: RecordingSummaryOut | None = None  # its recording (#19), null when it has none
 
 
 class SessionCardOut(_Reply):
@@ -369,3 +379,55 @@ class FileTransfersOut(BaseModel):
     session_id: str
     max_bytes: int = Field(description="the largest file a transfer may carry (FILE_TRANSFER_MAX_BYTES)")
     transfers: list[FileTransferOut]
+
+
+# --- recordings (#19): api/recordings.py --------------------------------------------------------------------------------
+
+class RecordingEventOut(BaseModel):
+    """An event of the recording (docs/relay.md "Recording" lists the types and their members)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    at: Moment
+    offset: float = Field(description="seconds from the recording's start")
+    type: str
+
+
+class RecordingTerminalOut(BaseModel):
+    width: int = Field(description="columns at the start")
+    height: int = Field(description="rows at the start")
+    has_output: bool
+
+
+class RecordingPartOut(BaseModel):
+    """One consultant connection's part of the recording."""
+
+    part_id: str
+    started_at: Moment
+    offset: float
+    end_offset: float
+
+
+class RecordingIndexOut(BaseModel):
+    session_id: str
+    status: Literal["recording", "closed"]
+    started_at: Moment
+    ended_at: Moment | None
+    delete_after: Moment | None
+    duration_seconds: float
+    gaps: int = Field(description="frames the recorder could not keep (under load)")
+    terminal: RecordingTerminalOut
+    has_screen: bool
+    screen_channels: list[int] = Field(description="2: the agent's screen, 6: the customer's browser share")
+    events: list[RecordingEventOut]
+    parts: list[RecordingPartOut]
+
+
+class RecordingLinkOut(BaseModel):
+    url: str = Field(description="the playback page with its ticket, a path on this gateway")
+    expires_at: Moment
+
+
+class RecordingErasedOut(BaseModel):
+    status: Literal["erased"] = "erased"
+    erased_at: Moment

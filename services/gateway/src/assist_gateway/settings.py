@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from assist_platform.settings import PlatformSettings
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, SecretStr, model_validator
 
 from .edge import Network, parse_networks, parse_origins
 
@@ -121,6 +121,34 @@ class Settings(PlatformSettings):
         parse_networks(self.trusted_proxies)  # each raises ValueError naming the bad item
         parse_origins(self.public_origins)
         return self
+
+    # --- recording sessions (issue #19; recording/recorder.py, docs/relay.md "Recording") ----------------------------
+    # Record what each consultant sees and does (terminal, screen, events) into JetStream's object store.
+    recording_enabled: bool = True
+    # How long a recording of the `standard` retention class is kept after its end.
+    recording_retention_days: float = Field(default=30.0, gt=0)
+    # A recording's segments are written at least this often, and whenever one reaches RECORDING_SEGMENT_BYTES.
+    recording_segment_seconds: float = Field(default=2.0, gt=0)
+    recording_segment_bytes: int = Field(default=1048576, ge=4096)
+    # What a consultant connection's recorder may hold unwritten; past it, frames are left out (a `gap` event).
+    recording_queue_bytes: int = Field(default=8 * 1048576, ge=65536)
+    # The share of the event loop all recorders of a replica may take (recording/budget.py): recording never slows
+    # the relay; under a flood the recording leaves frames out instead.
+    recording_loop_share: float = Field(default=0.1, gt=0, le=1)
+
+    # --- recordings' playback and retention (issue #19; recording/links.py, recording/retention.py) ------------------
+    # How often each replica looks for recordings past their retention (a claim per row: never two at one).
+    recording_sweep_seconds: float = Field(default=3600.0, gt=0)
+    # How long a customer's playback link (`/recordings/{id}?ticket=`) stays valid.
+    recording_link_seconds: int = Field(default=86400, ge=60, le=90 * 86400)
+    # Signs playback links; one for every replica. Unset: kept in ASSIST_DATA_DIR (recording/links.py).
+    recording_link_secret: SecretStr | None = Field(default=None, min_length=32)
+
+    @field_validator("recording_link_secret", mode="before")
+    @classmethod
+    def _empty_link_secret_is_unset(cls, value):
+        # docker-compose passes `${RECORDING_LINK_SECRET:-}`: an empty value means "not set", not a short key.
+        return None if value == "" else value
 
 
 @lru_cache

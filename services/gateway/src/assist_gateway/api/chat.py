@@ -19,7 +19,9 @@ router = APIRouter(tags=["chat"])
 @router.get("/sessions/{session_id}/chat", response_model=ChatMessagesOut,
             responses=problem_responses(401, 403, 404, 422, 503))
 async def chat(session_id: str, reader: SessionReaderDep, runtime: RuntimeDep,
-               after: Annotated[int, Query(ge=0, description="only messages with a greater seq")] = 0) -> dict:
+               # Bounded: a seq past any database's integers was a 500 (SQLite's overflow), not an empty page.
+               after: Annotated[int, Query(ge=0, le=2**31 - 1, description="only messages with a greater seq")] = 0,
+               ) -> dict:
     """The session's messages in order (at most 500 after `after`): for its customer, its assigned consultant,
     supervisors and admins; kept after the end."""
     return await chat_history(runtime, session_id=session_id, after=after)

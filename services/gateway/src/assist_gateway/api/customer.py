@@ -29,6 +29,7 @@ from ..schemas import (
 )
 from ..service import answer_scope_request, request_help
 from ..termination import end_session_everywhere, withdraw_scope_everywhere
+from .recordings import recording_summary
 from .deps import (
     CustomerTokensDep, RelayHubDep, RuntimeDep, SessionCaller, SessionCallerDep, SessionReaderDep, client_address,
 )
@@ -105,11 +106,13 @@ async def create_help_request(
             responses=problem_responses(401, 403, 404, 422, 503))
 async def session_detail(session_id: str, reader: SessionReaderDep, runtime: RuntimeDep) -> dict:
     """The customer sees the contract's fields and the scopes; the assigned consultant, supervisors and admins
-    (audited) also see who asked and why."""
+    (audited) also see who asked and why. Everyone sees the session's `recording` (#19), null without one."""
     if reader.view is not None:
-        return reader.view.model_dump(mode="json")
-    return public_session_view(await get_session(runtime, session_id=session_id),
-                               agent_grace_seconds=runtime.settings.agent_grace_seconds)
+        shown = reader.view.model_dump(mode="json")
+    else:
+        shown = public_session_view(await get_session(runtime, session_id=session_id),
+                                    agent_grace_seconds=runtime.settings.agent_grace_seconds)
+    return {**shown, "recording": await recording_summary(runtime.database, session_id)}
 
 
 @router.get(

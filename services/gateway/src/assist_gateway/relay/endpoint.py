@@ -7,8 +7,11 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from starlette.websockets import WebSocket
+
+from .closecodes import SESSION_ENDED
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +28,15 @@ class ReadAhead:
 
     def full(self, max_bytes: int, max_frames: int) -> bool:
         return len(self.messages) >= max_frames or sum(len(m.get("bytes") or b"") for m in self.messages) >= max_bytes
+
+
+class Recorder(Protocol):
+    """What a consultant's endpoint tells its recording (recording/recorder.py PartRecorder): each call O(1)."""
+
+    def to_console(self, data: bytes) -> None: ...
+    def from_console(self, data: bytes) -> None: ...
+    def control(self, text: str) -> None: ...
+    def finish(self, *, reason: str, final: bool = False) -> None: ...
 
 
 @dataclass(eq=False)
@@ -49,6 +61,8 @@ class Endpoint:
     read_ahead: ReadAhead | None = None  # only after a hold: the hot path reads the socket itself
     _closing: asyncio.Task | None = field(default=None, repr=False)
     heartbeat: asyncio.Task | None = field(default=None, repr=False)  # an observer's announcements (observers.py)
+    # A consultant's: what it is sent and sends is recorded (recording/recorder.py); its taps never wait.
+    recorder: Recorder | None = field(default=None, repr=False)
 
     def may_act(self) -> bool:
         """Whether the consent lets this endpoint's peer be driven: `control` (view alone is watching)."""
@@ -100,6 +114,8 @@ class Endpoint:
         self.cut = True
         self.deadline = 0.0
         self.nudge()  # a held frame of a cut endpoint is dropped now, not at its lease's end
+        if self.recorder is not None:  # the session ended (4410: `end`), or only this connection (`part_end`)
+            self.recorder.finish(reason=reason, final=code == SESSION_ENDED)
         self._closing = asyncio.get_running_loop().create_task(self.close(code=code, reason=reason))
 
     async def close(self, *, code: int, reason: str) -> None:
@@ -112,6 +128,8 @@ class Endpoint:
     async def send_bytes(self, data: bytes) -> None:
         if self.may_pass():
             await self.websocket.send_bytes(data)
+            if self.recorder is not None:
+                self.recorder.to_console(data)
 
     async def send_control(self, text: str) -> None:
         """Control messages from the gateway itself; they need no lease but never go to a cut endpoint."""
@@ -119,4 +137,6 @@ class Endpoint:
             try:
                 await self.websocket.send_text(text)
             except Exception:
-                pass
+                return
+            if self.recorder is not None:
+                self.recorder.control(text)

@@ -15,25 +15,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import time
 import uuid
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from ..file_messages import DATA, DATA_PREFIX, SHA256_HEX, count as _count, parse_message, transfer_id, valid_offer
 from ..service import record_file_offer, record_file_outcome, record_file_progress
 from .endpoint import Endpoint
 
 log = logging.getLogger(__name__)
 
-FILES = 5
-MESSAGE, DATA = 0, 1
-DATA_PREFIX = 2 + 16 + 8  # channel, kind, transfer id, offset
-MESSAGE_LIMIT = 4096
-TYPES = frozenset({"file.offer", "file.accept", "file.refuse", "file.progress", "file.done", "file.failed",
-                   "file.cancel", "file.request"})
-SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 OFFERS_KEPT = 64  # open offers an endpoint may send data for; an older one is forgotten (its data then refused)
 TRANSFERS_KEPT = 256  # transfers followed per session at the home
 SESSIONS_KEPT = 10_000  # sessions whose transfers a replica follows (one whose agent moved on is forgotten in turn)
@@ -59,43 +52,6 @@ class FileRecords:
     """The home's view of a session's transfers (its records are the service layer's)."""
 
     transfers: OrderedDict[str, SeenTransfer] = field(default_factory=OrderedDict)
-
-
-def parse_message(data: bytes) -> dict | None:
-    """A channel-5 frame's JSON message (kind 0), or None for anything else or anything malformed."""
-    if len(data) < 3 or data[0] != FILES or data[1] != MESSAGE or len(data) - 2 > MESSAGE_LIMIT:
-        return None
-    try:
-        message = json.loads(bytes(data[2:]))
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(message, dict) or message.get("type") not in TYPES:
-        return None
-    return message
-
-
-def transfer_id(value) -> str | None:
-    if not isinstance(value, str) or len(value) > 36:
-        return None
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return None
-
-
-def _count(value) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2 ** 63 else None
-
-
-def valid_offer(message: dict) -> tuple[str, str, int, str] | None:
-    """(id, name, size, sha256) of a well-formed `file.offer`, or None."""
-    tid, size, sha256, name = (transfer_id(message.get("id")), _count(message.get("size")), message.get("sha256"),
-                               message.get("name"))
-    if tid is None or size is None or not isinstance(sha256, str) or not SHA256_HEX.fullmatch(sha256):
-        return None
-    if not isinstance(name, str) or not 0 < len(name) <= 1024:
-        return None
-    return tid, name, size, sha256
 
 
 def _text(value, limit: int = 200) -> str | None:

@@ -91,6 +91,8 @@ class FramePolicy:
                 await target.send_bytes(data)
             except Exception:
                 pass  # the peer's socket broke: its own loop notices; the sender's socket is not at fault
+        if source.recorder is not None:  # the consultant's own frames, as forwarded (#19)
+            source.recorder.from_console(data)
         if source.role == "agent" and (relay.observers or relay.remote_observers) and data[0] not in NOT_OBSERVED:
             await self.copy_to_observers(relay, data)  # what the consultant sees, observers see
 

@@ -21,6 +21,7 @@ from assist_platform.envelope import CloudEvent
 from assist_platform.problems import Problem
 
 from ..domain import KeptEndings
+from ..recording.recorder import Recordings
 from . import bridge, closecodes
 from .endpoint import Endpoint
 from .files import FileRelay
@@ -62,6 +63,7 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence, ObserverRelay, File
         self.end_session_agent_lost: Callable[[str], Awaitable[None]] | None = None
         self._subscriptions: list = []
         self.init_files()  # file transfers seen (files.py)
+        self.recordings = Recordings(settings=settings, runtime=runtime)  # each consultant connection's (#19)
 
     def nc(self):
         nc = self.runtime.nc
@@ -85,6 +87,7 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence, ObserverRelay, File
         self._tasks.append(asyncio.create_task(self.leases.run_renewals(), name="relay-lease-renewals"))
         self._tasks.append(asyncio.create_task(self.leases.run_watchdog(), name="relay-lease-watchdog"))
         self._tasks.append(asyncio.create_task(self.sweep_observers(), name="relay-observer-sweep"))
+        self._tasks.append(asyncio.create_task(self.recordings.prepare(), name="relay-recordings-bucket"))
 
     async def close(self) -> None:
         for session_id in list(self._graces):
@@ -97,6 +100,7 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence, ObserverRelay, File
         for endpoint in self.leases.endpoints:
             await endpoint.close(code=1001, reason="gateway shutting down")
             await self.leases.release(endpoint)
+        await self.recordings.close()  # what the recorders hold, written while NATS and the database are there
 
     # --- cutting ---------------------------------------------------------------------------------------------
     async def _on_cut_request(self, msg) -> None:
@@ -260,6 +264,7 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence, ObserverRelay, File
             # The newest window of the consultant wins: a reload must not lock them out.
             relay.consultant.cut_now(code=4409, reason="replaced by a newer connection")
         relay.consultant = endpoint
+        endpoint.recorder = self.recordings.start_part(endpoint)  # before anything is sent to it: all is recorded
         await self.consultant_meets_share(relay, endpoint)  # the customer's browser showing its screen (#18)
         if relay.agent is not None:
             await self._announce_pairing(relay)
@@ -286,6 +291,8 @@ class RelayCore(FramePolicy, ReplicaBridge, SessionPresence, ObserverRelay, File
 
     # --- detaching -------------------------------------------------------------------------------------------
     async def detach(self, relay: SessionRelay, endpoint: Endpoint) -> None:
+        if endpoint.recorder is not None:
+            endpoint.recorder.finish(reason="the consultant disconnected")  # after a cut: as the cut said
         if relay.session_id in self.ended:
             # Its consent is revoked, or being revoked by the ending that cut it here: that ends the lease. A
             # release as well would queue for the consent service's one writer beside (or ahead of) that revoke.

@@ -277,7 +277,8 @@ class RelayHub(RelayCore):
             # `attached` first: attaching may announce the pairing (`peer_joined`) at once when the other side is
             # already there, and a peer must know it is attached before it hears who joined.
             await endpoint.send_control(json.dumps({**hello, "scopes": list(endpoint.scopes),
-                                                    "file_max_bytes": self.settings.file_transfer_max_bytes}))
+                                                    "file_max_bytes": self.settings.file_transfer_max_bytes,
+                                                    "recording": self.settings.recording_enabled}))
             attach = {"agent": self.attach_agent, "consultant": self.attach_consultant,
                       "observer": self.attach_observer, "share": self.attach_share}[endpoint.role]
             try:

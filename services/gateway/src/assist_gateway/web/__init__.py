@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from . import finance_pages, pages
+from . import finance_pages, pages, recording_page
 from .live import SessionChanges
 from .rendering import HERE, VENDOR_DIR
 from .security import CookieCsrfMiddleware
@@ -24,6 +24,7 @@ def install_web(app: FastAPI, runtime) -> None:
     app.add_exception_handler(pages.ForbiddenPage, pages.forbidden_page)
     app.include_router(pages.router)
     app.include_router(finance_pages.router)
+    app.include_router(recording_page.router)  # /recordings/{id}: playback (#19)
     app.mount("/static/app", StaticFiles(directory=HERE / "static"), name="static-app")
     # Third-party libraries straight from node_modules (installed by `make`); check_dir=False so the API still
     # starts where node is missing, and the pages say so.

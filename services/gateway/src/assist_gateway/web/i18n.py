@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from .words import console, customer, finance, session_view
+from .words import console, customer, finance, recording, session_view
 
 LANGUAGES = ("bg", "en")
 DEFAULT_LANGUAGE = "bg"
@@ -408,7 +408,7 @@ MESSAGES: dict[str, dict[str, str]] = {
 
 def _merge_areas() -> None:
     """Adds each area's words (web/words/) to MESSAGES; a key defined twice is a mistake, not an override."""
-    for area in (session_view, console, finance, customer):
+    for area in (session_view, console, finance, customer, recording):
         for lang in LANGUAGES:
             clash = MESSAGES[lang].keys() & area.WORDS[lang].keys()
             if clash:

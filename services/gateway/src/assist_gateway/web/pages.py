@@ -27,11 +27,13 @@ from ..identity import (
     set_login_csrf,
     set_staff_cookie,
 )
+from ..recording.reading import playable_sessions, recent_recordings
 from ..staff import StaffIdentity
 from .i18n import MESSAGES, language
 from .live import snapshot_for
 from .price_table import price_rows, vat_percent
 from .problem_language import localize_problem
+from .recording_notice import recording_notice
 from .rendering import render, render_problem_page
 from .terms import render_terms
 
@@ -102,7 +104,7 @@ def to_login(request: Request) -> RedirectResponse:
 
 
 @router.get("/")
-async def customer_page(request: Request, runtime: RuntimeDep) -> Response:
+async def customer_page(request: Request, runtime: RuntimeDep, settings: SettingsDep) -> Response:
     lang = language(request)
     try:
         terms = await call(runtime, TERMS, {"lang": lang})
@@ -115,6 +117,7 @@ async def customer_page(request: Request, runtime: RuntimeDep) -> Response:
     return render(
         request, "customer.html", terms=terms, terms_html=render_terms(terms.text), prices=prices,
         price_rows=price_rows(prices, lang), vat_percent=vat_percent(prices, lang),
+        recording=recording_notice(settings),  # disclosed before consent, shown while it runs (#19)
     )
 
 
@@ -199,9 +202,10 @@ async def console_page(request: Request, runtime: RuntimeDep) -> Response:
     except _NeedsLogin:
         return to_login(request)
     history = await call(runtime, SESSION_LIST, {"consultant": staff.username})
-    return render(request, "console.html", staff=staff, token=token,
-                  history=[view.model_dump(mode="json") for view in history.sessions[:50]],
-                  service_names=await service_names(runtime, language(request)))
+    shown = [view.model_dump(mode="json") for view in history.sessions[:50]]
+    return render(request, "console.html", staff=staff, token=token, history=shown,
+                  service_names=await service_names(runtime, language(request)),
+                  recorded=await playable_sessions(runtime.database, [view["session_id"] for view in shown]))
 
 
 async def _session_or_page(request: Request, runtime, session_id: str, *, staff, back_href: str,
@@ -222,7 +226,8 @@ async def _session_or_page(request: Request, runtime, session_id: str, *, staff,
 
 
 @router.get("/console/session/{session_id}")
-async def console_session_page(session_id: str, request: Request, runtime: RuntimeDep) -> Response:
+async def console_session_page(session_id: str, request: Request, runtime: RuntimeDep,
+                               settings: SettingsDep) -> Response:
     try:
         staff, token = await staff_page(request, runtime, CONSULTANT)
     except _NeedsLogin:
@@ -235,11 +240,13 @@ async def console_session_page(session_id: str, request: Request, runtime: Runti
         raise ForbiddenPage(staff, "cq_forbidden_session")
     names = await service_names(runtime, language(request))
     return render(request, "session.html", staff=staff, token=token, session=view.model_dump(mode="json"),
-                  service_name=names.get(view.service_type, view.service_type), observer=False)
+                  service_name=names.get(view.service_type, view.service_type), observer=False,
+                  recording_link=settings.recording_enabled)
 
 
 @router.get("/console/observe/{session_id}")
-async def observe_session_page(session_id: str, request: Request, runtime: RuntimeDep) -> Response:
+async def observe_session_page(session_id: str, request: Request, runtime: RuntimeDep,
+                               settings: SettingsDep) -> Response:
     """A supervisor (or an admin) watches a running session, view only (#16): the consultant's session view with
     no input of any kind, over the observer socket (`/ws/v1/observer/{id}`), which tells the customer and the
     consultant who watches. The page holds only the session's card (no contact, no description)."""
@@ -253,7 +260,8 @@ async def observe_session_page(session_id: str, request: Request, runtime: Runti
         return view
     names = await service_names(runtime, language(request))
     return render(request, "session.html", staff=staff, token=token, session=session_card(view),
-                  service_name=names.get(view.service_type, view.service_type), observer=True)
+                  service_name=names.get(view.service_type, view.service_type), observer=True,
+                  recording_link=settings.recording_enabled)
 
 
 @router.get("/console/events")
@@ -283,4 +291,5 @@ async def supervisor_page(request: Request, runtime: RuntimeDep) -> Response:
     except _NeedsLogin:
         return to_login(request)
     return render(request, "supervisor.html", staff=staff, token=token,
-                  service_names=await service_names(runtime, language(request)))
+                  service_names=await service_names(runtime, language(request)),
+                  recordings=await recent_recordings(runtime.database))  # each links to its playback (#19)

@@ -275,6 +275,7 @@
     showScopes(view);
     showScopeRequest(view);
     showObservers(view);
+    showRecorded(view);
     showShare(view);
     if (agentKnown) {
       const left = graceLeft(view);
@@ -295,6 +296,20 @@
     line.dataset.observers = joined;
     line.textContent = names.length ? t("cs_observers", { names: names.join(", ") }) : "";
     line.hidden = !names.length;
+  }
+
+  // "● Recorded" while the session runs (#19): the recording's own state when the gateway's view has it (`recording`:
+  // its row, null before it started), else (an older gateway) while the session is active on a gateway that
+  // records (the page's data-enabled, from its settings).
+  function showRecorded(view) {
+    const badge = $("recorded-badge");
+    let on = false;
+    if (view.status !== "ended") {
+      if (view.recording && typeof view.recording === "object") on = view.recording.status === "recording";
+      else if (!("recording" in view)) on = badge.dataset.enabled === "true" && view.status === "active";
+    }
+    badge.hidden = !on;
+    badge.dataset.recording = on ? "on" : "off";
   }
 
   const sameScopes = (a, b) => a.length === b.length && a.every((scope) => b.includes(scope));
@@ -693,6 +708,7 @@
     closeChat();
     readChat();
     loadReceipt(current.session_id);
+    window.AssistCustomerRecording.show(view, saved()); // replay, download or erase it (#19)
     if (!view.started_at) {
       $("summary-duration").textContent = duration(0);
       $("summary-amount").textContent = t("no_charge");
@@ -787,6 +803,8 @@
     $("observers").textContent = "";
     $("observers").dataset.observers = "";
     $("observers").hidden = true;
+    $("recorded-badge").hidden = true;
+    $("recorded-badge").dataset.recording = "off";
     for (const node of document.querySelectorAll(".agent-fact")) node.hidden = true;
     $("elapsed").textContent = "—";
     $("running-cost").textContent = "—";
@@ -797,6 +815,7 @@
       "summary-duration", "receipt-terms", "receipt-scopes", "receipt-in-force", "receipt-granted", "receipt-revoked",
     ]) $(id).textContent = "—";
     $("receipt-changes").replaceChildren();
+    window.AssistCustomerRecording.reset();
     $("summary-amount").textContent = t("report_pending");
     $("receipt-id").textContent = t("cs_receipt_pending");
     $("resume-notice").hidden = true;

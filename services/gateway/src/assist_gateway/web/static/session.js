@@ -320,6 +320,7 @@
     onShare(false, { quiet: true });
     showStepUp();
     $("observers-note").hidden = true;
+    showRecorded(false);
     closeChat();
     if (clipboard) clipboard.close();
     if (files) files.close();
@@ -349,6 +350,7 @@
     setUnread(0);
     showStepUp();
     $("observers-note").hidden = true;
+    showRecorded(false);
     $("end-button").hidden = true;
     setState(t(`sv_close_${code}`));
     if (code !== 4401) return;
@@ -444,6 +446,7 @@
   // it: an active session's agent is connected unless the message says it is not.
   function onAttached(message) {
     if (files) files.onAttached(message); // the largest file allowed
+    showRecorded(message.recording === true); // an older gateway says nothing: nothing shown
     root.dataset.attached = message.role || (observer ? "observer" : "consultant");
     onShare(false, { quiet: true }); // the gateway says so again if the customer's browser is sharing
     readChat(); // what was written while this page was not connected
@@ -454,6 +457,14 @@
       if (!startedAt) startedAt = Date.now();
       showElapsed();
     } else setState(t(message.status === "active" ? "agent_left" : "waiting_for_agent"));
+  }
+
+  // "● Recorded" (#19): while this page's socket is attached to a session the gateway records; gone at the end,
+  // when the socket closes (until the next `attached` says so again) and when the page is locked out.
+  function showRecorded(on) {
+    const badge = $("recorded-badge");
+    badge.hidden = !on || ended || locked;
+    badge.dataset.recording = badge.hidden ? "off" : "on";
   }
 
   function showObservers(list) {
@@ -871,6 +882,7 @@
   }
 
   function onClose(event) {
+    showRecorded(false);
     if (ended) return;
     if (event.code === 4410) endView(endedText(event.reason || ""));
     else if (event.code === 4401 || event.code === 4403) lockedOut(event.code);

@@ -68,6 +68,19 @@ WORDS: dict[str, dict[str, str]] = {
             "Супервайзор на нашия екип може да наблюдава сесията само с преглед; ще виждате кой наблюдава."
         ),
         "cs_observers": "Наблюдава (само преглед): {names}",
+        # --- recording, disclosed (#19): said before consent (only where sessions are recorded), and while it runs
+        "cp_recording_disclosure": (
+            "Тази сесия се записва: терминалът, екранът ви, какъвто го вижда консултантът, чатът и името, размерът и "
+            "отпечатъкът на всеки прехвърлен файл (не съдържанието на файловете и не клипбордът ви). Записът се пази "
+            "{period} след края на сесията и след това се изтрива. Можете да го гледате, изтеглите или изтриете от "
+            "страницата на сесията; виждат го и консултантът ви и супервайзорите ни (т. 6 от условията)."
+        ),
+        "cp_recording_days": "{days} дни",
+        "cp_recording_one_day": "1 ден",
+        "cp_recording_hours": "{hours} часа",
+        "cp_recording_one_hour": "1 час",
+        "cs_recorded": "● Записва се",
+        "cs_recorded_hint": "Сесията се записва; след края ѝ можете да гледате, изтеглите или изтриете записа.",
         # --- showing the screen from the browser, nothing installed (#18)
         "cs_share_title": "Покажете екрана си",
         "cs_status_sharing": "Консултантът {consultant} вижда екрана ви",
@@ -272,6 +285,19 @@ WORDS: dict[str, dict[str, str]] = {
             "A supervisor of our team may watch the session, view only; you will see who is watching."
         ),
         "cs_observers": "Watching (view only): {names}",
+        # --- recording, disclosed (#19): said before consent (only where sessions are recorded), and while it runs
+        "cp_recording_disclosure": (
+            "This session is recorded: the terminal, your screen as the consultant sees it, the chat, and each "
+            "transferred file's name, size and fingerprint (not the files' contents, not your clipboard). The "
+            "recording is kept for {period} after the session ends, then deleted. You can replay, download or erase it "
+            "from your session page; your consultant and our supervisors can see it too (section 6 of the terms)."
+        ),
+        "cp_recording_days": "{days} days",
+        "cp_recording_one_day": "1 day",
+        "cp_recording_hours": "{hours} hours",
+        "cp_recording_one_hour": "1 hour",
+        "cs_recorded": "● Recorded",
+        "cs_recorded_hint": "The session is being recorded; after it ends you can replay, download or erase it.",
         # --- showing the screen from the browser, nothing installed (#18)
         "cs_share_title": "Show your screen",
         "cs_status_sharing": "{consultant} sees your screen",

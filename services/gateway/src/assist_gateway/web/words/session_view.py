@@ -165,6 +165,9 @@ WORDS: dict[str, dict[str, str]] = {
         "sv_observer_notice": "Наблюдавате само с преглед; клиентът вижда, че наблюдавате.",
         "sv_observer_short": "наблюдение",
         "sv_observers_note": "Наблюдава: {names}",
+        # Recording (#19): while the gateway's `attached` says this session is recorded.
+        "sv_recorded": "● Записва се",
+        "sv_recorded_hint": "Сесията се записва: клиентът, консултантът и супервайзорите могат да я гледат след края.",
         "sv_back_to_supervisor": "Обратно към активните сесии",
         # The relay's close codes and notices, in words
         "sv_close_4401": "Входът ви е приключил (излязохте или срокът му изтече): влезте отново и отворете сесията пак.",
@@ -334,6 +337,9 @@ WORDS: dict[str, dict[str, str]] = {
         "sv_observer_notice": "You are watching, view only; the customer sees that you are watching.",
         "sv_observer_short": "watching",
         "sv_observers_note": "Watching: {names}",
+        # Recording (#19): while the gateway's `attached` says this session is recorded.
+        "sv_recorded": "● Recorded",
+        "sv_recorded_hint": "This session is recorded: the customer, the consultant and supervisors can replay it.",
         "sv_back_to_supervisor": "Back to the active sessions",
         "sv_close_4401": "Your login has ended (you logged out, or it expired): log in again and open the session again.",
         "sv_login_again": "Log in again",
