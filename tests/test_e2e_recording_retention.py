@@ -88,9 +88,14 @@ async def test_erasure_and_retention_remove_the_objects_and_leave_bills_and_cons
         expired = await recorded_and_ended(base, client)
         expired_names = await object_names(system, expired.session_id)
         bill, receipt = await kept_records(client, expired)
+        # The sweep claims it (unreadable from then on), then deletes its objects and their rows.
         await until_recording(client, expired, "expired")
-        assert await objects_in_system(system, expired_names) == []
-        assert await object_names(system, expired.session_id) == []
+
+        async def expired_objects_gone() -> bool:
+            return (await objects_in_system(system, expired_names) == []
+                    and await object_names(system, expired.session_id) == [])
+
+        await eventually(expired_objects_gone, what="the expired recording's objects deleted")
         assert await kept_records(client, expired) == (bill, receipt)
         gone = await client.get(f"/api/v1/sessions/{expired.session_id}/recording",
                                 headers=bearer(expired.customer_token))
@@ -105,8 +110,12 @@ async def test_erasure_and_retention_remove_the_objects_and_leave_bills_and_cons
             actions[request.session_id] = {entry["action"] for entry in trail}
         assert "recording.erased" in actions[erased.session_id]
         assert "recording.expired" in actions[expired.session_id]
-    runs = [entry for entry in await gateway_audit(system) if entry.action == "recording.retention_run"]
-    assert sum(entry.detail["expired"] for entry in runs) >= 1
+
+    async def runs_that_expired() -> list[AuditEntry]:  # a run is audited once it has deleted what it claimed
+        runs = [entry for entry in await gateway_audit(system) if entry.action == "recording.retention_run"]
+        return runs if sum(entry.detail["expired"] for entry in runs) >= 1 else []
+
+    runs = await eventually(runs_that_expired, what="a sweep run that expired a recording, audited")
     assert {"expired", "objects_deleted", "bytes_deleted", "objects_left", "replica"} <= set(runs[-1].detail)
     verified = system.assist("audit", "verify")
     assert verified.returncode == 0 and "gateway: intact" in verified.stdout, verified.stdout + verified.stderr
