@@ -96,6 +96,8 @@ async def test_a_recorded_session_plays_back_on_one_timeline_and_its_customer_er
         # The events, listed with their offsets: the chat came between the first words and the second.
         types = await page.eval_on_selector_all("#event-list li", "items => items.map(i => i.dataset.type)")
         assert {"recording_started", "scopes", "chat", "end"} <= set(types), types
+        end = page.locator("#event-list li[data-type='end']")
+        assert BG["rv_end"].format(reason=BG["cs_reason_customer_terminated"]) in await end.inner_text()
         chat = page.locator("#event-list li[data-type='chat']")
         chat_offset = float(await chat.get_attribute("data-offset"))
         assert first < chat_offset < second, (first, chat_offset, second)

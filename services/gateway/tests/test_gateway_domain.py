@@ -24,6 +24,7 @@ from assist_gateway.domain import (
     token_digest,
     username_problem,
 )
+from assist_gateway.domain import ending_in_close_reason
 from assist_gateway.relay.closecodes import ended_reason
 
 
@@ -138,6 +139,25 @@ def test_a_staff_ending_names_who_ended_it(role: str, ended_by: str, reason: str
 def test_the_relay_close_reason_names_a_supervisor() -> None:
     assert ended_reason("supervisor_ended") == "session ended by supervisor"
     assert ended_reason(None, "supervisor") == "session ended by supervisor"
+
+
+
+@pytest.mark.parametrize(("reason", "ended_by", "read_back"), [
+    ("customer_terminated", None, ("customer", "customer_terminated")),
+    ("consultant_ended", None, ("consultant", "consultant_ended")),
+    ("supervisor_ended", None, ("supervisor", "supervisor_ended")),
+    ("agent_lost", None, ("system", "agent_lost")),
+    ("expired", "system", ("system", "expired")),
+    (None, None, ("system", None)),
+])
+def test_a_close_reason_reads_back_as_who_ended_the_session_and_why(reason, ended_by, read_back):
+    assert ending_in_close_reason(ended_reason(reason, ended_by)) == read_back
+
+
+@pytest.mark.parametrize("text", ["", "replaced by a newer connection", "session ended by mallory",
+                                  "session ended by system (x); rm -rf", "session ended by customer (admin)"])
+def test_any_other_close_reason_reads_back_as_nothing(text):
+    assert ending_in_close_reason(text) is None
 
 
 def test_kept_endings_are_remembered_until_forgotten_and_the_oldest_go_first_past_the_memory():

@@ -125,7 +125,8 @@ def test_the_end_writes_what_a_decoder_held_back():
     capture.to_console(T0, b"\x01ok" + "ж".encode()[:1])
     capture.end(T0 + 5, reason="session ended by customer", final=True)
     assert _terminal(capture) == [TerminalLine(T0, "o", "ok"), TerminalLine(T0 + 5, "o", "\ufffd")]
-    assert _later_events(capture) == [{"at": T0 + 5, "type": "end", "reason": "session ended by customer"}]
+    assert _later_events(capture) == [{"at": T0 + 5, "type": "end", "reason": "session ended by customer",
+                                       "ended_by": "customer", "end_reason": "customer_terminated"}]
 
 
 def test_a_connection_that_ends_while_the_session_goes_on_is_a_part_end():

@@ -284,9 +284,13 @@ def test_the_size_is_the_last_resize_before_the_first_output():
     assert [event[1] for event in events] == ["r", "r", "o", "r"]  # the resizes stay: the player follows them
 
 
-def test_a_resize_after_the_first_output_leaves_the_default_size():
-    assert terminal_size([TerminalLine(T0, "o", "x"), TerminalLine(T0 + 1, "r", "120x40")]) == (80, 24)
-    assert terminal_size([TerminalLine(T0 + 1, "r", "120x40"), TerminalLine(T0, "o", "x")]) == (80, 24)  # by time
+def test_output_before_any_resize_takes_the_first_resize_and_none_at_all_the_default_size():
+    # The shell's prompt often comes before the console says its size: the console's size is the terminal's.
+    lines = [TerminalLine(T0, "o", "# "), TerminalLine(T0 + 1, "r", "45x42"), TerminalLine(T0 + 2, "r", "45x30")]
+    assert terminal_size(lines) == (45, 42)
+    assert terminal_size(list(reversed(lines))) == (45, 42)  # by time
+    assert terminal_size([TerminalLine(T0, "o", "x"), TerminalLine(T0 + 1, "i", "y")]) == (80, 24)
+    assert terminal_size([]) == (80, 24)
 
 
 def test_the_asciicast_lines_keep_escape_sequences_and_unicode():

@@ -190,3 +190,32 @@ def may_read_session(*, username: str, role: str, assigned_consultant: str | Non
 def read_is_audited(*, username: str, role: str, assigned_consultant: str | None) -> bool:
     """An overseer reading a session that is not their own leaves a record in the audit trail."""
     return role in SESSION_OVERSEER_ROLES and assigned_consultant != username
+
+
+# --- the close reason of a 4410 (relay/closecodes.py): written by the relay, read back by the recording (#19) -------
+_ENDED_BY_REASON = {
+    "customer_terminated": "customer",
+    "consultant_ended": "consultant",
+    "supervisor_ended": "supervisor",
+}
+_REASON_OF_ENDER = {who: reason for reason, who in _ENDED_BY_REASON.items()}
+_CLOSE_REASON = re.compile(r"session ended by (?:(customer|consultant|supervisor)|system(?: \(([a-z_]{1,40})\))?)")
+
+
+def ended_reason(reason: str | None, ended_by: str | None = None) -> str:
+    """The close reason of a 4410: who ended the session, in words a person and a program can read."""
+    who = ended_by or _ENDED_BY_REASON.get(reason or "", "system")
+    text = f"session ended by {who}"
+    if reason and who == "system":
+        text += f" ({reason})"
+    return text
+
+
+def ending_in_close_reason(text: str) -> tuple[str, str | None] | None:
+    """(ended_by, end_reason) read back from an `ended_reason` text; None for any other close reason. The end
+    reason is None when the text does not say it (the system, for want of a reason)."""
+    match = _CLOSE_REASON.fullmatch(text or "")
+    if match is None:
+        return None
+    person, reason = match.group(1), match.group(2)
+    return (person, _REASON_OF_ENDER[person]) if person else ("system", reason)

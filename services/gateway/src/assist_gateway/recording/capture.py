@@ -17,6 +17,7 @@ import codecs
 import json
 from collections import OrderedDict
 
+from ..domain import ending_in_close_reason
 from ..file_messages import parse_message, transfer_id, valid_offer
 from .format import (
     AGENT_SCREEN, BROWSER_SCREEN, EVENTS, INPUT, OUTPUT, RESIZE, SCREEN, TERMINAL, event_line, resize_data,
@@ -141,7 +142,12 @@ class PartCapture:
         """The part ends: what the decoders held back, then `end` (the session ended) or `part_end`."""
         for decoder, code in ((self._output, OUTPUT), (self._input, INPUT)):
             self._terminal(at, code, decoder.decode(b"", final=True))
-        self.event(at, "end" if final else "part_end", reason=_text(reason))
+        if not final:
+            self.event(at, "part_end", reason=_text(reason))
+            return
+        ending = ending_in_close_reason(reason)  # who ended it and why, as codes the pages put in words
+        ended_by, end_reason = ending if ending is not None else (None, None)
+        self.event(at, "end", reason=_text(reason), ended_by=ended_by, end_reason=end_reason)
 
     def event(self, at: float, kind: str, **fields) -> None:
         self.pending[EVENTS].add(at, event_line(at, kind, **fields))

@@ -258,14 +258,19 @@ def decode_event_lines(data: bytes | str) -> list[dict]:
 # --- the downloadable file ------------------------------------------------------------------------------------------
 
 def terminal_size(lines: Iterable[TerminalLine]) -> tuple[int, int]:
-    """The terminal's size for a player's start: the last resize before the first output (in time), else 80×24."""
-    size = (DEFAULT_WIDTH, DEFAULT_HEIGHT)
+    """The terminal's size for a player's start (in time order): the last resize before the first output; when the
+    output came first (the shell's prompt, before the console said its size), the first resize; else 80×24."""
+    size, output_seen = None, False
     for line in sorted(lines, key=lambda line: line.at):
         if line.code == OUTPUT:
-            break
-        if line.code == RESIZE:
-            size = parse_resize(line.data) or size
-    return size
+            if size is not None:
+                break
+            output_seen = True
+        elif line.code == RESIZE and (resized := parse_resize(line.data)) is not None:
+            size = resized
+            if output_seen:
+                break
+    return size or (DEFAULT_WIDTH, DEFAULT_HEIGHT)
 
 
 def asciicast(terminal_lines: Iterable[TerminalLine], started_at: float, *, title: str | None = None) -> str:

@@ -180,12 +180,13 @@ def event_out(event: dict, started_at: float) -> dict:
 
 
 async def terminal_size(store, opened: Opened) -> tuple[int, int]:
-    """The terminal's size at the start (format.terminal_size), reading only up to the first output."""
+    """The terminal's size at the start (format.terminal_size), reading only up to the first output and the first
+    resize."""
     lines = []
     async with aclosing(merged(store, opened, fmt.TERMINAL)) as terminal:
         async for line in terminal:
             lines.append(line)
-            if line.code == fmt.OUTPUT:
+            if {fmt.OUTPUT, fmt.RESIZE} <= {kept.code for kept in lines}:
                 break
     return fmt.terminal_size(lines)
 

@@ -1,5 +1,7 @@
 """WebSocket close codes of the relay (CONTRACT §3), and the reasons we give with them."""
 
+from ..domain import ended_reason  # noqa: F401  (the 4410 reason: a pure rule, read back by the recording)
+
 NOT_AUTHENTICATED = 4401
 NOT_PERMITTED = 4403
 LEASE_LAPSED = 4408  # extension: the gateway could not confirm the consent within its lease (fail closed)
@@ -11,18 +13,3 @@ MESSAGE_TOO_BIG = 1009
 
 # The reason of a 4401 that closes an open consultant socket: the login that opened it was logged out or expired.
 LOGIN_ENDED = "your login has ended: log in again"
-
-_ENDED_BY_REASON = {
-    "customer_terminated": "customer",
-    "consultant_ended": "consultant",
-    "supervisor_ended": "supervisor",
-}
-
-
-def ended_reason(reason: str | None, ended_by: str | None = None) -> str:
-    """The close reason of a 4410: who ended the session, in words a person and a program can read."""
-    who = ended_by or _ENDED_BY_REASON.get(reason or "", "system")
-    text = f"session ended by {who}"
-    if reason and who == "system":
-        text += f" ({reason})"
-    return text

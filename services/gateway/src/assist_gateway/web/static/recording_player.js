@@ -124,10 +124,20 @@
         ? t("rv_observers", { observers: event.observers.join(", ") }) : t("rv_observers_none");
       case "monitor": return t("rv_monitor", { monitor: event.monitor, width: event.width, height: event.height });
       case "gap": return t("rv_gap", { dropped: event.dropped });
-      case "end": return t("rv_end", { reason: t(`cs_reason_${event.reason}`) });
+      case "end": return t("rv_end", { reason: endReason(event) });
       case "part_end": return t("rv_part_end");
       default: return t("rv_other", { type: event.type });
     }
+  }
+
+  // Why the session ended, in the page's words: its end reason's, else who ended it, else (an older recording)
+  // the relay's own close reason as it was recorded.
+  function endReason(event) {
+    for (const key of [`cs_reason_${event.end_reason}`, `rv_ended_by_${event.ended_by}`]) {
+      const text = t(key);
+      if (text !== key) return text;
+    }
+    return event.reason || "—";
   }
 
   function clock(seconds) {

@@ -90,6 +90,10 @@ WORDS: dict[str, dict[str, str]] = {
         "rv_monitor": "Показан е монитор {monitor} ({width}×{height})",
         "rv_gap": "{dropped} части от записа не са запазени (натоварване)",
         "rv_end": "Сесията приключи ({reason})",
+        "rv_ended_by_customer": "прекратена от клиента",
+        "rv_ended_by_consultant": "приключена от консултанта",
+        "rv_ended_by_supervisor": "прекратена от супервайзор",
+        "rv_ended_by_system": "прекратена от системата",
         "rv_part_end": "Връзката на консултанта приключи",
         "rv_other": "Събитие: {type}",
         # --- the session report (a Markdown file)
@@ -231,6 +235,10 @@ WORDS: dict[str, dict[str, str]] = {
         "rv_monitor": "Monitor {monitor} shown ({width}×{height})",
         "rv_gap": "{dropped} pieces of the recording were not kept (load)",
         "rv_end": "The session ended ({reason})",
+        "rv_ended_by_customer": "ended by the customer",
+        "rv_ended_by_consultant": "ended by the consultant",
+        "rv_ended_by_supervisor": "ended by a supervisor",
+        "rv_ended_by_system": "ended by the system",
         "rv_part_end": "The consultant's connection ended",
         "rv_other": "Event: {type}",
         # --- the session report (a Markdown file)
