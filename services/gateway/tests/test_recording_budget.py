@@ -85,5 +85,5 @@ async def test_a_slice_pays_the_time_it_took():
 
 def test_a_write_is_paid_for_its_bytes_and_objects():
     assert write_cost(size=0, objects=0) == 0
-    assert write_cost(size=1_000_000, objects=3) == pytest.approx(0.006 + 0.0045 + 0.0045)
+    assert write_cost(size=1_000_000, objects=3) == pytest.approx(0.018 + 3 * 0.0045 + 0.0135)
     assert write_cost(size=1_000_000, objects=1) < write_cost(size=2_000_000, objects=1)

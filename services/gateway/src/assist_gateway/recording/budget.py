@@ -21,11 +21,13 @@ from contextlib import asynccontextmanager
 
 # What a write costs the event loop: the object store's publishes and acks per byte, its lookups and metadata per
 # object, the transaction that lists them per write. Measured alone on the development container with SQLite
-# (nats-py puts: 3 ms per MB, 0.5 ms per small object; a transaction through aiosqlite: 3 ms), then taken half
-# again for a busy machine, where the same work costs more (docs/benchmarks.md, "Recording (#19)").
-WRITE_SECONDS_PER_BYTE = 6e-9
-WRITE_SECONDS_PER_OBJECT = 1.5e-3
-WRITE_SECONDS_PER_WRITE = 4.5e-3
+# (nats-py puts: 3 ms per MB, 0.5 ms per small object; a transaction through aiosqlite: 3 ms), then taken 4.5 times:
+# beside a saturated relay a write costs the loop more than alone (its ack round trips, the segment's join, the
+# database thread's share of the interpreter), and at 1.5 times bench/recording.py measured one flooded session at
+# 83-87 % of its throughput without recording; at 4.5 times, 93-99 % (docs/benchmarks.md, "Recording (#19)").
+WRITE_SECONDS_PER_BYTE = 18e-9
+WRITE_SECONDS_PER_OBJECT = 4.5e-3
+WRITE_SECONDS_PER_WRITE = 13.5e-3
 
 
 def write_cost(*, size: int, objects: int) -> float:
