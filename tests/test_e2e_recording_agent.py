@@ -5,7 +5,9 @@ shows on the terminal what it showed at each moment, not what came after."""
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from types import SimpleNamespace
 
 import httpx
@@ -57,6 +59,15 @@ async def test_a_session_with_the_real_agent_is_recorded_cut_by_the_terminate_an
         assert index["events"][-1]["type"] == "end", index["events"][-3:]
         cast = await client.get(f"/api/v1/sessions/{session_id}/recording/terminal.cast", headers=customer)
         assert cast.status_code == 200 and cast.headers["content-type"].startswith("application/x-asciicast")
+        # The whole recording as one file: the same asciicast, the index with its events, the screen, the report.
+        archive = await client.get(f"/api/v1/sessions/{session_id}/recording/archive.zip?lang=en", headers=customer)
+        assert archive.status_code == 200 and archive.headers["content-type"] == "application/zip"
+        assert f'filename="session-{session_id}.zip"' in archive.headers["content-disposition"]
+    with zipfile.ZipFile(io.BytesIO(archive.content)) as kept:
+        assert sorted(kept.namelist()) == ["recording.json", "report.md", "screen.rec", "terminal.cast"]
+        assert kept.read("terminal.cast").decode() == cast.text
+        assert json.loads(kept.read("recording.json"))["events"] == index["events"]
+        assert "## " in kept.read("report.md").decode() and "maria" in kept.read("report.md").decode()
 
     header, *events = map(json.loads, cast.text.splitlines())
     assert (header["version"], header["width"], header["height"]) == (2, 80, 24)

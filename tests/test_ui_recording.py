@@ -129,6 +129,9 @@ async def test_a_recorded_session_plays_back_on_one_timeline_and_its_customer_er
         async with page.expect_download() as report:
             await page.click("#download-report")
         assert (await report.value).suggested_filename == f"session-report-{request.session_id}.md"
+        async with page.expect_download() as archive:
+            await page.click("#download-archive")
+        assert (await archive.value).suggested_filename == f"session-{request.session_id}.zip"
 
         # On a phone: nothing wider than the screen.
         await page.set_viewport_size({"width": 320, "height": 640})

@@ -57,6 +57,7 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/sessions/{session_id}/recording/terminal.cast"): SESSION_READERS | {CUSTOMER},
     ("GET", "/api/v1/sessions/{session_id}/recording/screen"): SESSION_READERS | {CUSTOMER},
     ("GET", "/api/v1/sessions/{session_id}/recording/report"): SESSION_READERS | {CUSTOMER},
+    ("GET", "/api/v1/sessions/{session_id}/recording/archive.zip"): SESSION_READERS | {CUSTOMER},
     ("POST", "/api/v1/sessions/{session_id}/recording/link"): frozenset({CUSTOMER}),
     ("POST", "/api/v1/sessions/{session_id}/recording/erase"): frozenset({CUSTOMER}),
     ("GET", "/api/v1/queue"): CONSULTANTS | {"supervisor"},  # cards: no email, phone or description

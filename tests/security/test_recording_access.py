@@ -22,7 +22,7 @@ from recording_writer import Part, objects_in_system, write_to_system
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 READERS = frozenset({CUSTOMER, "consultant", "supervisor", "admin"})
-READS = ("", "/terminal.cast", "/screen", "/report")
+READS = ("", "/terminal.cast", "/screen", "/report", "/archive.zip")
 # What each identity is answered when it reads a recording it may not: no credential 401, a wrong one 403.
 REFUSED = {ANONYMOUS: 401, OTHER_CUSTOMER: 403, "other_consultant": 403, "finance": 403}
 

@@ -10,6 +10,9 @@ link the customer minted: reading only, that session only, until it expires). Fi
 from __future__ import annotations
 
 import asyncio
+import json
+import tempfile
+import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -41,6 +44,7 @@ router = APIRouter(tags=["recordings"])
 
 ASCIICAST_TYPE = "application/x-asciicast"
 MARKDOWN_TYPE = "text/markdown; charset=utf-8"
+ZIP_TYPE = "application/zip"
 Ticket = Annotated[str | None, Query(max_length=MAX_TICKET_LENGTH,
                                      description="a playback ticket from the customer's link (reading only)")]
 
@@ -162,6 +166,48 @@ async def recording_report(session_id: str, reader: RecordingReaderDep, runtime:
     text = session_report.render(made, MESSAGES[lang])
     return Response(text.encode("utf-8"), media_type=MARKDOWN_TYPE,
                     headers=_attachment(f"session-report-{session_id}.md"))
+
+
+ARCHIVE_CHUNK_BYTES = 64 * 1024
+ARCHIVE_IN_MEMORY_BYTES = 8 * 1024 * 1024  # a longer recording's archive is spooled to a temporary file
+
+
+@router.get("/sessions/{session_id}/recording/archive.zip", response_class=StreamingResponse,
+            responses={**_file_response(ZIP_TYPE, "The whole recording, a ZIP file."), **READ_PROBLEMS})
+async def recording_archive(session_id: str, reader: RecordingReaderDep, runtime: RuntimeDep,
+                            recordings: RecordingsDep, lang: Literal["bg", "en"] = "bg") -> StreamingResponse:
+    """The whole recording as one file to keep: `terminal.cast` (asciicast v2), `screen.rec` (the screen records as
+    `/screen` answers them), `recording.json` (the index: times, the terminal's size, the events with their offsets)
+    and `report.md` (the session report in `lang`)."""
+    opened = await reading.open_recording(runtime.database, session_id)
+    view = reader.view or await get_session(runtime, session_id=session_id)
+    store = recordings.store
+    texts = {
+        "terminal.cast": await reading.asciicast(store, opened, title=f"session {session_id}"),
+        "recording.json": json.dumps(await reading.index(store, opened), ensure_ascii=False, indent=1),
+        "report.md": session_report.render(await _report_input(runtime, recordings, view, lang), MESSAGES[lang]),
+    }
+    spool = tempfile.SpooledTemporaryFile(max_size=ARCHIVE_IN_MEMORY_BYTES)
+    try:
+        with zipfile.ZipFile(spool, "w") as archive:
+            for name, text in texts.items():  # compressed in a thread: the relay shares this event loop
+                await asyncio.to_thread(archive.writestr, name, text.encode("utf-8"), zipfile.ZIP_DEFLATED)
+            with archive.open("screen.rec", "w", force_zip64=True) as screen:  # stored: its tiles are zlib already
+                async for record in reading.screen_stream(store, opened):
+                    screen.write(record)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+
+    async def chunks():
+        try:
+            while chunk := spool.read(ARCHIVE_CHUNK_BYTES):
+                yield chunk
+        finally:
+            spool.close()
+
+    return StreamingResponse(chunks(), media_type=ZIP_TYPE, headers=_attachment(f"session-{session_id}.zip"))
 
 
 async def _optional(coroutine) -> Any:

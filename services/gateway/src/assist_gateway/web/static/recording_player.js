@@ -194,7 +194,7 @@
         root.dataset.state = "erased";
         $("erase-status").textContent = t("rp_erased_done");
         if (player) player.pause();
-        for (const id of ["download-cast", "download-report"]) $(id).removeAttribute("href");
+        for (const id of ["download-cast", "download-report", "download-archive"]) $(id).removeAttribute("href");
         document.querySelector(".playback").hidden = true;
       } else {
         button.disabled = false;

@@ -27,6 +27,7 @@ WORDS: dict[str, dict[str, str]] = {
         "rp_downloads": "Изтегляне",
         "rp_download_cast": "Терминалът (asciicast)",
         "rp_download_report": "Отчет за сесията (Markdown)",
+        "rp_download_archive": "Целият запис (ZIP)",
         "rp_erase_title": "Изтриване на записа",
         "rp_erase_hint": "Записът се изтрива веднага и не може да бъде възстановен. Сметката и разписката за "
                          "съгласието остават: те се пазят отделно.",
@@ -172,6 +173,7 @@ WORDS: dict[str, dict[str, str]] = {
         "rp_downloads": "Download",
         "rp_download_cast": "The terminal (asciicast)",
         "rp_download_report": "Session report (Markdown)",
+        "rp_download_archive": "The whole recording (ZIP)",
         "rp_erase_title": "Erasing the recording",
         "rp_erase_hint": "The recording is erased at once and cannot be restored. The bill and the consent receipt "
                          "stay: they are kept apart.",
