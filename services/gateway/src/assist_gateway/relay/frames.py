@@ -167,7 +167,7 @@ class FramePolicy:
         return await endpoint.websocket.receive()
 
     async def take_text(self, endpoint: Endpoint, text: str) -> None:
-        """A text frame of an endpoint: never forwarded (CONTRACT §3). The routes read the agent's `end_session`."""
+        """A text frame of an endpoint: never forwarded (CONTRACT §3). The agent's door reads its `end_session`."""
         await self.refuse(endpoint, "text", TEXT_REASON)
 
     async def _until_started(self, relay: SessionRelay, source: Endpoint) -> bool:

@@ -3,7 +3,10 @@
 The rest of `RelayCore` is one module per concern: frames.py (what passes, holding, refusals), replicas.py (the
 bridge to a peer on another replica), presence.py (activation and the agent's absences, told to the session service),
 observers.py (supervisors watching, view only), share.py (the customer's browser showing its screen); session.py
-holds one session's state. The WebSocket routes live in routes.py.
+holds one session's state. The WebSocket doors are one module each (agent_door.py, consultant_door.py,
+observer_door.py, share_door.py), with what they share in staff_doors.py (the staff login at the door and its watch),
+admission.py (refusals and the running session) and serving.py (the serving loop and its pump); routes.py composes
+them on `RelayCore` into `RelayHub`.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ _ENDED_MEMORY = 10_000
 
 
 class RelayCore(FramePolicy, ReplicaBridge, SessionPresence, ObserverRelay, FileRelay, ShareRelay):
-    """State and NATS plumbing of the relay; the WebSocket routes live in `routes.py`."""
+    """State and NATS plumbing of the relay; the WebSocket doors are composed on it in `routes.py`."""
 
     def __init__(self, *, settings, runtime) -> None:
         self.settings = settings

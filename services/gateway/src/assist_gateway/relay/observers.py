@@ -2,7 +2,7 @@
 
 An observer is an endpoint of its own (role `observer`, its own consent lease, so a terminate or a withdrawn `view`
 cuts it with everyone else). It receives a copy of what the agent sends the consultant and sends nothing: every
-frame of its socket is refused (`routes.py`).
+frame of its socket is refused (`observer_door.py`).
 
 The agent is told first. On the agent's replica (the session's *home*) a local observer is added to the relay only
 once the agent has been sent `{"type": "observers", "observers": [...]}` naming it; so no frame reaches an observer

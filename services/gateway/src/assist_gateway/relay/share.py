@@ -1,6 +1,6 @@
 """The customer's browser shows its screen (issue #18): a view-only source of pictures, with nothing installed.
 
-A share is an endpoint of its own (role `share`, `/ws/v1/share/{session_id}`, routes.py), opened by the customer's
+A share is an endpoint of its own (role `share`, `/ws/v1/share/{session_id}`, share_door.py), opened by the customer's
 page with the session's customer token, holding a consent lease of its own: a terminate, an end or a withdrawn
 `view` cuts it with everyone else (4410) before the 200, on any replica. It sends screen updates in the agent's
 channel-2 form (docs/protocol.md); the gateway checks their form (`share_frame_refusal`), rewrites them to channel 6
