@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { t, api, problemText, duration, money, localTime, clockTime, el } = window.Assist;
+  const { t, api, problemText, duration, money, localTime, el } = window.Assist;
   const STORE = "assist.customer.session";
   const $ = (id) => document.getElementById(id);
   let pollTimer = null;
@@ -16,16 +16,6 @@
   // view may say "pending" a moment longer), and the id of the request on show.
   const answered = new Map();
   let shownRequest = null;
-  // The chat (#17): `chatAfter` is how far the gateway's history was read (the `after` of the next read; a message
-  // this page posted is shown at once but moves nothing, so one posted meanwhile by the consultant is never
-  // skipped); `chatReading` stops two reads at once (`chatAgain`: read once more when it ends).
-  const CHAT_MAX = 2000;
-  let chatAfter = 0;
-  let chatReading = false;
-  let chatAgain = false;
-  let chatClosed = false;
-  let chatSending = false;
-
   // The session id and customer token are kept in localStorage (never a cookie: no request carries them unasked),
   // so that a reload or a closed tab leads back to the open session; "New request" forgets them.
   function saved() {
@@ -200,7 +190,7 @@
     $("agent-command").textContent = `assist agent --gateway ${location.origin} --code ${session.session_code}`;
     show("status-section");
     stopTimers();
-    readChat();
+    chat.read();
     poll();
     pollTimer = setInterval(poll, 1000);
     tickTimer = setInterval(tick, 1000);
@@ -220,7 +210,7 @@
     }
     // When the gateway answered: `paused_seconds` counts the agent's time away up to that moment.
     current = { ...result.data, seen_at: Date.now() };
-    if ((Number(current.chat_seq) || 0) > chatAfter) readChat();
+    if ((Number(current.chat_seq) || 0) > chat.after) chat.read();
     window.AssistCustomerFiles.update(session, current, { final: current.status === "ended" }); // files (#17)
     showStatus();
     tick();
@@ -509,137 +499,26 @@
   }
 
   // --- The chat with the consultant (#17) ---------------------------------------------------------------------
-  // Each message is text only (textContent), in the order of its `seq`, once: the author (the consultant's name,
-  // or "You"), the time (hh:mm) and the text as typed.
-  function chatMessage(message) {
-    const mine = message.role === "customer";
-    const author = mine ? t("ch_you") : (message.author || t("ch_consultant"));
-    const time = el("time", { class: "chat-time", datetime: message.posted_at || "", text: clockTime(message.posted_at) });
-    if (message.posted_at) time.title = localTime(message.posted_at);
-    return el("li", {
-      class: `chat-message ${mine ? "mine" : "theirs"}`, "data-seq": String(message.seq), "data-role": message.role || "",
-    }, el("p", { class: "chat-meta" }, el("span", { class: "chat-author", text: author }), " ", time),
-    el("p", { class: "chat-text", text: typeof message.text === "string" ? message.text : "" }));
-  }
-
-  function addChatMessages(messages) {
-    const list = $("chat-messages");
-    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 24;
-    let added = false;
-    for (const message of messages) {
-      const seq = Number(message && message.seq);
-      if (!Number.isInteger(seq) || list.querySelector(`li[data-seq="${seq}"]`)) continue;
-      const later = [...list.children].find((item) => Number(item.dataset.seq) > seq);
-      list.insertBefore(chatMessage({ ...message, seq }), later || null);
-      added = true;
-    }
-    if (!added) return;
-    showChatState();
-    if (atBottom || messages.some((message) => message.role === "customer")) list.scrollTop = list.scrollHeight;
-  }
-
-  // Open: the form; closed (the session ended): the history read only, in the summary, when there is any.
-  function showChatState() {
-    const any = $("chat-messages").children.length > 0;
-    $("chat-empty").hidden = any;
-    $("chat-form").hidden = chatClosed;
-    $("chat-hint").hidden = chatClosed;
-    $("chat-closed").hidden = !chatClosed;
-    $("chat").dataset.state = chatClosed ? "closed" : "open";
-    $("chat").hidden = chatClosed && !any;
-  }
-
-  async function readChat() {
-    const session = saved();
-    if (!session) return;
-    if (chatReading) { chatAgain = true; return; }
-    chatReading = true;
-    let result;
-    try {
-      result = await api("GET", `/api/v1/sessions/${encodeURIComponent(session.session_id)}/chat?after=${chatAfter}`,
-        { token: session.customer_token });
-    } catch (_) {
-      result = { ok: false, status: 0, data: null };
-    }
-    chatReading = false;
-    const now = saved();
-    if (!now || now.session_id !== session.session_id) return; // dismissed, or a newer request took over
-    const messages = result.ok && result.data && Array.isArray(result.data.messages) ? result.data.messages : [];
-    for (const message of messages) chatAfter = Math.max(chatAfter, Number(message.seq) || 0);
-    addChatMessages(messages);
-    if (chatAgain) { chatAgain = false; readChat(); }
-  }
-
-  function chatError(text) {
-    $("chat-error").textContent = text;
-    $("chat-error").hidden = !text;
-    if (text) $("chat-text").setAttribute("aria-invalid", "true");
-    else $("chat-text").removeAttribute("aria-invalid");
-  }
-
-  function closeChat() {
-    chatClosed = true;
-    chatError("");
-    showChatState();
-  }
-
-  async function sendChat(event) {
-    if (event) event.preventDefault();
-    const session = saved();
-    if (!session || chatClosed || chatSending) return;
-    const field = $("chat-text");
-    const text = field.value;
-    if (!text.trim()) { chatError(t("ch_err_empty")); field.focus(); return; }
-    if (text.length > CHAT_MAX) { chatError(t("ch_err_too_long", { max: CHAT_MAX })); field.focus(); return; }
-    chatError("");
-    chatSending = true;
-    $("chat-send").disabled = true;
-    $("chat-send").textContent = t("ch_sending");
-    let result;
-    try {
-      result = await api("POST", `/api/v1/sessions/${encodeURIComponent(session.session_id)}/chat/messages`,
-        { token: session.customer_token, body: { text } });
-    } catch (_) {
-      result = { ok: false, status: 0, data: null };
-    }
-    chatSending = false;
-    $("chat-send").disabled = false;
-    $("chat-send").textContent = t("ch_send");
-    const now = saved();
-    if (!now || now.session_id !== session.session_id) return;
-    if (result.ok) {
-      if (field.value === text) field.value = "";
-      if (result.data && result.data.seq != null) addChatMessages([result.data]);
-      readChat(); // anything the consultant wrote meanwhile
-      field.focus();
-      return;
-    }
-    const data = result.data || {};
-    if (result.status === 409 && (data.code === "session_ended" || data.code === "chat_closed")) {
-      closeChat();
-      poll(); // the session's end, as the page shows it
-      return;
-    }
-    chatError(t("ch_err_failed", { detail: result.status === 0 ? t("ch_err_network") : problemText(result) }));
-  }
-
-  function chatKeys(event) {
-    // Enter sends; Shift+Enter is a new line; an input method's Enter (composing) is the method's.
-    if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.ctrlKey || event.altKey || event.metaKey) return;
-    event.preventDefault();
-    sendChat();
-  }
+  // Each message (chat.js): the author (the consultant's name, or "You"), the time (hh:mm) and the text as typed.
+  // Once the session ends the history stays, read only, in the summary, when there is any.
+  const chat = window.AssistChat.create({
+    session: () => {
+      const session = saved();
+      return session && { id: session.session_id, token: session.customer_token };
+    },
+    mine: (message) => message.role === "customer",
+    author: (message) => (message.role === "customer" ? t("ch_you") : (message.author || t("ch_consultant"))),
+    words: { empty: "ch_err_empty", tooLong: "ch_err_too_long", failed: "ch_err_failed", network: "ch_err_network",
+      sending: "ch_sending", send: "ch_send" },
+    readAfterSend: true, // anything the consultant wrote meanwhile
+    onEnded: () => poll(), // the session's end, as the page shows it
+    hideClosedEmpty: true,
+  });
 
   // Back to a fresh page's chat: empty, open, in its place in the status.
   function resetChat() {
-    chatAfter = 0;
-    chatAgain = false;
-    chatClosed = false;
-    $("chat-messages").replaceChildren();
-    $("chat-text").value = "";
-    chatError("");
+    chat.reset();
     $("status-section").insertBefore($("chat"), $("end-error"));
-    showChatState();
   }
 
   // Billable time: from the start, less the time the agent was away; it stands still while the agent is away.
@@ -705,8 +584,8 @@
     // The chat's history stays, read only, in the summary (before the receipt); the last messages read once more.
     $("summary-section").insertBefore($("chat"), $("receipt-title"));
     $("summary-section").insertBefore($("customer-files"), $("chat")); // the file transfers, as they ended (#17)
-    closeChat();
-    readChat();
+    chat.close();
+    chat.read();
     loadReceipt(current.session_id);
     window.AssistCustomerRecording.show(view, saved()); // replay, download or erase it (#19)
     if (!view.started_at) {
@@ -849,9 +728,6 @@
   }
   $("scope-approve").addEventListener("click", () => decideScopeRequest(true));
   $("scope-refuse").addEventListener("click", () => decideScopeRequest(false));
-  $("chat-form").addEventListener("submit", sendChat);
-  $("chat-text").addEventListener("keydown", chatKeys);
-  $("chat-text").addEventListener("input", () => { if (!$("chat-error").hidden) chatError(""); });
   $("download-receipt").addEventListener("click", downloadReceipt);
   $("new-request").addEventListener("click", startOver);
   sessionStorage.removeItem(STORE); // where earlier versions kept it

@@ -5,7 +5,7 @@
 "use strict";
 
 (() => {
-  const { t, api, problemText, duration, confirmAction, clockTime, localTime, el, sound } = window.Assist;
+  const { t, api, problemText, duration, confirmAction, el, sound } = window.Assist;
   const P = window.AssistProtocol;
   const root = document.getElementById("session");
   const sessionId = root.dataset.sessionId;
@@ -321,7 +321,7 @@
     showStepUp();
     $("observers-note").hidden = true;
     showRecorded(false);
-    closeChat();
+    chat.close();
     if (clipboard) clipboard.close();
     if (files) files.close();
     setState(t("status_ended"));
@@ -342,11 +342,9 @@
     onShare(false, { quiet: true });
     root.dataset.input = "closed";
     locked = true;
-    closeChat();
+    chat.lock();
     if (clipboard) clipboard.close();
     if (files) files.close();
-    $("chat-messages").replaceChildren();
-    showChatState();
     setUnread(0);
     showStepUp();
     $("observers-note").hidden = true;
@@ -449,7 +447,7 @@
     showRecorded(message.recording === true); // an older gateway says nothing: nothing shown
     root.dataset.attached = message.role || (observer ? "observer" : "consultant");
     onShare(false, { quiet: true }); // the gateway says so again if the customer's browser is sharing
-    readChat(); // what was written while this page was not connected
+    chat.read(); // what was written while this page was not connected
     if (!observer) return;
     const agentAway = message.agent === false || message.agent === "away" || message.agent === "not_started";
     if (message.status === "active" && !agentAway) {
@@ -677,75 +675,32 @@
   }
 
   // --- The chat with the customer (#17) ------------------------------------------------------------------------
-  // The history once the page loads and after each (re)connection (`chatAfter`: how far it was read, moved by the
-  // history and by the socket's messages, never by this page's own 201, so nothing posted meanwhile is skipped);
-  // then each message from the socket. Every message is text (textContent), once, in the order of its `seq`.
+  // The history once the page loads and after each (re)connection, then each message from the socket (chat.js).
   // Unread: a customer's message that came while the tab was hidden, or while the consultant was neither typing in
   // the chat nor looking at its latest messages; the count goes once they are.
-  const CHAT_MAX = 2000;
-  const chatList = $("chat-messages");
-  const chatText = $("chat-text"); // null for a watcher: it only reads
+  const chat = window.AssistChat.create({
+    session: () => ({ id: sessionId }),
+    mine: (message) => !observer && message.role === "consultant",
+    author(message) {
+      if (message.role === "customer") return message.author || root.dataset.customer || t("sv_chat_customer");
+      if (!observer) return t("sv_chat_you");
+      return message.author || t("sv_chat_consultant");
+    },
+    words: { empty: "sv_chat_err_empty", tooLong: "sv_chat_err_too_long", failed: "sv_chat_failed",
+      network: "cq_problem_unavailable", loadFailed: "sv_chat_load_failed" },
+  });
+  const chatList = chat.list;
+  const chatText = chat.field; // null for a watcher: it only reads
   const baseTitle = document.title;
-  let chatAfter = 0;
-  let chatReading = false;
-  let chatAgain = false;
-  let chatClosed = false;
-  let chatSending = false;
   let unread = 0;
 
-  function chatAuthor(message) {
-    if (message.role === "customer") return message.author || root.dataset.customer || t("sv_chat_customer");
-    if (!observer) return t("sv_chat_you");
-    return message.author || t("sv_chat_consultant");
-  }
-
-  function chatItem(message) {
-    const time = el("time", { class: "chat-time", datetime: message.posted_at || "", text: clockTime(message.posted_at) });
-    if (message.posted_at) time.title = localTime(message.posted_at);
-    const mine = !observer && message.role === "consultant";
-    return el("li", {
-      class: `chat-message ${mine ? "mine" : "theirs"}`, "data-seq": String(message.seq), "data-role": message.role || "",
-    }, el("p", { class: "chat-meta" }, el("span", { class: "chat-author", text: chatAuthor(message) }), " ", time),
-    el("p", { class: "chat-text", text: typeof message.text === "string" ? message.text : "" }));
-  }
-
-  const chatAtBottom = () => chatList.scrollHeight - chatList.scrollTop - chatList.clientHeight < 24;
   function chatInView() {
     const box = $("chat").getBoundingClientRect();
     return box.height > 0 && box.bottom > 0 && box.top < window.innerHeight;
   }
   // The consultant sees the chat's latest messages now.
   const chatSeen = () => !document.hidden
-    && ((chatText && document.activeElement === chatText) || (chatInView() && chatAtBottom()));
-
-  // Adds the messages not on show yet; the ones added, in order.
-  function addChatMessages(messages) {
-    const follow = chatAtBottom();
-    const added = [];
-    for (const message of messages) {
-      const seq = Number(message && message.seq);
-      if (!Number.isInteger(seq) || chatList.querySelector(`li[data-seq="${seq}"]`)) continue;
-      if (message.session_id && message.session_id !== sessionId) continue;
-      const later = [...chatList.children].find((item) => Number(item.dataset.seq) > seq);
-      chatList.insertBefore(chatItem({ ...message, seq }), later || null);
-      added.push(message);
-    }
-    if (added.length) {
-      showChatState();
-      if (follow || added.some((message) => message.role === "consultant" && !observer)) {
-        chatList.scrollTop = chatList.scrollHeight;
-      }
-    }
-    return added;
-  }
-
-  function showChatState() {
-    const closed = chatClosed || locked;
-    $("chat-empty").hidden = chatList.children.length > 0 || locked;
-    $("chat-closed").hidden = !chatClosed || locked;
-    $("chat").dataset.state = closed ? "closed" : "open";
-    if (!observer) $("chat-form").hidden = closed;
-  }
+    && ((chatText && document.activeElement === chatText) || (chatInView() && chat.atBottom()));
 
   function setUnread(count) {
     unread = count;
@@ -762,83 +717,10 @@
   function onChat(message) {
     if (locked || (message.session_id && message.session_id !== sessionId)) return;
     const seen = chatSeen();
-    const added = addChatMessages([message]);
-    chatAfter = Math.max(chatAfter, Number(message.seq) || 0);
-    const fromCustomer = added.filter((item) => item.role === "customer").length;
+    const fromCustomer = chat.receive(message).filter((item) => item.role === "customer").length;
     if (!fromCustomer) return;
     if (!seen) setUnread(unread + fromCustomer);
     if (sound.isOn()) sound.beep([[784, 0], [988, 0.12]]);
-  }
-
-  async function readChat() {
-    if (locked) return;
-    if (chatReading) { chatAgain = true; return; }
-    chatReading = true;
-    let result;
-    try {
-      result = await api("GET", `/api/v1/sessions/${sessionId}/chat?after=${chatAfter}`);
-    } catch (_) {
-      result = { ok: false, status: 0, data: null };
-    }
-    chatReading = false;
-    if (locked) return;
-    const error = $("chat-load-error");
-    if (result.ok && result.data && Array.isArray(result.data.messages)) {
-      const messages = result.data.messages;
-      for (const message of messages) chatAfter = Math.max(chatAfter, Number(message.seq) || 0);
-      addChatMessages(messages);
-      error.hidden = true;
-    } else {
-      error.textContent = t("sv_chat_load_failed",
-        { detail: result.status === 0 ? t("cq_problem_unavailable") : problemText(result) });
-      error.hidden = false;
-    }
-    if (chatAgain) { chatAgain = false; readChat(); }
-  }
-
-  function chatError(text) {
-    if (observer) return;
-    $("chat-error").textContent = text;
-    $("chat-error").hidden = !text;
-    if (text) chatText.setAttribute("aria-invalid", "true");
-    else chatText.removeAttribute("aria-invalid");
-  }
-
-  function closeChat() {
-    chatClosed = true;
-    chatError("");
-    showChatState();
-  }
-
-  async function sendChat(event) {
-    if (event) event.preventDefault();
-    if (observer || chatClosed || locked || chatSending) return;
-    const text = chatText.value;
-    if (!text.trim()) { chatError(t("sv_chat_err_empty")); chatText.focus(); return; }
-    if (text.length > CHAT_MAX) { chatError(t("sv_chat_err_too_long", { max: CHAT_MAX })); chatText.focus(); return; }
-    chatError("");
-    chatSending = true;
-    $("chat-send").disabled = true;
-    let result;
-    try {
-      result = await api("POST", `/api/v1/sessions/${sessionId}/chat/messages`, { body: { text } });
-    } catch (_) {
-      result = { ok: false, status: 0, data: null };
-    }
-    chatSending = false;
-    $("chat-send").disabled = false;
-    if (result.ok) {
-      if (chatText.value === text) chatText.value = "";
-      if (result.data && result.data.seq != null) addChatMessages([result.data]);
-      chatText.focus();
-      return;
-    }
-    const data = result.data || {};
-    if (result.status === 409 && (data.code === "session_ended" || data.code === "chat_closed")) {
-      closeChat();
-      return;
-    }
-    chatError(t("sv_chat_failed", { detail: result.status === 0 ? t("cq_problem_unavailable") : problemText(result) }));
   }
 
   function showChatSound() {
@@ -850,27 +732,15 @@
   $("chat-sound").addEventListener("click", () => { sound.set(!sound.isOn()); showChatSound(); });
   if (sound.isOn()) sound.unlockOnFirstGesture();
   showChatSound();
-  if (!observer) {
-    $("chat-form").addEventListener("submit", sendChat);
-    chatText.addEventListener("keydown", (event) => {
-      // Enter sends; Shift+Enter is a new line; an input method's Enter (composing) is the method's.
-      if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.ctrlKey || event.altKey
-          || event.metaKey) return;
-      event.preventDefault();
-      sendChat();
-    });
-    chatText.addEventListener("input", () => { if (!$("chat-error").hidden) chatError(""); });
-    chatText.addEventListener("focus", () => setUnread(0));
-  }
+  if (chatText) chatText.addEventListener("focus", () => setUnread(0));
   $("chat-jump").addEventListener("click", () => {
     setUnread(0);
-    if (chatText && !chatClosed && !locked) setTimeout(() => chatText.focus({ preventScroll: true }), 0);
+    if (chatText && !chat.closed && !locked) setTimeout(() => chatText.focus({ preventScroll: true }), 0);
     chatList.scrollTop = chatList.scrollHeight;
   });
   chatList.addEventListener("scroll", markRead, { passive: true });
   window.addEventListener("scroll", markRead, { passive: true });
   document.addEventListener("visibilitychange", markRead);
-  showChatState();
 
   function endedText(reason) {
     if (reason.includes("customer")) return t("ended_by_customer");
@@ -944,6 +814,6 @@
     terminal: term, observer, get viewOnly() { return viewOnly; }, get stepUp() { return stepUp && { ...stepUp }; },
     get chatUnread() { return unread; },
   };
-  readChat();
+  chat.read();
   connect();
 })();
