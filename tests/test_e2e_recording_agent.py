@@ -15,15 +15,11 @@ import pytest
 from agent_flow import PASSWORD, start_session
 from browser import checked_page, staff_login
 from public_api import bearer
-from recording_flow import index_when, until_recording
+from recording_flow import index_when, player_shows, player_text, until_recording
 
 from assist_agent import console
 
 pytestmark = pytest.mark.e2e
-
-# The player's terminal as text (the rows' text content: innerText leaves out rows drawn over its canvas).
-PLAYER_TEXT = "() => document.querySelector('#player .ap-term-text').textContent"
-
 
 async def test_a_session_with_the_real_agent_is_recorded_cut_by_the_terminate_and_played_back(
         start_system, tmp_path, agents):
@@ -87,7 +83,7 @@ async def test_a_session_with_the_real_agent_is_recorded_cut_by_the_terminate_an
         await page.locator("#event-list li[data-type='chat'] button").click()
         await page.wait_for_function(
             "t => Math.abs(Number(document.getElementById('recording').dataset.at) - t) < 0.3", arg=chat)
-        await page.wait_for_function(f"() => ({PLAYER_TEXT})().includes('first-42')")
-        assert "second-49" not in await page.evaluate(PLAYER_TEXT)
+        await player_shows(page, "first-42")
+        assert "second-49" not in await player_text(page)
         await page.locator("#event-list li[data-type='end'] button").click()
-        await page.wait_for_function(f"() => ({PLAYER_TEXT})().includes('second-49')")
+        await player_shows(page, "second-49")

@@ -16,7 +16,7 @@ import pytest
 from assist_gateway.web.i18n import MESSAGES
 from browser import checked_page, chromium, new_page, staff_login
 from public_api import bearer
-from recording_flow import PASSWORD, active_session, index_when, until_recording
+from recording_flow import PASSWORD, active_session, index_when, player_shows, player_text, until_recording
 from recording_writer import solid_tile_frame
 from relay_flow import next_binary
 
@@ -58,18 +58,6 @@ async def recorded_session(base: str, consultant_name: str):
     second = next(t for t, data in outputs if "second words" in data)
     assert first < second
     return request, first, second
-
-
-# The player's terminal as text: its rows' text content (what innerText omits of rows drawn over its canvas).
-PLAYER_TEXT = "() => document.querySelector('#player .ap-term-text').textContent"
-
-
-async def player_text(page) -> str:
-    return await page.evaluate(PLAYER_TEXT)
-
-
-async def player_shows(page, text: str, timeout: float = 10000) -> None:
-    await page.wait_for_function(f"text => ({PLAYER_TEXT})().includes(text)", arg=text, timeout=timeout)
 
 
 async def test_a_recorded_session_plays_back_on_one_timeline_and_its_customer_erases_it(start_system):

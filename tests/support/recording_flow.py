@@ -50,3 +50,17 @@ async def index_when(client: httpx.AsyncClient, request, predicate, *, what: str
         return response.json() if response.status_code == 200 and predicate(response.json()) else None
 
     return await eventually(kept, timeout=timeout, what=what)
+
+
+# The playback page's terminal as text: the player's rows' text content (innerText leaves out rows drawn over its
+# canvas).
+PLAYER_TEXT = "() => document.querySelector('#player .ap-term-text').textContent"
+
+
+async def player_text(page) -> str:
+    return await page.evaluate(PLAYER_TEXT)
+
+
+async def player_shows(page, text: str, timeout: float = 10000) -> None:
+    """Until the playback page's terminal shows `text`."""
+    await page.wait_for_function(f"text => ({PLAYER_TEXT})().includes(text)", arg=text, timeout=timeout)

@@ -111,18 +111,23 @@ async def write_to_system(system, *, session_id: str, parts: list[Part], closed_
         await database.close()
 
 
+async def objects_left(store: RecordingStore, names: list[str]) -> list[str]:
+    """Which of these objects the store still holds (the `standard` class's bucket)."""
+    left = []
+    for name in names:
+        try:
+            await store.get(bucket_for("standard"), name)
+            left.append(name)
+        except RecordingObjectMissing:
+            pass
+    return left
+
+
 async def objects_in_system(system, names: list[str]) -> list[str]:
     """Which of these objects the system's object store still holds (read as the operator, straight from NATS)."""
     nc = await nats.connect(system.nats_url)
     try:
-        store, left = RecordingStore(nc.jetstream), []
-        for name in names:
-            try:
-                await store.get(bucket_for("standard"), name)
-                left.append(name)
-            except RecordingObjectMissing:
-                pass
-        return left
+        return await objects_left(RecordingStore(nc.jetstream), names)
     finally:
         await nc.drain()
 

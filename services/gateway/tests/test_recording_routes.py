@@ -16,10 +16,9 @@ import pytest
 from assist_gateway import crud
 from assist_gateway.recording import format as fmt
 from assist_gateway.recording.retention import sweep_once
-from assist_gateway.recording.store import RecordingObjectMissing, bucket_for
 from assist_platform.audit import AuditEntry, audit_trail
 from assist_platform.envelope import utcnow
-from recording_writer import Part, solid_tile_frame, write_recording
+from recording_writer import Part, objects_left, solid_tile_frame, write_recording
 from sqlmodel import select
 
 ASCIICAST = "application/x-asciicast"
@@ -171,17 +170,6 @@ async def test_a_playback_link_reads_its_session_only_until_it_expires_and_never
     assert (await system.client.post(f"/api/v1/sessions/{session_id}/recording/link?ticket={ticket}")
             ).status_code == 401
     assert (await system.client.get(f"/api/v1/sessions/{session_id}?ticket={ticket}")).status_code == 401
-
-
-async def objects_left(store, names: list[str]) -> list[str]:
-    left = []
-    for name in names:
-        try:
-            await store.get(bucket_for("standard"), name)
-            left.append(name)
-        except RecordingObjectMissing:
-            pass
-    return left
 
 
 async def test_the_customer_erases_the_recording_at_once_and_the_erasure_is_audited(system):
