@@ -31,15 +31,10 @@ from ..service import answer_scope_request, request_help
 from ..termination import end_session_everywhere, withdraw_scope_everywhere
 from .recordings import recording_summary
 from .deps import (
-    CustomerTokensDep, RelayHubDep, RuntimeDep, SessionCaller, SessionCallerDep, SessionReaderDep, client_address,
+    CustomerTokensDep, RelayHubDep, RuntimeDep, SessionCallerDep, SessionReaderDep, client_address, customer_only,
 )
 
 router = APIRouter(tags=["customer"])
-
-
-def _customer_only(caller: SessionCaller) -> None:
-    if not caller.is_customer:
-        raise Problem(403, "Forbidden", "This needs the customer token of the session.")
 
 
 @router.get("/terms", response_model=TermsOut, response_model_exclude_unset=True,
@@ -124,7 +119,7 @@ async def session_detail(session_id: str, reader: SessionReaderDep, runtime: Run
     },
 )
 async def consent_receipt(session_id: str, caller: SessionCallerDep, runtime: RuntimeDep) -> JSONResponse:
-    _customer_only(caller)
+    customer_only(caller)
     receipt = await call(runtime, CONSENT_RECEIPT, {"session_id": session_id})
     return JSONResponse(
         receipt.model_dump(),
@@ -147,7 +142,7 @@ async def terminate(
     session_id: str, caller: SessionCallerDep, runtime: RuntimeDep, relay_hub: RelayHubDep, request: Request
 ) -> EndedOut:
     """200 means cut: no byte passes between agent and consultant anywhere once this answers."""
-    _customer_only(caller)
+    customer_only(caller)
     ended_by = await end_session_everywhere(
         runtime=runtime, relay_hub=relay_hub, session_id=session_id, ending=CUSTOMER_ENDING,
         actor="customer", client_address=client_address(request),
@@ -166,7 +161,7 @@ async def withdraw_scope(
     """The customer takes back one scope of their consent and the session goes on with the rest. 200 means no
     frame of that scope passes anywhere from now on (as for terminate); withdrawing `view` leaves no access, so
     it ends the session (`ended`)."""
-    _customer_only(caller)
+    customer_only(caller)
     scopes, ended = await withdraw_scope_everywhere(
         runtime=runtime, relay_hub=relay_hub, session_id=session_id, scope=scope, ending=CUSTOMER_ENDING,
         actor="customer", client_address=client_address(request),
@@ -187,7 +182,7 @@ async def decide_scope_request(
     """The customer approves or refuses a consultant's step-up request. An approval is a new grant of its own (in
     the receipt and the audit trail); a refusal is final for that request. Only the customer answers: a consultant
     cannot approve on the customer's behalf."""
-    _customer_only(caller)
+    customer_only(caller)
     return await answer_scope_request(runtime=runtime, session_id=session_id, request_id=request_id,
                                       approve=body.approve, client_address=client_address(request),
                                       user_agent=request.headers.get("user-agent", "")[:1000])

@@ -96,6 +96,13 @@ class SessionCaller:
         return self.staff is None
 
 
+def customer_only(caller: SessionCaller) -> None:
+    """403 unless the caller is the session's customer (what only the customer decides: ending, withdrawing,
+    answering a step-up, minting a playback link, erasing the recording)."""
+    if not caller.is_customer:
+        raise Problem(403, "Forbidden", "This needs the customer token of the session.")
+
+
 async def _session_caller(session_id: str, runtime: RuntimeDep, customer_tokens: CustomerTokensDep,
                           token: BearerToken) -> SessionCaller:
     """The customer token of this session, or a staff token; 401 for neither, 403 for another session's token.

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from assist_contract.session import SessionView
-from assist_platform.envelope import utcnow
+from assist_platform.envelope import rfc3339, utcnow
 from assist_platform.problem_docs import problem_responses
 from assist_platform.problems import Problem
 from fastapi import APIRouter, Depends, Query, Request
@@ -36,8 +36,8 @@ from ..schemas import RecordingErasedOut, RecordingIndexOut, RecordingLinkOut
 from ..service import file_transfers
 from ..web.i18n import MESSAGES
 from .deps import (
-    BearerToken, CustomerTokensDep, RuntimeDep, SessionCaller, SessionCallerDep, _session_caller, _session_reader,
-    client_address,
+    BearerToken, CustomerTokensDep, RuntimeDep, SessionCallerDep, _session_caller, _session_reader,
+    client_address, customer_only,
 )
 
 router = APIRouter(tags=["recordings"])
@@ -100,11 +100,6 @@ READ_PROBLEMS = problem_responses(
          "session or has expired (`code`: recording_link_invalid, recording_link_expired).",
     s404="The session has no recording (`code`: recording_not_found), or there is no such session.",
     s410="The recording was erased by the customer or expired (`code`: recording_erased, recording_expired).")
-
-
-def _customer_only(caller: SessionCaller) -> None:
-    if not caller.is_customer:
-        raise Problem(403, "Forbidden", "This needs the customer token of the session.")
 
 
 def _attachment(filename: str) -> dict[str, str]:
@@ -263,11 +258,10 @@ async def recording_summary(database, session_id: str) -> dict | None:
 async def recording_link(session_id: str, caller: SessionCallerDep, runtime: RuntimeDep,
                          links: LinksDep) -> RecordingLinkOut:
     """A time-limited link to the playback page (RECORDING_LINK_SECONDS), for the customer to open anywhere."""
-    _customer_only(caller)
+    customer_only(caller)
     await reading.open_recording(runtime.database, session_id)  # 404 or 410 when there is nothing to play
     url, expires = links.mint(session_id)
-    return RecordingLinkOut(url=url, expires_at=datetime.fromtimestamp(expires, UTC).isoformat().replace(
-        "+00:00", "Z"))
+    return RecordingLinkOut(url=url, expires_at=rfc3339(datetime.fromtimestamp(expires, UTC)))
 
 
 # Its own path (as terminate): one method per path keeps a 405's Allow header true (Starlette names only the first
@@ -285,7 +279,7 @@ async def erase_recording(session_id: str, caller: SessionCallerDep, runtime: Ru
     """The customer erases their recording, at once: every object deleted, the row kept as `erased` (who, when),
     audited as `recording.erased`. A running recording is stopped first. The billing record and the consent receipt
     are not touched (kept by their services for their own periods). Asking again answers the same."""
-    _customer_only(caller)
+    customer_only(caller)
 
     async def stop(session: str) -> None:
         recordings.stop_session(session)
